@@ -1,0 +1,135 @@
+// Package store defines the persistence interfaces Rampart's stages use.
+// Implementations live in store/sqlite and store/postgres; both must pass
+// the conformance suite in store/storetest.
+//
+// All methods are safe for concurrent use. Writes are idempotent where the
+// doc says so: at-least-once ingest may deliver the same event or signal twice.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rampart-ids/rampart/internal/alert"
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/signal"
+)
+
+var (
+	// ErrNotFound means the requested object does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the write contradicts stored state (e.g. a duplicate token name).
+	ErrConflict = errors.New("conflict")
+)
+
+// EventStore keeps normalized events (with their raw record) for a retention window.
+type EventStore interface {
+	// AppendEvents stores events; an event whose ID is already stored is ignored.
+	AppendEvents(ctx context.Context, evs []*event.Event) error
+	// GetEvents returns the stored events with the given ids (missing ids are skipped), in id order given.
+	GetEvents(ctx context.Context, ids []string) ([]*event.Event, error)
+	// PurgeEvents deletes events whose Received time is before t and returns how many.
+	PurgeEvents(ctx context.Context, before time.Time) (int64, error)
+}
+
+// AlertStore folds signals into alerts and keeps verdicts.
+type AlertStore interface {
+	// RecordSignals folds each signal into the alert with id alertIDs[i]
+	// (computed by the caller with alert.DeriveID): the alert is created from
+	// the signal if new; otherwise, if the signal id was not folded in before,
+	// Count increases by one, LastSeen/FirstSeen widen and evidence event ids
+	// are appended up to alert.MaxEvidence. A signal id seen before changes
+	// nothing. It returns the resulting alerts and, per input, whether the
+	// alert was newly created.
+	RecordSignals(ctx context.Context, sigs []signal.Signal, alertIDs []string) ([]alert.Alert, []bool, error)
+	// GetAlert returns one alert with its verdict, or ErrNotFound.
+	GetAlert(ctx context.Context, id string) (alert.Alert, error)
+	// ListAlerts returns alerts newest LastSeen first, filtered and paged.
+	ListAlerts(ctx context.Context, q AlertQuery) (AlertPage, error)
+	// SetVerdict records the verdict on an alert (replacing an earlier one,
+	// whose history is kept) and closes it. ErrNotFound if no such alert.
+	SetVerdict(ctx context.Context, v alert.Verdict) error
+}
+
+// AlertQuery filters ListAlerts. Zero values do not filter.
+type AlertQuery struct {
+	RuleID   string
+	Detector string
+	MinLevel signal.Level // alerts at or above this level
+	Status   alert.Status
+	Entity   string // matches an entity value exactly
+	Since    time.Time
+	Until    time.Time
+	Limit    int    // default 50, max 1000
+	Cursor   string // opaque, from AlertPage.Next
+}
+
+// AlertPage is one page of alerts.
+type AlertPage struct {
+	Alerts []alert.Alert
+	Next   string // empty on the last page
+}
+
+// Quarantined is a record that could not be read, kept with the reason.
+type Quarantined struct {
+	ID       int64
+	Time     time.Time // when it was quarantined (wall clock)
+	Source   string
+	Position string
+	Reason   string
+	Raw      []byte // truncated to MaxQuarantineRaw bytes
+}
+
+// MaxQuarantineRaw bounds the raw bytes kept per quarantined record.
+const MaxQuarantineRaw = 64 << 10
+
+// QuarantineStore keeps records that could not be read.
+type QuarantineStore interface {
+	Quarantine(ctx context.Context, qs []Quarantined) error
+	// ListQuarantine returns the newest records first, at most limit (default 100).
+	ListQuarantine(ctx context.Context, reason string, limit int) ([]Quarantined, error)
+	// CountQuarantine returns counts by reason.
+	CountQuarantine(ctx context.Context) (map[string]int64, error)
+}
+
+// OffsetStore remembers input positions so a restart loses no line.
+type OffsetStore interface {
+	// GetOffset returns the saved state for key (ErrNotFound if none).
+	GetOffset(ctx context.Context, key string) (Offset, error)
+	SetOffset(ctx context.Context, key string, o Offset) error
+}
+
+// Offset is a file input's position: the file identity (device+inode or a
+// hash of its first bytes) and the byte offset of the next unread record.
+type Offset struct {
+	FileID string
+	Offset int64
+}
+
+// Token is an API credential. Only the SHA-256 hash of the secret is stored.
+type Token struct {
+	ID      string
+	Name    string
+	Role    string // viewer, analyst, responder, admin, ingest
+	Hash    string // hex SHA-256 of the secret
+	Created time.Time
+}
+
+// TokenStore keeps API tokens (hashed).
+type TokenStore interface {
+	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash returns the token with that hash or ErrNotFound.
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	CountTokens(ctx context.Context) (int, error)
+}
+
+// Store is everything a Rampart node persists.
+type Store interface {
+	EventStore
+	AlertStore
+	QuarantineStore
+	OffsetStore
+	TokenStore
+	Close() error
+}
