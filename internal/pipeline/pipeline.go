@@ -1,0 +1,387 @@
+// Package pipeline runs records from inputs through normalization and
+// detection into the store and alert outputs.
+//
+// Stages: Submit (bounded queue: inputs block when it is full, so memory
+// never grows without bound) → parse and detect (one goroutine, in order, so
+// stateful detectors see events in order) → write (batched store writes:
+// events, quarantine, signals folded into alerts) → outputs (new alerts, and
+// updates throttled per alert). Record.Commit runs only after the batch
+// holding the record is stored, so file offsets advance at-least-once.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rampart-ids/rampart/internal/alert"
+	"github.com/rampart-ids/rampart/internal/detect"
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/format"
+	"github.com/rampart-ids/rampart/internal/ingest"
+	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/store"
+)
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("pipeline closed")
+
+// Notifier receives alerts that were created or updated (throttled).
+type Notifier func(ctx context.Context, alerts []alert.Alert)
+
+// Options configure a Pipeline. Engine and Store are required.
+type Options struct {
+	Engine *detect.Engine
+	Store  store.Store
+	// Notify is called from the writer goroutine with alerts to send out; may be nil.
+	Notify Notifier
+	// Parse configures the record formats.
+	Parse format.Options
+	// QueueSize bounds queued records (default 8192).
+	QueueSize int
+	// BatchSize bounds one store write (default 512); FlushInterval bounds its delay (default 200ms).
+	BatchSize     int
+	FlushInterval time.Duration
+	// ThrottleWindow groups signals of one rule and entity into one alert (default 10m).
+	ThrottleWindow time.Duration
+	// NotifyEvery bounds how often an updated alert is re-sent to outputs (default ThrottleWindow).
+	NotifyEvery time.Duration
+	// MaxRecordBytes bounds one record (default 1 MiB); longer ones are quarantined as too_large.
+	MaxRecordBytes int
+	// MaxStreams bounds per-source parser state (default 4096; least recently used evicted).
+	MaxStreams int
+	// KeepEvents stores every event, not only evidence (default true through the zero value false? see StoreAllEvents).
+	StoreAllEvents bool
+	Registerer     prometheus.Registerer
+	Logger         *slog.Logger
+	// Now is the wall clock (tests inject one).
+	Now func() time.Time
+}
+
+// Pipeline is the running ingest → detect → store chain. It implements ingest.Sink.
+type Pipeline struct {
+	opts    Options
+	log     *slog.Logger
+	queue   chan ingest.Record
+	results chan *batch
+	m       metrics
+
+	closeOnce sync.Once
+	closing   chan struct{}
+	mu        sync.RWMutex // guards closed against Submit
+	closed    bool
+	done      chan struct{}
+
+	parsers *lru[format.Parser]
+	sent    *lru[time.Time] // alert id → last notification (wall clock)
+}
+
+type batch struct {
+	events  []*event.Event
+	sigs    []signal.Signal
+	quar    []store.Quarantined
+	commits []func()
+}
+
+// New builds a pipeline and starts its goroutines; stop it with Close.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Engine == nil || opts.Store == nil {
+		return nil, errors.New("pipeline: engine and store are required")
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 8192
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 512
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 200 * time.Millisecond
+	}
+	if opts.ThrottleWindow <= 0 {
+		opts.ThrottleWindow = 10 * time.Minute
+	}
+	if opts.NotifyEvery <= 0 {
+		opts.NotifyEvery = opts.ThrottleWindow
+	}
+	if opts.MaxRecordBytes <= 0 {
+		opts.MaxRecordBytes = 1 << 20
+	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = 4096
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p := &Pipeline{
+		opts:    opts,
+		log:     opts.Logger.With("component", "pipeline"),
+		queue:   make(chan ingest.Record, opts.QueueSize),
+		results: make(chan *batch, 4),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+		parsers: newLRU[format.Parser](opts.MaxStreams),
+		sent:    newLRU[time.Time](65536),
+	}
+	p.m = newMetrics(opts.Registerer, func() float64 { return float64(len(p.queue)) })
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.detectLoop() }()
+	go func() { defer wg.Done(); p.writeLoop() }()
+	go func() { wg.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// Submit queues records, blocking while the queue is full (backpressure).
+func (p *Pipeline) Submit(ctx context.Context, recs []ingest.Record) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	for i := range recs {
+		select {
+		case p.queue <- recs[i]:
+			p.m.received.WithLabelValues(sourceLabel(recs[i].Source)).Inc()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Close stops accepting records, processes everything queued, flushes the
+// store writes and returns when done or when ctx ends.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		close(p.queue)
+		p.mu.Unlock()
+	})
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("closing pipeline: %w", ctx.Err())
+	}
+}
+
+// Stats is a point-in-time view of the pipeline's counters.
+type Stats struct {
+	Queued int
+}
+
+// Stats returns the current queue depth.
+func (p *Pipeline) Stats() Stats { return Stats{Queued: len(p.queue)} }
+
+func (p *Pipeline) parserFor(rec *ingest.Record) (format.Parser, error) {
+	key := rec.Format + "\x00" + rec.Source
+	if ps, ok := p.parsers.get(key); ok {
+		return ps, nil
+	}
+	var ps format.Parser
+	if rec.Format == "" || rec.Format == "auto" {
+		ps = format.NewAuto(p.opts.Parse)
+	} else {
+		f, ok := format.Lookup(rec.Format)
+		if !ok {
+			return nil, &format.RecordError{Reason: "unknown_format", Detail: "no format named " + rec.Format}
+		}
+		ps = f.NewParser(p.opts.Parse)
+	}
+	p.parsers.put(key, ps)
+	return ps, nil
+}
+
+func (p *Pipeline) detectLoop() {
+	defer close(p.results)
+	ctx := context.Background()
+	cur := &batch{}
+	ticker := time.NewTicker(p.opts.FlushInterval)
+	defer ticker.Stop()
+	flush := func() {
+		if len(cur.events)+len(cur.quar)+len(cur.commits) == 0 {
+			return
+		}
+		p.results <- cur
+		cur = &batch{}
+	}
+	emit := func(s signal.Signal) {
+		p.m.signals.WithLabelValues(s.Detector).Inc()
+		cur.sigs = append(cur.sigs, s)
+	}
+	for {
+		select {
+		case rec, ok := <-p.queue:
+			if !ok {
+				p.opts.Engine.Flush(ctx, emit)
+				flush()
+				return
+			}
+			p.process(ctx, &rec, cur, emit)
+			if len(cur.events)+len(cur.quar) >= p.opts.BatchSize {
+				flush()
+			}
+		case <-ticker.C:
+			flush()
+		}
+	}
+}
+
+func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, emit detect.Emit) {
+	if rec.Commit != nil {
+		cur.commits = append(cur.commits, rec.Commit)
+	}
+	quarantine := func(reason string) {
+		p.m.quarantined.WithLabelValues(reason).Inc()
+		raw := rec.Data
+		if len(raw) > store.MaxQuarantineRaw {
+			raw = raw[:store.MaxQuarantineRaw]
+		}
+		cur.quar = append(cur.quar, store.Quarantined{
+			Time: p.opts.Now().UTC(), Source: rec.Source, Position: rec.Position, Reason: reason,
+			Raw: append([]byte(nil), raw...),
+		})
+	}
+	if rec.Format == "oversize" || len(rec.Data) > p.opts.MaxRecordBytes {
+		quarantine("too_large")
+		return
+	}
+	ps, err := p.parserFor(rec)
+	if err != nil {
+		quarantine(reasonOf(err))
+		return
+	}
+	ev := event.New()
+	ev.Source = rec.Source
+	ev.Raw = rec.Data
+	ev.Received = rec.Received
+	if ev.Received.IsZero() {
+		ev.Received = p.opts.Now().UTC()
+	}
+	ev.ID = event.DeriveID(rec.Source, rec.Position, rec.Data)
+	if err := ps.Parse(rec.Data, ev); err != nil {
+		if errors.Is(err, format.ErrNoEvent) {
+			return
+		}
+		quarantine(reasonOf(err))
+		return
+	}
+	if !utf8.Valid(ev.Raw) {
+		// Parsers accept some invalid encodings with replacement; the raw record is kept as is.
+		p.m.errors.WithLabelValues("invalid_utf8_raw").Inc()
+	}
+	if rec.Host != "" {
+		if _, ok := ev.Fields["log.source.address"]; !ok {
+			ev.Set("log.source.address", rec.Host)
+		}
+	}
+	if ev.Time.IsZero() {
+		ev.Time = ev.Received
+	}
+	p.m.events.WithLabelValues(ev.Format).Inc()
+	before := len(cur.sigs)
+	p.opts.Engine.Process(ctx, ev, emit)
+	if p.opts.StoreAllEvents || len(cur.sigs) > before {
+		cur.events = append(cur.events, ev)
+	}
+}
+
+func reasonOf(err error) string {
+	var re *format.RecordError
+	if errors.As(err, &re) && re.Reason != "" {
+		return re.Reason
+	}
+	return "parse_error"
+}
+
+func (p *Pipeline) writeLoop() {
+	ctx := context.Background()
+	for b := range p.results {
+		p.write(ctx, b)
+	}
+}
+
+func (p *Pipeline) write(ctx context.Context, b *batch) {
+	start := time.Now()
+	ok := true
+	if len(b.events) > 0 {
+		if err := p.opts.Store.AppendEvents(ctx, b.events); err != nil {
+			ok = false
+			p.m.errors.WithLabelValues("store_events").Inc()
+			p.log.Error("storing events failed", "err", err, "count", len(b.events))
+		}
+	}
+	if len(b.quar) > 0 {
+		if err := p.opts.Store.Quarantine(ctx, b.quar); err != nil {
+			ok = false
+			p.m.errors.WithLabelValues("store_quarantine").Inc()
+			p.log.Error("storing quarantine failed", "err", err, "count", len(b.quar))
+		}
+	}
+	if len(b.sigs) > 0 {
+		ids := make([]string, len(b.sigs))
+		for i := range b.sigs {
+			ids[i] = alert.DeriveID(&b.sigs[i], p.opts.ThrottleWindow)
+		}
+		alerts, created, err := p.opts.Store.RecordSignals(ctx, b.sigs, ids)
+		if err != nil {
+			ok = false
+			p.m.errors.WithLabelValues("store_alerts").Inc()
+			p.log.Error("recording signals failed", "err", err, "count", len(b.sigs))
+		} else {
+			p.notify(ctx, alerts, created)
+		}
+	}
+	p.m.writeSeconds.Observe(time.Since(start).Seconds())
+	if !ok {
+		// Not committing keeps file offsets behind, so the records are re-read after a restart.
+		return
+	}
+	for _, c := range b.commits {
+		c()
+	}
+}
+
+func (p *Pipeline) notify(ctx context.Context, alerts []alert.Alert, created []bool) {
+	now := p.opts.Now()
+	var out []alert.Alert
+	seen := map[string]bool{}
+	for i := range alerts {
+		a := alerts[i]
+		if seen[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		if created[i] {
+			p.m.alerts.WithLabelValues(string(a.Level)).Inc()
+		}
+		last, sentBefore := p.sent.get(a.ID)
+		if created[i] || !sentBefore || now.Sub(last) >= p.opts.NotifyEvery {
+			p.sent.put(a.ID, now)
+			out = append(out, a)
+		}
+	}
+	if len(out) > 0 && p.opts.Notify != nil {
+		p.opts.Notify(ctx, out)
+	}
+}
+
+func sourceLabel(s string) string {
+	// Bound label cardinality: file sources collapse to "file".
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return s[:i]
+		}
+	}
+	return s
+}
