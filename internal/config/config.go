@@ -1,0 +1,342 @@
+// Package config loads Rampart's YAML configuration. Decoding is strict:
+// unknown keys are errors, and every error names the file and line.
+// The Config is read-only after Load.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the root of rampart.yaml.
+type Config struct {
+	// DataDir holds the SQLite database and local state.
+	DataDir string `yaml:"data_dir"`
+	HTTP    HTTP   `yaml:"http"`
+	Syslog  Syslog `yaml:"syslog"`
+	// Files are file inputs (paths and globs, followed with rotation).
+	Files     []FileInput `yaml:"files"`
+	Rules     Rules       `yaml:"rules"`
+	Alerts    Alerts      `yaml:"alerts"`
+	Store     Store       `yaml:"store"`
+	Retention Retention   `yaml:"retention"`
+	Pipeline  Pipeline    `yaml:"pipeline"`
+	// Time resolves RFC 3164 timestamps, which carry no year or zone.
+	Time TimeConfig `yaml:"time"`
+}
+
+// HTTP configures the API listener.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes bounds an ingest request body (after decompression).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxBatch bounds records per ingest request.
+	MaxBatch int `yaml:"max_batch"`
+	// IngestRate bounds ingest requests per second per token (burst = 2×).
+	IngestRate float64 `yaml:"ingest_rate"`
+	// PublicMetrics serves /metrics without a token (for a local Prometheus).
+	PublicMetrics bool `yaml:"public_metrics"`
+	TLSCert       string `yaml:"tls_cert"`
+	TLSKey        string `yaml:"tls_key"`
+}
+
+// Syslog configures the syslog listener; empty addresses disable a transport.
+type Syslog struct {
+	UDP            string `yaml:"udp"`
+	TCP            string `yaml:"tcp"`
+	MaxMessage     int    `yaml:"max_message"`
+	MaxConnections int    `yaml:"max_connections"`
+	// ExpectEvery raises an input-silent alert when nothing arrives for this long (0: off).
+	ExpectEvery Duration `yaml:"expect_every"`
+}
+
+// FileInput is one file input.
+type FileInput struct {
+	Name   string   `yaml:"name"`
+	Paths  []string `yaml:"paths"`
+	Format string   `yaml:"format"`
+	// ExpectEvery raises an input-silent alert when nothing arrives for this long (0: off).
+	ExpectEvery Duration `yaml:"expect_every"`
+}
+
+// Rules selects the rule layer's rules.
+type Rules struct {
+	// Sigma, Threshold and IOC are files or folders; empty means the bundled rules.
+	Sigma     []string `yaml:"sigma"`
+	Threshold []string `yaml:"threshold"`
+	IOC       []string `yaml:"ioc"`
+	// MinLevel drops Sigma rules below this level.
+	MinLevel string `yaml:"min_level"`
+	// Status keeps Sigma rules with these statuses (empty: all but deprecated and unsupported).
+	Status []string `yaml:"status"`
+	// Tags keeps only Sigma rules with at least one of these tags (empty: all).
+	Tags []string `yaml:"tags"`
+	// Disabled lists rule ids that never run.
+	Disabled []string `yaml:"disabled"`
+	// Exceptions is a YAML file of local exceptions.
+	Exceptions string `yaml:"exceptions"`
+	// ReloadEvery re-reads rule and indicator files on this interval (0: only on SIGHUP or API).
+	ReloadEvery Duration `yaml:"reload_every"`
+}
+
+// Alerts configures alerting.
+type Alerts struct {
+	// Throttle folds signals of one rule about one entity within this window into one alert.
+	Throttle Duration `yaml:"throttle"`
+	// Outputs are alert destinations; each has a kind and the kind's own keys.
+	Outputs []Output `yaml:"outputs"`
+}
+
+// Output is one alert output: its kind and the raw node the kind decodes strictly.
+type Output struct {
+	Kind string
+	Node yaml.Node
+	Line int
+}
+
+// UnmarshalYAML keeps the node for the output kind to decode.
+func (o *Output) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: an output must be a mapping", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "kind" {
+			o.Kind = n.Content[i+1].Value
+		}
+	}
+	if o.Kind == "" {
+		return fmt.Errorf("line %d: output needs a kind", n.Line)
+	}
+	o.Node = *n
+	o.Line = n.Line
+	return nil
+}
+
+// Store selects the store.
+type Store struct {
+	// Driver is "sqlite" (default, in DataDir) or "postgres".
+	Driver string `yaml:"driver"`
+	// DSN is the PostgreSQL connection string (postgres only).
+	DSN Secret `yaml:"dsn"`
+}
+
+// Retention bounds how long data is kept.
+type Retention struct {
+	Events     Duration `yaml:"events"`
+	Quarantine Duration `yaml:"quarantine"`
+}
+
+// Pipeline tunes the pipeline.
+type Pipeline struct {
+	QueueSize      int  `yaml:"queue_size"`
+	BatchSize      int  `yaml:"batch_size"`
+	MaxRecordBytes int  `yaml:"max_record_bytes"`
+	StoreAllEvents bool `yaml:"store_all_events"`
+}
+
+// TimeConfig resolves timestamps without a zone or year.
+type TimeConfig struct {
+	// Zone is an IANA zone name for RFC 3164 timestamps (default UTC).
+	Zone string `yaml:"zone"`
+	// Year, when set, is used for RFC 3164 timestamps instead of inferring it.
+	Year int `yaml:"year"`
+}
+
+// Duration is a time.Duration written as "10m", "1h30m", "7d".
+type Duration time.Duration
+
+// UnmarshalYAML parses Go durations plus a "d" (day) unit.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+var dayRE = regexp.MustCompile(`^(\d+)d(.*)$`)
+
+// ParseDuration parses "90s", "10m", "1h", "7d", "1d12h".
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	var days time.Duration
+	if m := dayRE.FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > 100000 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		days = time.Duration(n) * 24 * time.Hour
+		s = m[2]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	return days + d, nil
+}
+
+// Secret is a string that never prints.
+type Secret string
+
+// String hides the value.
+func (Secret) String() string { return "REDACTED" }
+
+// LogValue hides the value from slog.
+func (Secret) LogValue() any { return "REDACTED" }
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		DataDir: "./rampart-data",
+		HTTP:    HTTP{Listen: "127.0.0.1:8080", MaxBodyBytes: 32 << 20, MaxBatch: 100000, IngestRate: 200},
+		Syslog:  Syslog{MaxMessage: 64 << 10, MaxConnections: 256},
+		Rules:   Rules{MinLevel: "low"},
+		Alerts:  Alerts{Throttle: Duration(10 * time.Minute)},
+		Store:   Store{Driver: "sqlite"},
+		Retention: Retention{
+			Events: Duration(7 * 24 * time.Hour), Quarantine: Duration(30 * 24 * time.Hour),
+		},
+		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 512, MaxRecordBytes: 1 << 20},
+	}
+}
+
+// Load reads a config file over the defaults. Every error names path:line.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data (named path in errors) over the defaults and validates it.
+func Parse(path string, data []byte) (Config, error) {
+	cfg := Default()
+	if len(bytes.TrimSpace(data)) == 0 {
+		return cfg, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, positionError(path, err)
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	if err := cfg.validate(path, &root); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+var lineRE = regexp.MustCompile(`line (\d+): `)
+
+// positionError rewrites yaml.v3's "line N: msg" errors as "path:N: msg", one per line.
+func positionError(path string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		errs := make([]error, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			errs = append(errs, errors.New(path+":"+lineRE.ReplaceAllString(e, "$1: ")))
+		}
+		return errors.Join(errs...)
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("%s:%s: %s", path, m[1], lineRE.ReplaceAllString(msg, ""))
+	}
+	return fmt.Errorf("%s: %s", path, msg)
+}
+
+// lineOf finds the line of a key path in the document ("http.listen"); 0 if absent.
+func lineOf(root *yaml.Node, keyPath string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, k := range strings.Split(keyPath, ".") {
+		found := false
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == k {
+					line = n.Content[i].Line
+					n = n.Content[i+1]
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	return line
+}
+
+func (c *Config) validate(path string, root *yaml.Node) error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", path, lineOf(root, key), key, fmt.Sprintf(format, args...)))
+	}
+	checkAddr := func(key, addr string) {
+		if addr == "" {
+			return
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(key, "invalid address %q (want host:port)", addr)
+		}
+	}
+	checkAddr("http.listen", c.HTTP.Listen)
+	checkAddr("syslog.udp", c.Syslog.UDP)
+	checkAddr("syslog.tcp", c.Syslog.TCP)
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		bad("http", "tls_cert and tls_key must be set together")
+	}
+	if c.HTTP.MaxBodyBytes <= 0 || c.HTTP.MaxBodyBytes > 1<<30 {
+		bad("http.max_body_bytes", "must be between 1 and 1 GiB")
+	}
+	switch c.Store.Driver {
+	case "sqlite", "":
+	case "postgres":
+		if c.Store.DSN == "" {
+			bad("store.dsn", "postgres needs a dsn")
+		}
+	default:
+		bad("store.driver", "unknown driver %q (sqlite or postgres)", c.Store.Driver)
+	}
+	switch c.Rules.MinLevel {
+	case "", "informational", "low", "medium", "high", "critical":
+	default:
+		bad("rules.min_level", "unknown level %q", c.Rules.MinLevel)
+	}
+	for i, f := range c.Files {
+		if len(f.Paths) == 0 {
+			bad("files", "file input %d (%s) has no paths", i, f.Name)
+		}
+	}
+	if c.Time.Zone != "" {
+		if _, err := time.LoadLocation(c.Time.Zone); err != nil {
+			bad("time.zone", "unknown zone %q", c.Time.Zone)
+		}
+	}
+	if c.Pipeline.QueueSize <= 0 || c.Pipeline.QueueSize > 1<<22 {
+		bad("pipeline.queue_size", "must be between 1 and 4194304")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		wantErr []string // substrings that must all appear
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "empty is defaults", yaml: "", check: func(t *testing.T, c Config) {
+			if c.HTTP.Listen != "127.0.0.1:8080" || c.Store.Driver != "sqlite" {
+				t.Errorf("defaults not applied: %+v", c)
+			}
+		}},
+		{name: "values and days", yaml: "data_dir: /tmp/x\nretention:\n  events: 3d\nalerts:\n  throttle: 5m\n", check: func(t *testing.T, c Config) {
+			if time.Duration(c.Retention.Events) != 72*time.Hour || time.Duration(c.Alerts.Throttle) != 5*time.Minute {
+				t.Errorf("durations: %v %v", c.Retention.Events, c.Alerts.Throttle)
+			}
+		}},
+		{name: "unknown key with line", yaml: "data_dir: x\nhttp:\n  listen: 127.0.0.1:1\n  lisen: 1\n", wantErr: []string{"cfg.yaml:4:", "lisen"}},
+		{name: "bad type with line", yaml: "pipeline:\n  queue_size: lots\n", wantErr: []string{"cfg.yaml:2:"}},
+		{name: "bad duration", yaml: "alerts:\n  throttle: soon\n", wantErr: []string{"cfg.yaml:2:", "invalid duration"}},
+		{name: "validation names line", yaml: "store:\n  driver: oracle\n", wantErr: []string{"cfg.yaml:2:", "unknown driver"}},
+		{name: "several problems at once", yaml: "http:\n  listen: nope\nrules:\n  min_level: severe\n", wantErr: []string{"cfg.yaml:2:", "cfg.yaml:4:", "min_level"}},
+		{name: "output needs kind", yaml: "alerts:\n  outputs:\n    - path: x\n", wantErr: []string{"cfg.yaml:3:", "kind"}},
+		{name: "output keeps node", yaml: "alerts:\n  outputs:\n    - kind: file\n      path: /tmp/a.jsonl\n", check: func(t *testing.T, c Config) {
+			if len(c.Alerts.Outputs) != 1 || c.Alerts.Outputs[0].Kind != "file" || c.Alerts.Outputs[0].Line != 3 {
+				t.Errorf("outputs: %+v", c.Alerts.Outputs)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("cfg.yaml", []byte(tc.yaml))
+			if len(tc.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("got no error, want %v", tc.wantErr)
+				}
+				for _, w := range tc.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q lacks %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := Secret("postgres://u:hunter2@h/db")
+	if s.String() != "REDACTED" || s.LogValue() != "REDACTED" {
+		t.Fatal("secret leaked")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("data_dir: x\nhttp:\n  listen: 127.0.0.1:1\n"))
+	f.Add([]byte("alerts:\n  outputs:\n    - kind: file\n"))
+	f.Add([]byte("{{{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
+		_, _ = Parse("fuzz.yaml", data)
+	})
+}
