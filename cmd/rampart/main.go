@@ -1,0 +1,45 @@
+// Command rampart is Rampart's single binary: the server (`serve`), offline
+// detection (`replay`, `explain`), rule checks and the evaluation harness.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// exitError carries a process exit code without printing twice.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	root := &cobra.Command{
+		Use:           "rampart",
+		Short:         "Rampart: layered, human-in-the-loop cyber defense",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.AddCommand(newServeCmd(), newReplayCmd(), newExplainCmd(), newRulesCmd(), newEvalCmd(), newTokenCmd())
+	err := root.ExecuteContext(ctx)
+	stop()
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	default:
+		fmt.Fprintln(os.Stderr, "rampart:", err)
+		os.Exit(1)
+	}
+}

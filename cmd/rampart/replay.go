@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-ids/rampart/internal/api"
+	"github.com/rampart-ids/rampart/internal/app"
+	"github.com/rampart-ids/rampart/internal/detect"
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/format"
+	"github.com/rampart-ids/rampart/internal/signal"
+)
+
+// ruleFlags are the rule-selection flags shared by replay and explain.
+type ruleFlags struct {
+	sigma, thresholds, ioc []string
+	formatName             string
+	zone                   string
+	year                   int
+}
+
+func (rf *ruleFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&rf.sigma, "rules", nil, "Sigma rule file or folder (repeatable; default: bundled rules)")
+	cmd.Flags().StringArrayVar(&rf.thresholds, "thresholds", nil, "threshold rule file or folder (repeatable; default: bundled)")
+	cmd.Flags().StringArrayVar(&rf.ioc, "ioc", nil, "indicator file or folder: lists or STIX 2.1 bundles (repeatable; default: bundled)")
+	cmd.Flags().StringVar(&rf.formatName, "format", "auto", "input format: auto or one of "+fmt.Sprint(format.Names()))
+	cmd.Flags().StringVar(&rf.zone, "tz", "UTC", "time zone for timestamps without one (RFC 3164)")
+	cmd.Flags().IntVar(&rf.year, "year", 0, "year for timestamps without one (default: inferred)")
+}
+
+func (rf *ruleFlags) engine(ctx context.Context) (*detect.Engine, func(), error) {
+	return app.BuildEngine(ctx, app.RuleSet{Sigma: rf.sigma, Threshold: rf.thresholds, IOC: rf.ioc})
+}
+
+func (rf *ruleFlags) decoderOptions() (format.DecoderOptions, error) {
+	loc, err := time.LoadLocation(rf.zone)
+	if err != nil {
+		return format.DecoderOptions{}, fmt.Errorf("--tz: %w", err)
+	}
+	if rf.formatName != "auto" && rf.formatName != "" {
+		if _, ok := format.Lookup(rf.formatName); !ok {
+			return format.DecoderOptions{}, fmt.Errorf("--format: unknown format %q (have %v)", rf.formatName, format.Names())
+		}
+	}
+	return format.DecoderOptions{Format: rf.formatName, Parse: format.Options{Location: loc, Year: rf.year}}, nil
+}
+
+// eachInput opens every INPUT (files, folders walked recursively, "-" for stdin) in order.
+func eachInput(args []string, fn func(name string, r io.Reader) error) error {
+	for _, a := range args {
+		if a == "-" {
+			if err := fn("stdin", os.Stdin); err != nil {
+				return err
+			}
+			continue
+		}
+		st, err := os.Stat(a)
+		if err != nil {
+			return fmt.Errorf("opening input: %w", err)
+		}
+		var files []string
+		if st.IsDir() {
+			err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if d.Type().IsRegular() {
+					files = append(files, p)
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("walking %s: %w", a, err)
+			}
+			sort.Strings(files)
+		} else {
+			files = []string{a}
+		}
+		for _, p := range files {
+			f, err := os.Open(p)
+			if err != nil {
+				return fmt.Errorf("opening input: %w", err)
+			}
+			err = fn("file:"+p, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+type replaySummary struct {
+	events, records int
+	quarantined     map[string]int
+	signals         map[string]int
+	start           time.Time
+}
+
+func newReplayCmd() *cobra.Command {
+	var rf ruleFlags
+	cmd := &cobra.Command{
+		Use:   "replay [--rules PATH]... [--format auto|NAME] INPUT...",
+		Short: "Run the whole detection stack offline: files in, signals out (JSON lines)",
+		Long: "Reads files, folders and stdin (-), runs every detection layer and prints one JSON line per signal.\n" +
+			"A summary (events, events/s, signals by rule, quarantined by reason) goes to stderr.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := rf.decoderOptions()
+			if err != nil {
+				return err
+			}
+			eng, cleanup, err := rf.engine(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+			enc := json.NewEncoder(out)
+			sum := replaySummary{quarantined: map[string]int{}, signals: map[string]int{}, start: time.Now()}
+			var encErr error
+			var curSource string
+			emit := func(s signal.Signal) {
+				sum.signals[s.RuleID+"\t"+s.Title]++
+				if err := enc.Encode(api.SignalJSON(&s, curSource)); err != nil && encErr == nil {
+					encErr = err
+				}
+			}
+			ev := event.New()
+			err = eachInput(args, func(name string, r io.Reader) error {
+				curSource = name
+				dec := format.NewDecoder(r, name, opts)
+				for {
+					if err := cmd.Context().Err(); err != nil {
+						return err
+					}
+					err := dec.Next(ev)
+					if errors.Is(err, io.EOF) {
+						return nil
+					}
+					sum.records++
+					var re *format.RecordError
+					if errors.As(err, &re) {
+						sum.quarantined[re.Reason]++
+						continue
+					}
+					if err != nil {
+						return fmt.Errorf("reading %s: %w", name, err)
+					}
+					sum.events++
+					eng.Process(cmd.Context(), ev, emit)
+				}
+			})
+			eng.Flush(cmd.Context(), emit)
+			if ferr := out.Flush(); ferr != nil && encErr == nil {
+				encErr = ferr
+			}
+			printSummary(cmd.ErrOrStderr(), &sum)
+			if err != nil {
+				return err
+			}
+			return encErr
+		},
+	}
+	rf.add(cmd)
+	return cmd
+}
+
+func printSummary(w io.Writer, s *replaySummary) {
+	el := time.Since(s.start)
+	rate := float64(s.events) / el.Seconds()
+	total := 0
+	for _, n := range s.signals {
+		total += n
+	}
+	q := 0
+	for _, n := range s.quarantined {
+		q += n
+	}
+	fmt.Fprintf(w, "events: %d  quarantined: %d  signals: %d  elapsed: %s  events/s: %.0f\n", s.events, q, total, el.Round(time.Millisecond), rate)
+	if len(s.signals) > 0 {
+		fmt.Fprintln(w, "signals by rule:")
+		for _, kv := range sortedCounts(s.signals) {
+			fmt.Fprintf(w, "  %7d  %s\n", kv.n, kv.k)
+		}
+	}
+	if len(s.quarantined) > 0 {
+		fmt.Fprintln(w, "quarantined by reason:")
+		for _, kv := range sortedCounts(s.quarantined) {
+			fmt.Fprintf(w, "  %7d  %s\n", kv.n, kv.k)
+		}
+	}
+}
+
+type kv struct {
+	k string
+	n int
+}
+
+func sortedCounts(m map[string]int) []kv {
+	out := make([]kv, 0, len(m))
+	for k, n := range m {
+		out = append(out, kv{k, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].n != out[j].n {
+			return out[i].n > out[j].n
+		}
+		return out[i].k < out[j].k
+	})
+	return out
+}

@@ -1,0 +1,107 @@
+// Package app wires Rampart's components from configuration: it is the only
+// package that knows the concrete detectors, stores, inputs and outputs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/rampart-ids/rampart/internal/detect"
+	"github.com/rampart-ids/rampart/rules"
+
+	// Detector kinds and record formats register themselves.
+	_ "github.com/rampart-ids/rampart/internal/detect/ioc"
+	_ "github.com/rampart-ids/rampart/internal/detect/threshold"
+	_ "github.com/rampart-ids/rampart/internal/format/all"
+	_ "github.com/rampart-ids/rampart/internal/sigma"
+)
+
+// RuleSet selects the rule layer. Empty path lists mean the bundled rules.
+type RuleSet struct {
+	Sigma, Threshold, IOC []string
+	// Sigma selection (see config.Rules).
+	MinLevel   string
+	Status     []string
+	Tags       []string
+	Disabled   []string
+	Exceptions string
+}
+
+// BuildEngine loads the rule-layer detectors (Sigma with correlation,
+// thresholds, IOC) in that order. cleanup removes extracted bundled rules.
+func BuildEngine(ctx context.Context, rs RuleSet) (*detect.Engine, func(), error) {
+	ds, cleanup, err := BuildDetectors(ctx, rs)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	return detect.NewEngine(ds...), cleanup, nil
+}
+
+// BuildDetectors builds the rule-layer detectors.
+func BuildDetectors(ctx context.Context, rs RuleSet) ([]detect.Detector, func(), error) {
+	var bundled string
+	cleanup := func() {
+		if bundled != "" {
+			os.RemoveAll(bundled)
+		}
+	}
+	paths := func(given []string, sub string) ([]string, error) {
+		if len(given) > 0 {
+			return given, nil
+		}
+		if bundled == "" {
+			dir, err := os.MkdirTemp("", "rampart-rules-")
+			if err != nil {
+				return nil, fmt.Errorf("extracting bundled rules: %w", err)
+			}
+			bundled = dir
+			if err := rules.Extract(dir); err != nil {
+				return nil, err
+			}
+		}
+		return []string{bundled + "/" + sub}, nil
+	}
+	cfg := map[string]any{
+		"min_level": rs.MinLevel, "status": rs.Status, "tags": rs.Tags,
+		"disabled": rs.Disabled, "exceptions": rs.Exceptions,
+	}
+	var out []detect.Detector
+	for _, k := range []struct {
+		kind  string
+		given []string
+		sub   string
+	}{{"sigma", rs.Sigma, "sigma"}, {"threshold", rs.Threshold, "threshold"}, {"ioc", rs.IOC, "ioc"}} {
+		spec, ok := detect.Lookup(k.kind)
+		if !ok {
+			cleanup()
+			return nil, func() {}, fmt.Errorf("detector %s is not built into this binary", k.kind)
+		}
+		p, err := paths(k.given, k.sub)
+		if err != nil {
+			cleanup()
+			return nil, func() {}, err
+		}
+		d, err := spec.New(detect.Options{RulePaths: p, Config: cfg})
+		if err != nil {
+			cleanup()
+			return nil, func() {}, fmt.Errorf("loading %s rules: %w", k.kind, err)
+		}
+		out = append(out, d)
+	}
+	return out, cleanup, nil
+}
+
+// Reload reloads every detector that supports it; all are tried, errors joined.
+func Reload(ctx context.Context, eng *detect.Engine) error {
+	var errs []error
+	for _, d := range eng.Detectors() {
+		if r, ok := d.(detect.Reloader); ok {
+			if err := r.Reload(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("reloading %s: %w", d.Name(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
