@@ -1,0 +1,269 @@
+package evtx
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// renderJSON writes the flat JSON layout of one Event element.
+//
+// System: Provider (Name), EventID (text; Qualifiers dropped), Version,
+// Level, Task, Opcode, Keywords, TimeCreated (SystemTime), EventRecordID,
+// ActivityID/RelatedActivityID (when set), ProcessID, ThreadID, Channel,
+// Computer, UserID ("" when absent). Elements a record lacks are left out.
+// An element with no text is null, as in the reference conversion.
+func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
+	dst = append(dst, '{')
+	first := true
+	key := func(k string) {
+		if !first {
+			dst = append(dst, ", "...)
+		}
+		first = false
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ": "...)
+	}
+	sys := child(ev, "System")
+	str := func(k string, v string) {
+		key(k)
+		dst = appendJSONString(dst, v)
+	}
+	text := func(k string, e *elem) {
+		key(k)
+		dst = appendText(dst, e)
+	}
+	if sys != nil {
+		if p := child(sys, "Provider"); p != nil {
+			if v, ok := attrOf(p, "Name"); ok {
+				str("Provider", v)
+			}
+		}
+		for _, n := range []string{"EventID", "Version", "Level", "Task", "Opcode", "Keywords"} {
+			if e := child(sys, n); e != nil {
+				text(n, e)
+			}
+		}
+		if e := child(sys, "TimeCreated"); e != nil {
+			if v, ok := attrOf(e, "SystemTime"); ok {
+				str("TimeCreated", v)
+			}
+		}
+		if e := child(sys, "EventRecordID"); e != nil {
+			text("EventRecordID", e)
+		} else {
+			str("EventRecordID", strconv.FormatUint(recID, 10))
+		}
+		if e := child(sys, "Correlation"); e != nil {
+			for _, n := range []string{"ActivityID", "RelatedActivityID"} {
+				if v, ok := attrOf(e, n); ok && v != "" {
+					str(n, v)
+				}
+			}
+		}
+		if e := child(sys, "Execution"); e != nil {
+			for _, n := range []string{"ProcessID", "ThreadID"} {
+				if v, ok := attrOf(e, n); ok {
+					str(n, v)
+				}
+			}
+		}
+		for _, n := range []string{"Channel", "Computer"} {
+			if e := child(sys, n); e != nil {
+				text(n, e)
+			}
+		}
+		uid := ""
+		if e := child(sys, "Security"); e != nil {
+			uid, _ = attrOf(e, "UserID")
+		}
+		str("UserID", uid)
+	} else {
+		str("EventRecordID", strconv.FormatUint(recID, 10))
+		str("TimeCreated", string(appendFiletime(nil, written)))
+	}
+	if ed := child(ev, "EventData"); ed != nil {
+		key("EventData")
+		dst = appendEventData(dst, ed)
+	}
+	if ud := child(ev, "UserData"); ud != nil {
+		key("UserData")
+		dst = appendTree(dst, ud)
+	}
+	return append(dst, '}')
+}
+
+func child(e *elem, name string) *elem {
+	for _, k := range e.kids {
+		if k.name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+func attrOf(e *elem, name string) (string, bool) {
+	for _, a := range e.attrs {
+		if a.name == name {
+			return a.value, true
+		}
+	}
+	return "", false
+}
+
+// appendText writes an element's text, or null when it has none.
+func appendText(dst []byte, e *elem) []byte {
+	if len(e.text) == 0 {
+		return append(dst, "null"...)
+	}
+	return appendJSONBytes(dst, e.text)
+}
+
+// appendEventData writes EventData: named Data items as keys (a repeated
+// name keeps its first position and last value), then every unnamed item
+// (Data without Name, Binary, …) in order under "_data".
+func appendEventData(dst []byte, ed *elem) []byte {
+	dst = append(dst, '{')
+	n := 0
+	var unnamed []*elem
+	for i, k := range ed.kids {
+		name, ok := "", false
+		if k.name == "Data" {
+			name, ok = attrOf(k, "Name")
+		}
+		if !ok {
+			unnamed = append(unnamed, k)
+			continue
+		}
+		if dupBefore(ed.kids[:i], name) {
+			continue
+		}
+		last := lastNamed(ed.kids[i:], name)
+		if n > 0 {
+			dst = append(dst, ", "...)
+		}
+		n++
+		dst = appendJSONString(dst, name)
+		dst = append(dst, ": "...)
+		dst = appendText(dst, last)
+	}
+	if len(unnamed) > 0 {
+		if n > 0 {
+			dst = append(dst, ", "...)
+		}
+		dst = append(dst, `"_data": [`...)
+		for i, k := range unnamed {
+			if i > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = appendText(dst, k)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+func dupBefore(kids []*elem, name string) bool {
+	for _, k := range kids {
+		if k.name == "Data" {
+			if v, ok := attrOf(k, "Name"); ok && v == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func lastNamed(kids []*elem, name string) *elem {
+	var last *elem
+	for _, k := range kids {
+		if k.name == "Data" {
+			if v, ok := attrOf(k, "Name"); ok && v == name {
+				last = k
+			}
+		}
+	}
+	return last
+}
+
+// appendTree writes an element with children as {name: value} (recursively;
+// a repeated name keeps its first position and last value) and a leaf as
+// its text or null. Attributes are not part of the layout.
+func appendTree(dst []byte, e *elem) []byte {
+	if len(e.kids) == 0 {
+		return appendText(dst, e)
+	}
+	dst = append(dst, '{')
+	n := 0
+	for i, k := range e.kids {
+		seen := false
+		for _, p := range e.kids[:i] {
+			if p.name == k.name {
+				seen = true
+				break
+			}
+		}
+		if seen {
+			continue
+		}
+		last := k
+		for _, q := range e.kids[i+1:] {
+			if q.name == k.name {
+				last = q
+			}
+		}
+		if n > 0 {
+			dst = append(dst, ", "...)
+		}
+		n++
+		dst = appendJSONString(dst, k.name)
+		dst = append(dst, ": "...)
+		dst = appendTree(dst, last)
+	}
+	return append(dst, '}')
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	return appendJSONBytes(dst, []byte(s))
+}
+
+// appendJSONBytes writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONBytes(dst []byte, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexdigits[c>>4], hexdigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
