@@ -1,0 +1,332 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rampart-ids/rampart/internal/alert"
+	"github.com/rampart-ids/rampart/internal/api"
+	"github.com/rampart-ids/rampart/internal/config"
+	"github.com/rampart-ids/rampart/internal/demo"
+	"github.com/rampart-ids/rampart/internal/detect"
+	"github.com/rampart-ids/rampart/internal/format"
+	"github.com/rampart-ids/rampart/internal/ingest"
+	"github.com/rampart-ids/rampart/internal/ingest/file"
+	"github.com/rampart-ids/rampart/internal/ingest/httpin"
+	"github.com/rampart-ids/rampart/internal/ingest/syslog"
+	"github.com/rampart-ids/rampart/internal/output"
+	"github.com/rampart-ids/rampart/internal/pipeline"
+	"github.com/rampart-ids/rampart/internal/store"
+	"github.com/rampart-ids/rampart/internal/store/postgres"
+	"github.com/rampart-ids/rampart/internal/store/sqlite"
+)
+
+// ServeOptions are what `rampart serve` passes beyond the config file.
+type ServeOptions struct {
+	Demo bool
+	// TokenOut receives the admin token shown once on first start (default stderr).
+	TokenOut io.Writer
+	Logger   *slog.Logger
+	// Ready, if set, is called with the bound API address once serving.
+	Ready func(apiAddr string)
+}
+
+// Server is a running Rampart node.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    store.Store
+	engine   *detect.Engine
+	pipe     *pipeline.Pipeline
+	outputs  []output.Output
+	inputs   []ingest.Input
+	httpSrv  *http.Server
+	listener net.Listener
+	cleanup  func()
+	reg      *prometheus.Registry
+	reloadMu sync.Mutex
+}
+
+// Serve runs a node until ctx is done, then shuts down gracefully (flushing the pipeline).
+func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if opts.TokenOut == nil {
+		opts.TokenOut = os.Stderr
+	}
+	s := &Server{cfg: cfg, log: opts.Logger, reg: prometheus.NewRegistry(), cleanup: func() {}}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer s.cleanup()
+	if err := s.openStore(ctx); err != nil {
+		return err
+	}
+	defer s.store.Close()
+	if err := s.ensureAdminToken(ctx, opts.TokenOut); err != nil {
+		return err
+	}
+	eng, cleanup, err := BuildEngine(ctx, RuleSet{
+		Sigma: cfg.Rules.Sigma, Threshold: cfg.Rules.Threshold, IOC: cfg.Rules.IOC, MinLevel: cfg.Rules.MinLevel,
+		Status: cfg.Rules.Status, Tags: cfg.Rules.Tags, Disabled: cfg.Rules.Disabled, Exceptions: cfg.Rules.Exceptions,
+	})
+	if err != nil {
+		return err
+	}
+	s.engine, s.cleanup = eng, cleanup
+	for _, oc := range cfg.Alerts.Outputs {
+		o, err := output.FromYAML(oc.Kind, &oc.Node)
+		if err != nil {
+			return fmt.Errorf("alerts.outputs (line %d): %w", oc.Line, err)
+		}
+		s.outputs = append(s.outputs, o)
+	}
+	loc := time.UTC
+	if cfg.Time.Zone != "" {
+		loc, _ = time.LoadLocation(cfg.Time.Zone)
+	}
+	s.pipe, err = pipeline.New(pipeline.Options{
+		Engine: eng, Store: s.store, Notify: s.notify,
+		Parse:     format.Options{Location: loc, Year: cfg.Time.Year},
+		QueueSize: cfg.Pipeline.QueueSize, BatchSize: cfg.Pipeline.BatchSize, MaxRecordBytes: cfg.Pipeline.MaxRecordBytes,
+		StoreAllEvents: cfg.Pipeline.StoreAllEvents || opts.Demo,
+		ThrottleWindow: time.Duration(cfg.Alerts.Throttle), Registerer: s.reg, Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.buildInputs(); err != nil {
+		return err
+	}
+	if err := s.listen(); err != nil {
+		return err
+	}
+	if opts.Ready != nil {
+		opts.Ready(s.listener.Addr().String())
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(s.inputs)+2)
+	for _, in := range s.inputs {
+		wg.Add(1)
+		go func(in ingest.Input) {
+			defer wg.Done()
+			if err := in.Run(runCtx, s.pipe); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("input %s: %w", in.Name(), err)
+			}
+		}(in)
+	}
+	if opts.Demo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = demo.New(uint64(time.Now().UnixNano()), nil).Run(runCtx, s.pipe, 2*time.Second)
+		}()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); s.housekeeping(runCtx) }()
+	go func() {
+		var err error
+		if s.httpSrv.TLSConfig != nil {
+			err = s.httpSrv.ServeTLS(s.listener, "", "")
+		} else {
+			err = s.httpSrv.Serve(s.listener)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	s.log.Info("rampart serving", "api", s.listener.Addr().String(), "demo", opts.Demo, "data_dir", cfg.DataDir)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		s.log.Error("stopping after failure", "err", runErr)
+	}
+	// Graceful shutdown: stop taking requests, stop inputs, drain and flush the pipeline.
+	shutCtx, done := context.WithTimeout(context.Background(), 30*time.Second)
+	defer done()
+	_ = s.httpSrv.Shutdown(shutCtx)
+	cancel()
+	wg.Wait()
+	if err := s.pipe.Close(shutCtx); err != nil {
+		s.log.Error("pipeline flush incomplete", "err", err)
+	}
+	for _, o := range s.outputs {
+		if err := o.Close(); err != nil {
+			s.log.Error("closing output failed", "output", o.Name(), "err", err)
+		}
+	}
+	s.log.Info("rampart stopped")
+	return runErr
+}
+
+func (s *Server) openStore(ctx context.Context) error {
+	var err error
+	switch s.cfg.Store.Driver {
+	case "postgres":
+		s.store, err = postgres.Open(ctx, string(s.cfg.Store.DSN), postgres.Options{Logger: s.log})
+	default:
+		if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("creating data dir: %w", err)
+		}
+		s.store, err = sqlite.Open(ctx, s.cfg.DataDir, sqlite.Options{Logger: s.log})
+	}
+	if err != nil {
+		return fmt.Errorf("opening store: %w", err)
+	}
+	return nil
+}
+
+// ensureAdminToken creates an admin token on first start and shows it once.
+func (s *Server) ensureAdminToken(ctx context.Context, out io.Writer) error {
+	n, err := s.store.CountTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("counting tokens: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	secret, tok, err := api.NewToken("admin", api.RoleAdmin, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := s.store.CreateToken(ctx, tok); err != nil {
+		return fmt.Errorf("creating admin token: %w", err)
+	}
+	fmt.Fprintf(out, "\nAdmin API token (shown once; store it now):\n\n    %s\n\n", secret)
+	return nil
+}
+
+func (s *Server) buildInputs() error {
+	for _, fc := range s.cfg.Files {
+		in, err := file.New(file.Config{
+			Name: "file:" + fc.Name, Paths: fc.Paths, Format: fc.Format, MaxRecordBytes: s.cfg.Pipeline.MaxRecordBytes,
+		}, s.store, s.log)
+		if err != nil {
+			return fmt.Errorf("file input %s: %w", fc.Name, err)
+		}
+		s.inputs = append(s.inputs, in)
+	}
+	if s.cfg.Syslog.UDP != "" || s.cfg.Syslog.TCP != "" {
+		srv, err := syslog.New(syslog.Config{
+			UDP: s.cfg.Syslog.UDP, TCP: s.cfg.Syslog.TCP, MaxMessage: s.cfg.Syslog.MaxMessage,
+			MaxConnections: s.cfg.Syslog.MaxConnections,
+		}, s.log)
+		if err != nil {
+			return fmt.Errorf("syslog input: %w", err)
+		}
+		s.inputs = append(s.inputs, srv)
+	}
+	return nil
+}
+
+func (s *Server) listen() error {
+	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.cfg.HTTP.Listen, err)
+	}
+	s.listener = ln
+	ingestH := httpin.NewHandler(httpin.Config{
+		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, MaxRecords: s.cfg.HTTP.MaxBatch, MaxLineBytes: s.cfg.Pipeline.MaxRecordBytes,
+	}, s.pipe)
+	h := api.NewHandler(api.Deps{
+		Store: s.store, Ingest: ingestH, Metrics: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}),
+		Reload: s.reload, PublicMetrics: s.cfg.HTTP.PublicMetrics, IngestRate: s.cfg.HTTP.IngestRate, Logger: s.log,
+	})
+	s.httpSrv = &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.HTTP.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.HTTP.TLSCert, s.cfg.HTTP.TLSKey)
+		if err != nil {
+			return fmt.Errorf("loading TLS certificate: %w", err)
+		}
+		s.httpSrv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return nil
+}
+
+// reload rebuilds rules and indicator lists; ingestion never stops (each
+// detector swaps its new state in atomically, or keeps the old on error).
+func (s *Server) reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	err := Reload(ctx, s.engine)
+	if err != nil {
+		s.log.Error("rule reload failed; previous rules stay active", "err", err)
+	} else {
+		s.log.Info("rules reloaded")
+	}
+	return err
+}
+
+func (s *Server) notify(ctx context.Context, alerts []alert.Alert) {
+	for _, o := range s.outputs {
+		if err := o.Send(ctx, alerts); err != nil {
+			s.log.Error("alert output failed", "output", o.Name(), "err", err, "alerts", len(alerts))
+		}
+	}
+}
+
+// housekeeping runs retention and periodic/SIGHUP reloads.
+func (s *Server) housekeeping(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	retention := time.NewTicker(time.Hour)
+	defer retention.Stop()
+	var reloadC <-chan time.Time
+	if d := time.Duration(s.cfg.Rules.ReloadEvery); d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		reloadC = t.C
+	}
+	s.enforceRetention(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = s.reload(ctx)
+		case <-reloadC:
+			_ = s.reload(ctx)
+		case <-retention.C:
+			s.enforceRetention(ctx)
+		}
+	}
+}
+
+func (s *Server) enforceRetention(ctx context.Context) {
+	if d := time.Duration(s.cfg.Retention.Events); d > 0 {
+		n, err := s.store.PurgeEvents(ctx, time.Now().Add(-d))
+		if err != nil {
+			s.log.Error("event retention failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("events purged by retention", "count", n)
+		}
+	}
+}
+
+// DataPath joins a name under the data dir.
+func DataPath(cfg config.Config, name string) string { return filepath.Join(cfg.DataDir, name) }
