@@ -1,0 +1,368 @@
+// Package drain mines log templates from raw log lines (a Drain-style fixed
+// depth parse tree, Du & He ICWS'17, with generic masking and a learned
+// header split), so logs that no parser understands still become events
+// with a stable template id and parameters. One global configuration serves
+// every source: there are no per-system patterns.
+//
+// A Miner is not safe for concurrent use; a detector owns one and calls it
+// from its Detect goroutine. Add does no I/O.
+package drain
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Wildcard stands for a parameter in a template.
+const Wildcard = "<*>"
+
+// Errors returned by Add.
+var (
+	// ErrLineTooLong means the line exceeds Config.MaxLineBytes.
+	ErrLineTooLong = errors.New("log line too long")
+	// ErrTooManyClusters means the miner holds Config.MaxClusters templates
+	// and the line matched none of them.
+	ErrTooManyClusters = errors.New("template limit reached")
+)
+
+// Config is the miner's one global configuration.
+type Config struct {
+	// SimThreshold is the share of a template's constant tokens a line must
+	// match to join it.
+	SimThreshold float64
+	// Depth is the number of leading tokens used to route a line in the tree.
+	Depth int
+	// MaxChildren bounds the children of one tree node; overflow goes to a
+	// wildcard child.
+	MaxChildren int
+	// MaxClusters bounds the number of templates.
+	MaxClusters int
+	// MaxLineBytes bounds one line; MaxTokens bounds its tokens (the rest
+	// are folded into the last token).
+	MaxLineBytes int
+	MaxTokens    int
+	// MaxEnum is the most distinct plain words a position may hold and
+	// still be an enumeration rather than a parameter (see Refined).
+	MaxEnum int
+}
+
+// DefaultConfig is the configuration used for every source.
+func DefaultConfig() Config {
+	return Config{SimThreshold: 0.6, Depth: 2, MaxChildren: 100, MaxClusters: 50000, MaxLineBytes: 64 << 10, MaxTokens: 256, MaxEnum: 3}
+}
+
+// Validate checks c.
+func (c Config) Validate() error {
+	var errs []error
+	if c.SimThreshold <= 0 || c.SimThreshold > 1 {
+		errs = append(errs, fmt.Errorf("sim_threshold %v outside (0,1]", c.SimThreshold))
+	}
+	if c.Depth < 1 || c.Depth > 8 {
+		errs = append(errs, fmt.Errorf("depth %d outside [1,8]", c.Depth))
+	}
+	if c.MaxChildren < 2 || c.MaxClusters < 1 || c.MaxLineBytes < 1 || c.MaxTokens < 1 {
+		errs = append(errs, errors.New("limits must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Cluster is one template and the lines it has absorbed.
+type Cluster struct {
+	ID     int      // sequential, stable for the miner's life
+	Tokens []string // template tokens; Wildcard marks parameters
+	Count  int
+	// words holds, per wildcard position that so far only held plain words
+	// (no digits), the distinct words seen, up to maxEnum+1. A position with
+	// few distinct words is an enumeration (a state, a verb) and stays part
+	// of the refined template; once it exceeds maxEnum it is a parameter.
+	words map[int]map[string]struct{}
+}
+
+// Template returns the template text.
+func (c *Cluster) Template() string { return strings.Join(c.Tokens, " ") }
+
+// TemplateID is a stable id: a hash of the template text, so the same
+// template mined on another node or day has the same id.
+func (c *Cluster) TemplateID() string { return TemplateID(c.Template()) }
+
+// TemplateID hashes a template text.
+func TemplateID(template string) string {
+	s := sha256.Sum256([]byte(template))
+	return hex.EncodeToString(s[:8])
+}
+
+// Match is the result of adding one line.
+type Match struct {
+	ClusterID  int
+	TemplateID string
+	Template   string
+	Params     []string // the line's values at the template's wildcards
+	New        bool     // the line created a new template
+	Changed    bool     // the line generalised an existing template
+	Count      int      // lines in the cluster so far, this one included
+}
+
+// Miner mines templates from log contents.
+type Miner struct {
+	cfg      Config
+	root     map[int]*node // by token count
+	clusters []*Cluster
+}
+
+type node struct {
+	children map[string]*node
+	clusters []*Cluster
+}
+
+// New returns a miner; it fails when cfg is invalid.
+func New(cfg Config) (*Miner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuring drain: %w", err)
+	}
+	return &Miner{cfg: cfg, root: map[int]*node{}}, nil
+}
+
+// Clusters returns the miner's clusters in creation order (shared, do not modify).
+func (m *Miner) Clusters() []*Cluster { return m.clusters }
+
+// Cluster returns the cluster with id (from Match.ClusterID).
+func (m *Miner) Cluster(id int) *Cluster {
+	if id < 0 || id >= len(m.clusters) {
+		return nil
+	}
+	return m.clusters[id]
+}
+
+// Add mines one log content (the message without its header; see Header).
+func (m *Miner) Add(content string) (Match, error) {
+	if len(content) > m.cfg.MaxLineBytes {
+		return Match{}, fmt.Errorf("adding line of %d bytes: %w", len(content), ErrLineTooLong)
+	}
+	if !utf8.ValidString(content) {
+		content = strings.ToValidUTF8(content, "\uFFFD")
+	}
+	raw := Tokenize(content, m.cfg.MaxTokens)
+	masked := make([]string, len(raw))
+	for i, t := range raw {
+		masked[i] = Mask(t)
+	}
+	leaf := m.route(masked)
+	c, sim := m.best(leaf.clusters, masked)
+	if c == nil || sim < m.cfg.SimThreshold {
+		if len(m.clusters) >= m.cfg.MaxClusters {
+			return Match{}, ErrTooManyClusters
+		}
+		c = &Cluster{ID: len(m.clusters), Tokens: masked}
+		m.clusters = append(m.clusters, c)
+		leaf.clusters = append(leaf.clusters, c)
+		c.Count = 1
+		return m.match(c, raw, true, false), nil
+	}
+	changed := false
+	for i, t := range c.Tokens {
+		switch {
+		case t == Wildcard:
+			c.noteWord(i, masked[i], m.cfg.MaxEnum)
+		case t != masked[i]:
+			c.Tokens[i] = Wildcard
+			changed = true
+			if c.words == nil {
+				c.words = map[int]map[string]struct{}{}
+			}
+			if plainWord(t) {
+				c.words[i] = map[string]struct{}{t: {}}
+				c.noteWord(i, masked[i], m.cfg.MaxEnum)
+			} else {
+				c.words[i] = nil
+			}
+		}
+	}
+	c.Count++
+	return m.match(c, raw, false, changed), nil
+}
+
+// plainWord reports a token without parameters (no digits once masked).
+func plainWord(t string) bool { return !strings.Contains(t, Wildcard) }
+
+func (c *Cluster) noteWord(i int, tok string, maxEnum int) {
+	set, ok := c.words[i]
+	if !ok || set == nil {
+		return
+	}
+	if !plainWord(tok) {
+		c.words[i] = nil
+		return
+	}
+	set[tok] = struct{}{}
+	if len(set) > maxEnum {
+		c.words[i] = nil
+	}
+}
+
+// Refined returns the template of content within cluster id: the cluster's
+// template with its enumeration positions (wildcards that have held only a
+// few distinct plain words) filled in from content. Lines that differ only
+// in such a word (a state name, a verb) get different refined templates.
+func (m *Miner) Refined(id int, content string) string {
+	c := m.Cluster(id)
+	if c == nil {
+		return ""
+	}
+	if len(c.words) == 0 {
+		return c.Template()
+	}
+	raw := Tokenize(content, m.cfg.MaxTokens)
+	if len(raw) != len(c.Tokens) {
+		return c.Template()
+	}
+	out := append([]string(nil), c.Tokens...)
+	for i, set := range c.words {
+		if set != nil {
+			out[i] = Mask(raw[i])
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func (m *Miner) match(c *Cluster, raw []string, isNew, changed bool) Match {
+	var params []string
+	for i, t := range c.Tokens {
+		if strings.Contains(t, Wildcard) && i < len(raw) {
+			params = append(params, raw[i])
+		}
+	}
+	tpl := c.Template()
+	return Match{ClusterID: c.ID, TemplateID: TemplateID(tpl), Template: tpl, Params: params, New: isNew, Changed: changed, Count: c.Count}
+}
+
+// route walks (and grows) the tree: token count, then the first Depth
+// tokens; tokens holding parameters go to the wildcard child.
+func (m *Miner) route(toks []string) *node {
+	n, ok := m.root[len(toks)]
+	if !ok {
+		n = &node{children: map[string]*node{}}
+		m.root[len(toks)] = n
+	}
+	for d := 0; d < m.cfg.Depth && d < len(toks); d++ {
+		key := toks[d]
+		if strings.Contains(key, Wildcard) {
+			key = Wildcard
+		}
+		child, ok := n.children[key]
+		if !ok {
+			if len(n.children) >= m.cfg.MaxChildren {
+				key = Wildcard
+				child = n.children[key]
+			}
+			if child == nil {
+				child = &node{children: map[string]*node{}}
+				n.children[key] = child
+			}
+		}
+		n = child
+	}
+	return n
+}
+
+// best returns the most similar cluster: the share of positions where the
+// template equals the line (wildcards count as equal), ties to more constants.
+func (m *Miner) best(cs []*Cluster, toks []string) (*Cluster, float64) {
+	var best *Cluster
+	bestSim, bestConst := -1.0, -1
+	for _, c := range cs {
+		eq, consts := 0, 0
+		for i, t := range c.Tokens {
+			if t == Wildcard {
+				eq++
+				continue
+			}
+			consts++
+			if t == toks[i] {
+				eq++
+			}
+		}
+		sim := 1.0
+		if len(toks) > 0 {
+			sim = float64(eq) / float64(len(toks))
+		}
+		if sim > bestSim || (sim == bestSim && consts > bestConst) {
+			best, bestSim, bestConst = c, sim, consts
+		}
+	}
+	return best, bestSim
+}
+
+// Tokenize splits content on white space, at most max tokens (the rest is
+// folded into the last one so no text is dropped).
+func Tokenize(content string, max int) []string {
+	toks := strings.Fields(content)
+	if len(toks) > max {
+		tail := strings.Join(toks[max-1:], " ")
+		toks = append(toks[:max-1], tail)
+	}
+	return toks
+}
+
+// isDelim reports characters that separate a token's parts (key=value,
+// host:port, [addr], list,items); a part holding a digit is a parameter.
+func isDelim(r rune) bool {
+	switch r {
+	case '=', ':', ',', ';', '(', ')', '[', ']', '{', '}', '<', '>', '"', '\'':
+		return true
+	}
+	return false
+}
+
+// Mask replaces every part of tok that holds a digit with Wildcard, keeping
+// delimiters: "uid=0" → "uid=<*>", "/10.1.2.3:50010" → "<*>:<*>".
+func Mask(tok string) string {
+	if tok == Wildcard {
+		return tok
+	}
+	// Month and weekday names are parts of dates: parameters.
+	if monthWords[strings.ToLower(strings.Trim(tok, ",.;:()[]"))] {
+		return Wildcard
+	}
+	hasDigit := false
+	for _, r := range tok {
+		if unicode.IsDigit(r) {
+			hasDigit = true
+			break
+		}
+	}
+	if !hasDigit {
+		return tok
+	}
+	var b strings.Builder
+	part := strings.Builder{}
+	partDigit := false
+	flush := func() {
+		if part.Len() > 0 {
+			if partDigit {
+				b.WriteString(Wildcard)
+			} else {
+				b.WriteString(part.String())
+			}
+		}
+		part.Reset()
+		partDigit = false
+	}
+	for _, r := range tok {
+		if isDelim(r) {
+			flush()
+			b.WriteRune(r)
+			continue
+		}
+		if unicode.IsDigit(r) {
+			partDigit = true
+		}
+		part.WriteRune(r)
+	}
+	flush()
+	return b.String()
+}
