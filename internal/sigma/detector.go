@@ -1,0 +1,292 @@
+package sigma
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rampart-ids/rampart/internal/detect"
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/signal"
+)
+
+func init() {
+	detect.Register(detect.Spec{
+		Kind:    "sigma",
+		Layer:   signal.LayerRules,
+		Summary: "Matches Sigma rules (detection, filter and correlation documents) against events.",
+		New:     factory,
+	})
+}
+
+// Detector runs a compiled Sigma rule set. Detect may be called from
+// several goroutines; Reload swaps the rule set atomically.
+type Detector struct {
+	opts Options
+	log  *slog.Logger
+	set  atomic.Pointer[ruleSet]
+	rep  atomic.Pointer[Report]
+	mu   sync.Mutex // serialises Reload and the correlation engine
+}
+
+var (
+	_ detect.Detector = (*Detector)(nil)
+	_ detect.Reloader = (*Detector)(nil)
+	_ detect.Flusher  = (*Detector)(nil)
+)
+
+// New loads and compiles the rules in opts.Paths. Rules that fail to
+// compile are reported by Report and skipped (logged at warn level): one
+// bad community rule must not stop detection. New fails only when no path
+// can be read.
+func New(opts Options) (*Detector, error) {
+	d := &Detector{opts: opts, log: opts.Logger}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	d.log = d.log.With("component", "sigma")
+	rs, rep := build(opts, true)
+	if rep.Loaded == 0 && rep.Failed > 0 {
+		return nil, fmt.Errorf("loading sigma rules: %w", &LoadError{Report: rep})
+	}
+	d.logFailures(rep)
+	d.set.Store(rs)
+	d.rep.Store(&rep)
+	return d, nil
+}
+
+func (d *Detector) logFailures(rep Report) {
+	for _, f := range rep.Failures {
+		d.log.Warn("rule skipped", "path", f.Path, "err", f.Error)
+	}
+}
+
+// factory builds a Detector from generic detector options. Config keys:
+// placeholders (map of lists), statuses, tags, disabled (lists), min_level,
+// exceptions (file path).
+func factory(o detect.Options) (detect.Detector, error) {
+	opts := Options{Paths: o.RulePaths}
+	for k, v := range o.Config {
+		switch k {
+		case "placeholders":
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("sigma config: placeholders must be a map")
+			}
+			opts.Placeholders = map[string][]string{}
+			for name, vals := range m {
+				l, err := stringList(vals)
+				if err != nil {
+					return nil, fmt.Errorf("sigma config: placeholders.%s: %w", name, err)
+				}
+				opts.Placeholders[name] = l
+			}
+		case "statuses", "tags", "disabled":
+			l, err := stringList(v)
+			if err != nil {
+				return nil, fmt.Errorf("sigma config: %s: %w", k, err)
+			}
+			switch k {
+			case "statuses":
+				opts.Statuses = l
+			case "tags":
+				opts.Tags = l
+			default:
+				opts.Disabled = l
+			}
+		case "min_level":
+			s, _ := v.(string)
+			if signal.Level(s).Rank() < 0 {
+				return nil, fmt.Errorf("sigma config: unknown min_level %v", v)
+			}
+			opts.MinLevel = signal.Level(s)
+		case "exceptions":
+			s, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("sigma config: exceptions must be a file path")
+			}
+			opts.ExceptionsFile = s
+		default:
+			return nil, fmt.Errorf("sigma config: unknown key %q", k)
+		}
+	}
+	return New(opts)
+}
+
+func stringList(v any) ([]string, error) {
+	switch x := v.(type) {
+	case string:
+		return []string{x}, nil
+	case []string:
+		return x, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("list entries must be strings")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("must be a list of strings")
+}
+
+// Name implements detect.Detector.
+func (d *Detector) Name() string { return "sigma" }
+
+// Report returns the outcome of the last successful load.
+func (d *Detector) Report() Report { return *d.rep.Load() }
+
+// Rules returns the number of active (selected and compiled) detection rules.
+func (d *Detector) Rules() int { return len(d.set.Load().rules) }
+
+// Reload rebuilds the rule set from the configured paths and swaps it in.
+// If any rule document fails, the old set stays and the error lists why.
+func (d *Detector) Reload(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rs, rep := build(d.opts, true)
+	if rep.Failed > 0 {
+		return fmt.Errorf("reloading sigma rules: %w", &LoadError{Report: rep})
+	}
+	d.set.Store(rs)
+	d.rep.Store(&rep)
+	d.log.Info("rules reloaded", "rules", len(rs.rules))
+	return nil
+}
+
+// Detect implements detect.Detector: every matching rule emits one signal,
+// and every match of a rule used by a correlation feeds that correlation.
+func (d *Detector) Detect(ctx context.Context, ev *event.Event, emit detect.Emit) error {
+	rs := d.set.Load()
+	rs.run(ev, func(c *evalCtx, r *crule) {
+		sig := newSignal(rs, c, r, ev)
+		if r.corr && rs.corr != nil {
+			d.mu.Lock()
+			rs.corr.observe(r, ev, &sig, emit)
+			d.mu.Unlock()
+		}
+		if !r.silent {
+			emit(sig)
+		}
+	})
+	return nil
+}
+
+// Flush implements detect.Flusher for correlations that report at window close.
+func (d *Detector) Flush(ctx context.Context, emit detect.Emit) {
+	rs := d.set.Load()
+	if rs.corr != nil && rs.corr.flush != nil {
+		d.mu.Lock()
+		rs.corr.flush(emit)
+		d.mu.Unlock()
+	}
+}
+
+// Match is one rule match, for callers that want matches without signals
+// (rule tests, eval suites).
+type Match struct {
+	RuleID string
+	Title  string
+	Level  string
+	Tags   []string
+}
+
+// Matches returns the rules that match ev (ignoring correlation).
+func (d *Detector) Matches(ev *event.Event) []Match {
+	var out []Match
+	d.set.Load().run(ev, func(c *evalCtx, r *crule) {
+		out = append(out, Match{RuleID: r.meta.ID, Title: r.meta.Title, Level: r.meta.Level, Tags: r.meta.Tags})
+	})
+	return out
+}
+
+func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal {
+	m := r.meta
+	id := m.ID
+	if id == "" {
+		id = m.Name
+	}
+	items := rs.explain(c, r)
+	details := map[string]any{"path": m.Path}
+	matched := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		matched = append(matched, map[string]any{"field": it.field, "modifiers": it.mods, "value": it.value, "patterns": slices.Clone(it.values)})
+	}
+	details["matched"] = matched
+	expl := fmt.Sprintf("Sigma rule %q matched", m.Title)
+	if s := describe(items); s != "" {
+		expl += ": " + s
+	}
+	level := signal.Level(m.Level)
+	if level == "" {
+		level = signal.LevelMedium
+	}
+	return signal.Signal{
+		ID:          signal.DeriveID("sigma", id, ev.ID),
+		Detector:    "sigma",
+		Layer:       signal.LayerRules,
+		RuleID:      id,
+		RuleVersion: m.Version,
+		Title:       m.Title,
+		Level:       level,
+		Score:       1,
+		Tags:        slices.Clone(m.Tags),
+		Techniques:  signal.TechniquesFromTags(lowerAll(m.Tags)),
+		Entities:    entities(ev),
+		Time:        ev.Time,
+		EventIDs:    []string{ev.ID},
+		Explanation: expl + ".",
+		Details:     details,
+	}
+}
+
+func lowerAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
+
+// entityFields are the ECS fields a signal's entities come from, in order.
+var entityFields = []struct{ kind, key string }{
+	{"user", "user.name"},
+	{"host", "host.name"},
+	{"host", "host.hostname"},
+	{"ip", "source.ip"},
+	{"ip", "destination.ip"},
+	{"process", "process.executable"},
+	{"process", "process.name"},
+}
+
+func entities(ev *event.Event) []signal.Entity {
+	var out []signal.Entity
+	seenKind := map[string]bool{}
+	for _, f := range entityFields {
+		v, ok := ev.GetString(f.key)
+		if !ok || v == "" || v == "-" {
+			continue
+		}
+		if (f.kind == "host" || f.kind == "process") && seenKind[f.kind] {
+			continue
+		}
+		dup := false
+		for _, e := range out {
+			if e.Kind == f.kind && e.Value == v {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, signal.Entity{Kind: f.kind, Value: v})
+			seenKind[f.kind] = true
+		}
+	}
+	return out
+}

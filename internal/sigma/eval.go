@@ -1,0 +1,292 @@
+package sigma
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/rampart-ids/rampart/internal/event"
+)
+
+// fval is one field's value for the current event, resolved once and
+// lower-cased at most once (lazily) per event.
+type fval struct {
+	gen     uint32
+	present bool
+	isList  bool
+	isInt   bool
+	lowOK   bool
+	ival    int64
+	raw     string
+	low     string
+	list    []string
+	lowList []string
+}
+
+// evalCtx is the per-event evaluation state. It is reused across events
+// (gen invalidates the field cache) so evaluation does not allocate.
+type evalCtx struct {
+	ev    *event.Event
+	rs    *ruleSet
+	gen   uint32
+	slots []fval
+	seen  []uint32 // per rule: gen when it was last evaluated (routing dedupe)
+	arena []byte
+	// explain, when set, collects matched field items (after a match only).
+	explain *[]matchedItem
+}
+
+type matchedItem struct {
+	field  string
+	mods   string
+	value  string // the event's value (raw)
+	values []string
+}
+
+func newEvalCtx(rs *ruleSet) *evalCtx {
+	return &evalCtx{rs: rs, slots: make([]fval, len(rs.slotKeys)), seen: make([]uint32, len(rs.rules)), arena: make([]byte, 0, 8192)}
+}
+
+func (c *evalCtx) reset(ev *event.Event) {
+	c.ev = ev
+	c.gen++
+	if c.gen == 0 { // wrapped: clear stale marks
+		for i := range c.slots {
+			c.slots[i].gen = 0
+		}
+		for i := range c.seen {
+			c.seen[i] = 0
+		}
+		c.gen = 1
+	}
+	c.arena = c.arena[:0]
+}
+
+// field returns the cached value of slot for the current event.
+func (c *evalCtx) field(slot int) *fval {
+	f := &c.slots[slot]
+	if f.gen == c.gen {
+		return f
+	}
+	f.gen = c.gen
+	f.present, f.isList, f.isInt, f.lowOK = false, false, false, false
+	f.raw, f.low, f.list, f.lowList = "", "", nil, f.lowList[:0]
+	if slot == keywordSlot {
+		if v, ok := c.ev.Fields["message"]; ok {
+			c.setValue(f, v)
+		} else if len(c.ev.Raw) > 0 {
+			f.present = true
+			f.raw = unsafe.String(unsafe.SliceData(c.ev.Raw), len(c.ev.Raw))
+		}
+		return f
+	}
+	for _, k := range c.rs.slotKeys[slot] {
+		if v, ok := c.ev.Fields[k]; ok {
+			c.setValue(f, v)
+			if f.present {
+				break
+			}
+		}
+	}
+	return f
+}
+
+func (c *evalCtx) setValue(f *fval, v any) {
+	switch x := v.(type) {
+	case string:
+		f.present, f.raw = x != "", x
+	case int64:
+		f.present, f.isInt, f.ival = true, true, x
+		start := len(c.arena)
+		c.arena = strconv.AppendInt(c.arena, x, 10)
+		f.raw = c.arenaString(start)
+		f.low, f.lowOK = f.raw, true
+	case float64:
+		f.present = true
+		start := len(c.arena)
+		c.arena = strconv.AppendFloat(c.arena, x, 'f', -1, 64)
+		f.raw = c.arenaString(start)
+		f.low, f.lowOK = f.raw, true
+	case bool:
+		f.present = true
+		f.raw = strconv.FormatBool(x)
+		f.low, f.lowOK = f.raw, true
+	case []string:
+		f.present, f.isList = len(x) > 0, true
+		f.list = x // read only
+	}
+}
+
+// arenaString returns the arena bytes from start as a string without
+// copying. The arena is only appended to during one event; when it must
+// grow, a new array is allocated and the old one stays alive while strings
+// point into it, so these strings stay valid for the whole event.
+func (c *evalCtx) arenaString(start int) string {
+	if len(c.arena) == start {
+		return ""
+	}
+	return unsafe.String(&c.arena[start], len(c.arena)-start)
+}
+
+func (c *evalCtx) lower(s string) string {
+	hasUpper := false
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b >= utf8.RuneSelf {
+			return strings.ToLower(s)
+		}
+		if 'A' <= b && b <= 'Z' {
+			hasUpper = true
+		}
+	}
+	if !hasUpper {
+		return s
+	}
+	if cap(c.arena)-len(c.arena) < len(s) {
+		c.arena = make([]byte, 0, 2*cap(c.arena)+len(s))
+	}
+	start := len(c.arena)
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		c.arena = append(c.arena, b)
+	}
+	return c.arenaString(start)
+}
+
+func (c *evalCtx) lowOf(f *fval) string {
+	if !f.lowOK {
+		f.low, f.lowOK = c.lower(f.raw), true
+	}
+	return f.low
+}
+
+func (c *evalCtx) lowListOf(f *fval) []string {
+	if len(f.lowList) != len(f.list) {
+		f.lowList = f.lowList[:0]
+		for _, s := range f.list {
+			f.lowList = append(f.lowList, c.lower(s))
+		}
+	}
+	return f.lowList
+}
+
+// match applies one value matcher to a field value. An absent field reads
+// as the empty string (docs/fields.md: absent and empty are the same).
+func (vm *valueMatcher) match(c *evalCtx, f *fval) bool {
+	r := vm.matchPos(c, f)
+	if vm.neg {
+		return !r
+	}
+	return r
+}
+
+func (vm *valueMatcher) matchPos(c *evalCtx, f *fval) bool {
+	switch vm.op {
+	case opNull:
+		return !f.present
+	case opAny:
+		return true
+	case opFieldref:
+		return vm.matchRef(c, f)
+	}
+	if f.isList {
+		if vm.op == opRe || vm.op == opCidr || vm.op == opNum || vm.cased {
+			for _, s := range f.list {
+				if vm.matchStr(s) {
+					return true
+				}
+			}
+			return false
+		}
+		for _, s := range c.lowListOf(f) {
+			if vm.matchStr(s) {
+				return true
+			}
+		}
+		return false
+	}
+	if vm.isInt && f.isInt {
+		return f.ival == vm.ival
+	}
+	switch vm.op {
+	case opRe, opCidr, opNum:
+		return vm.matchStr(f.raw)
+	}
+	if vm.cased {
+		return vm.matchStr(f.raw)
+	}
+	return vm.matchStr(c.lowOf(f))
+}
+
+// matchStr tests one text (already lower-cased unless cased).
+func (vm *valueMatcher) matchStr(s string) bool {
+	switch vm.op {
+	case opEq:
+		return s == vm.pat
+	case opContains:
+		return strings.Contains(s, vm.pat)
+	case opPrefix:
+		return strings.HasPrefix(s, vm.pat)
+	case opSuffix:
+		return strings.HasSuffix(s, vm.pat)
+	case opGlob:
+		return globMatch(vm.glob, s)
+	case opAny:
+		return true
+	case opRe:
+		return vm.re.MatchString(s)
+	case opCidr:
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return false
+		}
+		return vm.pfx.Contains(a.Unmap())
+	case opNum:
+		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return false
+		}
+		switch vm.cmp {
+		case cmpGT:
+			return x > vm.num
+		case cmpGTE:
+			return x >= vm.num
+		case cmpLT:
+			return x < vm.num
+		default:
+			return x <= vm.num
+		}
+	}
+	return false
+}
+
+func (vm *valueMatcher) matchRef(c *evalCtx, f *fval) bool {
+	g := c.field(vm.ref)
+	if !g.present || !f.present {
+		return false
+	}
+	a, b := f.raw, g.raw
+	if f.isList && len(f.list) > 0 {
+		a = f.list[0]
+	}
+	if g.isList && len(g.list) > 0 {
+		b = g.list[0]
+	}
+	if !vm.cased {
+		a, b = c.lower(a), c.lower(b)
+	}
+	switch vm.refOp {
+	case opContains:
+		return strings.Contains(a, b)
+	case opPrefix:
+		return strings.HasPrefix(a, b)
+	case opSuffix:
+		return strings.HasSuffix(a, b)
+	}
+	return a == b
+}
