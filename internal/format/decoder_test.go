@@ -1,0 +1,213 @@
+package format_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/format"
+	_ "github.com/rampart-ids/rampart/internal/format/all"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
+)
+
+const (
+	win1 = `{"EventID":"4624","Channel":"Security","Provider":"Microsoft-Windows-Security-Auditing","Computer":"a","EventData":{"TargetUserName":"u1"}}`
+	win2 = `{"EventID":"4625","Channel":"Security","Provider":"Microsoft-Windows-Security-Auditing","Computer":"b","EventData":{"TargetUserName":"u2"}}`
+)
+
+// outcome renders decode results as "format" or "!reason" per record.
+func outcome(t *testing.T, input string, opts format.DecoderOptions) ([]string, format.DecoderStats) {
+	t.Helper()
+	res, st := formattest.DecodeAll(t, []byte(input), opts)
+	var out []string
+	for _, r := range res {
+		if r.Error != "" {
+			out = append(out, "!"+r.Error)
+		} else {
+			out = append(out, r.Format)
+		}
+	}
+	return out, st
+}
+
+func TestDecoderFraming(t *testing.T) {
+	pretty := "{\n  \"Event\": {\n    \"System\": {\n      \"EventID\": 1,\n      \"Channel\": \"Microsoft-Windows-Sysmon/Operational\"\n    },\n    \"EventData\": {\"Image\": \"x {not a brace\"}\n  }\n}\n"
+	tests := []struct {
+		name  string
+		input string
+		opts  format.DecoderOptions
+		want  []string
+	}{
+		{name: "ndjson", input: win1 + "\n" + win2 + "\n", want: []string{"windows", "windows"}},
+		{name: "crlf and blank lines", input: win1 + "\r\n\r\n\n" + win2, want: []string{"windows", "windows"}},
+		{name: "pretty back to back", input: pretty + pretty, want: []string{"windows", "windows"}},
+		{name: "concatenated on one line", input: win1 + win2 + " " + win1, want: []string{"windows", "windows", "windows"}},
+		{name: "top-level array", input: "[\n" + win1 + ",\n" + win2 + "\n]\n" + win1, want: []string{"windows", "windows", "windows"}},
+		{name: "array with scalar element", input: "[" + win1 + ", 5]", want: []string{"windows", "!unknown_format"}},
+		{name: "empty array", input: "[]\n" + win1, want: []string{"windows"}},
+		{name: "unclosed object then good", input: `{"EventID":"1","Channel":"Security"` + "\n" + win1 + "\n" + win2, want: []string{"!invalid_json", "windows", "windows"}},
+		{name: "unclosed object then text line", input: `{"EventID":"1",` + "\nNov 10 host prog: hi\n" + win1, want: []string{"!invalid_json", "!unknown_format", "windows"}},
+		{name: "newline in string", input: `{"EventID":"1","Channel":"Sec` + "\n" + win1, want: []string{"!invalid_json", "windows"}},
+		{name: "trailing garbage", input: win1 + " trailing\n" + win2, want: []string{"!invalid_json", "windows"}},
+		{name: "unclosed at eof", input: win1 + "\n{\"EventID\":", want: []string{"windows", "!invalid_json"}},
+		{name: "too deep", input: `{"EventID":1,"x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "}\n" + win1, want: []string{"!too_deep", "windows"}},
+		{name: "invalid utf8 json", input: "{\"EventID\":\"1\",\"Channel\":\"\xff\xfe\"}\n" + win1, want: []string{"!invalid_utf8", "windows"}},
+		{name: "too large line", input: strings.Repeat("x", 300) + "\n" + win1, opts: format.DecoderOptions{MaxRecordBytes: 200}, want: []string{"!too_large", "windows"}},
+		{name: "too large json", input: `{"EventID":"1","pad":"` + strings.Repeat("y", 300) + "\"}\n" + win1, opts: format.DecoderOptions{MaxRecordBytes: 200}, want: []string{"!too_large", "windows"}},
+		{name: "unknown text", input: "\x00\x01\x02 binary\n" + win1, want: []string{"!unknown_format", "windows"}},
+		{name: "text line starting with bracket", input: "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok\n" + win1, want: []string{"!unknown_format", "windows"}},
+		{name: "named format", input: win1 + "\nnot windows\n", opts: format.DecoderOptions{Format: "windows"}, want: []string{"windows", "!invalid_json"}},
+		{name: "unregistered format", input: win1, opts: format.DecoderOptions{Format: "nope"}, want: []string{"!unknown_format"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := outcome(t, tc.input, tc.opts)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecoderEventIdentity(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	input := win1 + "\n" + win1 + "\n"
+	d := format.NewDecoder(strings.NewReader(input), "file:/x", format.DecoderOptions{Parse: format.Options{Now: func() time.Time { return now }}})
+	ev := event.New()
+	var ids []string
+	for {
+		err := d.Next(ev)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, pos := d.Last()
+		if string(ev.Raw) != win1 || string(raw) != win1 {
+			t.Errorf("raw %q", ev.Raw)
+		}
+		if want := event.DeriveID("file:/x", pos, []byte(win1)); ev.ID != want {
+			t.Errorf("id %s, want %s", ev.ID, want)
+		}
+		if ev.Source != "file:/x" || !ev.Received.Equal(now) || d.Format() != "windows" {
+			t.Errorf("source %q received %v format %q", ev.Source, ev.Received, d.Format())
+		}
+		ids = append(ids, ev.ID)
+	}
+	if len(ids) != 2 || ids[0] == ids[1] {
+		t.Errorf("ids %v: want two distinct ids for identical records at different positions", ids)
+	}
+}
+
+// TestDecoderHostile feeds a mix of hostile records and checks every record
+// is accounted for and good records around them survive.
+func TestDecoderHostile(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(win1 + "\n")
+	b.WriteString(strings.Repeat("A", 3<<20) + "\n")                          // oversized line
+	b.WriteString(`{"x":` + strings.Repeat(`{"y":`, 5000) + "1" + "\n")       // deep and unclosed
+	b.WriteString(win2 + "\n")                                                // good
+	b.WriteString("\xff\xfe\xfd\x00\x00garbage\x1b[31m\n")                    // binary garbage
+	b.WriteString(`{"EventID":"1","s":"` + strings.Repeat("z", 2<<20) + "\n") // oversized unclosed json
+	b.WriteString(win1 + "\n")
+	b.WriteString("{}\n[]\n[{}]\n{\"a\":[1,2,{\"b\":null}]}\n")
+	b.WriteString(strings.Repeat("}", 50) + "\n" + strings.Repeat("]", 50) + "\n")
+	b.WriteString(win2)
+	res, st := formattest.DecodeAll(t, b.Bytes(), format.DecoderOptions{})
+	events := 0
+	for _, r := range res {
+		if r.Error == "" && r.Format == "windows" {
+			events++
+		}
+	}
+	if events != 4 {
+		t.Errorf("got %d windows events, want 4; results: %d, stats %+v", events, len(res), st)
+	}
+	if st.Reasons["too_large"] < 2 {
+		t.Errorf("too_large %d, want >= 2 (stats %+v)", st.Reasons["too_large"], st)
+	}
+	if st.Bytes != int64(b.Len()) {
+		t.Errorf("bytes %d, want %d", st.Bytes, b.Len())
+	}
+}
+
+// testContainer is a binary container registered for the tests: magic
+// "RTSTCONT", then records separated by NUL; a record "BAD" is a damaged piece.
+type testReader struct{ recs [][]byte }
+
+func (r *testReader) Next() ([]byte, error) {
+	if len(r.recs) == 0 {
+		return nil, io.EOF
+	}
+	rec := r.recs[0]
+	r.recs = r.recs[1:]
+	if string(rec) == "BAD" {
+		return nil, format.Reject("corrupt_chunk", "test chunk")
+	}
+	return rec, nil
+}
+
+func init() {
+	format.RegisterStream(format.StreamFormat{
+		Name: "testcontainer", Magic: []byte("RTSTCONT"), RecordFormat: "windows",
+		Open: func(r io.Reader) (format.RecordReader, error) {
+			data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+			if err != nil {
+				return nil, err
+			}
+			data = bytes.TrimPrefix(data, []byte("RTSTCONT"))
+			return &testReader{recs: bytes.Split(data, []byte{0})}, nil
+		},
+	})
+}
+
+func TestDecoderContainer(t *testing.T) {
+	input := "RTSTCONT" + win1 + "\x00BAD\x00" + win2 + "\x00not json"
+	got, st := outcome(t, input, format.DecoderOptions{})
+	want := []string{"windows", "!corrupt_chunk", "windows", "!invalid_json"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if st.Records != 4 {
+		t.Errorf("records %d, want 4", st.Records)
+	}
+}
+
+func FuzzDecoder(f *testing.F) {
+	f.Add([]byte(win1 + "\n" + win2))
+	f.Add([]byte("[" + win1 + "," + win2 + "]"))
+	f.Add([]byte("{\n \"a\": {\n\"b\": 1}\n{\"c\":\"\n}"))
+	f.Add([]byte("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8\n#separator \\x09\n"))
+	f.Add([]byte("RTSTCONT" + win1 + "\x00BAD"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
+		formattest.DecodeAll(t, data, format.DecoderOptions{MaxRecordBytes: 4096})
+	})
+}
+
+func BenchmarkDecoderAutoWindows(b *testing.B) {
+	var in bytes.Buffer
+	for range 1000 {
+		in.WriteString(win1 + "\n" + win2 + "\n")
+	}
+	ev := event.New()
+	b.ReportAllocs()
+	b.SetBytes(int64(in.Len()))
+	n := 0
+	for b.Loop() {
+		d := format.NewDecoder(bytes.NewReader(in.Bytes()), "bench", format.DecoderOptions{})
+		for d.Next(ev) == nil {
+			n++
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+}
