@@ -68,6 +68,12 @@ func (l *LineReader) Reset(r io.Reader, off int64) {
 // ReadOffset is the offset just past the last byte read from the underlying reader.
 func (l *LineReader) ReadOffset() int64 { return l.off + int64(l.tail-l.head) }
 
+// Buffered reports whether a complete line is buffered, so Next returns
+// without reading.
+func (l *LineReader) Buffered() bool {
+	return bytes.IndexByte(l.buf[l.head:l.tail], '\n') >= 0
+}
+
 // Pending reports whether a partial line is buffered.
 func (l *LineReader) Pending() bool { return l.over || l.tail > l.head }
 
