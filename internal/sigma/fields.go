@@ -115,6 +115,11 @@ func resolveField(ls Logsource, name string) []string {
 			break
 		}
 		add("winlog.event_data."+name, "winlog.user_data."+name)
+		if sp := spaced(name); sp != name {
+			// Defender and some other providers render names with spaces
+			// ("Threat Name"); Sigma writes them without (ThreatName).
+			add("winlog.event_data." + sp)
+		}
 		if ls.Category == "process_creation" {
 			if alt, ok := processCreation4688[name]; ok {
 				add("winlog.event_data." + alt)
@@ -138,4 +143,18 @@ func resolveField(ls Logsource, name string) []string {
 	}
 	add(name)
 	return keys
+}
+
+// spaced inserts a space between a lower-case letter and the upper-case
+// letter after it: "ThreatName" → "Threat Name".
+func spaced(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i > 0 && c >= 'A' && c <= 'Z' && s[i-1] >= 'a' && s[i-1] <= 'z' {
+			b.WriteByte(' ')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
