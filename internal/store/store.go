@@ -21,6 +21,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means the write contradicts stored state (e.g. a duplicate token name).
 	ErrConflict = errors.New("conflict")
+	// ErrInvalid means an argument is malformed (a bad cursor, an unknown level
+	// or verdict kind, an empty id); the caller should not retry it unchanged.
+	ErrInvalid = errors.New("invalid argument")
 )
 
 // EventStore keeps normalized events (with their raw record) for a retention window.
@@ -39,9 +42,11 @@ type AlertStore interface {
 	// (computed by the caller with alert.DeriveID): the alert is created from
 	// the signal if new; otherwise, if the signal id was not folded in before,
 	// Count increases by one, LastSeen/FirstSeen widen and evidence event ids
-	// are appended up to alert.MaxEvidence. A signal id seen before changes
-	// nothing. It returns the resulting alerts and, per input, whether the
-	// alert was newly created.
+	// are appended up to alert.MaxEvidence (an id already present is not
+	// repeated); other fields keep the first signal's values. A signal id seen
+	// before changes nothing. It returns the resulting alerts (each as it
+	// stood after its input was folded) and, per input, whether the alert was
+	// newly created. Inputs are applied in order in one transaction.
 	RecordSignals(ctx context.Context, sigs []signal.Signal, alertIDs []string) ([]alert.Alert, []bool, error)
 	// GetAlert returns one alert with its verdict, or ErrNotFound.
 	GetAlert(ctx context.Context, id string) (alert.Alert, error)
@@ -52,6 +57,14 @@ type AlertStore interface {
 	SetVerdict(ctx context.Context, v alert.Verdict) error
 }
 
+// VerdictHistory is implemented by stores that keep every verdict ever set
+// on an alert (both stores in this repository do).
+type VerdictHistory interface {
+	// Verdicts returns every verdict set on the alert, oldest first; none is
+	// an empty slice, an unknown alert ErrNotFound.
+	Verdicts(ctx context.Context, alertID string) ([]alert.Verdict, error)
+}
+
 // AlertQuery filters ListAlerts. Zero values do not filter.
 type AlertQuery struct {
 	RuleID   string
@@ -59,10 +72,12 @@ type AlertQuery struct {
 	MinLevel signal.Level // alerts at or above this level
 	Status   alert.Status
 	Entity   string // matches an entity value exactly
-	Since    time.Time
-	Until    time.Time
-	Limit    int    // default 50, max 1000
-	Cursor   string // opaque, from AlertPage.Next
+	// Since and Until select alerts active in [Since, Until): LastSeen >= Since
+	// and FirstSeen < Until.
+	Since  time.Time
+	Until  time.Time
+	Limit  int    // default 50, max 1000
+	Cursor string // opaque, from AlertPage.Next
 }
 
 // AlertPage is one page of alerts.

@@ -1,0 +1,180 @@
+// Package sqlite is the embedded store.Store: one SQLite database file
+// (dir/rampart.db) through modernc.org/sqlite, pure Go.
+//
+// SQLite allows one writer at a time, so all writes go through a pool of
+// exactly one connection whose transactions start with BEGIN IMMEDIATE
+// (_txlock=immediate): writers queue in Go instead of failing with
+// SQLITE_BUSY on a lock upgrade. Reads use a separate pool and, in WAL mode,
+// never block on the writer. Each write method is one transaction.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/rampart-ids/rampart/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// FileName is the database file Open creates inside its directory.
+const FileName = "rampart.db"
+
+// Options tunes the store. Zero values mean the defaults.
+type Options struct {
+	// Logger receives migration and maintenance messages; nil discards them.
+	Logger *slog.Logger
+	// ReadConns bounds the read pool (default 4).
+	ReadConns int
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process before failing (default 5s).
+	BusyTimeout time.Duration
+	// Now is the wall clock for Created and quarantine times (default time.Now).
+	Now func() time.Time
+}
+
+// Store is a store.Store on SQLite. It is safe for concurrent use.
+type Store struct {
+	w   *sql.DB // exactly one connection: the single writer
+	r   *sql.DB // readers
+	log *slog.Logger
+	now func() time.Time
+}
+
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.VerdictHistory = (*Store)(nil)
+)
+
+// Open opens (creating if needed) dir/rampart.db and migrates it to the
+// current schema.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("opening sqlite store: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	s := &Store{log: opts.Logger.With("component", "store/sqlite"), now: opts.Now}
+	var err error
+	if s.w, err = openDB(path, opts.BusyTimeout, true); err != nil {
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxIdleTime(0)
+	if err := s.migrate(ctx); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("migrating sqlite store %s: %w", path, err)
+	}
+	if s.r, err = openDB(path, opts.BusyTimeout, false); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	s.r.SetMaxOpenConns(opts.ReadConns)
+	s.r.SetMaxIdleConns(opts.ReadConns)
+	if err := s.r.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func openDB(path string, busy time.Duration, writer bool) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// NORMAL is durable against a crash of the process; on power loss WAL
+	// drops only a suffix of commits, so offsets never get ahead of events.
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if writer {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return err
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		s.log.Info("schema migrated", "version", r.Source.Version, "duration", r.Duration)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		// Fold the WAL back so the file is self-contained after a clean shutdown.
+		if _, err := s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			s.log.Warn("wal checkpoint failed", "err", err)
+		}
+		errs = append(errs, s.w.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// write runs fn in one write transaction.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
