@@ -89,8 +89,9 @@ type item struct {
 	mods    string
 	slot    int
 	all     bool
-	exists  int8 // -1: no exists modifier; 0/1: must be absent/present
-	vals    []*valueMatcher
+	exists  int8              // -1: no exists modifier; 0/1: must be absent/present
+	vals    []*valueMatcher   // every variant of every value (OR)
+	groups  [][]*valueMatcher // per written value, for all: each group must match
 	written []string
 }
 
@@ -100,12 +101,19 @@ func (it *item) eval(c *evalCtx) bool {
 		return f.present == (it.exists == 1)
 	}
 	if it.all {
-		for _, v := range it.vals {
-			if !v.match(c, f) {
+		for _, g := range it.groups {
+			ok := false
+			for _, v := range g {
+				if v.match(c, f) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
 				return false
 			}
 		}
-		return len(it.vals) > 0
+		return len(it.groups) > 0
 	}
 	for _, v := range it.vals {
 		if v.match(c, f) {
@@ -364,11 +372,14 @@ func (cp *compiler) compileItem(field string, mods []string, vals []*yaml.Node, 
 		it.exists = int8(b2i(*strs[0] == "true"))
 		return it, nil
 	}
-	it.vals, err = compileValues(ms, strs, cp.placeholders, func(ref string) int {
+	it.groups, err = compileValues(ms, strs, cp.placeholders, func(ref string) int {
 		return cp.slotOf(resolveField(cp.ls, ref))
 	})
 	if err != nil {
 		return nil, posErr(cp.path, at, "field %q: %v", field, err)
+	}
+	for _, g := range it.groups {
+		it.vals = append(it.vals, g...)
 	}
 	if len(it.vals) == 0 {
 		return nil, posErr(cp.path, at, "field %q: no values", field)

@@ -182,14 +182,18 @@ func b2i(b bool) int {
 
 // compileValues turns the YAML values of one field item into matchers.
 // vals holds nil for a YAML null. resolveRef maps a fieldref name to a slot.
-func compileValues(m modSet, vals []*string, placeholders map[string][]string, resolveRef func(string) int) ([]*valueMatcher, error) {
-	var out []*valueMatcher
+// Each value gives one group: the variants it expands to (windash,
+// base64offset, placeholders), any of which may match.
+func compileValues(m modSet, vals []*string, placeholders map[string][]string, resolveRef func(string) int) ([][]*valueMatcher, error) {
+	var groups [][]*valueMatcher
+	total := 0
 	for _, vp := range vals {
+		var out []*valueMatcher
 		if vp == nil {
 			if m.re || m.cidr || m.num || m.fieldref || m.base64 || m.base64offset {
 				return nil, fmt.Errorf("null value with a modifier")
 			}
-			out = append(out, &valueMatcher{op: opNull, text: "null", neg: m.neq})
+			groups = append(groups, []*valueMatcher{{op: opNull, text: "null", neg: m.neq}})
 			continue
 		}
 		v := *vp
@@ -216,21 +220,21 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			if err != nil {
 				return nil, fmt.Errorf("bad regular expression %q: %w", v, err)
 			}
-			out = append(out, &valueMatcher{op: opRe, re: re, text: v, neg: m.neq})
+			groups = append(groups, []*valueMatcher{&valueMatcher{op: opRe, re: re, text: v, neg: m.neq}})
 			continue
 		case m.cidr:
 			p, err := netip.ParsePrefix(strings.TrimSpace(v))
 			if err != nil {
 				return nil, fmt.Errorf("bad cidr %q: %w", v, err)
 			}
-			out = append(out, &valueMatcher{op: opCidr, pfx: p.Masked(), text: v, neg: m.neq})
+			groups = append(groups, []*valueMatcher{&valueMatcher{op: opCidr, pfx: p.Masked(), text: v, neg: m.neq}})
 			continue
 		case m.num:
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {
 				return nil, fmt.Errorf("numeric modifier needs a number, got %q", v)
 			}
-			out = append(out, &valueMatcher{op: opNum, num: f, cmp: m.cmp, text: v, neg: m.neq})
+			groups = append(groups, []*valueMatcher{&valueMatcher{op: opNum, num: f, cmp: m.cmp, text: v, neg: m.neq}})
 			continue
 		case m.fieldref:
 			vm := &valueMatcher{op: opFieldref, ref: resolveRef(v), refOp: opEq, cased: m.cased, text: v}
@@ -242,7 +246,7 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			case m.endswith:
 				vm.refOp = opSuffix
 			}
-			out = append(out, vm)
+			groups = append(groups, []*valueMatcher{vm})
 			continue
 		}
 		strs := []string{v}
@@ -260,19 +264,16 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			strs = encodeAll(strs, m)
 			encoded = true
 		}
-		if len(out)+len(strs) > MaxValuesPerItem {
+		total += len(strs)
+		if total > MaxValuesPerItem {
 			return nil, fmt.Errorf("more than %d values after expansion", MaxValuesPerItem)
 		}
 		for _, s := range strs {
 			out = append(out, compileString(s, v, encoded, m))
 		}
+		groups = append(groups, out)
 	}
-	if m.all && len(vals) < 2 {
-		// The spec forbids all on one value; accept it (it is unambiguous) but
-		// it changes nothing.
-		_ = m.all
-	}
-	return out, nil
+	return groups, nil
 }
 
 // compileString builds a plain string matcher (wildcards, escapes and the
