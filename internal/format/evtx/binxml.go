@@ -163,7 +163,7 @@ func (c *chunk) record(pos, size int) (out []byte, err error) {
 	c.nodes, c.textLen = 0, 0
 	recID := binary.LittleEndian.Uint64(c.buf[pos+8:])
 	written := binary.LittleEndian.Uint64(c.buf[pos+16:])
-	roots, err := c.document(pos+recordHeader, pos+size-4, 0)
+	roots, err := c.documentEither(pos+recordHeader, pos+size-4, 0, true)
 	if err != nil {
 		var pe *parseError
 		if errors.As(err, &pe) {
@@ -239,7 +239,7 @@ func (c *chunk) nameRef(pos, end int) (string, int, error) {
 	pos += 4
 	s, size, err := c.name(off)
 	if err != nil {
-		return "", 0, err
+		return "", 0, bad("at %d: %v", pos-4, err.(*parseError).detail)
 	}
 	if int(off) == pos {
 		if pos+size > end {
@@ -252,7 +252,7 @@ func (c *chunk) nameRef(pos, end int) (string, int, error) {
 
 // document parses a BinXML document between pos and end: fragment headers,
 // template instances or elements, up to the end-of-file token.
-func (c *chunk) document(pos, end, depth int) ([]*elem, error) {
+func (c *chunk) document(pos, end, depth int, depID bool) ([]*elem, error) {
 	if depth > maxNesting {
 		return nil, errTooDeep
 	}
@@ -273,7 +273,7 @@ func (c *chunk) document(pos, end, depth int) ([]*elem, error) {
 			pos = p
 		case tokOpenStart:
 			var n tnode
-			p, err := c.compileElement(pos, end, &n, 0, true)
+			p, err := c.compileElement(pos, end, &n, 0, depID)
 			if err != nil {
 				return nil, err
 			}
@@ -322,9 +322,12 @@ func (c *chunk) templateInstance(pos, end, depth int) ([]*elem, int, error) {
 			return nil, 0, bad("template at %d: size %d overruns chunk", d, dataSize)
 		}
 		if !ok {
-			nodes, err := c.compileFragment(d+24, d+24+dataSize)
+			nodes, err := c.compileFragment(d+24, d+24+dataSize, true)
 			if err != nil {
-				return nil, 0, fmt.Errorf("template at %d: %w", d, err)
+				nodes, err = c.compileFragment(d+24, d+24+dataSize, false)
+			}
+			if err != nil {
+				return nil, 0, err
 			}
 			t = &tmpl{nodes: nodes}
 			c.tmpls[defOff] = t
@@ -367,7 +370,7 @@ func (c *chunk) templateInstance(pos, end, depth int) ([]*elem, int, error) {
 }
 
 // compileFragment compiles a template body: fragment header, element(s), EOF.
-func (c *chunk) compileFragment(pos, end int) ([]tnode, error) {
+func (c *chunk) compileFragment(pos, end int, depID bool) ([]tnode, error) {
 	var out []tnode
 	for pos < end {
 		tok := c.buf[pos]
@@ -378,7 +381,7 @@ func (c *chunk) compileFragment(pos, end int) ([]tnode, error) {
 			pos += 4
 		case tokOpenStart:
 			out = append(out, tnode{})
-			p, err := c.compileElement(pos, end, &out[len(out)-1], 0, true)
+			p, err := c.compileElement(pos, end, &out[len(out)-1], 0, depID)
 			if err != nil {
 				return nil, err
 			}
@@ -670,20 +673,32 @@ func (c *chunk) expand(n *tnode, vals []val, depth int) (*elem, error) {
 	return e, nil
 }
 
-// nested parses a BinXML substitution value. Some writers omit the
-// element's dependency identifier there, so a failed parse is retried
-// without it.
+// nested parses a BinXML substitution value. Elements stored directly in
+// such a value carry no dependency identifier (libyal notes this; template
+// definitions do carry it).
 func (c *chunk) nested(x val, depth int) ([]*elem, error) {
 	if depth > maxNesting {
 		return nil, errTooDeep
 	}
-	els, err := c.document(x.off, x.off+x.n, depth)
+	return c.documentEither(x.off, x.off+x.n, depth, false)
+}
+
+// documentEither parses a document with or without element dependency
+// identifiers: prefer first, then the other way when that fails (some
+// writers, e.g. tools that rewrite logs, store records without them).
+func (c *chunk) documentEither(pos, end, depth int, prefer bool) ([]*elem, error) {
+	nodes, text := c.nodes, c.textLen
+	els, err := c.document(pos, end, depth, prefer)
 	if err == nil {
 		return els, nil
 	}
 	var pe *parseError
 	if errors.As(err, &pe) && pe.reason != "bad_binxml" {
 		return nil, err
+	}
+	c.nodes, c.textLen = nodes, text
+	if els, err2 := c.document(pos, end, depth, !prefer); err2 == nil {
+		return els, nil
 	}
 	return nil, err
 }

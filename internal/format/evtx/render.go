@@ -2,6 +2,7 @@ package evtx
 
 import (
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -45,7 +46,7 @@ func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
 		}
 		if e := child(sys, "TimeCreated"); e != nil {
 			if v, ok := attrOf(e, "SystemTime"); ok {
-				str("TimeCreated", v)
+				str("TimeCreated", normTime(v))
 			}
 		}
 		if e := child(sys, "EventRecordID"); e != nil {
@@ -187,13 +188,37 @@ func lastNamed(kids []*elem, name string) *elem {
 
 // appendTree writes an element with children as {name: value} (recursively;
 // a repeated name keeps its first position and last value) and a leaf as
-// its text or null. Attributes are not part of the layout.
+// its text or null. Attributes are not part of the reference layout; they
+// are kept (as {attr: value}) only on elements without text, where they
+// are the data (CAPI2, WMI, … put their payload in attributes).
 func appendTree(dst []byte, e *elem) []byte {
-	if len(e.kids) == 0 {
+	attrs := 0
+	if len(e.text) == 0 {
+		for _, a := range e.attrs {
+			if !isXMLNS(a.name) {
+				attrs++
+			}
+		}
+	}
+	if len(e.kids) == 0 && attrs == 0 {
 		return appendText(dst, e)
 	}
 	dst = append(dst, '{')
 	n := 0
+	if attrs > 0 {
+		for _, a := range e.attrs {
+			if isXMLNS(a.name) {
+				continue
+			}
+			if n > 0 {
+				dst = append(dst, ", "...)
+			}
+			n++
+			dst = appendJSONString(dst, a.name)
+			dst = append(dst, ": "...)
+			dst = appendJSONString(dst, a.value)
+		}
+	}
 	for i, k := range e.kids {
 		seen := false
 		for _, p := range e.kids[:i] {
@@ -266,4 +291,21 @@ func appendJSONBytes(dst []byte, s []byte) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+func isXMLNS(name string) bool {
+	return name == "xmlns" || len(name) > 6 && name[:6] == "xmlns:"
+}
+
+// normTime rewrites a textual RFC 3339 SystemTime (records that tools
+// converted from XML hold text, not a FILETIME) in the layout's form.
+func normTime(v string) string {
+	if len(v) < 20 || v[10] != 'T' {
+		return v
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return v
+	}
+	return string(appendPyTime(nil, t.UTC().Truncate(time.Microsecond)))
 }
