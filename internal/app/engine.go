@@ -63,9 +63,16 @@ func BuildDetectors(ctx context.Context, rs RuleSet) ([]detect.Detector, func(),
 		}
 		return []string{bundled + "/" + sub}, nil
 	}
-	cfg := map[string]any{
-		"min_level": rs.MinLevel, "status": rs.Status, "tags": rs.Tags,
-		"disabled": rs.Disabled, "exceptions": rs.Exceptions,
+	sigmaCfg := map[string]any{}
+	for k, v := range map[string]any{"min_level": rs.MinLevel, "exceptions": rs.Exceptions} {
+		if v != "" {
+			sigmaCfg[k] = v
+		}
+	}
+	for k, v := range map[string][]string{"statuses": rs.Status, "tags": rs.Tags, "disabled": rs.Disabled} {
+		if len(v) > 0 {
+			sigmaCfg[k] = v
+		}
 	}
 	var out []detect.Detector
 	for _, k := range []struct {
@@ -82,6 +89,10 @@ func BuildDetectors(ctx context.Context, rs RuleSet) ([]detect.Detector, func(),
 		if err != nil {
 			cleanup()
 			return nil, func() {}, err
+		}
+		var cfg map[string]any
+		if k.kind == "sigma" {
+			cfg = sigmaCfg
 		}
 		d, err := spec.New(detect.Options{RulePaths: p, Config: cfg})
 		if err != nil {
