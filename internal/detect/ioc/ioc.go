@@ -216,7 +216,9 @@ func (v *view) collect(ev *event.Event) {
 	}
 	eachString(ev, fieldWinlogHashe, func(s string) {
 		// Sysmon: "SHA1=…,MD5=…,SHA256=…,IMPHASH=…"; IMPHASH is not a file hash.
-		for _, part := range strings.Split(s, ",") {
+		for rest := s; rest != ""; {
+			var part string
+			part, rest, _ = strings.Cut(rest, ",")
 			alg, h, ok := strings.Cut(strings.TrimSpace(part), "=")
 			if !ok {
 				continue
