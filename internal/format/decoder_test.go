@@ -52,7 +52,7 @@ func TestDecoderFraming(t *testing.T) {
 		{name: "array with scalar element", input: "[" + win1 + ", 5]", want: []string{"windows", "!unknown_format"}},
 		{name: "empty array", input: "[]\n" + win1, want: []string{"windows"}},
 		{name: "unclosed object then good", input: `{"EventID":"1","Channel":"Security"` + "\n" + win1 + "\n" + win2, want: []string{"!invalid_json", "windows", "windows"}},
-		{name: "unclosed object then text line", input: `{"EventID":"1",` + "\nNov 10 host prog: hi\n" + win1, want: []string{"!invalid_json", "!unknown_format", "windows"}},
+		{name: "unclosed object then text line", input: `{"EventID":"1",` + "\nNov 10 12:00:00 host prog: hi\n" + win1, want: []string{"!invalid_json", "syslog", "windows"}},
 		{name: "newline in string", input: `{"EventID":"1","Channel":"Sec` + "\n" + win1, want: []string{"!invalid_json", "windows"}},
 		{name: "trailing garbage", input: win1 + " trailing\n" + win2, want: []string{"!invalid_json", "windows"}},
 		{name: "unclosed at eof", input: win1 + "\n{\"EventID\":", want: []string{"windows", "!invalid_json"}},

@@ -1,0 +1,471 @@
+// Package auth reads Linux authentication syslog (auth.log, secure): sshd,
+// sudo, su, login, systemd-logind and PAM lines. It builds on the syslog
+// header parse and adds the outcome, action, user, source address and port,
+// ssh method and sudo details of docs/fields.md.
+//
+// sshd writes some lines without an address ("Disconnecting: Too many
+// authentication failures [preauth]", "PAM service(sshd) ignoring max
+// retries", "fatal: Read from socket failed"). As fail2ban's multi-line
+// filter does, the parser remembers the address each sshd process (host and
+// pid) last logged, in a bounded per-stream table, and attributes such lines
+// to it.
+package auth
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/format"
+	"github.com/rampart-ids/rampart/internal/format/fieldkit"
+	"github.com/rampart-ids/rampart/internal/format/syslog"
+)
+
+// Name is the format name.
+const Name = "auth"
+
+// MaxPids bounds the sshd pid → connection table of one stream.
+const MaxPids = 4096
+
+func init() { format.Register(Format{}) }
+
+// Format is the Linux auth syslog format.
+type Format struct{}
+
+// Name returns "auth".
+func (Format) Name() string { return Name }
+
+// Sniff scores 90 for syslog lines of authentication programs, else 0.
+func (Format) Sniff(rec []byte) int {
+	var h syslog.Header
+	if !syslog.ParseHeader(rec, format.Options{}, &h, false) || !syslog.IsAuth(&h) {
+		return 0
+	}
+	return 90
+}
+
+// NewParser returns a parser with an empty sshd pid table.
+func (Format) NewParser(opts format.Options) format.Parser {
+	return &Parser{opts: opts, conns: make(map[string]conn)}
+}
+
+type conn struct{ ip, port, user string }
+
+// Parser parses auth lines of one stream. Not safe for concurrent use.
+type Parser struct {
+	opts  format.Options
+	h     syslog.Header
+	conns map[string]conn // host + "/" + pid → last address seen
+	order []string        // FIFO of conns keys, for eviction
+}
+
+var _ format.Parser = (*Parser)(nil)
+
+// Parse fills ev from one auth line.
+func (p *Parser) Parse(rec []byte, ev *event.Event) error {
+	rec = fieldkit.ValidText(rec)
+	if len(bytes.TrimSpace(rec)) == 0 {
+		return format.ErrNoEvent
+	}
+	if !syslog.ParseHeader(rec, p.opts, &p.h, true) {
+		return format.Reject("invalid_syslog", "line has no syslog PRI or timestamp header")
+	}
+	if !syslog.IsAuth(&p.h) {
+		return format.Reject("not_auth", "program %q is not an authentication program", p.h.AppName)
+	}
+	p.h.Apply(ev)
+	ev.Set("event.module", "system")
+	ev.Set("event.dataset", "system.auth")
+	ev.Set("event.category", "authentication")
+	msg := strings.TrimRight(string(p.h.Msg), " \t")
+	prog := string(syslog.Program(p.h.AppName))
+	switch {
+	case prog == "sshd" || prog == "sshd-session":
+		p.sshd(msg, ev)
+	case prog == "sudo":
+		sudo(msg, ev)
+	case prog == "su":
+		su(msg, ev)
+	case prog == "systemd-logind":
+		logind(msg, ev)
+	default:
+		other(msg, ev)
+	}
+	if strings.HasPrefix(msg, "pam_") || strings.Contains(msg, "(pam_unix)") || strings.HasPrefix(string(p.h.AppName), prog+"(pam_") {
+		p.pam(msg, ev)
+	}
+	if u, ok := ev.Fields["user.name"].(string); ok {
+		fieldkit.AddRelated(ev, "related.user", u)
+	}
+	ev.Format = Name
+	return nil
+}
+
+// sshd handles the OpenSSH server's messages.
+func (p *Parser) sshd(msg string, ev *event.Event) {
+	method := ""
+	switch {
+	case hasAny(msg, "Accepted "):
+		method = word(msg, "Accepted ")
+		set(ev, "ssh_login", "success")
+		ev.Set("user.name", userAfter(msg, " for "))
+	case strings.HasPrefix(msg, "Failed ") && strings.Contains(msg, " for "):
+		method = word(msg, "Failed ")
+		set(ev, "ssh_login", "failure")
+		if u := userAfter(msg, " for invalid user "); u != "" {
+			ev.Set("user.name", u)
+			ev.Set("ssh.invalid_user", true)
+		} else {
+			ev.Set("user.name", userAfter(msg, " for "))
+		}
+	case strings.HasPrefix(msg, "Invalid user ") || strings.HasPrefix(msg, "input_userauth_request: invalid user ") || strings.HasPrefix(msg, "Illegal user "):
+		set(ev, "ssh_invalid_user", "failure")
+		u := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(msg, "input_userauth_request: "), "Invalid user "), "invalid user ")
+		u = strings.TrimPrefix(u, "Illegal user ")
+		if i := strings.Index(u, " from "); i >= 0 {
+			u = u[:i]
+		} else if i := strings.Index(u, " ["); i >= 0 {
+			u = u[:i]
+		}
+		ev.Set("user.name", u)
+	case strings.HasPrefix(msg, "Disconnecting: Too many authentication failures") ||
+		strings.Contains(msg, "maximum authentication attempts exceeded") ||
+		strings.HasPrefix(msg, "PAM service(sshd) ignoring max retries"):
+		set(ev, "ssh_preauth_max_auth", "failure")
+		if u := userAfter(msg, " for invalid user "); u != "" {
+			ev.Set("user.name", u)
+		} else if u := userAfter(msg, "failures for "); u != "" {
+			ev.Set("user.name", u)
+		} else {
+			ev.Set("user.name", userAfter(msg, "exceeded for "))
+		}
+	case strings.HasPrefix(msg, "Received disconnect from ") || strings.HasPrefix(msg, "Disconnected from ") ||
+		strings.HasPrefix(msg, "Disconnecting") || strings.HasPrefix(msg, "Connection closed by ") ||
+		strings.HasPrefix(msg, "Connection reset by "):
+		set(ev, "ssh_disconnect", "")
+		if u := userAfter(msg, "invalid user "); u != "" {
+			ev.Set("user.name", u)
+		} else if u := userAfter(msg, " user "); u != "" {
+			ev.Set("user.name", u)
+		}
+	case strings.HasPrefix(msg, "reverse mapping checking") || strings.Contains(msg, "POSSIBLE BREAK-IN ATTEMPT"):
+		set(ev, "ssh_reverse_mapping_failed", "")
+	case strings.HasPrefix(msg, "Did not receive identification string") || strings.HasPrefix(msg, "Bad protocol version"):
+		set(ev, "ssh_bad_protocol", "failure")
+	case strings.HasPrefix(msg, "Connection from "):
+		set(ev, "ssh_connection", "")
+	case strings.HasPrefix(msg, "Server listening on ") || strings.HasPrefix(msg, "Received signal"):
+		ev.Set("event.action", "ssh_server")
+		return // addresses here are the server's own
+	case strings.HasPrefix(msg, "error: ") || strings.HasPrefix(msg, "fatal: "):
+		set(ev, "ssh_error", "")
+	}
+	switch method {
+	case "password", "publickey", "keyboard-interactive/pam", "keyboard-interactive", "none", "hostbased", "gssapi-with-mic":
+		ev.Set("ssh.method", strings.TrimSuffix(method, "/pam"))
+	}
+	p.address(msg, ev)
+}
+
+// address finds the source address of an sshd line, or takes the one its
+// process logged before.
+func (p *Parser) address(msg string, ev *event.Event) {
+	ip, port := findAddr(msg)
+	key := string(p.h.Hostname) + "/" + string(p.h.ProcID)
+	if len(p.h.ProcID) == 0 {
+		key = ""
+	}
+	if ip != "" {
+		fieldkit.SetIP(ev, "source.ip", ip)
+		fieldkit.SetPort(ev, "source.port", port)
+		if key != "" {
+			u, _ := ev.Fields["user.name"].(string)
+			p.remember(key, conn{ip: ip, port: port, user: u})
+		}
+		return
+	}
+	if key == "" {
+		return
+	}
+	if c, ok := p.conns[key]; ok {
+		fieldkit.SetIP(ev, "source.ip", c.ip)
+		fieldkit.SetPort(ev, "source.port", c.port)
+		if _, has := ev.Fields["user.name"]; !has && c.user != "" {
+			ev.Set("user.name", c.user)
+		}
+		ev.Set("source.attributed", true) // address taken from the pid's earlier line
+	}
+}
+
+func (p *Parser) remember(key string, c conn) {
+	if old, ok := p.conns[key]; ok {
+		if c.user == "" {
+			c.user = old.user
+		}
+		p.conns[key] = c
+		return
+	}
+	if len(p.order) >= MaxPids {
+		delete(p.conns, p.order[0])
+		p.order = p.order[1:]
+	}
+	p.conns[key] = c
+	p.order = append(p.order, key)
+}
+
+// findAddr returns the first IP address token of msg and the port after it
+// ("from 1.2.3.4 port 22", "[1.2.3.4]", "rhost=1.2.3.4").
+func findAddr(msg string) (ip, port string) {
+	fields := strings.Fields(msg)
+	for i, f := range fields {
+		f = strings.TrimPrefix(f, "rhost=")
+		f = strings.Trim(f, "[](),;:'\"")
+		if strings.IndexByte(f, '.') < 0 && strings.Count(f, ":") < 2 {
+			continue
+		}
+		if !fieldkit.IsIP(f) {
+			continue
+		}
+		if i+2 < len(fields) && fields[i+1] == "port" {
+			port = strings.TrimRight(fields[i+2], ":.,")
+			if j := strings.IndexByte(port, ':'); j >= 0 {
+				port = port[:j]
+			}
+		}
+		return f, port
+	}
+	return "", ""
+}
+
+// sudo handles "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls"
+// and its failure variants ("3 incorrect password attempts ;", "user NOT in sudoers ;").
+func sudo(msg string, ev *event.Event) {
+	user, rest, ok := strings.Cut(msg, " : ")
+	if !ok || strings.HasPrefix(msg, "pam_") {
+		return
+	}
+	ev.Set("user.name", strings.TrimSpace(user))
+	outcome := "success"
+	parts := strings.Split(rest, " ; ")
+	for _, part := range parts {
+		k, v, found := strings.Cut(part, "=")
+		if !found {
+			if strings.Contains(part, "incorrect password") || strings.Contains(part, "NOT in sudoers") ||
+				strings.Contains(part, "not allowed") || strings.Contains(part, "authentication failure") {
+				outcome = "failure"
+				ev.Set("sudo.error", strings.TrimSpace(part))
+			}
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "TTY":
+			ev.Set("sudo.tty", v)
+		case "PWD":
+			ev.Set("sudo.pwd", v)
+		case "USER":
+			ev.Set("user.effective.name", v)
+			fieldkit.AddRelated(ev, "related.user", v)
+		case "COMMAND":
+			// COMMAND is last and may itself contain " ; ".
+			idx := strings.Index(rest, "COMMAND=")
+			ev.Set("process.command_line", rest[idx+len("COMMAND="):])
+			set(ev, "sudo_command", outcome)
+			return
+		}
+	}
+	set(ev, "sudo_command", outcome)
+}
+
+// su handles "Successful su for root by alice", "FAILED SU (to root) alice on pts/0",
+// "'su root' failed for lonvick on /dev/pts/8" and "+ pts/0 alice:root".
+func su(msg string, ev *event.Event) {
+	switch {
+	case strings.HasPrefix(msg, "Successful su for "):
+		set(ev, "su_session", "success")
+		target, by, _ := strings.Cut(strings.TrimPrefix(msg, "Successful su for "), " by ")
+		ev.Set("user.name", by)
+		ev.Set("user.effective.name", target)
+	case strings.HasPrefix(msg, "FAILED SU (to "), strings.HasPrefix(msg, "FAILED su for "):
+		set(ev, "su_session", "failure")
+		if i := strings.Index(msg, "(to "); i >= 0 {
+			target, after, _ := strings.Cut(msg[i+4:], ") ")
+			ev.Set("user.effective.name", target)
+			ev.Set("user.name", firstWord(after))
+		} else {
+			target, by, _ := strings.Cut(strings.TrimPrefix(msg, "FAILED su for "), " by ")
+			ev.Set("user.effective.name", target)
+			ev.Set("user.name", firstWord(by))
+		}
+	case strings.Contains(msg, "' failed for "):
+		set(ev, "su_session", "failure")
+		ev.Set("user.name", firstWord(msg[strings.Index(msg, "' failed for ")+len("' failed for "):]))
+		if t := strings.Fields(strings.Trim(msg[:strings.Index(msg, "' failed")], "'")); len(t) > 1 {
+			ev.Set("user.effective.name", t[1])
+		}
+	case strings.HasPrefix(msg, "+ ") || strings.HasPrefix(msg, "- "):
+		if f := strings.Fields(msg); len(f) == 3 {
+			by, target, _ := strings.Cut(f[2], ":")
+			set(ev, "su_session", map[bool]string{true: "success", false: "failure"}[msg[0] == '+'])
+			ev.Set("user.name", by)
+			ev.Set("user.effective.name", target)
+		}
+	}
+}
+
+// logind handles "New session 12 of user alice." and "Removed session 12.".
+func logind(msg string, ev *event.Event) {
+	switch {
+	case strings.HasPrefix(msg, "New session "):
+		set(ev, "logind_session_new", "success")
+		ev.Set("user.name", strings.TrimSuffix(userAfter(msg, " of user "), "."))
+		ev.Set("session.id", firstWord(strings.TrimPrefix(msg, "New session ")))
+	case strings.HasPrefix(msg, "Removed session "):
+		set(ev, "logind_session_removed", "")
+		ev.Set("session.id", strings.TrimSuffix(firstWord(strings.TrimPrefix(msg, "Removed session ")), "."))
+	case strings.HasPrefix(msg, "Session ") && strings.Contains(msg, " logged out"):
+		set(ev, "logind_session_removed", "")
+	}
+}
+
+// other handles login, klogind, passwd and user management lines.
+func other(msg string, ev *event.Event) {
+	switch {
+	case strings.HasPrefix(msg, "FAILED LOGIN"):
+		set(ev, "login", "failure")
+		ev.Set("user.name", firstWord(strings.TrimRight(userAfter(msg, " FOR "), ",")))
+	case strings.HasPrefix(msg, "ROOT LOGIN") || strings.HasPrefix(msg, "LOGIN ON"):
+		set(ev, "login", "success")
+		if strings.HasPrefix(msg, "ROOT") {
+			ev.Set("user.name", "root")
+		} else {
+			ev.Set("user.name", userAfter(msg, " BY "))
+		}
+	case strings.HasPrefix(msg, "Authentication failed from ") || strings.Contains(msg, "authentication failed"):
+		set(ev, "login", "failure")
+	case strings.HasPrefix(msg, "new user: "), strings.HasPrefix(msg, "new group: "):
+		set(ev, "user_created", "success")
+		ev.Set("user.name", strings.TrimRight(strings.TrimPrefix(kv(msg, "name"), ""), ","))
+	case strings.HasPrefix(msg, "password changed for "):
+		set(ev, "password_changed", "success")
+		ev.Set("user.name", strings.TrimPrefix(msg, "password changed for "))
+	}
+	if ip, port := findAddr(msg); ip != "" {
+		fieldkit.SetIP(ev, "source.ip", ip)
+		fieldkit.SetPort(ev, "source.port", port)
+	}
+}
+
+// pam handles pam_unix and other module lines: authentication failures
+// ("authentication failure; logname= uid=0 … rhost=1.2.3.4  user=root"),
+// "check pass; user unknown", and sessions opened and closed.
+func (p *Parser) pam(msg string, ev *event.Event) {
+	svc := ""
+	if i := strings.Index(msg, "pam_unix("); i >= 0 {
+		rest := msg[i+len("pam_unix("):]
+		if j := strings.IndexByte(rest, ')'); j > 0 {
+			svc, _, _ = strings.Cut(rest[:j], ":")
+			msg = strings.TrimPrefix(rest[j+1:], ": ")
+		}
+	}
+	if svc == "" {
+		if app, _, ok := strings.Cut(string(p.h.AppName), "(pam_"); ok {
+			svc = string(syslog.Program([]byte(app)))
+		}
+	}
+	ev.Set("pam.service", svc)
+	switch {
+	case strings.Contains(msg, "authentication failure"):
+		if _, has := ev.Fields["event.action"]; !has || strings.HasPrefix(msg, "authentication failure") {
+			set(ev, "pam_auth_failure", "failure")
+		}
+		if u := kv(msg, "user"); u != "" {
+			ev.Set("user.name", u)
+		}
+		if r := kv(msg, "rhost"); r != "" {
+			if fieldkit.IsIP(r) {
+				fieldkit.SetIP(ev, "source.ip", r)
+			} else {
+				ev.Set("source.domain", r)
+			}
+		}
+		if n := strings.Fields(msg); len(n) > 2 && n[0] == "PAM" {
+			if c, err := strconv.Atoi(n[1]); err == nil {
+				ev.Set("pam.failures", int64(c))
+			}
+		}
+	case strings.HasPrefix(msg, "check pass; user unknown"):
+		set(ev, "pam_user_unknown", "failure")
+	case strings.HasPrefix(msg, "session opened for user "):
+		action := "session_opened"
+		switch svc {
+		case "su", "su-l":
+			action = "su_session"
+		case "sudo", "sudo-i":
+			action = "sudo_session"
+		case "sshd":
+			action = "ssh_session_opened"
+		}
+		set(ev, action, "success")
+		target, _, _ := strings.Cut(firstWord(strings.TrimPrefix(msg, "session opened for user ")), "(")
+		ev.Set("user.effective.name", target)
+		ev.Set("user.name", target)
+		if by := userAfter(msg, " by "); by != "" {
+			by, _, _ = strings.Cut(by, "(")
+			if by != "" {
+				ev.Set("user.name", by)
+			}
+		}
+	case strings.HasPrefix(msg, "session closed for user "):
+		set(ev, "session_closed", "")
+		ev.Set("user.name", firstWord(strings.TrimPrefix(msg, "session closed for user ")))
+	}
+}
+
+func set(ev *event.Event, action, outcome string) {
+	ev.Set("event.action", action)
+	ev.Set("event.outcome", outcome)
+	if outcome == "success" {
+		ev.Set("event.type", "start")
+	}
+}
+
+// userAfter returns the word after marker (users may not contain spaces).
+func userAfter(msg, marker string) string {
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	return firstWord(msg[i+len(marker):])
+}
+
+func firstWord(s string) string {
+	s = strings.TrimLeft(s, " ")
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func word(msg, prefix string) string { return firstWord(strings.TrimPrefix(msg, prefix)) }
+
+func hasAny(msg, prefix string) bool { return strings.HasPrefix(msg, prefix) }
+
+// kv returns the value of "key=value" in a PAM message (value up to space).
+func kv(msg, key string) string {
+	for off := 0; ; {
+		i := strings.Index(msg[off:], key+"=")
+		if i < 0 {
+			return ""
+		}
+		i += off
+		if i == 0 || msg[i-1] == ' ' || msg[i-1] == ';' || msg[i-1] == ',' {
+			v := msg[i+len(key)+1:]
+			if j := strings.IndexAny(v, " ,;"); j >= 0 {
+				v = v[:j]
+			}
+			return v
+		}
+		off = i + len(key) + 1
+	}
+}
