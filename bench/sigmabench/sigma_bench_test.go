@@ -24,8 +24,8 @@ import (
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
-	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/sigma"
+	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
