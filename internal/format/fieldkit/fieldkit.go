@@ -309,11 +309,7 @@ func ParseTime(s string, loc *time.Location) (time.Time, bool) {
 		loc = time.UTC
 	}
 	if c := s[0]; c >= '0' && c <= '9' && !strings.ContainsAny(s, "-/: ") {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return time.Time{}, false
-		}
-		return Epoch(f), true
+		return EpochText(s)
 	}
 	for _, l := range timeLayouts {
 		if t, err := time.ParseInLocation(l, s, loc); err == nil {
@@ -333,6 +329,34 @@ func Epoch(f float64) time.Time {
 	return time.Unix(sec, nsec).UTC()
 }
 
+// EpochText parses a decimal Unix epoch in seconds ("1655071198.444458")
+// exactly, without float rounding; values over 1e11 are milliseconds.
+func EpochText(s string) (time.Time, bool) {
+	sec, frac, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, false
+	}
+	if n > 1e11 {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		return Epoch(f), true
+	}
+	var ns int64
+	scale := int64(100000000)
+	for i := 0; i < len(frac) && i < 9; i++ {
+		c := frac[i]
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+		ns += int64(c-'0') * scale
+		scale /= 10
+	}
+	return time.Unix(n, ns).UTC(), true
+}
+
 // JSONTime reads a JSON timestamp that is either text or a number (epoch).
 func JSONTime(v *fastjson.Value, loc *time.Location) (time.Time, bool) {
 	if v == nil {
@@ -340,6 +364,9 @@ func JSONTime(v *fastjson.Value, loc *time.Location) (time.Time, bool) {
 	}
 	switch v.Type() {
 	case fastjson.TypeNumber:
+		if t, ok := EpochText(string(v.MarshalTo(nil))); ok {
+			return t, true
+		}
 		f, err := v.Float64()
 		if err != nil {
 			return time.Time{}, false
