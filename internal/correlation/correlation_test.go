@@ -495,3 +495,82 @@ func BenchmarkObserve(b *testing.B) {
 		e.Observe(Match{RuleID: "a", Event: ev}, emit)
 	}
 }
+
+// observeAll feeds (rule, offset seconds, field pairs) matches to e.
+type m struct {
+	rule string
+	sec  int
+	kv   []string
+}
+
+func feed(e *Engine, ms []m) []signal.Signal {
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	var out []signal.Signal
+	emit := func(s signal.Signal) { out = append(out, s) }
+	for i, x := range ms {
+		e.Observe(Match{RuleID: "id-" + x.rule, RuleName: x.rule, Title: x.rule, Event: mkEvent(fmt.Sprint("e", i), t0.Add(time.Duration(x.sec)*time.Second), x.kv...)}, emit)
+	}
+	e.Flush(emit)
+	return out
+}
+
+func mustEngine(t *testing.T, srcs ...string) *Engine {
+	t.Helper()
+	var rules []*Rule
+	for _, s := range srcs {
+		r, err := compileString(t, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	e, err := NewEngine(rules, plainField)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestSemantics(t *testing.T) {
+	inner := "title: Inner\nname: inner\n%scorrelation:\n  type: event_count\n  rules: [fail]\n  group-by: [user.name]\n  timespan: 1m\n  condition: {gte: 3}\n"
+	outer := "title: Outer\nid: outer\n%scorrelation:\n  type: temporal_ordered\n  rules: [inner, ok]\n  group-by: [user.name]\n  timespan: 5m\n"
+	u := []string{"user.name", "amy", "source.ip", "192.0.2.7"}
+	chain := []m{{"fail", 0, u}, {"fail", 10, u}, {"fail", 20, u}, {"ok", 30, u}}
+	type tc struct {
+		name  string
+		rules []string
+		ms    []m
+		want  []string // rule ids of the signals, in order
+	}
+	cases := []tc{
+		{"chain emits only the outer rule", []string{fmt.Sprintf(inner, ""), fmt.Sprintf(outer, "")}, chain, []string{"outer"}},
+		{"generate: true lets the inner rule report too", []string{fmt.Sprintf(inner, ""), fmt.Sprintf(outer, "generate: true\n")}, chain, []string{"name:inner", "outer"}},
+		{"success before the failures does not count", []string{fmt.Sprintf(inner, ""), fmt.Sprintf(outer, "")},
+			[]m{{"ok", 0, u}, {"fail", 10, u}, {"fail", 20, u}, {"fail", 30, u}}, nil},
+		{"outer group-by read from the completing event", []string{
+			fmt.Sprintf(inner, ""),
+			"title: ByIP\nid: byip\ncorrelation:\n  type: temporal_ordered\n  rules: [inner, ok]\n  group-by: [source.ip]\n  timespan: 5m\n"},
+			chain, []string{"byip"}},
+		{"negation judged at window close", []string{"title: N\nid: n\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  group-by: [user.name]\n  timespan: 1m\n  condition: a and not b\n"},
+			[]m{{"a", 0, u}, {"b", 10, u}, {"a", 100, []string{"user.name", "bo"}}}, []string{"n"}},
+		{"lt fires only for quiet groups, at window close", []string{"title: L\nid: l\ncorrelation:\n  type: event_count\n  rules: [a]\n  group-by: [user.name]\n  timespan: 1m\n  condition: {lt: 3}\n"},
+			[]m{{"a", 0, u}, {"a", 1, u}, {"a", 2, u}, {"a", 3, []string{"user.name", "bo"}}}, []string{"l"}},
+		{"value_count slides", []string{"title: V\nid: v\ncorrelation:\n  type: value_count\n  rules: [a]\n  group-by: [source.ip]\n  timespan: 1m\n  condition: {field: user.name, gte: 3}\n"},
+			[]m{{"a", 0, []string{"source.ip", "1.1.1.1", "user.name", "x"}}, {"a", 30, []string{"source.ip", "1.1.1.1", "user.name", "y"}},
+				{"a", 70, []string{"source.ip", "1.1.1.1", "user.name", "z"}}, {"a", 80, []string{"source.ip", "1.1.1.1", "user.name", "y"}},
+				{"a", 85, []string{"source.ip", "1.1.1.1", "user.name", "w"}}}, []string{"v"}},
+		{"eq at window close", []string{"title: E\nid: eq\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 1m\n  condition: {eq: 2}\n"},
+			[]m{{"a", 0, nil}, {"a", 5, nil}, {"a", 61, nil}, {"a", 62, nil}, {"a", 63, nil}}, []string{"eq"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			for _, s := range feed(mustEngine(t, c.rules...), c.ms) {
+				got = append(got, s.RuleID)
+			}
+			if d := cmp.Diff(c.want, got); d != "" {
+				t.Errorf("signals (-want +got):\n%s", d)
+			}
+		})
+	}
+}
