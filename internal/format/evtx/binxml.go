@@ -157,7 +157,11 @@ func (c *chunk) record(pos, size int) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out = nil
-			err = format.Reject("parser_panic", "record at chunk offset %d: %v\n%s", pos, r, debug.Stack())
+			st := debug.Stack()
+			if len(st) > 2048 {
+				st = st[:2048]
+			}
+			err = format.Reject("parser_panic", "record at chunk offset %d: %v\n%s", pos, r, st)
 		}
 	}()
 	c.nodes, c.textLen = 0, 0
@@ -312,6 +316,9 @@ func (c *chunk) templateInstance(pos, end, depth int) ([]*elem, int, error) {
 	}
 	pos += 10
 	t, ok := c.tmpls[defOff]
+	if ok && t == nil {
+		return nil, 0, bad("template at %d does not parse", defOff)
+	}
 	if !ok || int(defOff) == pos {
 		d := int(defOff)
 		if d < chunkHeaderSize || d+24 > chunkSize {
@@ -327,6 +334,9 @@ func (c *chunk) templateInstance(pos, end, depth int) ([]*elem, int, error) {
 				nodes, err = c.compileFragment(d+24, d+24+dataSize, false)
 			}
 			if err != nil {
+				if pe, ok := err.(*parseError); ok && pe.reason == "bad_binxml" {
+					c.tmpls[defOff] = nil // do not compile it again for every record
+				}
 				return nil, 0, err
 			}
 			t = &tmpl{nodes: nodes}
@@ -601,6 +611,7 @@ func (c *chunk) expand(n *tnode, vals []val, depth int) (*elem, error) {
 		return nil, errTooLarge
 	}
 	e := &elem{name: n.name}
+	c.textLen += len(n.name)
 	for i := range n.attrs {
 		a := &n.attrs[i]
 		var v []byte
@@ -628,7 +639,7 @@ func (c *chunk) expand(n *tnode, vals []val, depth int) (*elem, error) {
 		if !present {
 			continue // optional substitution without a value: no attribute
 		}
-		c.textLen += len(v)
+		c.textLen += len(v) + len(a.name)
 		if c.textLen > maxRecordText {
 			return nil, errTooLarge
 		}
@@ -687,7 +698,8 @@ func (c *chunk) nested(x val, depth int) ([]*elem, error) {
 // identifiers: prefer first, then the other way when that fails (some
 // writers, e.g. tools that rewrite logs, store records without them).
 func (c *chunk) documentEither(pos, end, depth int, prefer bool) ([]*elem, error) {
-	nodes, text := c.nodes, c.textLen
+	// The budgets are not reset for the second try: retries (nested up
+	// to maxNesting) spend the same per-record budget.
 	els, err := c.document(pos, end, depth, prefer)
 	if err == nil {
 		return els, nil
@@ -696,7 +708,6 @@ func (c *chunk) documentEither(pos, end, depth int, prefer bool) ([]*elem, error
 	if errors.As(err, &pe) && pe.reason != "bad_binxml" {
 		return nil, err
 	}
-	c.nodes, c.textLen = nodes, text
 	if els, err2 := c.document(pos, end, depth, !prefer); err2 == nil {
 		return els, nil
 	}
