@@ -280,7 +280,9 @@ func TestCrafted(t *testing.T) {
 		},
 		{
 			name: "empty chunks are skipped",
-			file: func() []byte { return buildFile(make([]byte, chunkSize), buildChunk(1, simpleEvent(4688, "cmd.exe /c whoami"))) },
+			file: func() []byte {
+				return buildFile(make([]byte, chunkSize), buildChunk(1, simpleEvent(4688, "cmd.exe /c whoami")))
+			},
 			want: []string{ok1},
 		},
 		{
