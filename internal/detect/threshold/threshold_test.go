@@ -241,7 +241,8 @@ func TestBundledRulesLoad(t *testing.T) {
 			t.Errorf("%s has no ATT&CK technique tag", r.ID)
 		}
 	}
-	for _, id := range []string{"ssh-brute-force", "ssh-user-enumeration", "ssh-password-spraying", "sudo-auth-failures", "web-scan-errors", "web-scan-paths", "windows-failed-logons"} {
+	for _, id := range []string{"ssh-brute-force", "ssh-user-enumeration", "ssh-password-spraying", "sudo-auth-failures", "web-scan-errors", "web-scan-paths", "windows-failed-logons",
+		"windows-failed-logons-account", "windows-kerberos-preauth-failures", "windows-explicit-credential-spray"} {
 		if !ids[id] {
 			t.Errorf("bundled rule %s missing", id)
 		}
