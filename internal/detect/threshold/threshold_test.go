@@ -120,6 +120,7 @@ func TestGolden(t *testing.T) {
 		{"web-scan-errors", "10.9.9.9"}:            1,
 		{"web-scan-paths", "10.9.9.9"}:             1,
 		{"windows-failed-logons", "10.1.1.1"}:      1,
+		{"windows-failed-logons-account", "DC01"}:  1, // 35 failures for administrator, local and remote
 	}
 	for k, n := range want {
 		if got[k] != n {
