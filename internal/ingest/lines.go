@@ -11,6 +11,12 @@ import (
 // quarantines it as "too_large" (it is counted, never silently dropped).
 const FormatOversize = "oversize"
 
+// FormatInvalidJSON is the Record.Format of a record an input already
+// knows is not the JSON it requires (an NDJSON line that is not a JSON
+// object); the pipeline quarantines it (reason "invalid_json" once wired,
+// "unknown_format" until then), never drops it.
+const FormatInvalidJSON = "invalid_json"
+
 // ErrNoProgress is returned by LineReader.Next when the underlying reader
 // keeps returning no data and no error.
 var ErrNoProgress = errors.New("reader returned no data and no error repeatedly")

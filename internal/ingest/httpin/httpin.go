@@ -1,0 +1,369 @@
+// Package httpin is the HTTP push input: the handler for
+// POST /api/v1/events, whose body is NDJSON (one JSON object per line),
+// optionally gzip-compressed (Content-Encoding: gzip).
+//
+// The whole body is read and checked against the limits before any record
+// is handed on, so a rejected request (413, 400, 415) leaves nothing
+// behind. Lines that are not a JSON object, or longer than MaxLineBytes,
+// are passed on to be quarantined, never dropped: oversize lines with
+// Format ingest.FormatOversize, malformed ones with Format
+// ingest.FormatInvalidJSON. Blank lines are skipped.
+//
+// Record.Position is "<body hash>:<line number>", so a client retrying the
+// same body after a 503 produces the same event ids and no duplicate alert.
+// Authentication is done by the API middleware in front of this handler.
+package httpin
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rampart-ids/rampart/internal/ingest"
+)
+
+// Config configures the handler. Zero values get the defaults noted.
+type Config struct {
+	// Source is Record.Source (default "http").
+	Source string
+	// Format is the format hint for well-formed lines ("" = auto-detect).
+	Format string
+	// MaxBodyBytes bounds the body as sent, compressed or not (default 16 MiB).
+	MaxBodyBytes int64
+	// MaxDecodedBytes bounds the body after decompression, against gzip
+	// bombs (default 64 MiB).
+	MaxDecodedBytes int64
+	// MaxRecords bounds the lines of one request (default 10000).
+	MaxRecords int
+	// MaxLineBytes bounds one line (default 1 MiB); longer lines are quarantined.
+	MaxLineBytes int
+	// SubmitTimeout is how long the pipeline may block the request before
+	// it is answered 503 (default 10s).
+	SubmitTimeout time.Duration
+	// RetryAfter is the Retry-After sent with 503 (default 5s).
+	RetryAfter time.Duration
+	// BatchSize is the most records handed to the sink at once (default 500).
+	BatchSize int
+	// Now is the wall clock for Record.Received (default time.Now).
+	Now func() time.Time
+	// Logger receives errors the client does not see (nil discards).
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Source == "" {
+		c.Source = "http"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 16 << 20
+	}
+	if c.MaxDecodedBytes <= 0 {
+		c.MaxDecodedBytes = 64 << 20
+	}
+	if c.MaxRecords <= 0 {
+		c.MaxRecords = 10000
+	}
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = 1 << 20
+	}
+	if c.SubmitTimeout <= 0 {
+		c.SubmitTimeout = 10 * time.Second
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 5 * time.Second
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Error codes in JSON error bodies.
+const (
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeUnsupportedEncoding  = "unsupported_encoding"
+	CodeBodyTooLarge         = "body_too_large"
+	CodeTooManyRecords       = "too_many_records"
+	CodeBadBody              = "bad_body"
+	CodeUnavailable          = "ingest_unavailable"
+)
+
+// Response is the 202 body.
+type Response struct {
+	Accepted    int `json:"accepted"`
+	Quarantined int `json:"quarantined"`
+}
+
+// ErrorResponse is the body of every non-2xx answer.
+type ErrorResponse struct {
+	Error ErrorBody `json:"error"`
+}
+
+// ErrorBody says what went wrong in words safe to show the client.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type handler struct {
+	cfg  Config
+	sink ingest.Sink
+}
+
+// NewHandler returns the POST /api/v1/events handler.
+func NewHandler(cfg Config, sink ingest.Sink) http.Handler {
+	cfg.setDefaults()
+	cfg.Logger = cfg.Logger.With("component", "ingest/httpin")
+	return &handler{cfg: cfg, sink: sink}
+}
+
+// reqError is a client-visible failure.
+type reqError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *reqError) Error() string { return e.code + ": " + e.msg }
+
+var errDecodedTooLarge = errors.New("decoded body too large")
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, &reqError{http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST"})
+		return
+	}
+	if err := checkHeaders(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		writeError(w, h.tooLarge())
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		var re *reqError
+		if !errors.As(err, &re) {
+			re = &reqError{http.StatusBadRequest, CodeBadBody, "body could not be read"}
+			h.cfg.Logger.Debug("body read failed", "err", err)
+		}
+		writeError(w, re)
+		return
+	}
+	recs, resp, err := h.split(body, remoteIP(r.RemoteAddr))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := h.submit(r.Context(), recs); err != nil {
+		if r.Context().Err() != nil {
+			return // the client is gone
+		}
+		h.cfg.Logger.Warn("submit failed", "err", err, "records", len(recs))
+		w.Header().Set("Retry-After", strconv.Itoa(int((h.cfg.RetryAfter+time.Second-1)/time.Second)))
+		writeError(w, &reqError{http.StatusServiceUnavailable, CodeUnavailable, "ingest is busy, retry later"})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, resp)
+}
+
+func (h *handler) tooLarge() *reqError {
+	return &reqError{http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
+		fmt.Sprintf("body exceeds %d bytes (%d decoded)", h.cfg.MaxBodyBytes, h.cfg.MaxDecodedBytes)}
+}
+
+func checkHeaders(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		switch {
+		case err != nil:
+			return &reqError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "malformed Content-Type"}
+		case mt == "application/x-ndjson", mt == "application/ndjson", mt == "application/jsonl",
+			mt == "application/x-jsonlines", mt == "application/json", mt == "text/plain":
+		default:
+			return &reqError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
+				"Content-Type must be application/x-ndjson"}
+		}
+	}
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity", "gzip", "x-gzip":
+	default:
+		return &reqError{http.StatusUnsupportedMediaType, CodeUnsupportedEncoding,
+			"Content-Encoding must be gzip or identity"}
+	}
+	return nil
+}
+
+// readBody reads the whole (decompressed) body within the limits.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	var src io.Reader = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+	if enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc == "gzip" || enc == "x-gzip" {
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			if isMaxBytes(err) {
+				return nil, h.tooLarge()
+			}
+			return nil, &reqError{http.StatusBadRequest, CodeBadBody, "body is not valid gzip"}
+		}
+		defer zr.Close()
+		src = zr
+	}
+	// Read one byte past the limit to tell "exactly at" from "over".
+	body, err := io.ReadAll(io.LimitReader(src, h.cfg.MaxDecodedBytes+1))
+	if err != nil {
+		if isMaxBytes(err) {
+			return nil, h.tooLarge()
+		}
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &reqError{http.StatusBadRequest, CodeBadBody, "body is not valid gzip"}
+		}
+		return nil, fmt.Errorf("reading events body: %w", err)
+	}
+	if int64(len(body)) > h.cfg.MaxDecodedBytes {
+		return nil, h.tooLarge()
+	}
+	return body, nil
+}
+
+func isMaxBytes(err error) bool {
+	var mb *http.MaxBytesError
+	return errors.As(err, &mb)
+}
+
+// split frames body into records.
+func (h *handler) split(body []byte, host string) ([]ingest.Record, Response, error) {
+	sum := sha256.Sum256(body)
+	prefix := hex.EncodeToString(sum[:8]) + ":"
+	now := h.cfg.Now()
+	var (
+		recs []ingest.Record
+		resp Response
+	)
+	err := SplitNDJSON(body, h.cfg.MaxLineBytes, func(n int, line []byte, kind LineKind) error {
+		if len(recs) >= h.cfg.MaxRecords {
+			return &reqError{http.StatusRequestEntityTooLarge, CodeTooManyRecords,
+				fmt.Sprintf("more than %d records in one request", h.cfg.MaxRecords)}
+		}
+		rec := ingest.Record{
+			Source:   h.cfg.Source,
+			Position: prefix + strconv.Itoa(n),
+			Data:     line,
+			Received: now,
+			Format:   h.cfg.Format,
+			Host:     host,
+		}
+		switch kind {
+		case LineOversize:
+			rec.Format = ingest.FormatOversize
+			resp.Quarantined++
+		case LineMalformed:
+			rec.Format = ingest.FormatInvalidJSON
+			resp.Quarantined++
+		default:
+			resp.Accepted++
+		}
+		recs = append(recs, rec)
+		return nil
+	})
+	return recs, resp, err
+}
+
+// LineKind classifies an NDJSON line.
+type LineKind int
+
+// Line kinds.
+const (
+	LineObject    LineKind = iota // a well-formed JSON object
+	LineMalformed                 // not a JSON object
+	LineOversize                  // longer than the limit; the line passed is its head
+)
+
+// SplitNDJSON calls fn for every non-blank line of body with its 1-based
+// line number, its bytes (a fresh copy without the line break, at most
+// maxLine bytes) and its kind. It stops at the first error fn returns.
+func SplitNDJSON(body []byte, maxLine int, fn func(n int, line []byte, kind LineKind) error) error {
+	lr := ingest.NewLineReader(bytes.NewReader(body), 0, maxLine)
+	for n := 1; ; n++ {
+		ln, err := lr.Next()
+		if errors.Is(err, io.EOF) {
+			var ok bool
+			if ln, ok = lr.Flush(); !ok {
+				return nil
+			}
+		} else if err != nil {
+			return fmt.Errorf("splitting ndjson: %w", err)
+		}
+		data := bytes.TrimSpace(ln.Data)
+		if len(data) > 0 || ln.Oversize {
+			kind := LineObject
+			switch {
+			case ln.Oversize:
+				kind = LineOversize
+			case data[0] != '{' || !json.Valid(data):
+				kind = LineMalformed
+			}
+			if err := fn(n, bytes.Clone(data), kind); err != nil {
+				return err
+			}
+		}
+		if ln.End >= int64(len(body)) {
+			return nil
+		}
+	}
+}
+
+func (h *handler) submit(ctx context.Context, recs []ingest.Record) error {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.SubmitTimeout)
+	defer cancel()
+	for len(recs) > 0 {
+		n := min(len(recs), h.cfg.BatchSize)
+		if err := h.sink.Submit(ctx, recs[:n]); err != nil {
+			return fmt.Errorf("submitting http records: %w", err)
+		}
+		recs = recs[n:]
+	}
+	return nil
+}
+
+func remoteIP(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var re *reqError
+	if !errors.As(err, &re) {
+		re = &reqError{http.StatusInternalServerError, "internal", "internal error"}
+	}
+	writeJSON(w, re.status, ErrorResponse{Error: ErrorBody{Code: re.code, Message: re.msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
