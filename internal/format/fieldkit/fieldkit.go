@@ -226,6 +226,18 @@ func (f *Flattener) Append(key, s string) {
 	}
 }
 
+// appendList adds s to the list field key, always a []string.
+func (f *Flattener) appendList(key, s string) {
+	switch x := f.Ev.Fields[key].(type) {
+	case nil:
+		f.Set(key, []string{s})
+	case []string:
+		f.Ev.Fields[key] = append(x, s)
+	default:
+		f.Ev.Fields[key] = []string{event.ValueString(x), s}
+	}
+}
+
 // Value flattens v under key: objects recurse with dotted keys, arrays of
 // scalars become []string, objects inside arrays add their leaves to list
 // fields, scalars are stored with Scalar. Nulls are skipped.
@@ -252,15 +264,11 @@ func (f *Flattener) value(key string, v *fastjson.Value, inArray bool) {
 		for _, c := range arr {
 			f.value(key, c, true)
 		}
-		// A one-element array of scalars is still a list.
-		if s, ok := f.Ev.Fields[key].(string); ok && len(arr) == 1 && !inArray {
-			f.Ev.Fields[key] = []string{s}
-		}
 	case fastjson.TypeNull:
 	default:
 		if inArray {
 			if s, ok := Text(v); ok {
-				f.Append(key, s)
+				f.appendList(key, s)
 			}
 			return
 		}
@@ -337,22 +345,21 @@ func EpochText(s string) (time.Time, bool) {
 	if err != nil || n < 0 {
 		return time.Time{}, false
 	}
-	if n > 1e11 {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return time.Time{}, false
-		}
-		return Epoch(f), true
+	unit, scale := int64(1e9), int64(1e8)
+	if n > 1e11 { // milliseconds
+		unit, scale = 1e6, 1e5
 	}
 	var ns int64
-	scale := int64(100000000)
-	for i := 0; i < len(frac) && i < 9; i++ {
+	for i := 0; i < len(frac); i++ {
 		c := frac[i]
 		if c < '0' || c > '9' {
 			return time.Time{}, false
 		}
 		ns += int64(c-'0') * scale
 		scale /= 10
+	}
+	if unit == 1e6 {
+		return time.Unix(n/1000, (n%1000)*1e6+ns).UTC(), true
 	}
 	return time.Unix(n, ns).UTC(), true
 }

@@ -215,3 +215,105 @@ func Lines(data []byte) [][]byte {
 	}
 	return out
 }
+
+// Case is one table test of a format: records are parsed in order by one
+// parser (earlier ones set up stream state); the last one is checked.
+type Case struct {
+	Name    string
+	Recs    []string
+	Want    map[string]any // field → value; nil value means "absent"
+	Time    string         // RFC 3339 event time, if checked
+	WantErr string         // RecordError reason
+}
+
+// RunCases runs table tests against the registered format name.
+func RunCases(t *testing.T, name string, cases []Case) {
+	t.Helper()
+	f, ok := format.Lookup(name)
+	if !ok {
+		t.Fatalf("format %s not registered", name)
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			p := f.NewParser(Opts())
+			ev := event.New()
+			var err error
+			for _, r := range tc.Recs {
+				ev.Reset()
+				err = p.Parse([]byte(r), ev)
+			}
+			if tc.WantErr != "" {
+				var re *format.RecordError
+				if !errors.As(err, &re) || re.Reason != tc.WantErr {
+					t.Fatalf("got error %v, want reason %s", err, tc.WantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			CheckTypes(t, ev)
+			if ev.Format != name {
+				t.Errorf("Format %q, want %q", ev.Format, name)
+			}
+			if tc.Time != "" {
+				if got := ev.Time.UTC().Format(time.RFC3339Nano); got != tc.Time {
+					t.Errorf("time %s, want %s", got, tc.Time)
+				}
+			}
+			for k, want := range tc.Want {
+				if diff := cmp.Diff(want, ev.Fields[k]); diff != "" {
+					t.Errorf("field %s (-want +got):\n%s", k, diff)
+				}
+			}
+		})
+	}
+}
+
+// Bench benchmarks Parse of the format over the event-producing lines of a
+// file, reporting records/s.
+func Bench(b *testing.B, name, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, _ := format.Lookup(name)
+	p := f.NewParser(Opts())
+	ev := event.New()
+	var recs [][]byte
+	for _, l := range Lines(data) {
+		ev.Reset()
+		if p.Parse(l, ev) == nil {
+			recs = append(recs, l)
+		}
+	}
+	if len(recs) == 0 {
+		b.Fatal("no parsable records")
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		ev.Reset()
+		_ = p.Parse(recs[n%len(recs)], ev)
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+}
+
+// Fuzz registers the seeds (lines of the files) and fuzzes Parse of the format.
+func Fuzz(f *testing.F, name string, seedFiles ...string) {
+	for _, p := range seedFiles {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, l := range Lines(data) {
+			f.Add(l)
+		}
+	}
+	fm, ok := format.Lookup(name)
+	if !ok {
+		f.Fatalf("format %s not registered", name)
+	}
+	f.Fuzz(func(t *testing.T, rec []byte) { FuzzParse(t, fm, rec) })
+}

@@ -1,0 +1,5 @@
+//go:build !no_format_ocsf
+
+package all
+
+import _ "github.com/rampart-ids/rampart/internal/format/ocsf" // ocsf format

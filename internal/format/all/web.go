@@ -1,0 +1,5 @@
+//go:build !no_format_web
+
+package all
+
+import _ "github.com/rampart-ids/rampart/internal/format/web" // web access log format
