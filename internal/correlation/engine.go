@@ -145,7 +145,7 @@ func NewEngineWithLimits(rules []*Rule, field FieldFunc, lim Limits) (*Engine, e
 			byKey[k] = cr
 		}
 		cr.closer = r.typ != TemporalOrdered && (r.cond.needsWindowClose || (r.expr != nil && hasNot(r.expr)))
-		if !cr.closer && r.cond.hasLo && r.typ == EventCount && r.cond.lo >= float64(lim.MaxEvents) {
+		if r.typ == EventCount && ((r.cond.hasLo && r.cond.lo >= float64(lim.MaxEvents)) || (r.cond.hasHi && r.cond.hi >= float64(lim.MaxEvents))) {
 			return nil, fmt.Errorf("%s:%d: condition %s needs more than the %d window entries kept per group", r.path, r.line, r.cond.text, lim.MaxEvents)
 		}
 		all = append(all, cr)
