@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-ids/rampart/internal/ingest"
 	"github.com/rampart-ids/rampart/internal/signal"
 )
 
@@ -137,6 +138,28 @@ func (m *Monitor) Run(ctx context.Context, interval time.Duration, emit func(sig
 			}
 		}
 	}
+}
+
+// WrapSink returns a sink that passes records to next and marks input name
+// as seen whenever a non-empty batch is accepted.
+func (m *Monitor) WrapSink(name string, next ingest.Sink) ingest.Sink {
+	return &seenSink{m: m, name: name, next: next}
+}
+
+type seenSink struct {
+	m    *Monitor
+	name string
+	next ingest.Sink
+}
+
+func (s *seenSink) Submit(ctx context.Context, recs []ingest.Record) error {
+	if err := s.next.Submit(ctx, recs); err != nil {
+		return err
+	}
+	if len(recs) > 0 {
+		s.m.Seen(s.name)
+	}
+	return nil
 }
 
 // RuleID returns the Signal.RuleID for input name.

@@ -1,11 +1,13 @@
 package silence
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rampart-ids/rampart/internal/ingest"
 	"github.com/rampart-ids/rampart/internal/signal"
 )
 
@@ -79,5 +81,28 @@ func TestHuman(t *testing.T) {
 		if got := human(d); got != want {
 			t.Errorf("human(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+type nopSink struct{}
+
+func (nopSink) Submit(context.Context, []ingest.Record) error { return nil }
+
+func TestWrapSink(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	m := NewMonitor([]Expectation{{Name: "syslog", Every: time.Minute}}, c.now)
+	s := m.WrapSink("syslog", nopSink{})
+	c.add(3 * time.Minute)
+	if err := s.Submit(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(m.Check()); got != 1 {
+		t.Fatalf("empty batch counted as delivery: %d signals, want 1", got)
+	}
+	if err := s.Submit(context.Background(), []ingest.Record{{Data: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Silent(); len(got) != 0 {
+		t.Errorf("still silent after a delivery: %v", got)
 	}
 }
