@@ -122,6 +122,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// errSameFile means a match is a file already followed under another name.
+var errSameFile = errors.New("same file already followed")
+
 // ErrUnsafePath means a path resolves into /proc, /sys or /dev or is not a regular file.
 var ErrUnsafePath = errors.New("unsafe path")
 
@@ -420,6 +423,11 @@ func (in *Input) scan(ctx context.Context) {
 			}
 			t := &tailer{path: abs, source: Source(abs), cm: in.committer(Source(abs))}
 			if err := in.open(ctx, t, -1, true); err != nil {
+				if errors.Is(err, errSameFile) {
+					// Usually a rotated file not yet noticed as rotated; retried next scan.
+					in.log.Debug("file skipped", "path", abs, "reason", err.Error())
+					continue
+				}
 				in.refuse(abs, err.Error())
 				continue
 			}
@@ -449,7 +457,7 @@ func (in *Input) open(ctx context.Context, t *tailer, start int64, skipFollowed 
 		for _, o := range in.tails {
 			if o.id == id {
 				f.Close()
-				return fmt.Errorf("same file as %s", o.path)
+				return fmt.Errorf("%w as %s", errSameFile, o.path)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -423,5 +424,41 @@ func TestSharedOpenSSH(t *testing.T) {
 	}
 	if st := in.Stats(); st.Bytes != uint64(fi.Size()) {
 		t.Errorf("bytes %d, want file size %d", st.Bytes, fi.Size())
+	}
+}
+
+// TestGlobOverRotatedNames rotates under a pattern that also matches the
+// rotated name: every line must be read exactly once.
+func TestGlobOverRotatedNames(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "auth.log")
+	writeFile(t, p, "a1\na2\n")
+	in, err := New(fastConfig(filepath.Join(dir, "auth.log*")), newMemOffsets(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{commit: true}
+	stop := run(t, in, s)
+	waitFor(t, "initial lines", func() bool { return len(s.lines()) == 2 })
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, p+".1", "a3\n")
+	writeFile(t, p, "b1\n")
+	waitFor(t, "rotated lines", func() bool { return len(s.lines()) >= 4 })
+	// Give the glob scan several rounds to (wrongly) re-read auth.log.1.
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	appendFile(t, p+".1", "a4-late\n")
+	waitFor(t, "late line in rotated file", func() bool { return len(s.lines()) >= 5 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := s.lines()
+	sort.Strings(got)
+	if diff := cmp.Diff([]string{"a1", "a2", "a3", "a4-late", "b1"}, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }
