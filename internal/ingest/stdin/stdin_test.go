@@ -75,7 +75,9 @@ func TestInteractive(t *testing.T) {
 	in := NewReader(Config{}, pr)
 	got := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- in.Run(context.Background(), sinkFunc(func(recs []ingest.Record) { got <- string(recs[0].Data) })) }()
+	go func() {
+		done <- in.Run(context.Background(), sinkFunc(func(recs []ingest.Record) { got <- string(recs[0].Data) }))
+	}()
 	if _, err := pw.Write([]byte("hello\n")); err != nil {
 		t.Fatal(err)
 	}
