@@ -7,6 +7,9 @@
 // few lines (event ids derive from source, offset and bytes, so a re-read
 // line yields the same event id and no duplicate alert).
 //
+// File identity is device+inode plus a hash of the first 512 bytes, so a
+// new file reusing an inode is not read from the old file's offset.
+//
 // Rotation: rename+create is seen as the path pointing at a new device/inode;
 // the old file is read to its end before the new one is opened.
 // copytruncate is seen as the file shrinking below the read offset; reading
@@ -19,6 +22,8 @@ package file
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -191,6 +196,8 @@ type tailer struct {
 	source string
 	f      *os.File
 	id     string // "dev:ino" of f
+	fid    string // id plus a fingerprint of the first bytes: the saved FileID
+	fpLen  int64  // bytes covered by the fingerprint
 	lr     *ingest.LineReader
 	cm     *committer
 	atEOF  bool
@@ -286,6 +293,9 @@ func (in *Input) finishOnce(ctx context.Context, sink ingest.Sink) error {
 func (in *Input) pump(ctx context.Context, t *tailer, sink ingest.Sink) (int, error) {
 	batch := make([]ingest.Record, 0, 16)
 	t.atEOF = false
+	if t.fpLen < fingerprintLen && t.lr.ReadOffset() > t.fpLen {
+		t.fid, t.fpLen = fingerprint(t.f, t.id)
+	}
 	for len(batch) < in.cfg.BatchSize {
 		ln, err := t.lr.Next()
 		if err != nil {
@@ -314,7 +324,7 @@ func (in *Input) record(t *tailer, ln ingest.Line) ingest.Record {
 		Data:     append([]byte(nil), ln.Data...),
 		Received: now,
 		Format:   in.cfg.Format,
-		Commit:   t.cm.add(t.id, ln.End),
+		Commit:   t.cm.add(t.fid, ln.End),
 	}
 	if ln.Oversize {
 		rec.Format = ingest.FormatOversize
@@ -462,7 +472,7 @@ func (in *Input) open(ctx context.Context, t *tailer, start int64, skipFollowed 
 		}
 	}
 	if start < 0 {
-		start = in.startOffset(ctx, t.source, id, st.Size())
+		start = in.startOffset(ctx, t.source, f, id, st.Size())
 	}
 	if start > 0 {
 		if _, err := f.Seek(start, io.SeekStart); err != nil {
@@ -471,6 +481,7 @@ func (in *Input) open(ctx context.Context, t *tailer, start int64, skipFollowed 
 		}
 	}
 	t.f, t.id = f, id
+	t.fid, t.fpLen = fingerprint(f, id)
 	if t.lr == nil {
 		t.lr = ingest.NewLineReader(f, start, in.cfg.MaxRecordBytes)
 	} else {
@@ -480,7 +491,7 @@ func (in *Input) open(ctx context.Context, t *tailer, start int64, skipFollowed 
 	return nil
 }
 
-func (in *Input) startOffset(ctx context.Context, source, id string, size int64) int64 {
+func (in *Input) startOffset(ctx context.Context, source string, f *os.File, id string, size int64) int64 {
 	if off, ok := in.seen[id]; ok && off <= size {
 		return off
 	}
@@ -493,7 +504,7 @@ func (in *Input) startOffset(ctx context.Context, source, id string, size int64)
 				}
 				continue
 			}
-			if o.FileID == id && o.Offset <= size {
+			if o.Offset <= size && sameFile(o.FileID, f, id) {
 				return o.Offset
 			}
 		}
@@ -542,7 +553,7 @@ func (in *Input) SaveOffsets(ctx context.Context) error {
 		}
 		err := in.offsets.SetOffset(ctx, k, o)
 		if err == nil {
-			err = in.offsets.SetOffset(ctx, idKey(o.FileID), o)
+			err = in.offsets.SetOffset(ctx, idKey(devIno(o.FileID)), o)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("saving offset of %s: %w", k, err))
@@ -613,6 +624,53 @@ func openRegular(path string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, fmt.Errorf("%w: %s is not a regular file (%s)", ErrUnsafePath, path, st.Mode().Type())
 	}
 	return f, st, nil
+}
+
+// fingerprintLen is how many leading bytes identify a file's content, so
+// a new file that reuses a deleted file's inode is not read from the old
+// file's offset.
+const fingerprintLen = 512
+
+// fingerprint returns the FileID of f: "dev:ino/len:hash" over its first
+// (up to fingerprintLen) bytes, and how many bytes that covers.
+func fingerprint(f *os.File, id string) (string, int64) {
+	buf := make([]byte, fingerprintLen)
+	n, _ := f.ReadAt(buf, 0)
+	if n == 0 {
+		return id, 0
+	}
+	sum := sha256.Sum256(buf[:n])
+	return id + "/" + strconv.Itoa(n) + ":" + hex.EncodeToString(sum[:8]), int64(n)
+}
+
+// sameFile reports whether the saved FileID names the open file f (device
+// and inode id): the inode must match and, if a fingerprint was saved, the
+// same leading bytes must hash the same.
+func sameFile(saved string, f *os.File, id string) bool {
+	if devIno(saved) != id {
+		return false
+	}
+	_, fp, ok := strings.Cut(saved, "/")
+	if !ok {
+		return true
+	}
+	nStr, _, _ := strings.Cut(fp, ":")
+	n, err := strconv.Atoi(nStr)
+	if err != nil || n <= 0 || n > fingerprintLen {
+		return false
+	}
+	buf := make([]byte, n)
+	if got, _ := f.ReadAt(buf, 0); got != n {
+		return false
+	}
+	sum := sha256.Sum256(buf)
+	return saved == id+"/"+nStr+":"+hex.EncodeToString(sum[:8])
+}
+
+// devIno is the "dev:ino" part of a FileID.
+func devIno(fileID string) string {
+	d, _, _ := strings.Cut(fileID, "/")
+	return d
 }
 
 // fileID is the file's identity: device and inode.

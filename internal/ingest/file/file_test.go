@@ -462,3 +462,40 @@ func TestGlobOverRotatedNames(t *testing.T) {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }
+
+// TestRestartSameInodeNewContent: a file rewritten in place (same inode,
+// new content) while Rampart was down is read from 0, not from the old offset.
+func TestRestartSameInodeNewContent(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "app.log")
+	writeFile(t, p, "old line 1\nold line 2\n")
+	offs := newMemOffsets()
+	in, err := New(fastConfig(p), offs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{commit: true}
+	stop := run(t, in, s)
+	waitFor(t, "old lines", func() bool { return len(s.lines()) == 2 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := offs.GetOffset(context.Background(), Source(p)); err != nil || o.Offset != 22 || !strings.Contains(o.FileID, "/22:") {
+		t.Fatalf("saved %+v %v, want offset 22 with a 22-byte fingerprint", o, err)
+	}
+	writeFile(t, p, "NEW content, longer than before\n") // O_TRUNC keeps the inode
+
+	in2, err := New(fastConfig(p), offs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := &sink{commit: true}
+	stop2 := run(t, in2, s2)
+	waitFor(t, "new content", func() bool { return len(s2.lines()) == 1 })
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.lines()[0]; got != "NEW content, longer than before" {
+		t.Errorf("got %q, want the whole new line", got)
+	}
+}
