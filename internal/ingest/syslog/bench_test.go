@@ -21,7 +21,7 @@ func (s *countSink) Submit(_ context.Context, recs []ingest.Record) error {
 // BenchmarkTCPOctet sends octet-counted RFC 5424 messages over one loopback
 // TCP connection; ns/op is per message, end to end into the sink.
 func BenchmarkTCPOctet(b *testing.B) {
-	srv, err := New(Config{TCPAddr: "127.0.0.1:0"}, nil)
+	srv, err := New(Config{TCP: "127.0.0.1:0"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,7 @@
 // package decides between RFC 3164/5424 syslog and Linux auth, and Host is
 // the peer's IP address.
 //
-// Limits: MaxMessageBytes per message (longer ones are passed truncated with
+// Limits: MaxMessage per message (longer ones are passed truncated with
 // Format ingest.FormatOversize and counted in Stats().Truncated),
 // MaxConnections concurrent TCP connections (more are closed at once),
 // IdleTimeout per connection. Datagrams the kernel dropped because the
@@ -35,12 +35,12 @@ import (
 type Config struct {
 	// Name is the input's name (default "syslog").
 	Name string
-	// UDPAddr is the UDP listen address (e.g. ":514"); "" disables UDP.
-	UDPAddr string
-	// TCPAddr is the TCP listen address (e.g. ":601"); "" disables TCP.
-	TCPAddr string
-	// MaxMessageBytes bounds one message (default 64 KiB).
-	MaxMessageBytes int
+	// UDP is the UDP listen address (e.g. ":514"); "" disables UDP.
+	UDP string
+	// TCP is the TCP listen address (e.g. ":601"); "" disables TCP.
+	TCP string
+	// MaxMessage bounds one message (default 64 KiB).
+	MaxMessage int
 	// MaxConnections bounds concurrent TCP connections (default 256).
 	MaxConnections int
 	// IdleTimeout closes a TCP connection that sends nothing for this long (default 5m).
@@ -60,8 +60,8 @@ func (c *Config) setDefaults() {
 	if c.Name == "" {
 		c.Name = "syslog"
 	}
-	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = 64 << 10
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = 64 << 10
 	}
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = 256
@@ -85,8 +85,8 @@ func (c *Config) setDefaults() {
 
 // Validate checks the configuration without I/O.
 func (c Config) Validate() error {
-	if c.UDPAddr == "" && c.TCPAddr == "" {
-		return errors.New("udp_addr or tcp_addr is required")
+	if c.UDP == "" && c.TCP == "" {
+		return errors.New("a udp or tcp listen address is required")
 	}
 	return nil
 }
@@ -142,13 +142,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		boot:  strconv.FormatInt(cfg.Now().UnixNano(), 36),
 		conns: map[net.Conn]struct{}{},
 	}
-	if cfg.UDPAddr != "" {
-		ua, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
+	if cfg.UDP != "" {
+		ua, err := net.ResolveUDPAddr("udp", cfg.UDP)
 		if err != nil {
-			return nil, fmt.Errorf("resolving syslog udp address %s: %w", cfg.UDPAddr, err)
+			return nil, fmt.Errorf("resolving syslog udp address %s: %w", cfg.UDP, err)
 		}
 		if s.udp, err = net.ListenUDP("udp", ua); err != nil {
-			return nil, fmt.Errorf("listening on syslog udp %s: %w", cfg.UDPAddr, err)
+			return nil, fmt.Errorf("listening on syslog udp %s: %w", cfg.UDP, err)
 		}
 		if err := s.udp.SetReadBuffer(cfg.ReadBufferBytes); err != nil {
 			s.log.Warn("udp receive buffer not set", "err", err)
@@ -156,14 +156,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.udpInode = socketInode(s.udp)
 		s.baseDrops, _ = udpDrops(s.udpInode)
 	}
-	if cfg.TCPAddr != "" {
-		ta, err := net.ResolveTCPAddr("tcp", cfg.TCPAddr)
+	if cfg.TCP != "" {
+		ta, err := net.ResolveTCPAddr("tcp", cfg.TCP)
 		if err == nil {
 			s.tcp, err = net.ListenTCP("tcp", ta)
 		}
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("listening on syslog tcp %s: %w", cfg.TCPAddr, err)
+			return nil, fmt.Errorf("listening on syslog tcp %s: %w", cfg.TCP, err)
 		}
 	}
 	return s, nil
@@ -335,9 +335,9 @@ func (s *Server) serveUDP(ctx context.Context, out chan<- ingest.Record) {
 		if len(data) == 0 {
 			continue
 		}
-		over := len(data) > s.cfg.MaxMessageBytes
+		over := len(data) > s.cfg.MaxMessage
 		if over {
-			data = data[:s.cfg.MaxMessageBytes]
+			data = data[:s.cfg.MaxMessage]
 		}
 		if !send(ctx, out, s.record(SourceUDP, data, over, net.IP(addr.Addr().Unmap().AsSlice()), n)) {
 			return
@@ -397,7 +397,7 @@ func (s *Server) untrack(c net.Conn) {
 
 func (s *Server) serveConn(ctx context.Context, c *net.TCPConn, out chan<- ingest.Record) {
 	peer := c.RemoteAddr().(*net.TCPAddr).IP
-	fr := NewFrameReader(&idleReader{c: c, idle: s.cfg.IdleTimeout}, s.cfg.MaxMessageBytes)
+	fr := NewFrameReader(&idleReader{c: c, idle: s.cfg.IdleTimeout}, s.cfg.MaxMessage)
 	for {
 		f, err := fr.Next()
 		if err != nil {

@@ -59,8 +59,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // returns its error.
 func start(t *testing.T, cfg Config) (*Server, *sink, func() error) {
 	t.Helper()
-	if cfg.UDPAddr == "" && cfg.TCPAddr == "" {
-		cfg.UDPAddr, cfg.TCPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	if cfg.UDP == "" && cfg.TCP == "" {
+		cfg.UDP, cfg.TCP = "127.0.0.1:0", "127.0.0.1:0"
 	}
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = 5 * time.Millisecond
@@ -84,7 +84,7 @@ func start(t *testing.T, cfg Config) (*Server, *sink, func() error) {
 }
 
 func TestUDP(t *testing.T) {
-	srv, s, stop := start(t, Config{MaxMessageBytes: 16})
+	srv, s, stop := start(t, Config{MaxMessage: 16})
 	c, err := net.Dial("udp", srv.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestUDP(t *testing.T) {
 }
 
 func TestTCPFraming(t *testing.T) {
-	srv, s, stop := start(t, Config{MaxMessageBytes: 32})
+	srv, s, stop := start(t, Config{MaxMessage: 32})
 	send := func(payload string) {
 		c, err := net.Dial("tcp", srv.TCPAddr().String())
 		if err != nil {
@@ -150,7 +150,7 @@ func TestTCPFraming(t *testing.T) {
 }
 
 func TestTCPLimits(t *testing.T) {
-	srv, s, stop := start(t, Config{TCPAddr: "127.0.0.1:0", MaxConnections: 1, IdleTimeout: 100 * time.Millisecond})
+	srv, s, stop := start(t, Config{TCP: "127.0.0.1:0", MaxConnections: 1, IdleTimeout: 100 * time.Millisecond})
 	first, err := net.Dial("tcp", srv.TCPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +192,7 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := New(Config{}, nil); err == nil || !strings.Contains(err.Error(), "required") {
 		t.Errorf("empty config: got %v, want an address error", err)
 	}
-	if _, err := New(Config{UDPAddr: "127.0.0.1:notaport"}, nil); err == nil {
+	if _, err := New(Config{UDP: "127.0.0.1:notaport"}, nil); err == nil {
 		t.Error("bad udp address accepted")
 	}
 }
@@ -200,7 +200,7 @@ func TestConfigErrors(t *testing.T) {
 // TestUDPDrops floods a socket with a tiny receive buffer that nobody reads
 // and checks the kernel's drops show up in Stats().Dropped.
 func TestUDPDrops(t *testing.T) {
-	srv, err := New(Config{UDPAddr: "127.0.0.1:0", ReadBufferBytes: 1}, nil)
+	srv, err := New(Config{UDP: "127.0.0.1:0", ReadBufferBytes: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestUDPDrops(t *testing.T) {
 }
 
 func TestRunStopsWhenSinkFails(t *testing.T) {
-	srv, err := New(Config{UDPAddr: "127.0.0.1:0", FlushInterval: time.Millisecond}, nil)
+	srv, err := New(Config{UDP: "127.0.0.1:0", FlushInterval: time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
