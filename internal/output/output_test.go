@@ -1,0 +1,102 @@
+package output_test
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rampart-ids/rampart/internal/output"
+	_ "github.com/rampart-ids/rampart/internal/output/file"
+	"github.com/rampart-ids/rampart/internal/output/outputtest"
+	_ "github.com/rampart-ids/rampart/internal/output/syslog"
+	_ "github.com/rampart-ids/rampart/internal/output/webhook"
+)
+
+func TestRegistry(t *testing.T) {
+	if diff := cmp.Diff([]string{"file", "syslog", "webhook"}, output.Kinds()); diff != "" {
+		t.Errorf("kinds (-want +got):\n%s", diff)
+	}
+	if _, err := output.New("kafka", nil, output.Deps{}); !errors.Is(err, output.ErrUnknownKind) {
+		t.Errorf("unknown kind: %v", err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("duplicate Register did not panic")
+		}
+	}()
+	output.Register("file", nil)
+}
+
+type cfg struct {
+	A int    `yaml:"a"`
+	B string `yaml:"b"`
+}
+
+func (c *cfg) Validate() error {
+	if c.A < 0 {
+		return errors.New("a: must not be negative")
+	}
+	return nil
+}
+
+func TestDecodeConfig(t *testing.T) {
+	tests := []struct {
+		name     string
+		yaml     string
+		want     cfg
+		wantName string
+		wantErr  string
+	}{
+		{name: "ok", yaml: "kind: x\nname: n1\na: 1\nb: two\n", want: cfg{A: 1, B: "two"}, wantName: "n1"},
+		{name: "only kind", yaml: "kind: x\n", want: cfg{}},
+		{name: "unknown key", yaml: "kind: x\nc: 1\n", wantErr: "field c not found"},
+		{name: "wrong type", yaml: "kind: x\na: many\n", wantErr: "cannot unmarshal"},
+		{name: "invalid", yaml: "kind: x\na: -1\n", wantErr: "a: must not be negative"},
+		{name: "not a mapping", yaml: "- 1\n", wantErr: "must be a mapping"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var n yaml.Node
+			if err := yaml.Unmarshal([]byte(tc.yaml), &n); err != nil {
+				t.Fatal(err)
+			}
+			var got cfg
+			name, err := output.DecodeConfig(&n, &got)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got err %v, want containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want || name != tc.wantName {
+				t.Errorf("got %+v %q, want %+v %q", got, name, tc.want, tc.wantName)
+			}
+		})
+	}
+}
+
+func TestEncodeJSON(t *testing.T) {
+	as := outputtest.Alerts()
+	var m map[string]any
+	if err := json.Unmarshal(output.EncodeJSON(&as[0]), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"id", "detector", "layer", "rule_id", "title", "level", "score", "entities", "first_seen", "last_seen", "count", "event_ids", "details"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("key %q missing from %v", k, m)
+		}
+	}
+	as[0].Score = math.Inf(1)
+	as[0].Details = map[string]any{"bad": make(chan int)}
+	if err := json.Unmarshal(output.EncodeJSON(&as[0]), &m); err != nil || m["id"] != "a1b2c3" {
+		t.Errorf("unencodable alert: %v %v", err, m)
+	}
+}
