@@ -105,7 +105,18 @@ type tattr struct {
 // tmpl is a compiled template definition, cached per chunk by offset.
 type tmpl struct {
 	nodes []tnode
+	// refs are the names the definition references outside its own bytes;
+	// a cached compilation is reused in another chunk only if they match.
+	refs []nameRec
 }
+
+type nameRec struct {
+	off  uint32
+	name string
+}
+
+// maxTemplateCache bounds the bytes of the cross-chunk template cache keys.
+const maxTemplateCache = 8 << 20
 
 // val is one substitution value: its type and where its bytes are in the chunk.
 type val struct {
@@ -114,18 +125,35 @@ type val struct {
 	n   int
 }
 
-// elem is one expanded XML element.
+// elem is one expanded XML element. Elements, attributes and text live in
+// per-record arenas of the chunk (reused record after record); children
+// are a linked list so that no per-element slices are allocated.
 type elem struct {
-	name    string
-	attrs   []attr
-	text    []byte
-	hasText bool
-	kids    []*elem
+	name  string
+	attrs []attr
+	text  []byte // all text content, concatenated
+	kid   *elem  // first child
+	last  *elem  // last child
+	next  *elem  // next sibling
 }
 
 type attr struct {
-	name, value string
+	name  string
+	value []byte
 }
+
+// addKid appends k to e's children.
+func (e *elem) addKid(k *elem) {
+	if e.last == nil {
+		e.kid = k
+	} else {
+		e.last.next = k
+	}
+	e.last = k
+}
+
+// elemBlock is the arena block size.
+const elemBlock = 256
 
 // chunk holds one 64 KiB chunk and its per-chunk caches (the string and
 // template tables are chunk-relative, so they are rebuilt per chunk).
@@ -134,15 +162,92 @@ type chunk struct {
 	names map[uint32]string
 	tmpls map[uint32]*tmpl
 
+	// Template definitions repeat in every chunk of a log: compilations are
+	// cached across chunks (and files) keyed by offset and bytes.
+	tcache      map[string]*tmpl
+	tcacheBytes int
+	keyBuf      []byte
+	logRefs     bool
+	refs        []nameRec
+
 	// per record
 	nodes   int
 	textLen int
 	out     []byte
+	blocks  [][]elem // element arena
+	blk, ix int      // next free element: blocks[blk][ix]
+	attrBuf []attr
+	textBuf []byte
+	valBuf  []val
+}
+
+// newElem returns a zeroed element from the arena.
+func (c *chunk) newElem(name string) *elem {
+	if c.blk == len(c.blocks) {
+		c.blocks = append(c.blocks, make([]elem, elemBlock))
+	}
+	e := &c.blocks[c.blk][c.ix]
+	*e = elem{name: name}
+	c.ix++
+	if c.ix == elemBlock {
+		c.blk, c.ix = c.blk+1, 0
+	}
+	return e
+}
+
+// resetArena recycles the per-record arenas. Slices handed out for the
+// previous record must no longer be used.
+func (c *chunk) resetArena() {
+	c.blk, c.ix = 0, 0
+	c.attrBuf = c.attrBuf[:0]
+	c.textBuf = c.textBuf[:0]
+	c.valBuf = c.valBuf[:0]
+	if len(c.blocks) > 64 { // do not keep a hostile record's arena
+		c.blocks = c.blocks[:64]
+	}
 }
 
 func (c *chunk) init() {
 	c.names = make(map[uint32]string, 64)
 	c.tmpls = make(map[uint32]*tmpl, 16)
+	c.tcache = make(map[string]*tmpl, 64)
+}
+
+// cachedTemplate looks the definition at d (data bytes body) up in the
+// cross-chunk cache, or compiles it and adds it.
+func (c *chunk) cachedTemplate(d int, body []byte) (*tmpl, error) {
+	c.keyBuf = binary.LittleEndian.AppendUint32(c.keyBuf[:0], uint32(d))
+	c.keyBuf = append(c.keyBuf, body...)
+	if t, ok := c.tcache[string(c.keyBuf)]; ok && c.refsMatch(t) {
+		return t, nil
+	}
+	c.logRefs, c.refs = true, c.refs[:0]
+	nodes, err := c.compileFragment(d+24, d+24+len(body), true)
+	if err != nil {
+		c.refs = c.refs[:0]
+		nodes, err = c.compileFragment(d+24, d+24+len(body), false)
+	}
+	c.logRefs = false
+	if err != nil {
+		return nil, err
+	}
+	t := &tmpl{nodes: nodes, refs: append([]nameRec(nil), c.refs...)}
+	if c.tcacheBytes+len(c.keyBuf) > maxTemplateCache {
+		clear(c.tcache)
+		c.tcacheBytes = 0
+	}
+	c.tcache[string(c.keyBuf)] = t
+	c.tcacheBytes += len(c.keyBuf)
+	return t, nil
+}
+
+func (c *chunk) refsMatch(t *tmpl) bool {
+	for _, r := range t.refs {
+		if s, _, err := c.name(r.off); err != nil || s != r.name {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *chunk) reset() {
@@ -165,9 +270,11 @@ func (c *chunk) record(pos, size int) (out []byte, err error) {
 		}
 	}()
 	c.nodes, c.textLen = 0, 0
+	c.resetArena()
 	recID := binary.LittleEndian.Uint64(c.buf[pos+8:])
 	written := binary.LittleEndian.Uint64(c.buf[pos+16:])
-	roots, err := c.documentEither(pos+recordHeader, pos+size-4, 0, true)
+	root := c.newElem("")
+	err = c.documentEither(root, pos+recordHeader, pos+size-4, 0, true)
 	if err != nil {
 		var pe *parseError
 		if errors.As(err, &pe) {
@@ -175,17 +282,14 @@ func (c *chunk) record(pos, size int) (out []byte, err error) {
 		}
 		return nil, format.Reject("bad_binxml", "record %d: %v", recID, err)
 	}
-	var ev *elem
-	for _, r := range roots {
-		if r.name == "Event" {
-			ev = r
-			break
-		}
-	}
+	ev := child(root, "Event")
 	if ev == nil {
 		return nil, format.Reject("bad_binxml", "record %d: no Event element", recID)
 	}
 	c.out = renderJSON(c.out[:0], ev, recID, written)
+	if cap(c.out) > 1<<20 {
+		defer func() { c.out = nil }() // do not keep a huge buffer
+	}
 	return append([]byte(nil), c.out...), nil
 }
 
@@ -250,96 +354,92 @@ func (c *chunk) nameRef(pos, end int) (string, int, error) {
 			return "", 0, bad("inline name at %d overruns", pos)
 		}
 		pos += size
+	} else if c.logRefs {
+		c.refs = append(c.refs, nameRec{off: off, name: s})
 	}
 	return s, pos, nil
 }
 
-// document parses a BinXML document between pos and end: fragment headers,
-// template instances or elements, up to the end-of-file token.
-func (c *chunk) document(pos, end, depth int, depID bool) ([]*elem, error) {
+// document parses a BinXML document between pos and end (fragment
+// headers, template instances or elements, up to the end-of-file token)
+// and adds its elements as children of parent.
+func (c *chunk) document(parent *elem, pos, end, depth int, depID bool) error {
 	if depth > maxNesting {
-		return nil, errTooDeep
+		return errTooDeep
 	}
-	var out []*elem
 	for pos < end {
 		tok := c.buf[pos]
 		switch tok & 0x1f {
 		case tokEOF:
-			return out, nil
+			return nil
 		case tokFragment:
 			pos += 4
 		case tokTemplate:
-			els, p, err := c.templateInstance(pos, end, depth)
+			p, err := c.templateInstance(parent, pos, end, depth)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			out = append(out, els...)
 			pos = p
 		case tokOpenStart:
 			var n tnode
 			p, err := c.compileElement(pos, end, &n, 0, depID)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			e, err := c.expand(&n, nil, depth)
-			if err != nil {
-				return nil, err
+			if err := c.expand(parent, &n, nil, depth); err != nil {
+				return err
 			}
-			out = append(out, e)
 			pos = p
 		case tokPITarget:
 			_, p, err := c.nameRef(pos+1, end)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			pos = p
 		case tokPIData:
 			n, err := c.u16(pos+1, end)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			pos += 3 + 2*int(n)
 		default:
-			return nil, bad("unexpected token 0x%02x at %d", tok, pos)
+			return bad("unexpected token 0x%02x at %d", tok, pos)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // templateInstance reads a template instance at pos (token 0x0c): the
 // definition (inline or a reference to an earlier one), then the
 // substitution array, and expands it.
-func (c *chunk) templateInstance(pos, end, depth int) ([]*elem, int, error) {
+func (c *chunk) templateInstance(parent *elem, pos, end, depth int) (int, error) {
 	defOff, err := c.u32(pos+6, end)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	pos += 10
 	t, ok := c.tmpls[defOff]
 	if ok && t == nil {
-		return nil, 0, bad("template at %d does not parse", defOff)
+		return 0, bad("template at %d does not parse", defOff)
 	}
 	if !ok || int(defOff) == pos {
 		d := int(defOff)
 		if d < chunkHeaderSize || d+24 > chunkSize {
-			return nil, 0, bad("template offset %d out of chunk", defOff)
+			return 0, bad("template offset %d out of chunk", defOff)
 		}
 		dataSize := int(binary.LittleEndian.Uint32(c.buf[d+20:]))
 		if dataSize > chunkSize-d-24 {
-			return nil, 0, bad("template at %d: size %d overruns chunk", d, dataSize)
+			return 0, bad("template at %d: size %d overruns chunk", d, dataSize)
 		}
 		if !ok {
-			nodes, err := c.compileFragment(d+24, d+24+dataSize, true)
-			if err != nil {
-				nodes, err = c.compileFragment(d+24, d+24+dataSize, false)
-			}
+			var err error
+			t, err = c.cachedTemplate(d, c.buf[d+24:d+24+dataSize])
 			if err != nil {
 				if pe, ok := err.(*parseError); ok && pe.reason == "bad_binxml" {
 					c.tmpls[defOff] = nil // do not compile it again for every record
 				}
-				return nil, 0, err
+				return 0, err
 			}
-			t = &tmpl{nodes: nodes}
 			c.tmpls[defOff] = t
 		}
 		if d == pos {
@@ -348,35 +448,34 @@ func (c *chunk) templateInstance(pos, end, depth int) ([]*elem, int, error) {
 	}
 	count, err := c.u32(pos, end)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	pos += 4
 	if count > maxSubstitutions || int(count)*4 > end-pos {
-		return nil, 0, bad("substitution count %d exceeds record", count)
+		return 0, bad("substitution count %d exceeds record", count)
 	}
-	vals := make([]val, count)
+	vstart := len(c.valBuf)
+	c.valBuf = append(c.valBuf, make([]val, count)...)
+	vals := c.valBuf[vstart:len(c.valBuf):len(c.valBuf)]
 	dp := pos + 4*int(count)
 	for i := range vals {
 		size := int(binary.LittleEndian.Uint16(c.buf[pos+4*i:]))
 		vals[i] = val{t: c.buf[pos+4*i+2], off: dp, n: size}
 		if size > end-dp {
-			return nil, 0, bad("substitution %d size %d exceeds record", i, size)
+			return 0, bad("substitution %d size %d exceeds record", i, size)
 		}
 		dp += size
 	}
-	var out []*elem
 	for i := range t.nodes {
 		n := &t.nodes[i]
 		if n.kind != nElem {
 			continue
 		}
-		e, err := c.expand(n, vals, depth)
-		if err != nil {
-			return nil, 0, err
+		if err := c.expand(parent, n, vals, depth); err != nil {
+			return 0, err
 		}
-		out = append(out, e)
 	}
-	return out, dp, nil
+	return dp, nil
 }
 
 // compileFragment compiles a template body: fragment header, element(s), EOF.
@@ -604,114 +703,122 @@ func (c *chunk) inlineValue(vt uint8, pos, end int) (string, int, error) {
 	return string(b), pos + size, nil
 }
 
-// expand instantiates a compiled element with substitution values.
-func (c *chunk) expand(n *tnode, vals []val, depth int) (*elem, error) {
+// expand instantiates a compiled element with substitution values and
+// adds it to parent. The element's text pieces are expanded before its
+// children, so that its text is contiguous in the arena (the layout uses an
+// element's text only as a whole).
+func (c *chunk) expand(parent *elem, n *tnode, vals []val, depth int) error {
 	c.nodes++
 	if c.nodes > maxRecordNodes {
-		return nil, errTooLarge
+		return errTooLarge
 	}
-	e := &elem{name: n.name}
+	e := c.newElem(n.name)
+	parent.addKid(e)
 	c.textLen += len(n.name)
-	for i := range n.attrs {
-		a := &n.attrs[i]
-		var v []byte
-		present := len(a.value) == 0
-		for j := range a.value {
-			p := &a.value[j]
-			if p.kind == nText {
-				v = append(v, p.text...)
-				present = true
-				continue
-			}
-			if int(p.idx) >= len(vals) || vals[p.idx].t == vtNull {
-				if !p.opt {
+	if len(n.attrs) > 0 {
+		astart := len(c.attrBuf)
+		for i := range n.attrs {
+			a := &n.attrs[i]
+			vstart := len(c.textBuf)
+			present := len(a.value) == 0
+			for j := range a.value {
+				p := &a.value[j]
+				if p.kind == nText {
+					c.textBuf = append(c.textBuf, p.text...)
 					present = true
+					continue
 				}
-				continue
+				if int(p.idx) >= len(vals) || vals[p.idx].t == vtNull {
+					if !p.opt {
+						present = true
+					}
+					continue
+				}
+				present = true
+				if x := vals[p.idx]; x.t != vtBinXML { // an element cannot be an attribute value
+					c.textBuf = c.appendVal(c.textBuf, x)
+				}
 			}
-			present = true
-			x := vals[p.idx]
-			if x.t == vtBinXML {
-				continue // an element cannot be an attribute value
+			if !present {
+				c.textBuf = c.textBuf[:vstart]
+				continue // optional substitution without a value: no attribute
 			}
-			v = c.appendVal(v, x)
+			c.textLen += len(c.textBuf) - vstart + len(a.name)
+			if c.textLen > maxRecordText {
+				return errTooLarge
+			}
+			c.attrBuf = append(c.attrBuf, attr{name: a.name, value: c.textBuf[vstart:len(c.textBuf):len(c.textBuf)]})
 		}
-		if !present {
-			continue // optional substitution without a value: no attribute
-		}
-		c.textLen += len(v) + len(a.name)
-		if c.textLen > maxRecordText {
-			return nil, errTooLarge
-		}
-		e.attrs = append(e.attrs, attr{name: a.name, value: string(v)})
+		e.attrs = c.attrBuf[astart:len(c.attrBuf):len(c.attrBuf)]
 	}
+	tstart := len(c.textBuf)
 	for i := range n.kids {
 		k := &n.kids[i]
 		switch k.kind {
-		case nElem:
-			ke, err := c.expand(k, vals, depth)
-			if err != nil {
-				return nil, err
-			}
-			e.kids = append(e.kids, ke)
 		case nText:
-			e.text = append(e.text, k.text...)
-			e.hasText = true
+			c.textBuf = append(c.textBuf, k.text...)
 		case nSubst:
-			if int(k.idx) >= len(vals) {
-				continue
-			}
-			x := vals[k.idx]
-			switch {
-			case x.t == vtNull:
-			case x.t == vtBinXML:
-				sub, err := c.nested(x, depth+1)
-				if err != nil {
-					return nil, err
+			if int(k.idx) < len(vals) {
+				if x := vals[k.idx]; x.t != vtNull && x.t != vtBinXML {
+					c.textBuf = c.appendVal(c.textBuf, x)
 				}
-				e.kids = append(e.kids, sub...)
-			default:
-				before := len(e.text)
-				e.text = c.appendVal(e.text, x)
-				e.hasText = true
-				c.textLen += len(e.text) - before
 			}
 		}
-		if c.textLen > maxRecordText {
-			return nil, errTooLarge
+		if c.textLen+len(c.textBuf)-tstart > maxRecordText {
+			return errTooLarge
 		}
 	}
-	return e, nil
+	c.textLen += len(c.textBuf) - tstart
+	e.text = c.textBuf[tstart:len(c.textBuf):len(c.textBuf)]
+	for i := range n.kids {
+		k := &n.kids[i]
+		switch {
+		case k.kind == nElem:
+			if err := c.expand(e, k, vals, depth); err != nil {
+				return err
+			}
+		case k.kind == nSubst && int(k.idx) < len(vals) && vals[k.idx].t == vtBinXML:
+			if err := c.nested(e, vals[k.idx], depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
-// nested parses a BinXML substitution value. Elements stored directly in
-// such a value carry no dependency identifier (libyal notes this; template
-// definitions do carry it).
-func (c *chunk) nested(x val, depth int) ([]*elem, error) {
+// nested parses a BinXML substitution value into parent. Elements stored
+// directly in such a value carry no dependency identifier (libyal notes
+// this; template definitions do carry it).
+func (c *chunk) nested(parent *elem, x val, depth int) error {
 	if depth > maxNesting {
-		return nil, errTooDeep
+		return errTooDeep
 	}
-	return c.documentEither(x.off, x.off+x.n, depth, false)
+	return c.documentEither(parent, x.off, x.off+x.n, depth, false)
 }
 
 // documentEither parses a document with or without element dependency
 // identifiers: prefer first, then the other way when that fails (some
 // writers, e.g. tools that rewrite logs, store records without them).
-func (c *chunk) documentEither(pos, end, depth int, prefer bool) ([]*elem, error) {
+func (c *chunk) documentEither(parent *elem, pos, end, depth int, prefer bool) error {
 	// The budgets are not reset for the second try: retries (nested up
 	// to maxNesting) spend the same per-record budget.
-	els, err := c.document(pos, end, depth, prefer)
+	kid, last := parent.kid, parent.last
+	err := c.document(parent, pos, end, depth, prefer)
 	if err == nil {
-		return els, nil
+		return nil
 	}
 	var pe *parseError
 	if errors.As(err, &pe) && pe.reason != "bad_binxml" {
-		return nil, err
+		return err
 	}
-	if els, err2 := c.document(pos, end, depth, !prefer); err2 == nil {
-		return els, nil
+	parent.kid, parent.last = kid, last // drop what the failed try added
+	if last != nil {
+		last.next = nil
 	}
-	return nil, err
+	if err2 := c.document(parent, pos, end, depth, !prefer); err2 == nil {
+		return nil
+	}
+	return err
 }
 
 // appendVal renders substitution value x.

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sync"
 
 	"github.com/rampart-ids/rampart/internal/format"
 )
@@ -118,7 +119,7 @@ type Reader struct {
 	next    int64 // next chunk index to load
 	pending []error
 
-	ch      chunk
+	ch      *chunk // from chunkPool; returned at the end of the file
 	inChunk bool
 	recPos  int // next record offset inside the loaded chunk
 	recEnd  int
@@ -159,7 +160,7 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	if crc32.ChecksumIEEE(hdr[:120]) != binary.LittleEndian.Uint32(hdr[124:]) {
 		rd.pending = append(rd.pending, format.Reject("bad_file_header_crc", "file header checksum mismatch (chunks are still read)"))
 	}
-	rd.ch.init()
+	rd.ch = chunkPool.Get().(*chunk)
 	return rd, nil
 }
 
@@ -182,6 +183,10 @@ func (rd *Reader) Next() ([]byte, error) {
 			continue
 		}
 		if rd.next >= rd.nChunks {
+			if rd.ch != nil {
+				chunkPool.Put(rd.ch)
+				rd.ch = nil
+			}
 			return nil, io.EOF
 		}
 		if err := rd.loadChunk(rd.next); err != nil {
@@ -200,6 +205,13 @@ func (rd *Reader) Next() ([]byte, error) {
 }
 
 var errEmptyChunk = errors.New("empty chunk")
+
+// chunkPool recycles the 64 KiB chunk buffers and caches between files.
+var chunkPool = sync.Pool{New: func() any {
+	c := new(chunk)
+	c.init()
+	return c
+}}
 
 // loadChunk reads and checks chunk i.
 func (rd *Reader) loadChunk(i int64) error {

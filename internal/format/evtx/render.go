@@ -21,13 +21,13 @@ func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
 			dst = append(dst, ", "...)
 		}
 		first = false
-		dst = appendJSONString(dst, k)
+		dst = appendJSON(dst, k)
 		dst = append(dst, ": "...)
 	}
 	sys := child(ev, "System")
-	str := func(k string, v string) {
+	str := func(k string, v []byte) {
 		key(k)
-		dst = appendJSONString(dst, v)
+		dst = appendJSON(dst, v)
 	}
 	text := func(k string, e *elem) {
 		key(k)
@@ -52,11 +52,11 @@ func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
 		if e := child(sys, "EventRecordID"); e != nil {
 			text("EventRecordID", e)
 		} else {
-			str("EventRecordID", strconv.FormatUint(recID, 10))
+			str("EventRecordID", strconv.AppendUint(nil, recID, 10))
 		}
 		if e := child(sys, "Correlation"); e != nil {
 			for _, n := range []string{"ActivityID", "RelatedActivityID"} {
-				if v, ok := attrOf(e, n); ok && v != "" {
+				if v, ok := attrOf(e, n); ok && len(v) > 0 {
 					str(n, v)
 				}
 			}
@@ -73,14 +73,14 @@ func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
 				text(n, e)
 			}
 		}
-		uid := ""
+		var uid []byte
 		if e := child(sys, "Security"); e != nil {
 			uid, _ = attrOf(e, "UserID")
 		}
 		str("UserID", uid)
 	} else {
-		str("EventRecordID", strconv.FormatUint(recID, 10))
-		str("TimeCreated", string(appendFiletime(nil, written)))
+		str("EventRecordID", strconv.AppendUint(nil, recID, 10))
+		str("TimeCreated", appendFiletime(nil, written))
 	}
 	if ed := child(ev, "EventData"); ed != nil {
 		key("EventData")
@@ -94,7 +94,7 @@ func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
 }
 
 func child(e *elem, name string) *elem {
-	for _, k := range e.kids {
+	for k := e.kid; k != nil; k = k.next {
 		if k.name == name {
 			return k
 		}
@@ -102,13 +102,13 @@ func child(e *elem, name string) *elem {
 	return nil
 }
 
-func attrOf(e *elem, name string) (string, bool) {
+func attrOf(e *elem, name string) ([]byte, bool) {
 	for _, a := range e.attrs {
 		if a.name == name {
 			return a.value, true
 		}
 	}
-	return "", false
+	return nil, false
 }
 
 // appendText writes an element's text, or null when it has none.
@@ -116,74 +116,85 @@ func appendText(dst []byte, e *elem) []byte {
 	if len(e.text) == 0 {
 		return append(dst, "null"...)
 	}
-	return appendJSONBytes(dst, e.text)
+	return appendJSON(dst, e.text)
 }
 
 // appendEventData writes EventData: named Data items as keys (a repeated
 // name keeps its first position and last value), then every unnamed item
 // (Data without Name, Binary, …) in order under "_data".
 func appendEventData(dst []byte, ed *elem) []byte {
+	type item struct {
+		name  []byte
+		named bool
+		e     *elem
+	}
+	var scratch [64]item
+	items := scratch[:0]
+	unnamed := 0
+	for k := ed.kid; k != nil; k = k.next {
+		name, ok := dataName(k)
+		if !ok {
+			unnamed++
+		}
+		items = append(items, item{name, ok, k})
+	}
 	dst = append(dst, '{')
 	n := 0
-	var unnamed []*elem
-	for i, k := range ed.kids {
-		name, ok := "", false
-		if k.name == "Data" {
-			name, ok = attrOf(k, "Name")
-		}
-		if !ok {
-			unnamed = append(unnamed, k)
+	for i, it := range items {
+		if !it.named {
 			continue
 		}
-		if dupBefore(ed.kids[:i], name) {
+		first := true
+		for _, p := range items[:i] {
+			if p.named && string(p.name) == string(it.name) {
+				first = false
+				break
+			}
+		}
+		if !first {
 			continue
 		}
-		last := lastNamed(ed.kids[i:], name)
+		last := it.e
+		for _, q := range items[i+1:] {
+			if q.named && string(q.name) == string(it.name) {
+				last = q.e
+			}
+		}
 		if n > 0 {
 			dst = append(dst, ", "...)
 		}
 		n++
-		dst = appendJSONString(dst, name)
+		dst = appendJSON(dst, it.name)
 		dst = append(dst, ": "...)
 		dst = appendText(dst, last)
 	}
-	if len(unnamed) > 0 {
+	if unnamed > 0 {
 		if n > 0 {
 			dst = append(dst, ", "...)
 		}
 		dst = append(dst, `"_data": [`...)
-		for i, k := range unnamed {
+		i := 0
+		for _, it := range items {
+			if it.named {
+				continue
+			}
 			if i > 0 {
 				dst = append(dst, ", "...)
 			}
-			dst = appendText(dst, k)
+			i++
+			dst = appendText(dst, it.e)
 		}
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
 }
 
-func dupBefore(kids []*elem, name string) bool {
-	for _, k := range kids {
-		if k.name == "Data" {
-			if v, ok := attrOf(k, "Name"); ok && v == name {
-				return true
-			}
-		}
+// dataName is the Name of a <Data Name="…"> item.
+func dataName(k *elem) ([]byte, bool) {
+	if k.name != "Data" {
+		return nil, false
 	}
-	return false
-}
-
-func lastNamed(kids []*elem, name string) *elem {
-	var last *elem
-	for _, k := range kids {
-		if k.name == "Data" {
-			if v, ok := attrOf(k, "Name"); ok && v == name {
-				last = k
-			}
-		}
-	}
-	return last
+	return attrOf(k, "Name")
 }
 
 // appendTree writes an element with children as {name: value} (recursively;
@@ -200,7 +211,7 @@ func appendTree(dst []byte, e *elem) []byte {
 			}
 		}
 	}
-	if len(e.kids) == 0 && attrs == 0 {
+	if e.kid == nil && attrs == 0 {
 		return appendText(dst, e)
 	}
 	dst = append(dst, '{')
@@ -214,14 +225,14 @@ func appendTree(dst []byte, e *elem) []byte {
 				dst = append(dst, ", "...)
 			}
 			n++
-			dst = appendJSONString(dst, a.name)
+			dst = appendJSON(dst, a.name)
 			dst = append(dst, ": "...)
-			dst = appendJSONString(dst, a.value)
+			dst = appendJSON(dst, a.value)
 		}
 	}
-	for i, k := range e.kids {
+	for k := e.kid; k != nil; k = k.next {
 		seen := false
-		for _, p := range e.kids[:i] {
+		for p := e.kid; p != k; p = p.next {
 			if p.name == k.name {
 				seen = true
 				break
@@ -231,7 +242,7 @@ func appendTree(dst []byte, e *elem) []byte {
 			continue
 		}
 		last := k
-		for _, q := range e.kids[i+1:] {
+		for q := k.next; q != nil; q = q.next {
 			if q.name == k.name {
 				last = q
 			}
@@ -240,19 +251,15 @@ func appendTree(dst []byte, e *elem) []byte {
 			dst = append(dst, ", "...)
 		}
 		n++
-		dst = appendJSONString(dst, k.name)
+		dst = appendJSON(dst, k.name)
 		dst = append(dst, ": "...)
 		dst = appendTree(dst, last)
 	}
 	return append(dst, '}')
 }
 
-func appendJSONString(dst []byte, s string) []byte {
-	return appendJSONBytes(dst, []byte(s))
-}
-
-// appendJSONBytes writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONBytes(dst []byte, s []byte) []byte {
+// appendJSON writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSON[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -279,7 +286,7 @@ func appendJSONBytes(dst []byte, s []byte) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRune(s[i:])
+		r, size := utf8.DecodeRune([]byte(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, "\ufffd"...)
@@ -299,13 +306,13 @@ func isXMLNS(name string) bool {
 
 // normTime rewrites a textual RFC 3339 SystemTime (records that tools
 // converted from XML hold text, not a FILETIME) in the layout's form.
-func normTime(v string) string {
+func normTime(v []byte) []byte {
 	if len(v) < 20 || v[10] != 'T' {
 		return v
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
+	t, err := time.Parse(time.RFC3339Nano, string(v))
 	if err != nil {
 		return v
 	}
-	return string(appendPyTime(nil, t.UTC().Truncate(time.Microsecond)))
+	return appendPyTime(nil, t.UTC().Truncate(time.Microsecond))
 }
