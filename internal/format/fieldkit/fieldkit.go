@@ -199,8 +199,12 @@ func (f *Flattener) Reset(ev *event.Event) { f.Ev, f.n = ev, len(ev.Fields) }
 // Full reports whether MaxFields was reached.
 func (f *Flattener) Full() bool { return f.n >= MaxFields }
 
-// Set stores one field, honouring MaxFields.
+// Set stores one field, honouring MaxFields. Keys from empty JSON names
+// ("" or ending in ".") are dropped: they cannot be addressed by detectors.
 func (f *Flattener) Set(key string, v any) {
+	if key == "" || key[len(key)-1] == '.' {
+		return
+	}
 	if f.n >= MaxFields {
 		f.Ev.Fields[TruncatedField] = true
 		return
