@@ -51,7 +51,7 @@ type Indicator struct {
 	// Value is the normalized value (lower-case domain and hash, canonical
 	// prefix, URL key without scheme).
 	Value string
-	// Original is the value as written in the list.
+	// Original is the value as written in the list (refanged).
 	Original string
 	// Prefix is set for TypeIP.
 	Prefix netip.Prefix
@@ -74,6 +74,8 @@ type Term struct {
 	Type   Type
 	Value  string
 	Prefix netip.Prefix
+	// Raw is the value as written, trimmed and refanged (URLs keep their scheme).
+	Raw string
 }
 
 // typeAliases maps prefixes and CSV type names to types. "hash" and "" mean
@@ -161,26 +163,26 @@ func newTerm(t Type, auto bool, v string) (Term, error) {
 		if err != nil {
 			return Term{}, err
 		}
-		return Term{Type: t, Value: p.String(), Prefix: p}, nil
+		return Term{Type: t, Value: p.String(), Prefix: p, Raw: v}, nil
 	case TypeDomain:
 		d, ok := normDomain(v)
 		if !ok {
 			return Term{}, fmt.Errorf("invalid domain %q", short(v))
 		}
-		return Term{Type: t, Value: d}, nil
+		return Term{Type: t, Value: d, Raw: v}, nil
 	case TypeURL:
 		k, ok := urlKey(v, "")
 		if !ok {
 			return Term{}, fmt.Errorf("invalid url %q", short(v))
 		}
-		return Term{Type: t, Value: k}, nil
+		return Term{Type: t, Value: k, Raw: v}, nil
 	case TypeMD5, TypeSHA1, TypeSHA256:
 		h := strings.ToLower(v)
 		want := map[Type]int{TypeMD5: 32, TypeSHA1: 40, TypeSHA256: 64}[t]
 		if len(h) != want || !isHex(h) {
 			return Term{}, fmt.Errorf("invalid %s %q: want %d hex digits", t, short(v), want)
 		}
-		return Term{Type: t, Value: h}, nil
+		return Term{Type: t, Value: h, Raw: v}, nil
 	}
 	return Term{}, fmt.Errorf("unknown indicator type %q", t)
 }

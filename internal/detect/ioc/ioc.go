@@ -204,7 +204,11 @@ func (v *view) collect(ev *event.Event) {
 	host, _ := ev.Fields[fieldURLDomain].(string)
 	eachString(ev, fieldURL, func(s string) {
 		if k, ok := urlKey(s, host); ok {
-			v.urls = append(v.urls, obs{field: fieldURL, value: k, raw: s})
+			raw := s
+			if !strings.Contains(s, "://") {
+				raw = host + s // a path: name the host in the entity
+			}
+			v.urls = append(v.urls, obs{field: fieldURL, value: k, raw: raw})
 		}
 	})
 	for _, fld := range HashFields {
@@ -335,12 +339,13 @@ func newSignal(ev *event.Event, h hit) signal.Signal {
 	if ind.Type == TypeIP {
 		matched = h.o.addr.String()
 	}
-	shown := ind.Original
-	if ind.Type == TypeIP {
-		shown = ind.Value
-		if ind.Prefix.IsSingleIP() {
-			shown = ind.Prefix.Addr().String()
-		}
+	// Show the canonical value; URLs keep their scheme as listed.
+	shown := ind.Value
+	switch {
+	case ind.Type == TypeURL:
+		shown = ind.Original
+	case ind.Type == TypeIP && ind.Prefix.IsSingleIP():
+		shown = ind.Prefix.Addr().String()
 	}
 	ruleID := "ioc:" + ind.Source
 	details := map[string]any{

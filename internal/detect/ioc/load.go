@@ -213,7 +213,7 @@ func (t *tables) loadFile(l ListConfig, path string, opts Options) error {
 		if addErr != nil {
 			return
 		}
-		addErr = t.add(&Indicator{Type: pt.Type, Value: pt.Value, Prefix: pt.Prefix, Original: pt.Original,
+		addErr = t.add(&Indicator{Type: pt.Type, Value: pt.Value, Prefix: pt.Prefix, Original: pt.Raw,
 			Source: name, Level: level, Version: version})
 	}
 	bad := func(line int, err error) { t.badLine(path, line, err) }
@@ -233,7 +233,7 @@ func (t *tables) loadFile(l ListConfig, path string, opts Options) error {
 				first := si.terms[0]
 				labels := append(append([]string(nil), si.obj.Labels...), si.obj.IndicatorTypes...)
 				addErr = t.add(&Indicator{Type: first.Type, Value: first.Value, Prefix: first.Prefix,
-					Original: first.Value, Source: name, Level: level, Version: version,
+					Original: first.Raw, Source: name, Level: level, Version: version,
 					STIXID: si.obj.ID, Name: si.obj.Name, Labels: labels, ValidUntil: si.until,
 					AllOf: si.terms[1:]})
 			},

@@ -41,7 +41,7 @@ func TestParsePlainLine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in[:min(len(tc.in), 40)], func(t *testing.T) {
-			got, _, err := parsePlainLine(tc.in)
+			got, err := parsePlainLine(tc.in)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got err %v, want containing %q", err, tc.wantErr)

@@ -24,8 +24,7 @@ func (e LineError) String() string { return fmt.Sprintf("%s:%d: %s", e.File, e.L
 // parsedTerm is a term read from a list, with where it came from.
 type parsedTerm struct {
 	Term
-	Original string
-	Line     int
+	Line int
 }
 
 // parsePlain reads a plain list: one indicator per line, '#' comments,
@@ -57,17 +56,17 @@ func parsePlain(data []byte, add func(parsedTerm), bad func(line int, err error)
 		if s == "" || s[0] == '#' {
 			continue
 		}
-		t, orig, err := parsePlainLine(s)
+		t, err := parsePlainLine(s)
 		if err != nil {
 			bad(line, err)
 			continue
 		}
-		add(parsedTerm{Term: t, Original: orig, Line: line})
+		add(parsedTerm{Term: t, Line: line})
 	}
 }
 
-// parsePlainLine reads "[type:]value", returning the value as written.
-func parsePlainLine(s string) (Term, string, error) {
+// parsePlainLine reads "[type:]value".
+func parsePlainLine(s string) (Term, error) {
 	typ, auto := Type(""), true
 	if i := strings.IndexByte(s, ':'); i > 0 {
 		if t, a, err := parseTypeName(s[:i]); err == nil && (!a || strings.EqualFold(s[:i], "hash")) {
@@ -75,10 +74,9 @@ func parsePlainLine(s string) (Term, string, error) {
 		}
 	}
 	if strings.ContainsAny(s, " \t") {
-		return Term{}, "", fmt.Errorf("unexpected text after value in %q", short(s))
+		return Term{}, fmt.Errorf("unexpected text after value in %q", short(s))
 	}
-	t, err := newTerm(typ, auto, s)
-	return t, s, err
+	return newTerm(typ, auto, s)
 }
 
 // csvValueColumns are accepted header names for the value column.
@@ -147,6 +145,6 @@ func parseCSV(data []byte, add func(parsedTerm), bad func(line int, err error)) 
 			bad(line, err)
 			continue
 		}
-		add(parsedTerm{Term: t, Original: v, Line: line})
+		add(parsedTerm{Term: t, Line: line})
 	}
 }
