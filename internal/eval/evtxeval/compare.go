@@ -12,10 +12,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/format"
 )
 
 // maxRefLine caps one reference JSONL line.
 const maxRefLine = 16 << 20
+
+// rec is one record: decoded, and raw for the windows record format.
+type rec struct {
+	m   map[string]any
+	raw []byte
+}
 
 func decodeObject(b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -28,7 +37,7 @@ func decodeObject(b []byte) (map[string]any, error) {
 }
 
 // readJSONL reads the reference records of one windows-evtx file.
-func readJSONL(path string) ([]map[string]any, error) {
+func readJSONL(path string) ([]rec, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening reference: %w", err)
@@ -36,7 +45,7 @@ func readJSONL(path string) ([]map[string]any, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 1<<20), maxRefLine)
-	var out []map[string]any
+	var out []rec
 	for line := 1; sc.Scan(); line++ {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
@@ -45,7 +54,7 @@ func readJSONL(path string) ([]map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading reference %s:%d: %w", path, line, err)
 		}
-		out = append(out, m)
+		out = append(out, rec{m: m, raw: bytes.Clone(sc.Bytes())})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading reference %s: %w", path, err)
@@ -56,20 +65,24 @@ func readJSONL(path string) ([]map[string]any, error) {
 // readSigmaJSON reads a regression_data rendering (one or more concatenated
 // {"Event": {...}} objects, "#attributes"/"#text" style) and flattens each
 // to the windows-evtx layout.
-func readSigmaJSON(path string) ([]map[string]any, error) {
+func readSigmaJSON(path string) ([]rec, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening reference: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	var out []map[string]any
+	var out []rec
 	for {
-		var o map[string]any
-		err := dec.Decode(&o)
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
 		if err == io.EOF {
 			return out, nil
 		}
+		if err != nil {
+			return nil, fmt.Errorf("reading reference %s: %w", path, err)
+		}
+		o, err := decodeObject(raw)
 		if err != nil {
 			return nil, fmt.Errorf("reading reference %s: %w", path, err)
 		}
@@ -77,7 +90,7 @@ func readSigmaJSON(path string) ([]map[string]any, error) {
 		if ev == nil {
 			ev = o
 		}
-		out = append(out, flattenSigma(ev))
+		out = append(out, rec{m: flattenSigma(ev), raw: raw})
 	}
 }
 
@@ -154,14 +167,15 @@ func stripAttrs(v any) any {
 
 // compare matches reference records to Rampart's by EventRecordID and
 // counts differing fields.
-func (s *Section) compare(file string, refs, got []map[string]any) {
+func (s *Section) compare(file string, refs, got []rec) {
 	s.RecordsRampart += len(got)
-	byID := map[string][]map[string]any{}
+	byID := map[string][]rec{}
 	for _, g := range got {
-		id := str(g["EventRecordID"])
+		id := str(g.m["EventRecordID"])
 		byID[id] = append(byID[id], g)
 	}
-	for _, ref := range refs {
+	for _, r := range refs {
+		ref := r.m
 		s.RecordsReference++
 		id := str(ref["EventRecordID"])
 		cands := byID[id]
@@ -174,17 +188,108 @@ func (s *Section) compare(file string, refs, got []map[string]any) {
 		// Several records may share an id (rare, in damaged logs): use the closest.
 		best, bestDiff := 0, -1
 		for i, c := range cands {
-			d := len(s.diffRecord(ref, c, false))
+			d := len(s.diffRecord(ref, c.m, false))
 			if bestDiff < 0 || d < bestDiff {
 				best, bestDiff = i, d
 			}
 		}
 		g := cands[best]
 		byID[id] = append(cands[:best:best], cands[best+1:]...)
-		for _, f := range s.diffRecord(ref, g, true) {
+		for _, f := range s.diffRecord(ref, g.m, true) {
 			s.FieldMismatches[f]++
 		}
+		s.compareEvents(r.raw, g.raw)
 	}
+}
+
+// compareEvents parses both renderings with the windows record format and
+// counts the normalized Event fields that differ.
+func (s *Section) compareEvents(ref, got []byte) {
+	if s.parser == nil {
+		f, ok := format.Lookup("windows")
+		if !ok {
+			return
+		}
+		s.parser = f.NewParser(format.Options{})
+		s.evRef, s.evGot = event.New(), event.New()
+	}
+	s.evRef.Reset()
+	s.evGot.Reset()
+	errRef := s.parser.Parse(ref, s.evRef)
+	errGot := s.parser.Parse(got, s.evGot)
+	s.EventsCompared++
+	if errRef != nil || errGot != nil {
+		if (errRef == nil) != (errGot == nil) {
+			s.EventFieldMismatches["parse_error"]++
+			s.example("windows format: reference error %v, rampart error %v", errRef, errGot)
+		}
+		return
+	}
+	if eq, _ := timeEqual(s.evRef.Time.Format(time.RFC3339Nano), s.evGot.Time.Format(time.RFC3339Nano)); !eq {
+		s.EventFieldMismatches["@timestamp"]++
+	}
+	keys := map[string]bool{}
+	for k := range s.evRef.Fields {
+		keys[k] = true
+	}
+	for k := range s.evGot.Fields {
+		keys[k] = true
+	}
+	for k := range keys {
+		a, aok := s.evRef.Fields[k]
+		b := s.evGot.Fields[k]
+		if fieldEqual(a, b, s.trim) {
+			continue
+		}
+		if !aok && k == "winlog.provider_guid" {
+			// The windows-evtx JSONL layout has no provider GUID; the
+			// reader adds it (field contract). Counted, not a mismatch.
+			s.EventFieldsExtra[k]++
+			continue
+		}
+		s.EventFieldMismatches[k]++
+		s.example("windows format field %s: reference %s, rampart %s", k, clip(a), clip(b))
+	}
+}
+
+func fieldEqual(a, b any, trim bool) bool {
+	al, aok := a.([]string)
+	bl, bok := b.([]string)
+	if aok || bok {
+		if !aok || !bok || len(al) != len(bl) {
+			if aok && !bok && len(al) == 1 {
+				return leafEqual(al[0], b, trim)
+			}
+			if bok && !aok && len(bl) == 1 {
+				return leafEqual(a, bl[0], trim)
+			}
+			return false
+		}
+		for i := range al {
+			if !leafEqual(al[i], bl[i], trim) {
+				return false
+			}
+		}
+		return true
+	}
+	if isEmpty(a) && isEmpty(b) {
+		return true
+	}
+	switch x := a.(type) {
+	case int64:
+		if y, ok := b.(int64); ok {
+			return x == y
+		}
+	case float64:
+		if y, ok := b.(float64); ok {
+			return x == y
+		}
+	case bool:
+		if y, ok := b.(bool); ok {
+			return x == y
+		}
+	}
+	return leafEqual(a, b, trim)
 }
 
 // diffRecord lists the compared fields that differ; s (optional) collects
@@ -314,6 +419,8 @@ func str(v any) string {
 		return strconv.FormatBool(x)
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
 	}
 	b, _ := json.Marshal(v)
 	return string(b)

@@ -26,8 +26,12 @@ import (
 	"text/tabwriter"
 
 	"github.com/rampart-ids/rampart/internal/eval"
+	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	"github.com/rampart-ids/rampart/internal/format/evtx"
+	// The windows record format reads the evtx records; the suite compares
+	// the Event fields it produces from both renderings.
+	_ "github.com/rampart-ids/rampart/internal/format/windows"
 )
 
 func init() {
@@ -56,6 +60,15 @@ type Section struct {
 	RecordErrors     map[string]int // quarantined pieces by reason
 	TimeRounded      int            // timestamps equal only within 2 µs (reference float rounding)
 	Examples         []string
+
+	// Records of both renderings parsed by the windows record format and
+	// compared as Event fields (field → count of differing records).
+	EventsCompared       int
+	EventFieldMismatches map[string]int
+	EventFieldsExtra     map[string]int // fields only Rampart's rendering has
+
+	parser       format.Parser
+	evRef, evGot *event.Event
 
 	// trim compares values without surrounding whitespace (the
 	// regression_data renderings trim it; the windows-evtx ones do not).
@@ -100,6 +113,9 @@ func (s *Section) json() map[string]any {
 		"data_key_mismatches":        nonNil(s.DataKeyMismatch),
 		"record_errors":              nonNil(s.RecordErrors),
 		"timestamps_within_2us_only": s.TimeRounded,
+		"events_compared":            s.EventsCompared,
+		"event_field_mismatches":     nonNil(s.EventFieldMismatches),
+		"event_fields_extra":         nonNil(s.EventFieldsExtra),
 	}
 	if s.FailedFiles != nil {
 		m["failed_files"] = s.FailedFiles
@@ -135,6 +151,13 @@ func (r *Result) Table(w io.Writer) error {
 		}
 		for _, k := range sortedKeys(s.DataKeyMismatch) {
 			fmt.Fprintf(tw, "  data key %s\t%d\n", k, s.DataKeyMismatch[k])
+		}
+		fmt.Fprintf(tw, "events compared via windows format\t%d\n", s.EventsCompared)
+		for _, k := range sortedKeys(s.EventFieldMismatches) {
+			fmt.Fprintf(tw, "event field mismatch %s\t%d\n", k, s.EventFieldMismatches[k])
+		}
+		for _, k := range sortedKeys(s.EventFieldsExtra) {
+			fmt.Fprintf(tw, "event field only in rampart %s\t%d\n", k, s.EventFieldsExtra[k])
 		}
 		for _, k := range sortedKeys(s.RecordErrors) {
 			fmt.Fprintf(tw, "quarantined %s\t%d\n", k, s.RecordErrors[k])
@@ -273,12 +296,13 @@ func RunSigmaRegression(ctx context.Context, dir string, progress io.Writer) (*S
 }
 
 func newSection(name string) *Section {
-	return &Section{Name: name, FieldMismatches: map[string]int{}, DataKeyMismatch: map[string]int{}, RecordErrors: map[string]int{}}
+	return &Section{Name: name, FieldMismatches: map[string]int{}, DataKeyMismatch: map[string]int{},
+		RecordErrors: map[string]int{}, EventFieldMismatches: map[string]int{}, EventFieldsExtra: map[string]int{}}
 }
 
 // readEVTX reads every record of one file; quarantined pieces are counted
 // by reason. The error is a failure to open or read the file.
-func readEVTX(path string, errs map[string]int) ([]map[string]any, error) {
+func readEVTX(path string, errs map[string]int) ([]rec, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening evtx: %w", err)
@@ -292,7 +316,7 @@ func readEVTX(path string, errs map[string]int) ([]map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []map[string]any
+	var out []rec
 	for {
 		b, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -311,7 +335,7 @@ func readEVTX(path string, errs map[string]int) ([]map[string]any, error) {
 			errs["rampart_invalid_json"]++
 			continue
 		}
-		out = append(out, m)
+		out = append(out, rec{m: m, raw: b})
 	}
 }
 

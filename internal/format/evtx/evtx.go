@@ -6,7 +6,7 @@
 //
 // Each record becomes one flat JSON object in the layout of the Windows
 // JSON exports Rampart already reads (record format "windows"): System
-// fields at top level (Provider, EventID, Version, Level, Task, Opcode,
+// fields at top level (Provider, ProviderGuid, EventID, Version, Level, Task, Opcode,
 // Keywords, TimeCreated, EventRecordID, ActivityID, ProcessID, ThreadID,
 // Channel, Computer, UserID), then EventData {Name: value} with unnamed
 // items and Binary under "_data", or UserData {wrapper: {name: value}}.

@@ -8,7 +8,7 @@ import (
 
 // renderJSON writes the flat JSON layout of one Event element.
 //
-// System: Provider (Name), EventID (text; Qualifiers dropped), Version,
+// System: Provider (Name), ProviderGuid, EventID (text; Qualifiers dropped), Version,
 // Level, Task, Opcode, Keywords, TimeCreated (SystemTime), EventRecordID,
 // ActivityID/RelatedActivityID (when set), ProcessID, ThreadID, Channel,
 // Computer, UserID ("" when absent). Elements a record lacks are left out.
@@ -37,6 +37,11 @@ func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
 		if p := child(sys, "Provider"); p != nil {
 			if v, ok := attrOf(p, "Name"); ok {
 				str("Provider", v)
+			}
+			// Not in the reference layout, but part of the field contract
+			// (winlog.provider_guid); the windows format reads ProviderGuid.
+			if v, ok := attrOf(p, "Guid"); ok && len(v) > 0 {
+				str("ProviderGuid", v)
 			}
 		}
 		for _, n := range []string{"EventID", "Version", "Level", "Task", "Opcode", "Keywords"} {
