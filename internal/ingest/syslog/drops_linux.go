@@ -53,3 +53,16 @@ func udpDrops(ino uint64) (uint64, bool) {
 	}
 	return 0, false
 }
+
+// recvBuffer returns the socket's SO_RCVBUF as the kernel reports it.
+func recvBuffer(c *net.UDPConn) int {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		n, _ = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+	})
+	return n
+}

@@ -153,6 +153,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		if err := s.udp.SetReadBuffer(cfg.ReadBufferBytes); err != nil {
 			s.log.Warn("udp receive buffer not set", "err", err)
 		}
+		// The kernel caps SO_RCVBUF at net.core.rmem_max (and reports double
+		// the usable size); say so when the buffer is smaller than asked.
+		if got := recvBuffer(s.udp); got > 0 && got/2 < cfg.ReadBufferBytes {
+			s.log.Info("udp receive buffer capped by kernel (raise net.core.rmem_max)",
+				"requested", cfg.ReadBufferBytes, "effective", got/2)
+		}
 		s.udpInode = socketInode(s.udp)
 		s.baseDrops, _ = udpDrops(s.udpInode)
 	}
