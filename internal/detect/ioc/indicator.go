@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
@@ -239,36 +238,43 @@ func normDomain(d string) (string, bool) {
 }
 
 // urlKey renders a URL as host+path[?query], lower-casing the host and
-// dropping scheme, userinfo, default ports and fragment. When raw has no
-// scheme and host is given, raw is taken as a path on host.
+// dropping scheme, userinfo, default ports (80, 443) and fragment. When raw
+// has no scheme and host is given, raw is taken as a path on host. It is
+// hand-rolled (no net/url) because it runs on every event with a URL.
 func urlKey(raw, host string) (string, bool) {
 	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", false
-	}
-	if !strings.Contains(raw, "://") {
+	var authority, rest string
+	if i := strings.Index(raw, "://"); i >= 0 {
+		if i == 0 {
+			return "", false
+		}
+		authority = raw[i+3:]
+		if j := strings.IndexAny(authority, "/?#"); j >= 0 {
+			authority, rest = authority[:j], authority[j:]
+		}
+		if j := strings.LastIndexByte(authority, '@'); j >= 0 {
+			authority = authority[j+1:]
+		}
+	} else {
 		if host == "" || !strings.HasPrefix(raw, "/") {
 			return "", false
 		}
-		raw = "http://" + host + raw
+		authority, rest = host, raw
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
+	if authority == "" || strings.ContainsAny(authority, " \t\r\n/\\") {
 		return "", false
 	}
-	h := strings.ToLower(u.Hostname())
-	if p := u.Port(); p != "" && p != "80" && p != "443" {
-		h += ":" + p
+	authority = strings.TrimSuffix(strings.TrimSuffix(authority, ":80"), ":443")
+	if j := strings.IndexByte(rest, '#'); j >= 0 {
+		rest = rest[:j]
 	}
-	path := u.EscapedPath()
-	if path == "" {
-		path = "/"
+	if rest == "" || rest[0] == '?' {
+		rest = "/" + rest
 	}
-	k := h + path
-	if u.RawQuery != "" {
-		k += "?" + u.RawQuery
+	if strings.HasSuffix(rest, "?") {
+		rest = rest[:len(rest)-1]
 	}
-	return k, true
+	return strings.ToLower(authority) + rest, true
 }
 
 func isHex(s string) bool {

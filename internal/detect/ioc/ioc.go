@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,8 +118,14 @@ func (d *Detector) Reload(ctx context.Context) error {
 	return nil
 }
 
-// Stats reports what the current tables hold.
-func (d *Detector) Stats() Stats { return d.cur.Load().stats }
+// Stats reports what the current tables hold (a copy the caller may keep).
+func (d *Detector) Stats() Stats {
+	s := d.cur.Load().stats
+	s.Indicators = maps.Clone(s.Indicators)
+	s.Unsupported = maps.Clone(s.Unsupported)
+	s.Errors = slices.Clone(s.Errors)
+	return s
+}
 
 func (d *Detector) logStats(s Stats) {
 	d.log.Info("indicators loaded", "files", s.Files, "indicators", s.Total(), "bad_lines", s.BadLines,

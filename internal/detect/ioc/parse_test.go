@@ -211,3 +211,28 @@ func TestParsePatternTooComplex(t *testing.T) {
 		t.Errorf("got %d conjunctions, skipped %q; want none and \"too complex\"", len(got.Conjunctions), got.Skipped)
 	}
 }
+
+func TestURLKey(t *testing.T) {
+	tests := []struct {
+		raw, host, want string
+		ok              bool
+	}{
+		{"http://Bad.Example/a/B?q=1#f", "", "bad.example/a/B?q=1", true},
+		{"https://user:pw@bad.example:443", "", "bad.example/", true},
+		{"http://bad.example:8080/x?", "", "bad.example:8080/x", true},
+		{"http://[2001:DB8::1]:8080/x", "", "[2001:db8::1]:8080/x", true},
+		{"http://bad.example?x=1", "", "bad.example/?x=1", true},
+		{"/p?x=1", "Bad.Example", "bad.example/p?x=1", true},
+		{"/p", "", "", false},
+		{"p", "bad.example", "", false},
+		{"://x", "", "", false},
+		{"http:///x", "", "", false},
+		{"http://a b/x", "", "", false},
+	}
+	for _, tc := range tests {
+		got, ok := urlKey(tc.raw, tc.host)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("urlKey(%q, %q) = %q, %v; want %q, %v", tc.raw, tc.host, got, ok, tc.want, tc.ok)
+		}
+	}
+}
