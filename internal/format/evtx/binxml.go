@@ -115,8 +115,12 @@ type nameRec struct {
 	name string
 }
 
-// maxTemplateCache bounds the bytes of the cross-chunk template cache keys.
-const maxTemplateCache = 8 << 20
+// maxTemplateCache bounds the cross-chunk template cache: key bytes plus
+// an estimate of the compiled nodes' size.
+const (
+	maxTemplateCache = 16 << 20
+	nodeCost         = 128
+)
 
 // val is one substitution value: its type and where its bytes are in the chunk.
 type val struct {
@@ -222,6 +226,7 @@ func (c *chunk) cachedTemplate(d int, body []byte) (*tmpl, error) {
 		return t, nil
 	}
 	c.logRefs, c.refs = true, c.refs[:0]
+	before := c.nodes
 	nodes, err := c.compileFragment(d+24, d+24+len(body), true)
 	if err != nil {
 		c.refs = c.refs[:0]
@@ -232,12 +237,13 @@ func (c *chunk) cachedTemplate(d int, body []byte) (*tmpl, error) {
 		return nil, err
 	}
 	t := &tmpl{nodes: nodes, refs: append([]nameRec(nil), c.refs...)}
-	if c.tcacheBytes+len(c.keyBuf) > maxTemplateCache {
+	cost := len(c.keyBuf) + nodeCost*(c.nodes-before)
+	if c.tcacheBytes+cost > maxTemplateCache {
 		clear(c.tcache)
 		c.tcacheBytes = 0
 	}
 	c.tcache[string(c.keyBuf)] = t
-	c.tcacheBytes += len(c.keyBuf)
+	c.tcacheBytes += cost
 	return t, nil
 }
 

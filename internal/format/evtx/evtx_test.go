@@ -7,10 +7,14 @@ import (
 	"errors"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -387,6 +391,48 @@ func TestPyFloat(t *testing.T) {
 	for _, tc := range tests {
 		if got := string(appendPyFloat(nil, tc.in)); got != tc.want {
 			t.Errorf("appendPyFloat(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestMutatedSecurityLog repeats, in process, the experiment that drove
+// the Velocidex reader to a fatal out-of-memory (DEPENDENCIES.md): flip 20
+// random bytes of Velocidex's Security.evtx, 150 times. Every mutation must
+// be read to the end quickly and with bounded allocation.
+func TestMutatedSecurityLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("150 mutations of a 1 MB log")
+	}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "www.velocidex.com/golang/evtx").Output()
+	if err != nil {
+		t.Skipf("velocidex module not available: %v", err)
+	}
+	orig, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "testdata", "Security.evtx"))
+	if err != nil {
+		t.Skipf("Security.evtx not available: %v", err)
+	}
+	if n := len(readAll(t, orig)); n != 739 {
+		t.Fatalf("unmutated Security.evtx: %d records, want 739", n)
+	}
+	rng := rand.New(rand.NewPCG(6, 6))
+	var maxD time.Duration
+	var maxAlloc uint64
+	defer func() { t.Logf("slowest mutation %v, most allocated %d MB", maxD, maxAlloc>>20) }()
+	for i := range 150 {
+		data := bytes.Clone(orig)
+		for range 20 {
+			data[rng.IntN(len(data))] = byte(rng.IntN(256))
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		recs := readAll(t, data)
+		d := time.Since(start)
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		maxD, maxAlloc = max(maxD, d), max(maxAlloc, alloc)
+		if alloc > 256<<20 || d > 5*time.Second {
+			t.Errorf("mutation %d: %d records in %v, %d MB allocated", i, len(recs), d, alloc>>20)
 		}
 	}
 }
