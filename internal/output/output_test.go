@@ -1,9 +1,12 @@
 package output_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,5 +101,40 @@ func TestEncodeJSON(t *testing.T) {
 	as[0].Details = map[string]any{"bad": make(chan int)}
 	if err := json.Unmarshal(output.EncodeJSON(&as[0]), &m); err != nil || m["id"] != "a1b2c3" {
 		t.Errorf("unencodable alert: %v %v", err, m)
+	}
+}
+
+func TestFanout(t *testing.T) {
+	dir := t.TempDir()
+	var outs output.Fanout
+	for _, y := range []string{
+		"kind: file\nname: a\npath: " + dir + "/a.jsonl\n",
+		"kind: webhook\nname: dead\nurl: http://127.0.0.1:1/\nmax_attempts: 1\ntimeout: 1s\n",
+		"kind: file\nname: b\npath: " + dir + "/b.jsonl\n",
+	} {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(y), &n); err != nil {
+			t.Fatal(err)
+		}
+		var kind struct{ Kind string }
+		_ = n.Decode(&kind)
+		o, err := output.New(kind.Kind, &n, output.Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, o)
+	}
+	err := outs.Send(context.Background(), outputtest.Alerts())
+	if err == nil || !strings.Contains(err.Error(), "output dead:") || strings.Contains(err.Error(), "output a:") {
+		t.Fatalf("got %v, want only the webhook to fail", err)
+	}
+	if err := outs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"a.jsonl", "b.jsonl"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || strings.Count(string(b), "\n") != 2 {
+			t.Errorf("%s: %v, %d lines", f, err, strings.Count(string(b), "\n"))
+		}
 	}
 }
