@@ -1,9 +1,12 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/signal"
@@ -26,6 +29,56 @@ func CheckSignals(sigs []signal.Signal, alertIDs []string) error {
 		}
 	}
 	return nil
+}
+
+// CleanSignal returns a copy of sig as a store keeps it, so the alert
+// RecordSignals returns equals the one GetAlert reads back: text made valid
+// UTF-8 (invalid sequences become U+FFFD; stores keep alert lists as JSON)
+// and Details as JSON reads them back (numbers become float64). Details that
+// cannot be encoded (NaN, a channel) are replaced by {"details_error": why}
+// rather than failing the whole batch.
+func CleanSignal(sig signal.Signal) signal.Signal {
+	sig.ID, sig.Detector, sig.RuleID, sig.RuleVersion = validText(sig.ID), validText(sig.Detector), validText(sig.RuleID), validText(sig.RuleVersion)
+	sig.Title, sig.Explanation = validText(sig.Title), validText(sig.Explanation)
+	sig.Layer, sig.Level = signal.Layer(validText(string(sig.Layer))), signal.Level(validText(string(sig.Level)))
+	sig.Tags, sig.Techniques, sig.EventIDs = validTexts(sig.Tags), validTexts(sig.Techniques), validTexts(sig.EventIDs)
+	if sig.Entities != nil {
+		es := make([]signal.Entity, len(sig.Entities))
+		for i, e := range sig.Entities {
+			es[i] = signal.Entity{Kind: validText(e.Kind), Value: validText(e.Value)}
+		}
+		sig.Entities = es
+	}
+	if sig.Details != nil {
+		var d map[string]any
+		b, err := json.Marshal(sig.Details)
+		if err == nil {
+			err = json.Unmarshal(b, &d)
+		}
+		if err != nil {
+			d = map[string]any{"details_error": err.Error()}
+		}
+		sig.Details = d
+	}
+	return sig
+}
+
+func validText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func validTexts(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = validText(s)
+	}
+	return out
 }
 
 // NewAlert starts the alert id from its first signal: alert.FromSignal, with

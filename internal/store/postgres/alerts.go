@@ -99,6 +99,7 @@ func marshalLists(a *alert.Alert) (tags, techs, ents, evids, details string, err
 
 // sanitizeSignal makes a copy of sig whose text PostgreSQL can store.
 func sanitizeSignal(sig signal.Signal) signal.Signal {
+	sig = store.CleanSignal(sig)
 	sig.ID, sig.Detector, sig.RuleID, sig.RuleVersion = pgText(sig.ID), pgText(sig.Detector), pgText(sig.RuleID), pgText(sig.RuleVersion)
 	sig.Title, sig.Explanation = pgText(sig.Title), pgText(sig.Explanation)
 	sig.Layer, sig.Level = signal.Layer(pgText(string(sig.Layer))), signal.Level(pgText(string(sig.Level)))

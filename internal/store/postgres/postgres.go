@@ -2,10 +2,11 @@
 // pgx/v5 (pgxpool). The schema matches store/sqlite; migrations run with
 // goose under a session advisory lock, so several nodes may start at once.
 //
-// Text columns cannot hold NUL bytes or invalid UTF-8 in PostgreSQL; alert
-// text is made valid (each bad byte becomes U+FFFD) before it is stored, and
-// the alert RecordSignals returns is the one stored. Event fields keep every
-// byte (store.EncodeFields escapes them).
+// Text columns cannot hold NUL bytes or invalid UTF-8 in PostgreSQL; alert,
+// quarantine and token text is made valid (NUL and invalid sequences become
+// U+FFFD) before it is stored, and the alert RecordSignals returns is the one
+// stored. Event fields and raw bytes keep every byte (store.EncodeFields
+// escapes them).
 package postgres
 
 import (

@@ -109,7 +109,8 @@ func (s *Store) RecordSignals(ctx context.Context, sigs []signal.Signal, alertID
 		// current for the whole transaction; cache it across the batch.
 		cur := map[string]*alert.Alert{}
 		for i := range sigs {
-			sig, id := &sigs[i], alertIDs[i]
+			clean := store.CleanSignal(sigs[i])
+			sig, id := &clean, alertIDs[i]
 			a, ok := cur[id]
 			if !ok {
 				got, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertCols+` FROM alerts a WHERE a.id = ?`, id))

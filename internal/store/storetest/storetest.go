@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Alerts/EvidenceCap", testEvidenceCap},
 		{"Alerts/Concurrent", testRecordConcurrent},
 		{"Alerts/BadInput", testRecordBadInput},
+		{"Alerts/OddText", testRecordOddText},
 		{"Alerts/ListFilters", testListFilters},
 		{"Alerts/ListPaging", testListPaging},
 		{"Alerts/ListPagingWhileWriting", testListPagingWhileWriting},
@@ -514,6 +515,23 @@ func testRecordBadInput(t *testing.T, s store.Store) {
 				t.Errorf("RecordSignals accepted %s", tc.name)
 			}
 		})
+	}
+}
+
+// testRecordOddText: log-derived text (NUL, invalid UTF-8) in a signal must
+// not fail the batch. A store may make such text storable, but what
+// RecordSignals returns must be what it stored and what filters match.
+func testRecordOddText(t *testing.T, s store.Store) {
+	sig := mkSig("s1", "r", base, "e1")
+	sig.Title = "bad \x00 title \xff"
+	sig.Entities = []signal.Entity{{Kind: "user", Value: "ro\x00ot\xc3\x28"}}
+	sig.Details = map[string]any{"matched": "\x00\xfe"}
+	got, _ := record1(t, s, sig, "A")
+	if diff := cmp.Diff(got, getAlert(t, s, "A"), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("stored alert differs from returned (-returned +stored):\n%s", diff)
+	}
+	if ids := listIDs(t, s, store.AlertQuery{Entity: got.Entities[0].Value}); !slices.Equal(ids, []string{"A"}) {
+		t.Errorf("filter by the returned entity value %q found %v, want [A]", got.Entities[0].Value, ids)
 	}
 }
 

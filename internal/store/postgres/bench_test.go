@@ -1,0 +1,15 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/rampart-ids/rampart/internal/store/storetest"
+)
+
+func BenchmarkAppendEvents(b *testing.B) {
+	storetest.BenchAppendEvents(b, open(b), 1000)
+}
+
+func BenchmarkRecordSignals(b *testing.B) {
+	storetest.BenchRecordSignals(b, open(b), 100, 50)
+}
