@@ -5,6 +5,24 @@
 //
 // The wire shape of an alert is Record (snake_case JSON); every kind that
 // sends JSON uses it, so receivers see one schema.
+//
+// Example config (each entry is decoded strictly by its kind):
+//
+//	alerts:
+//	  outputs:
+//	    - kind: file
+//	      path: /var/lib/rampart/alerts.jsonl
+//	      max_bytes: 104857600
+//	    - kind: webhook
+//	      url: https://soar.example/hooks/rampart
+//	      secret_env: RAMPART_WEBHOOK_SECRET
+//	      timeout: 10s
+//	      max_attempts: 4
+//	    - kind: syslog
+//	      name: siem
+//	      address: siem.example:6514
+//	      network: tcp
+//	      format: cef
 package output
 
 import (

@@ -46,10 +46,28 @@
 // # Matching
 //
 // Fields read (docs/fields.md): source.ip, destination.ip, related.ip;
-// dns.question.name, url.domain, tls.server.sni, destination.domain;
+// dns.question.name, url.domain, tls.server.sni, destination.domain (an
+// address in one of these is checked as an IP);
 // url.original (with url.domain when it holds only a path); file.hash.*,
 // process.hash.*, related.hash and winlog.event_data.Hashes
 // ("SHA256=…,MD5=…"). URLs are compared without their scheme and fragment,
 // with the host lower-cased. Each distinct (list, indicator) hit on an event
-// becomes one signal.
+// becomes one signal: Detector "ioc", RuleID "ioc:<list name>", Level from
+// the list (default high), Details with indicator, type, field, value,
+// source and, for STIX, stix_id, stix_name, labels and valid_until.
+//
+// # Config
+//
+// Rule paths given to the detector (rules.ioc) are lists named after their
+// files. The detector's own section may add lists with names and levels:
+//
+//	lists:
+//	  - name: abuse-feed
+//	    path: /etc/rampart/ioc/feed.csv
+//	    level: medium
+//	  - path: /etc/rampart/ioc/stix/     # every .json in the folder
+//	level: high                          # default for lists without one
+//
+// Reload re-reads every list, builds new tables and swaps them in
+// atomically; if any file fails to load the old tables stay.
 package ioc

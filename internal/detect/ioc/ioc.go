@@ -203,6 +203,11 @@ func (v *view) collect(ev *event.Event) {
 	}
 	for _, fld := range DomainFields {
 		eachString(ev, fld, func(s string) {
+			// A host given as an address (HTTP Host, SNI-less TLS) is checked as an IP.
+			if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+				v.ips = append(v.ips, obs{field: fld, raw: s, addr: a.Unmap().WithZone("")})
+				return
+			}
 			d := strings.TrimSuffix(strings.ToLower(s), ".")
 			if d != "" {
 				v.domains = append(v.domains, obs{field: fld, value: d, raw: s})
