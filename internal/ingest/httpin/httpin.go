@@ -44,7 +44,7 @@ type Config struct {
 	// MaxBodyBytes bounds the body as sent, compressed or not (default 16 MiB).
 	MaxBodyBytes int64
 	// MaxDecodedBytes bounds the body after decompression, against gzip
-	// bombs (default 64 MiB).
+	// bombs (default MaxBodyBytes when that is set, else 64 MiB).
 	MaxDecodedBytes int64
 	// MaxRecords bounds the lines of one request (default 10000).
 	MaxRecords int
@@ -67,11 +67,14 @@ func (c *Config) setDefaults() {
 	if c.Source == "" {
 		c.Source = "http"
 	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = 16 << 20
-	}
 	if c.MaxDecodedBytes <= 0 {
 		c.MaxDecodedBytes = 64 << 20
+		if c.MaxBodyBytes > 0 {
+			c.MaxDecodedBytes = c.MaxBodyBytes
+		}
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 16 << 20
 	}
 	if c.MaxRecords <= 0 {
 		c.MaxRecords = 10000
