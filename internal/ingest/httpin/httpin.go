@@ -1,6 +1,7 @@
 // Package httpin is the HTTP push input: the handler for
 // POST /api/v1/events, whose body is NDJSON (one JSON object per line),
-// optionally gzip-compressed (Content-Encoding: gzip).
+// optionally gzip-compressed (Content-Encoding: gzip). A body that is one
+// JSON array, or one pretty-printed object, is accepted too (see Split).
 //
 // The whole body is read and checked against the limits before any record
 // is handed on, so a rejected request (413, 400, 415) leaves nothing
@@ -263,7 +264,7 @@ func (h *handler) split(body []byte, host string) ([]ingest.Record, Response, er
 		recs []ingest.Record
 		resp Response
 	)
-	err := SplitNDJSON(body, h.cfg.MaxLineBytes, func(n int, line []byte, kind LineKind) error {
+	err := Split(body, h.cfg.MaxLineBytes, func(n int, line []byte, kind LineKind) error {
 		if len(recs) >= h.cfg.MaxRecords {
 			return &reqError{http.StatusRequestEntityTooLarge, CodeTooManyRecords,
 				fmt.Sprintf("more than %d records in one request", h.cfg.MaxRecords)}
@@ -301,6 +302,62 @@ const (
 	LineMalformed                 // not a JSON object
 	LineOversize                  // longer than the limit; the line passed is its head
 )
+
+// Split frames a request body: NDJSON as SplitNDJSON does, except that a
+// body that is one JSON array yields its elements, and a body that is one
+// pretty-printed JSON object yields that object (both compacted to one
+// line), since clients commonly send those by mistake.
+func Split(body []byte, maxLine int, fn func(n int, line []byte, kind LineKind) error) error {
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return nil
+	case trimmed[0] == '[' && json.Valid(trimmed):
+		return splitArray(trimmed, maxLine, fn)
+	case trimmed[0] == '{' && bytes.IndexByte(trimmed, '\n') >= 0 && !firstLineValid(trimmed) && json.Valid(trimmed):
+		return emitValue(1, trimmed, maxLine, fn)
+	}
+	return SplitNDJSON(body, maxLine, fn)
+}
+
+func firstLineValid(b []byte) bool {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	return json.Valid(bytes.TrimSpace(line))
+}
+
+// splitArray yields the elements of a valid JSON array, numbered from 1.
+func splitArray(arr []byte, maxLine int, fn func(int, []byte, LineKind) error) error {
+	dec := json.NewDecoder(bytes.NewReader(arr))
+	if _, err := dec.Token(); err != nil { // '['
+		return fmt.Errorf("splitting json array: %w", err)
+	}
+	for n := 1; dec.More(); n++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("splitting json array: %w", err)
+		}
+		if err := emitValue(n, raw, maxLine, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitValue passes one valid JSON value, compacted, to fn.
+func emitValue(n int, v []byte, maxLine int, fn func(int, []byte, LineKind) error) error {
+	var b bytes.Buffer
+	if err := json.Compact(&b, v); err != nil {
+		return fmt.Errorf("compacting json value: %w", err)
+	}
+	line, kind := b.Bytes(), LineObject
+	switch {
+	case len(line) > maxLine:
+		line, kind = line[:maxLine], LineOversize
+	case line[0] != '{':
+		kind = LineMalformed
+	}
+	return fn(n, line, kind)
+}
 
 // SplitNDJSON calls fn for every non-blank line of body with its 1-based
 // line number, its bytes (a fresh copy without the line break, at most

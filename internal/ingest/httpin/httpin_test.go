@@ -81,6 +81,12 @@ func TestHandler(t *testing.T) {
 			body: gz(t, "{\"a\":1}\r\n{\"b\":2}\n"), wantStatus: 202, wantResp: Response{Accepted: 2},
 			wantRecs: []rec{{`{"a":1}`, ""}, {`{"b":2}`, ""}}},
 		{name: "empty body", body: nil, wantStatus: 202},
+		{name: "json array", header: map[string]string{"Content-Type": "application/json"}, body: []byte("[{\"a\": 1},\n 2, {\"b\":\n [true]}]"),
+			wantStatus: 202, wantResp: Response{Accepted: 2, Quarantined: 1},
+			wantRecs: []rec{{`{"a":1}`, ""}, {"2", ingest.FormatInvalidJSON}, {`{"b":[true]}`, ""}}},
+		{name: "pretty object", body: []byte("{\n  \"a\": 1,\n  \"b\": \"x\"\n}\n"),
+			wantStatus: 202, wantResp: Response{Accepted: 1}, wantRecs: []rec{{`{"a":1,"b":"x"}`, ""}}},
+		{name: "array over record limit", body: []byte("[" + strings.Repeat("{},", 10) + "{}]"), wantStatus: 413, wantCode: CodeTooManyRecords},
 		{name: "get", method: "GET", wantStatus: 405, wantCode: CodeMethodNotAllowed},
 		{name: "html", header: map[string]string{"Content-Type": "text/html"}, body: []byte("{}"), wantStatus: 415, wantCode: CodeUnsupportedMediaType},
 		{name: "brotli", header: map[string]string{"Content-Encoding": "br"}, body: []byte("{}"), wantStatus: 415, wantCode: CodeUnsupportedEncoding},
@@ -199,18 +205,20 @@ func TestOverHTTP(t *testing.T) {
 	srv.Client().CloseIdleConnections()
 }
 
-// FuzzNDJSON checks the splitter: every non-blank line comes out once,
-// within the limit, classified consistently.
+// FuzzNDJSON checks the body splitter: every record is one line within
+// the limit, classified consistently, numbered in order.
 func FuzzNDJSON(f *testing.F) {
 	f.Add([]byte("{\"a\":1}\n\nnot json\r\n{\"b\":[1,2]}"), 16)
 	f.Add([]byte("   \n\t\n"), 4)
 	f.Add([]byte("{\"x\":\"yyyyyyyyyyyyyyyyyyyyyy\"}\n{}"), 8)
+	f.Add([]byte("[{\"a\":1},\n\"s\",[]]"), 64)
+	f.Add([]byte("{\n\"a\": {\"b\": null}\n}"), 64)
 	f.Fuzz(func(t *testing.T, body []byte, max int) {
 		if max < 1 || max > 1<<16 || len(body) > 1<<20 {
 			t.Skip()
 		}
 		last := 0
-		err := SplitNDJSON(body, max, func(n int, line []byte, kind LineKind) error {
+		err := Split(body, max, func(n int, line []byte, kind LineKind) error {
 			if n <= last {
 				t.Fatalf("line number %d after %d", n, last)
 			}
@@ -224,13 +232,16 @@ func FuzzNDJSON(f *testing.F) {
 			if len(bytes.TrimSpace(line)) == 0 && kind != LineOversize {
 				t.Fatalf("blank line passed on")
 			}
+			if bytes.IndexByte(line, '\n') >= 0 {
+				t.Fatalf("record %q spans lines", line)
+			}
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := bytes.Count(body, []byte("\n")) + 1; last > want {
-			t.Fatalf("line number %d beyond %d lines", last, want)
+		if want := bytes.Count(body, []byte("\n")) + 1 + bytes.Count(body, []byte(",")); last > want {
+			t.Fatalf("record number %d beyond %d lines and elements", last, want)
 		}
 	})
 }
