@@ -74,6 +74,15 @@ func (l *LineReader) Reset(r io.Reader, off int64) {
 // ReadOffset is the offset just past the last byte read from the underlying reader.
 func (l *LineReader) ReadOffset() int64 { return l.off + int64(l.tail-l.head) }
 
+// Consumed is the offset just past the last line returned: where the
+// buffered partial (or oversize) line starts.
+func (l *LineReader) Consumed() int64 {
+	if l.over {
+		return l.overStart
+	}
+	return l.off
+}
+
 // Buffered reports whether a complete line is buffered, so Next returns
 // without reading.
 func (l *LineReader) Buffered() bool {

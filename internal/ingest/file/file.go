@@ -201,6 +201,8 @@ type tailer struct {
 	lr     *ingest.LineReader
 	cm     *committer
 	atEOF  bool
+	// failed is set when a read failed; the file is reopened at the next scan.
+	failed bool
 	// checked is when rotation was last checked; gone when the path was
 	// first seen missing (zero while it exists).
 	checked, gone time.Time
@@ -221,6 +223,10 @@ func (in *Input) Run(ctx context.Context, sink ingest.Sink) error {
 		progressed := false
 		for _, t := range in.sortedTails() {
 			n, err := in.pump(ctx, t, sink)
+			if t.failed {
+				in.drop(t)
+				continue
+			}
 			if err == nil && t.atEOF && !in.cfg.Once {
 				if now := in.cfg.Now(); now.Sub(t.checked) >= in.cfg.PollInterval {
 					t.checked = now
@@ -300,7 +306,8 @@ func (in *Input) pump(ctx context.Context, t *tailer, sink ingest.Sink) (int, er
 		ln, err := t.lr.Next()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				in.log.Warn("read failed", "path", t.path, "err", err)
+				in.log.Warn("read failed; reopening at next scan", "path", t.path, "err", err)
+				t.failed = true
 			}
 			t.atEOF = true
 			break
@@ -398,6 +405,19 @@ func (in *Input) drain(ctx context.Context, t *tailer, sink ingest.Sink) error {
 	in.seen[t.id] = t.lr.ReadOffset()
 	t.f.Close()
 	return nil
+}
+
+// drop stops following t after a read error; the next scan reopens the
+// path and resumes after the last line passed on.
+func (in *Input) drop(t *tailer) {
+	if len(in.seen) >= 4096 {
+		clear(in.seen)
+	}
+	in.seen[t.id] = t.lr.Consumed()
+	if t.f != nil {
+		t.f.Close()
+	}
+	delete(in.tails, t.path)
 }
 
 // retire stops following a path that no longer exists.

@@ -499,3 +499,31 @@ func TestRestartSameInodeNewContent(t *testing.T) {
 		t.Errorf("got %q, want the whole new line", got)
 	}
 }
+
+// TestReadErrorReopens: a failing read drops the file, and the next scan
+// reopens it after the last line passed on, with nothing lost or repeated.
+func TestReadErrorReopens(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, p, "one\ntw")
+	in, err := New(fastConfig(p), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{commit: true}
+	ctx := context.Background()
+	in.scan(ctx)
+	tl := in.tails[p]
+	if _, err := in.pump(ctx, tl, s); err != nil {
+		t.Fatal(err)
+	}
+	tl.f.Close() // the next read fails
+	appendFile(t, p, "o\nthree\n")
+	stop := run(t, in, s)
+	waitFor(t, "lines after reopen", func() bool { return len(s.lines()) == 3 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"one", "two", "three"}, s.lines()); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+}
