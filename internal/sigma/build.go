@@ -146,6 +146,7 @@ func build(opts Options, selecting bool) (*ruleSet, Report) {
 	for _, r := range rs.rules {
 		rs.index(r, logsourceClauses(r.meta.Logsource))
 	}
+	buildPrefilter(rs, eidSlot)
 	return rs, rep
 }
 

@@ -28,12 +28,15 @@ type fval struct {
 // evalCtx is the per-event evaluation state. It is reused across events
 // (gen invalidates the field cache) so evaluation does not allocate.
 type evalCtx struct {
-	ev    *event.Event
-	rs    *ruleSet
-	gen   uint32
-	slots []fval
-	seen  []uint32 // per rule: gen when it was last evaluated (routing dedupe)
-	arena []byte
+	ev       *event.Event
+	rs       *ruleSet
+	gen      uint32
+	slots    []fval
+	seen     []uint32 // per rule: gen when it was last evaluated (routing dedupe)
+	possible []uint32 // per rule: gen when the prefilter found a required literal
+	scanned  []uint32 // per slot: gen when the prefilter scanned it
+	tri      []uint32 // per trigram hash bucket: gen when seen in a scanned value
+	arena    []byte
 	// explain, when set, collects matched field items (after a match only).
 	explain *[]matchedItem
 }
@@ -46,7 +49,8 @@ type matchedItem struct {
 }
 
 func newEvalCtx(rs *ruleSet) *evalCtx {
-	return &evalCtx{rs: rs, slots: make([]fval, len(rs.slotKeys)), seen: make([]uint32, len(rs.rules)), arena: make([]byte, 0, 8192)}
+	return &evalCtx{rs: rs, slots: make([]fval, len(rs.slotKeys)), seen: make([]uint32, len(rs.rules)),
+		possible: make([]uint32, len(rs.rules)), scanned: make([]uint32, len(rs.slotKeys)), tri: make([]uint32, preBuckets), arena: make([]byte, 0, 8192)}
 }
 
 func (c *evalCtx) reset(ev *event.Event) {
@@ -56,9 +60,10 @@ func (c *evalCtx) reset(ev *event.Event) {
 		for i := range c.slots {
 			c.slots[i].gen = 0
 		}
-		for i := range c.seen {
-			c.seen[i] = 0
-		}
+		clear(c.seen)
+		clear(c.possible)
+		clear(c.scanned)
+		clear(c.tri)
 		c.gen = 1
 	}
 	c.arena = c.arena[:0]
@@ -239,6 +244,9 @@ func (vm *valueMatcher) matchStr(s string) bool {
 	case opAny:
 		return true
 	case opRe:
+		if vm.minRun > 0 {
+			return hasRun(s, vm.minRun)
+		}
 		return vm.re.MatchString(s)
 	case opCidr:
 		a, err := netip.ParseAddr(strings.TrimSpace(s))
@@ -289,4 +297,21 @@ func (vm *valueMatcher) matchRef(c *evalCtx, f *fval) bool {
 		return strings.HasSuffix(a, b)
 	}
 	return a == b
+}
+
+// hasRun reports whether s has n consecutive characters other than '\n'
+// (what .{n,} matches without the s flag).
+func hasRun(s string, n int) bool {
+	run := 0
+	for _, r := range s {
+		if r == '\n' {
+			run = 0
+			continue
+		}
+		run++
+		if run >= n {
+			return true
+		}
+	}
+	return false
 }

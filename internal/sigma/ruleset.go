@@ -18,6 +18,9 @@ type crule struct {
 	filters []node  // from filter documents: each must hold
 	excepts []*item // local exceptions: any match excludes the event
 	eids    []int64 // Windows event ids the condition requires (nil: any)
+	// need: the rule can only match if one of these literals occurs in its slot.
+	need    []needAtom
+	hasNeed bool
 	// silent rules feed correlations but emit no signal of their own.
 	silent bool
 	corr   bool // referenced by a correlation rule
@@ -35,13 +38,15 @@ type ruleSet struct {
 	slotKeys  [][]string
 	slotIndex map[string]int
 
-	winChanEID map[string]map[int64][]entry
-	winChan    map[string][]entry
-	winAll     []entry
-	byDataset  map[string][]entry
-	byModule   map[string][]entry
-	byCategory map[string][]entry
-	anyRules   []entry
+	winChanEID map[string]map[int64]*bucket
+	winChan    map[string]*bucket
+	winAll     *bucket
+	byDataset  map[string]*bucket
+	byModule   map[string]*bucket
+	byCategory map[string]*bucket
+	anyRules   *bucket
+
+	pre *prefilter
 
 	corr *corrState
 	pool sync.Pool
@@ -50,11 +55,13 @@ type ruleSet struct {
 func newRuleSet() *ruleSet {
 	rs := &ruleSet{
 		slotIndex:  map[string]int{},
-		winChanEID: map[string]map[int64][]entry{},
-		winChan:    map[string][]entry{},
-		byDataset:  map[string][]entry{},
-		byModule:   map[string][]entry{},
-		byCategory: map[string][]entry{},
+		winChanEID: map[string]map[int64]*bucket{},
+		winChan:    map[string]*bucket{},
+		winAll:     &bucket{},
+		byDataset:  map[string]*bucket{},
+		byModule:   map[string]*bucket{},
+		byCategory: map[string]*bucket{},
+		anyRules:   &bucket{},
 	}
 	rs.slotKeys = append(rs.slotKeys, []string{"message"}) // keywordSlot
 	rs.pool.New = func() any { return newEvalCtx(rs) }
@@ -81,9 +88,9 @@ func (rs *ruleSet) index(r *crule, clauses []lsClause) {
 		}
 		switch {
 		case cl.any:
-			rs.anyRules = append(rs.anyRules, e)
+			rs.anyRules.add(e)
 		case cl.windows && cl.channel == "":
-			rs.winAll = append(rs.winAll, e)
+			rs.winAll.add(e)
 		case cl.windows:
 			ids := cl.eids
 			if r.eids != nil {
@@ -97,23 +104,23 @@ func (rs *ruleSet) index(r *crule, clauses []lsClause) {
 				}
 			}
 			if ids == nil {
-				rs.winChan[cl.channel] = append(rs.winChan[cl.channel], e)
+				getBucket(rs.winChan, cl.channel).add(e)
 				continue
 			}
 			m := rs.winChanEID[cl.channel]
 			if m == nil {
-				m = map[int64][]entry{}
+				m = map[int64]*bucket{}
 				rs.winChanEID[cl.channel] = m
 			}
 			for _, id := range ids {
-				m[id] = append(m[id], e)
+				getBucket(m, id).add(e)
 			}
 		case cl.dataset != "":
-			rs.byDataset[cl.dataset] = append(rs.byDataset[cl.dataset], e)
+			getBucket(rs.byDataset, cl.dataset).add(e)
 		case cl.module != "":
-			rs.byModule[cl.module] = append(rs.byModule[cl.module], e)
+			getBucket(rs.byModule, cl.module).add(e)
 		case cl.category != "":
-			rs.byCategory[cl.category] = append(rs.byCategory[cl.category], e)
+			getBucket(rs.byCategory, cl.category).add(e)
 		}
 	}
 }
@@ -182,24 +189,20 @@ func requiredEIDs(n node, eidSlot int) []int64 {
 // run evaluates the rules that route to ev and calls hit for each match.
 func (rs *ruleSet) run(ev *event.Event, hit func(c *evalCtx, r *crule)) {
 	c := rs.pool.Get().(*evalCtx)
+	rs.runCtx(c, ev, hit)
+	c.ev = nil
+	rs.pool.Put(c)
+}
+
+// runCtx is run with an explicit evaluation context.
+func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *crule)) {
 	c.reset(ev)
-	defer func() {
-		c.ev = nil
-		rs.pool.Put(c)
-	}()
-	try := func(bucket []entry) {
-		for i := range bucket {
-			e := &bucket[i]
-			if c.seen[e.r.idx] == c.gen {
-				continue
-			}
-			if e.cl != nil && !e.cl.extraOK(c) {
-				continue
-			}
-			c.seen[e.r.idx] = c.gen
-			if rs.matches(c, e.r) {
-				hit(c, e.r)
-			}
+	// Route: collect the buckets this event falls into.
+	var bs [8]*bucket
+	buckets := bs[:0]
+	addB := func(b *bucket) {
+		if b != nil && len(b.entries) > 0 {
+			buckets = append(buckets, b)
 		}
 	}
 	f := ev.Fields
@@ -207,29 +210,91 @@ func (rs *ruleSet) run(ev *event.Event, hit func(c *evalCtx, r *crule)) {
 		lch := c.lower(ch)
 		if m := rs.winChanEID[lch]; m != nil {
 			if id, ok := eventID(f); ok {
-				try(m[id])
+				addB(m[id])
 			}
 		}
-		try(rs.winChan[lch])
-		try(rs.winAll)
+		addB(rs.winChan[lch])
+		addB(rs.winAll)
 	} else if mod, _ := f["event.module"].(string); mod == "windows" {
-		try(rs.winAll)
+		addB(rs.winAll)
 	}
 	if ds, ok := f["event.dataset"].(string); ok {
-		try(rs.byDataset[ds])
+		addB(rs.byDataset[ds])
 	}
 	if mod, ok := f["event.module"].(string); ok {
-		try(rs.byModule[mod])
+		addB(rs.byModule[mod])
 	}
 	switch cat := f["event.category"].(type) {
 	case string:
-		try(rs.byCategory[cat])
+		addB(rs.byCategory[cat])
 	case []string:
 		for _, x := range cat {
-			try(rs.byCategory[x])
+			if len(buckets) < cap(bs) {
+				addB(rs.byCategory[x])
+			}
 		}
 	}
-	try(rs.anyRules)
+	addB(rs.anyRules)
+	// Prefilter: mark the rules whose required literals occur in the event.
+	if rs.pre != nil {
+		for _, b := range buckets {
+			for _, slot := range b.slots {
+				rs.pre.scan(c, slot)
+			}
+		}
+	}
+	for _, b := range buckets {
+		for i := range b.entries {
+			e := &b.entries[i]
+			r := e.r
+			if c.seen[r.idx] == c.gen {
+				continue
+			}
+			if r.hasNeed && (c.possible[r.idx] != c.gen || !rs.pre.verify(c, r)) {
+				continue
+			}
+			if e.cl != nil && !e.cl.extraOK(c) {
+				continue
+			}
+			c.seen[r.idx] = c.gen
+			if rs.matches(c, r) {
+				hit(c, r)
+			}
+		}
+	}
+}
+
+// bucket is one routing target: its rules and the prefilter slots they need.
+type bucket struct {
+	entries []entry
+	slots   []int
+}
+
+func (b *bucket) add(e entry) { b.entries = append(b.entries, e) }
+
+func getBucket[K comparable](m map[K]*bucket, k K) *bucket {
+	b := m[k]
+	if b == nil {
+		b = &bucket{}
+		m[k] = b
+	}
+	return b
+}
+
+// allBuckets lists every bucket of the rule set.
+func (rs *ruleSet) allBuckets() []*bucket {
+	out := []*bucket{rs.winAll, rs.anyRules}
+	for _, m := range rs.winChanEID {
+		for _, b := range m {
+			out = append(out, b)
+		}
+	}
+	for _, m := range []map[string]*bucket{rs.winChan, rs.byDataset, rs.byModule, rs.byCategory} {
+		for _, b := range m {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func eventID(f map[string]any) (int64, bool) {

@@ -41,20 +41,22 @@ const (
 // lower-cased at compile time unless cased; the field text is lower-cased
 // once per event by the evaluation cache.
 type valueMatcher struct {
-	op    op
-	cased bool
-	neg   bool // neq
-	pat   string
-	glob  []globTok
-	isInt bool // pat is a plain integer: compared numerically with int64 fields
-	ival  int64
-	re    *regexp.Regexp
-	pfx   netip.Prefix
-	num   float64
-	cmp   numCmp
-	ref   int    // fieldref: slot of the referenced field
-	refOp op     // fieldref: opEq, opContains, opPrefix, opSuffix
-	text  string // the value as written, for explanations
+	op     op
+	cased  bool
+	neg    bool // neq
+	pat    string
+	glob   []globTok
+	isInt  bool // pat is a plain integer: compared numerically with int64 fields
+	ival   int64
+	re     *regexp.Regexp
+	pfx    netip.Prefix
+	num    float64
+	cmp    numCmp
+	ref    int    // fieldref: slot of the referenced field
+	refOp  op     // fieldref: opEq, opContains, opPrefix, opSuffix
+	reLit  string // re: a lower-case literal every match contains (prefilter)
+	minRun int    // re of the form .{N,}: a run of N non-newline characters
+	text   string // the value as written, for explanations
 }
 
 // globTok is one element of a wildcard pattern.
@@ -220,7 +222,13 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			if err != nil {
 				return nil, fmt.Errorf("bad regular expression %q: %w", v, err)
 			}
-			groups = append(groups, []*valueMatcher{&valueMatcher{op: opRe, re: re, text: v, neg: m.neq}})
+			vm := &valueMatcher{op: opRe, re: re, text: v, neg: m.neq, reLit: regexLiteral(src)}
+			// Go's RE2 compiles .{1000,} into a thousand states; a length
+			// check is equivalent and cheap.
+			if mm := minRunRe.FindStringSubmatch(v); mm != nil && !m.reS {
+				vm.minRun, _ = strconv.Atoi(mm[1])
+			}
+			groups = append(groups, []*valueMatcher{vm})
 			continue
 		case m.cidr:
 			p, err := netip.ParsePrefix(strings.TrimSpace(v))
@@ -554,6 +562,8 @@ func utf16Bytes(s string, be, bom bool) []byte {
 	}
 	return out
 }
+
+var minRunRe = regexp.MustCompile(`^\^?\.\{([0-9]{1,6}),\}$`)
 
 var placeholderRe = regexp.MustCompile(`%[A-Za-z0-9_.\-]+%`)
 

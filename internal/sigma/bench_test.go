@@ -1,0 +1,104 @@
+package sigma
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/format"
+	_ "github.com/rampart-ids/rampart/internal/format/all"
+	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/testutil"
+)
+
+// loadWindowsEvents decodes every windows-evtx JSONL event into memory.
+func loadWindowsEvents(tb testing.TB) []*event.Event {
+	tb.Helper()
+	dir := testutil.SharedData(tb, "windows-evtx/jsonl")
+	var out []*event.Event
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".jsonl" {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		dec := format.NewDecoder(f, "file:"+p, format.DecoderOptions{})
+		for {
+			ev := event.New()
+			err := dec.Next(ev)
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			var re *format.RecordError
+			if errors.As(err, &re) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, ev)
+		}
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func sigmaHQWindowsPaths(tb testing.TB) []string {
+	root := testutil.SharedData(tb, "sigma")
+	return []string{filepath.Join(root, "rules", "windows"), filepath.Join(root, "rules-emerging-threats"), filepath.Join(root, "rules-threat-hunting", "windows")}
+}
+
+// BenchmarkWindowsRules runs all SigmaHQ Windows rules over the
+// windows-evtx JSONL events (one op = one pass over every event, so the
+// mix of event types is the corpus's).
+func BenchmarkWindowsRules(b *testing.B) {
+	evs := loadWindowsEvents(b)
+	d, err := New(Options{Paths: sigmaHQWindowsPaths(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	n := 0
+	emit := func(signal.Signal) { n++ }
+	b.ReportAllocs()
+	b.ResetTimer()
+	passes := 0
+	for b.Loop() {
+		for _, ev := range evs {
+			_ = d.Detect(ctx, ev, emit)
+		}
+		passes++
+	}
+	b.ReportMetric(float64(passes*len(evs))/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(d.Rules()), "rules")
+	b.ReportMetric(float64(n)/float64(passes), "signals/pass")
+}
+
+// BenchmarkWindowsMatchOnly is BenchmarkWindowsRules without building signals.
+func BenchmarkWindowsMatchOnly(b *testing.B) {
+	evs := loadWindowsEvents(b)
+	d, err := New(Options{Paths: sigmaHQWindowsPaths(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs := d.set.Load()
+	b.ReportAllocs()
+	b.ResetTimer()
+	passes := 0
+	for b.Loop() {
+		for _, ev := range evs {
+			rs.run(ev, func(*evalCtx, *crule) {})
+		}
+		passes++
+	}
+	b.ReportMetric(float64(passes*len(evs))/b.Elapsed().Seconds(), "events/s")
+}
