@@ -31,6 +31,9 @@ import (
 	"github.com/rampart-ids/rampart/internal/ingest/httpin"
 	"github.com/rampart-ids/rampart/internal/ingest/syslog"
 	"github.com/rampart-ids/rampart/internal/output"
+	_ "github.com/rampart-ids/rampart/internal/output/file"
+	_ "github.com/rampart-ids/rampart/internal/output/syslog"
+	_ "github.com/rampart-ids/rampart/internal/output/webhook"
 	"github.com/rampart-ids/rampart/internal/pipeline"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/postgres"
@@ -90,7 +93,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	}
 	s.engine, s.cleanup = eng, cleanup
 	for _, oc := range cfg.Alerts.Outputs {
-		o, err := output.FromYAML(oc.Kind, &oc.Node)
+		o, err := output.New(oc.Kind, &oc.Node, output.Deps{Logger: s.log})
 		if err != nil {
 			return fmt.Errorf("alerts.outputs (line %d): %w", oc.Line, err)
 		}
