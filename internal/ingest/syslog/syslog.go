@@ -254,11 +254,7 @@ func (s *Server) Run(ctx context.Context, sink ingest.Sink) error {
 
 	readers.Wait()
 	close(recs)
-	err := <-batcherDone
-	if err != nil {
-		return err
-	}
-	return nil
+	return <-batcherDone
 }
 
 // batch hands records to the sink in batches; after ctx is done it flushes
