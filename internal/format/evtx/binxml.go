@@ -171,6 +171,7 @@ type chunk struct {
 	tcache      map[string]*tmpl
 	tcacheBytes int
 	keyBuf      []byte
+	scratch     []byte
 	logRefs     bool
 	refs        []nameRec
 
@@ -336,8 +337,8 @@ func (c *chunk) name(off uint32) (string, int, error) {
 	if s, ok := c.names[off]; ok {
 		return s, size, nil
 	}
-	s := decodeUTF16(nil, c.buf[o+8:o+8+2*n])
-	str := string(s)
+	c.scratch = decodeUTF16(c.scratch[:0], c.buf[o+8:o+8+2*n])
+	str := string(c.scratch)
 	c.names[off] = str
 	return str, size, nil
 }
@@ -631,7 +632,8 @@ func (c *chunk) compileValue(pos, end int) ([]tnode, int, error) {
 			if 3+2*int(l) > end-pos {
 				return nil, 0, bad("cdata at %d overruns", pos)
 			}
-			out = append(out, tnode{kind: nText, text: string(decodeUTF16(nil, c.buf[pos+3:pos+3+2*int(l)]))})
+			c.scratch = decodeUTF16(c.scratch[:0], c.buf[pos+3:pos+3+2*int(l)])
+			out = append(out, tnode{kind: nText, text: string(c.scratch)})
 			pos += 3 + 2*int(l)
 		case tokCharRef:
 			v, err := c.u16(pos+1, end)
@@ -690,7 +692,8 @@ func (c *chunk) inlineValue(vt uint8, pos, end int) (string, int, error) {
 		if 2+2*int(l) > end-pos {
 			return "", 0, bad("value at %d overruns", pos)
 		}
-		return string(trimNUL(decodeUTF16(nil, c.buf[pos+2:pos+2+2*int(l)]))), pos + 2 + 2*int(l), nil
+		c.scratch = decodeUTF16(c.scratch[:0], c.buf[pos+2:pos+2+2*int(l)])
+		return string(trimNUL(c.scratch)), pos + 2 + 2*int(l), nil
 	case vtAnsi:
 		l, err := c.u16(pos, end)
 		if err != nil {
@@ -699,14 +702,15 @@ func (c *chunk) inlineValue(vt uint8, pos, end int) (string, int, error) {
 		if 2+int(l) > end-pos {
 			return "", 0, bad("value at %d overruns", pos)
 		}
-		return string(trimNUL(decodeAnsi(nil, c.buf[pos+2:pos+2+int(l)]))), pos + 2 + int(l), nil
+		c.scratch = decodeAnsi(c.scratch[:0], c.buf[pos+2:pos+2+int(l)])
+		return string(trimNUL(c.scratch)), pos + 2 + int(l), nil
 	}
 	size := fixedSize(vt)
 	if size <= 0 || size > end-pos {
 		return "", 0, bad("value token of type 0x%02x at %d", vt, pos)
 	}
-	b := appendValue(nil, vt, c.buf[pos:pos+size])
-	return string(b), pos + size, nil
+	c.scratch = appendValue(c.scratch[:0], vt, c.buf[pos:pos+size])
+	return string(c.scratch), pos + size, nil
 }
 
 // expand instantiates a compiled element with substitution values and

@@ -15,7 +15,11 @@
 // read from the file (substitutions, nesting, string lengths, element
 // depth, expanded output) are capped and checked against the bytes that
 // remain; a damaged chunk or record is reported as a *format.RecordError
-// and reading continues with the next one.
+// and reading continues with the next one. Reasons: bad_file_header_crc,
+// truncated_chunk, bad_chunk_signature, bad_chunk_crc (the chunk is
+// skipped), bad_record (the reader resynchronises on the next record
+// header), bad_binxml, too_large, too_deep, and parser_panic (a bug caught
+// at the record boundary).
 package evtx
 
 import (
