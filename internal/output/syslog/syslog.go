@@ -122,6 +122,9 @@ func (c *Config) Validate() error {
 	if c.MaxMessageBytes != 0 && (c.MaxMessageBytes < 480 || c.MaxMessageBytes > 1<<20) {
 		errs = append(errs, errors.New("max_message_bytes: must be between 480 and 1048576"))
 	}
+	if (c.Network == "" || c.Network == "udp") && c.MaxMessageBytes > 65000 {
+		errs = append(errs, errors.New("max_message_bytes: a UDP datagram holds at most 65000 bytes here"))
+	}
 	return errors.Join(errs...)
 }
 

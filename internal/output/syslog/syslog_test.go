@@ -332,6 +332,7 @@ func TestConfig(t *testing.T) {
 		{name: "bad format", yaml: "kind: syslog\naddress: h:1\nformat: leef\n", wantErr: "format"},
 		{name: "bad facility", yaml: "kind: syslog\naddress: h:1\nfacility: local9\n", wantErr: "facility"},
 		{name: "bad sd id", yaml: "kind: syslog\naddress: h:1\nsd_id: 'a b'\n", wantErr: "sd_id"},
+		{name: "udp max", yaml: "kind: syslog\naddress: h:1\nmax_message_bytes: 70000\n", wantErr: "UDP datagram"},
 		{name: "tiny max", yaml: "kind: syslog\naddress: h:1\nmax_message_bytes: 100\n", wantErr: "max_message_bytes"},
 		{name: "unknown key", yaml: "kind: syslog\naddress: h:1\nport: 514\n", wantErr: "field port not found"},
 	}
