@@ -1,0 +1,143 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rampart-ids/rampart/internal/config"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeEndToEnd runs a node on SQLite and drives it through the API:
+// ingest → threshold alert → idempotent re-delivery → quarantine → verdict.
+func TestServeEndToEnd(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.HTTP.IngestRate = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var tokenOut syncBuffer
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, cfg, ServeOptions{TokenOut: &tokenOut, Ready: func(a string) { addrc <- a }})
+	}()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	token := regexp.MustCompile(`rmp_[A-Za-z0-9_-]+`).FindString(tokenOut.String())
+	if token == "" {
+		t.Fatalf("no admin token shown: %q", tokenOut.String())
+	}
+	call := func(method, path, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		var m map[string]any
+		_ = json.Unmarshal(data, &m)
+		return resp.StatusCode, m
+	}
+	var lines []string
+	for i := 0; i < 8; i++ {
+		lines = append(lines, fmt.Sprintf(`{"@timestamp":"2026-11-20T10:00:%02dZ","event":{"dataset":"system.auth","action":"ssh_login","outcome":"failure"},"source":{"ip":"203.0.113.9","port":%d},"user":{"name":"root"},"process":{"name":"sshd"},"message":"Failed password for root from 203.0.113.9"}`, i*3, 40000+i))
+	}
+	body := strings.Join(lines, "\n") + "\n"
+	if code, m := call("POST", "/api/v1/events", body); code != 202 {
+		t.Fatalf("ingest: %d %v", code, m)
+	}
+	alerts := func() []any {
+		_, m := call("GET", "/api/v1/alerts?rule_id=ssh-brute-force", "")
+		l, _ := m["alerts"].([]any)
+		return l
+	}
+	waitFor(t, func() bool { return len(alerts()) == 1 })
+	first := alerts()[0].(map[string]any)
+
+	// Re-delivering the same request (a client retry) must not add an alert or count.
+	if code, _ := call("POST", "/api/v1/events", body); code != 202 {
+		t.Fatal("second ingest failed")
+	}
+	// A malformed record is quarantined with its reason, not dropped.
+	if code, _ := call("POST", "/api/v1/events", "{\"broken\": \n"); code != 202 {
+		t.Fatal("malformed ingest not accepted for quarantine")
+	}
+	waitFor(t, func() bool {
+		_, m := call("GET", "/api/v1/quarantine", "")
+		c, _ := m["counts"].(map[string]any)
+		return len(c) > 0
+	})
+	again := alerts()
+	if len(again) != 1 || again[0].(map[string]any)["count"] != first["count"] {
+		t.Fatalf("re-delivery changed alerts: before %v, after %v", first["count"], again)
+	}
+
+	id := first["id"].(string)
+	if code, m := call("POST", "/api/v1/alerts/"+id+"/verdict", `{"verdict":"true_positive","reason":"known scanner"}`); code != 200 {
+		t.Fatalf("verdict: %d %v", code, m)
+	}
+	_, a := call("GET", "/api/v1/alerts/"+id, "")
+	if a["status"] != "closed" || a["verdict"].(map[string]any)["verdict"] != "true_positive" {
+		t.Fatalf("verdict not recorded: %v", a)
+	}
+	if code, _ := call("POST", "/api/v1/alerts/"+id+"/verdict", `{"verdict":"maybe","reason":"x"}`); code != 400 {
+		t.Fatalf("invalid verdict accepted: %d", code)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("condition not met within 30s")
+}
