@@ -208,6 +208,11 @@ func (v *view) collect(ev *event.Event) {
 				v.ips = append(v.ips, obs{field: fld, raw: s, addr: a.Unmap().WithZone("")})
 				return
 			}
+			// Longer than a DNS name can be: never listed, and suffix walking a
+			// hostile megabyte of dots would be quadratic.
+			if len(s) > maxDomainLen+1 {
+				return
+			}
 			d := strings.TrimSuffix(strings.ToLower(s), ".")
 			if d != "" {
 				v.domains = append(v.domains, obs{field: fld, value: d, raw: s})

@@ -100,6 +100,7 @@ func TestDetect(t *testing.T) {
 		{"stix IN", ev("e21", t0, "dns.question.name", "in2.example"), []string{"ioc:stix domain in2.example dns.question.name"}},
 		{"csv domain", ev("e22", t0, "url.domain", "www.csv.example"), []string{"ioc:feed domain csv.example url.domain"}},
 		{"no fields", ev("e23", t0), nil},
+		{"overlong domain ignored", ev("e25", t0, "dns.question.name", strings.Repeat("a.", 200)+"evil.example"), nil},
 		{"address as url.domain", ev("e24", t0, "url.domain", "192.0.2.10"), []string{"ioc:mixed ip 192.0.2.10 url.domain"}},
 	}
 	for _, tc := range tests {
