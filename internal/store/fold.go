@@ -129,3 +129,70 @@ func appendEvidence(have, more []string) (all, added []string) {
 func StoredTime(t time.Time) time.Time {
 	return t.Truncate(time.Microsecond).UTC()
 }
+
+// SignalGroup is the inputs of one RecordSignals batch that fold into one
+// alert, in input order.
+type SignalGroup struct {
+	AlertID string
+	Inputs  []int
+}
+
+// GroupSignals groups a batch by alert id, groups sorted by id: a store that
+// locks alerts in this order cannot deadlock with another batch.
+func GroupSignals(alertIDs []string) []SignalGroup {
+	idx := map[string]int{}
+	var groups []SignalGroup
+	for i, id := range alertIDs {
+		g, ok := idx[id]
+		if !ok {
+			g = len(groups)
+			idx[id] = g
+			groups = append(groups, SignalGroup{AlertID: id})
+		}
+		groups[g].Inputs = append(groups[g].Inputs, i)
+	}
+	slices.SortFunc(groups, func(a, b SignalGroup) int { return strings.Compare(a.AlertID, b.AlertID) })
+	return groups
+}
+
+// SignalIDs returns the distinct signal ids of the group's inputs.
+func (g SignalGroup) SignalIDs(sigs []signal.Signal) []string {
+	ids := make([]string, 0, len(g.Inputs))
+	for _, i := range g.Inputs {
+		if !slices.Contains(ids, sigs[i].ID) {
+			ids = append(ids, sigs[i].ID)
+		}
+	}
+	return ids
+}
+
+// ApplyGroup folds the group's inputs into a in order and fills out and
+// created for them. creator is the input that created a in this batch (-1 if
+// a existed); fresh holds the group's signal ids that were not folded in
+// before (what inserting them into the alert's signal set reported as new).
+// It returns the evidence ids appended and whether a changed after creation.
+func ApplyGroup(a *alert.Alert, creator int, sigs []signal.Signal, g SignalGroup, fresh map[string]bool, out []alert.Alert, created []bool) (added []string, changed bool) {
+	if creator >= 0 {
+		delete(fresh, sigs[creator].ID)
+	}
+	for _, i := range g.Inputs {
+		if i == creator {
+			out[i], created[i] = cloneAlert(a), true
+			continue
+		}
+		if fresh[sigs[i].ID] {
+			delete(fresh, sigs[i].ID)
+			added = append(added, Fold(a, &sigs[i])...)
+			changed = true
+		}
+		out[i] = cloneAlert(a)
+	}
+	return added, changed
+}
+
+// cloneAlert copies the slice a later fold appends to, so earlier results stay as they were.
+func cloneAlert(a *alert.Alert) alert.Alert {
+	c := *a
+	c.EventIDs = slices.Clone(a.EventIDs)
+	return c
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,10 +116,11 @@ func sanitizeSignal(sig signal.Signal) signal.Signal {
 // RecordSignals folds signals into alerts in one transaction; see
 // store.AlertStore for the semantics.
 //
-// Concurrency: each alert row is created with INSERT … ON CONFLICT DO
-// NOTHING or locked with SELECT … FOR UPDATE before its signals are folded,
-// and a batch visits its alerts in id order, so concurrent batches serialize
-// per alert without deadlocking and no fold is lost.
+// Concurrency: each alert row is locked with SELECT … FOR UPDATE, or created
+// with INSERT … ON CONFLICT DO NOTHING (which waits for a concurrent creator),
+// before its signals are folded, and a batch visits its alerts in id order,
+// so concurrent batches serialize per alert without deadlocking and no fold
+// is lost. Per alert it costs three round trips whatever the signal count.
 func (s *Store) RecordSignals(ctx context.Context, sigs []signal.Signal, alertIDs []string) ([]alert.Alert, []bool, error) {
 	if err := store.CheckSignals(sigs, alertIDs); err != nil {
 		return nil, nil, fmt.Errorf("recording signals: %w", err)
@@ -133,56 +133,18 @@ func (s *Store) RecordSignals(ctx context.Context, sigs []signal.Signal, alertID
 	for i := range sigs {
 		clean[i], ids[i] = sanitizeSignal(sigs[i]), pgText(alertIDs[i])
 	}
-	order := make([]int, len(sigs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(x, y int) int { return strings.Compare(ids[x], ids[y]) })
+	groups := store.GroupSignals(ids)
 	now := s.now()
-
 	var (
 		out     []alert.Alert
 		created []bool
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out, created = make([]alert.Alert, len(sigs)), make([]bool, len(sigs))
-		cur := map[string]*alert.Alert{}
-		for _, i := range order {
-			sig, id := &clean[i], ids[i]
-			a, ok := cur[id]
-			if !ok {
-				const lockAlert = `SELECT ` + alertCols + ` FROM alerts a WHERE a.id = $1 FOR UPDATE`
-				got, err := scanAlert(tx.QueryRow(ctx, lockAlert, id))
-				if errors.Is(err, pgx.ErrNoRows) {
-					na := store.NewAlert(id, sig, now)
-					inserted, ierr := insertAlert(ctx, tx, &na, sig.ID)
-					if ierr != nil {
-						return ierr
-					}
-					if inserted {
-						cur[id], out[i], created[i] = &na, cloneAlert(&na), true
-						continue
-					}
-					// Another transaction created it since the SELECT: lock that one.
-					got, err = scanAlert(tx.QueryRow(ctx, lockAlert, id))
-				}
-				if err != nil {
-					return err
-				}
-				a = &got
-				cur[id] = a
-			}
-			tag, err := tx.Exec(ctx, `INSERT INTO alert_signals (alert_id, signal_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, sig.ID)
-			if err != nil {
+		for _, g := range groups {
+			if err := recordGroup(ctx, tx, clean, g, now, out, created); err != nil {
 				return err
 			}
-			if tag.RowsAffected() == 1 {
-				added := store.Fold(a, sig)
-				if err := updateFolded(ctx, tx, a, added); err != nil {
-					return err
-				}
-			}
-			out[i] = cloneAlert(a)
 		}
 		return nil
 	})
@@ -192,16 +154,75 @@ func (s *Store) RecordSignals(ctx context.Context, sigs []signal.Signal, alertID
 	return out, created, nil
 }
 
-// cloneAlert copies the slice a later fold appends to, so earlier results stay as they were.
-func cloneAlert(a *alert.Alert) alert.Alert {
-	c := *a
-	c.EventIDs = append([]string(nil), a.EventIDs...)
-	return c
+func recordGroup(ctx context.Context, tx pgx.Tx, sigs []signal.Signal, g store.SignalGroup, now time.Time, out []alert.Alert, created []bool) error {
+	const lockAlert = `SELECT ` + alertCols + ` FROM alerts a WHERE a.id = $1 FOR UPDATE`
+	var a *alert.Alert
+	creator := -1
+	got, err := scanAlert(tx.QueryRow(ctx, lockAlert, g.AlertID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		na := store.NewAlert(g.AlertID, &sigs[g.Inputs[0]], now)
+		inserted, ierr := insertAlert(ctx, tx, &na)
+		if ierr != nil {
+			return ierr
+		}
+		if inserted {
+			a, creator = &na, g.Inputs[0]
+		} else {
+			// Another transaction created it since the SELECT: lock that one.
+			got, err = scanAlert(tx.QueryRow(ctx, lockAlert, g.AlertID))
+		}
+	}
+	if a == nil {
+		if err != nil {
+			return err
+		}
+		a = &got
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO alert_signals (alert_id, signal_id) SELECT $1, sid FROM unnest($2::text[]) AS u(sid)
+		ON CONFLICT DO NOTHING RETURNING signal_id`, g.AlertID, g.SignalIDs(sigs))
+	if err != nil {
+		return err
+	}
+	newIDs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	fresh := make(map[string]bool, len(newIDs))
+	for _, id := range newIDs {
+		fresh[id] = true
+	}
+	added, changed := store.ApplyGroup(a, creator, sigs, g, fresh, out, created)
+	b := &pgx.Batch{}
+	if creator >= 0 {
+		kinds, values := make([]string, len(a.Entities)), make([]string, len(a.Entities))
+		for i, e := range a.Entities {
+			kinds[i], values[i] = e.Kind, e.Value
+		}
+		b.Queue(`INSERT INTO alert_entities (alert_id, kind, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS u(k, v)
+			ON CONFLICT DO NOTHING`, a.ID, kinds, values)
+		added = a.EventIDs // all evidence is new
+	}
+	if changed {
+		evids, err := json.Marshal(a.EventIDs)
+		if err != nil {
+			return err
+		}
+		b.Queue(`UPDATE alerts SET count = $1, first_seen = $2, last_seen = $3, event_ids = $4::text::json WHERE id = $5`,
+			a.Count, a.FirstSeen, a.LastSeen, string(evids), a.ID)
+	}
+	if len(added) > 0 {
+		b.Queue(`INSERT INTO alert_events (alert_id, event_id) SELECT $1, e FROM unnest($2::text[]) AS u(e)
+			ON CONFLICT DO NOTHING`, a.ID, added)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, b).Close()
 }
 
-// insertAlert creates a (locking its row) and reports whether it was new; an
-// existing alert is left alone.
-func insertAlert(ctx context.Context, tx pgx.Tx, a *alert.Alert, signalID string) (bool, error) {
+// insertAlert creates the alert row (locking it) and reports whether it was
+// new; an existing alert is left alone.
+func insertAlert(ctx context.Context, tx pgx.Tx, a *alert.Alert) (bool, error) {
 	tags, techs, ents, evids, details, err := marshalLists(a)
 	if err != nil {
 		return false, err
@@ -215,39 +236,10 @@ func insertAlert(ctx context.Context, tx pgx.Tx, a *alert.Alert, signalID string
 		a.ID, a.Detector, string(a.Layer), a.RuleID, a.RuleVersion, a.Title, string(a.Level), a.Level.Rank(),
 		a.Score, tags, techs, ents, a.EntityKey, a.FirstSeen, a.LastSeen, a.Count, evids,
 		a.Explanation, details, string(a.Status), a.Created)
-	if err != nil || tag.RowsAffected() == 0 {
+	if err != nil {
 		return false, err
 	}
-	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO alert_signals (alert_id, signal_id) VALUES ($1, $2)`, a.ID, signalID)
-	kinds, values := make([]string, len(a.Entities)), make([]string, len(a.Entities))
-	for i, e := range a.Entities {
-		kinds[i], values[i] = e.Kind, e.Value
-	}
-	b.Queue(`INSERT INTO alert_entities (alert_id, kind, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS u(k, v)
-		ON CONFLICT DO NOTHING`, a.ID, kinds, values)
-	queueEvidence(b, a.ID, a.EventIDs)
-	return true, tx.SendBatch(ctx, b).Close()
-}
-
-func queueEvidence(b *pgx.Batch, alertID string, ids []string) {
-	if len(ids) == 0 {
-		return
-	}
-	b.Queue(`INSERT INTO alert_events (alert_id, event_id) SELECT $1, e FROM unnest($2::text[]) AS u(e)
-		ON CONFLICT DO NOTHING`, alertID, ids)
-}
-
-func updateFolded(ctx context.Context, tx pgx.Tx, a *alert.Alert, added []string) error {
-	evids, err := json.Marshal(a.EventIDs)
-	if err != nil {
-		return err
-	}
-	b := &pgx.Batch{}
-	b.Queue(`UPDATE alerts SET count = $1, first_seen = $2, last_seen = $3, event_ids = $4::text::json WHERE id = $5`,
-		a.Count, a.FirstSeen, a.LastSeen, string(evids), a.ID)
-	queueEvidence(b, a.ID, added)
-	return tx.SendBatch(ctx, b).Close()
+	return tag.RowsAffected() == 1, nil
 }
 
 // GetAlert returns one alert with its current verdict.

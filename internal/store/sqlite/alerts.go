@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/signal"
@@ -93,7 +94,8 @@ func marshalLists(a *alert.Alert) (tags, techs, ents, evids, details string, err
 }
 
 // RecordSignals folds signals into alerts in one write transaction; see
-// store.AlertStore for the semantics.
+// store.AlertStore for the semantics. Each alert of the batch is read once,
+// its new signal ids found by inserting them, and written once.
 func (s *Store) RecordSignals(ctx context.Context, sigs []signal.Signal, alertIDs []string) ([]alert.Alert, []bool, error) {
 	if err := store.CheckSignals(sigs, alertIDs); err != nil {
 		return nil, nil, fmt.Errorf("recording signals: %w", err)
@@ -103,48 +105,17 @@ func (s *Store) RecordSignals(ctx context.Context, sigs []signal.Signal, alertID
 	if len(sigs) == 0 {
 		return out, created, nil
 	}
+	clean := make([]signal.Signal, len(sigs))
+	for i := range sigs {
+		clean[i] = store.CleanSignal(sigs[i])
+	}
+	groups := store.GroupSignals(alertIDs)
 	now := s.now()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		// The single writer serializes batches, so the state read here stays
-		// current for the whole transaction; cache it across the batch.
-		cur := map[string]*alert.Alert{}
-		for i := range sigs {
-			clean := store.CleanSignal(sigs[i])
-			sig, id := &clean, alertIDs[i]
-			a, ok := cur[id]
-			if !ok {
-				got, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertCols+` FROM alerts a WHERE a.id = ?`, id))
-				switch {
-				case errors.Is(err, sql.ErrNoRows):
-				case err != nil:
-					return err
-				default:
-					a = &got
-				}
-			}
-			if a == nil {
-				na := store.NewAlert(id, sig, now)
-				if err := insertAlert(ctx, tx, &na, sig.ID); err != nil {
-					return err
-				}
-				cur[id], out[i], created[i] = &na, cloneAlert(&na), true
-				continue
-			}
-			cur[id] = a
-			res, err := tx.ExecContext(ctx, `INSERT INTO alert_signals (alert_id, signal_id) VALUES (?, ?)
-				ON CONFLICT DO NOTHING`, id, sig.ID)
-			if err != nil {
+		for _, g := range groups {
+			if err := s.recordGroup(ctx, tx, clean, g, now, out, created); err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 1 {
-				added := store.Fold(a, sig)
-				if err := updateFolded(ctx, tx, a, added); err != nil {
-					return err
-				}
-			}
-			out[i] = cloneAlert(a)
 		}
 		return nil
 	})
@@ -154,59 +125,100 @@ func (s *Store) RecordSignals(ctx context.Context, sigs []signal.Signal, alertID
 	return out, created, nil
 }
 
-// cloneAlert copies the slice a later fold appends to, so earlier results stay as they were.
-func cloneAlert(a *alert.Alert) alert.Alert {
-	c := *a
-	c.EventIDs = append([]string(nil), a.EventIDs...)
-	return c
-}
+// Statements of the write path, prepared once on the writer connection
+// (see Store.stmt): re-parsing them per call was most of RecordSignals' CPU.
+const (
+	qSelectAlert = `SELECT ` + alertCols + ` FROM alerts a WHERE a.id = ?`
+	qInsertAlert = `INSERT INTO alerts (id, detector, layer, rule_id, rule_version,
+		title, level, level_rank, score, tags, techniques, entities, entity_key, first_seen, last_seen,
+		count, event_ids, explanation, details, status, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertEntity   = `INSERT INTO alert_entities (alert_id, kind, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	qInsertSignal   = `INSERT INTO alert_signals (alert_id, signal_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
+	qInsertEvidence = `INSERT INTO alert_events (alert_id, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
+	qUpdateFolded   = `UPDATE alerts SET count = ?, first_seen = ?, last_seen = ?, event_ids = ? WHERE id = ?`
+)
 
-func insertAlert(ctx context.Context, tx *sql.Tx, a *alert.Alert, signalID string) error {
-	tags, techs, ents, evids, details, err := marshalLists(a)
+func (s *Store) recordGroup(ctx context.Context, tx *sql.Tx, sigs []signal.Signal, g store.SignalGroup, now time.Time, out []alert.Alert, created []bool) error {
+	st := func(q string) *sql.Stmt { return s.stmt(ctx, tx, q) }
+	// The single writer serializes transactions, so what is read here stays
+	// current until commit.
+	var a *alert.Alert
+	got, err := scanAlert(st(qSelectAlert).QueryRowContext(ctx, g.AlertID))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	default:
+		a = &got
+	}
+	creator := -1
+	if a == nil {
+		creator = g.Inputs[0]
+		na := store.NewAlert(g.AlertID, &sigs[creator], now)
+		if err := insertAlert(ctx, st, &na); err != nil {
+			return err
+		}
+		a = &na
+	}
+	fresh := map[string]bool{}
+	ins := st(qInsertSignal)
+	for _, id := range g.SignalIDs(sigs) {
+		res, err := ins.ExecContext(ctx, g.AlertID, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			fresh[id] = true
+		}
+	}
+	added, changed := store.ApplyGroup(a, creator, sigs, g, fresh, out, created)
+	if !changed {
+		return nil
+	}
+	evids, err := json.Marshal(a.EventIDs)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO alerts (id, detector, layer, rule_id, rule_version,
-		title, level, level_rank, score, tags, techniques, entities, entity_key, first_seen, last_seen,
-		count, event_ids, explanation, details, status, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Detector, string(a.Layer), a.RuleID, a.RuleVersion, a.Title, string(a.Level), a.Level.Rank(),
-		a.Score, tags, techs, ents, a.EntityKey, micros(a.FirstSeen), micros(a.LastSeen), a.Count, evids,
-		a.Explanation, details, string(a.Status), micros(a.Created)); err != nil {
+	if _, err := st(qUpdateFolded).ExecContext(ctx, a.Count, micros(a.FirstSeen), micros(a.LastSeen), string(evids), a.ID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO alert_signals (alert_id, signal_id) VALUES (?, ?)`, a.ID, signalID); err != nil {
-		return err
-	}
-	for _, e := range a.Entities {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO alert_entities (alert_id, kind, value) VALUES (?, ?, ?)
-			ON CONFLICT DO NOTHING`, a.ID, e.Kind, e.Value); err != nil {
-			return err
-		}
-	}
-	return insertEvidence(ctx, tx, a.ID, a.EventIDs)
+	return insertEvidence(ctx, st, a.ID, added)
 }
 
-func insertEvidence(ctx context.Context, tx *sql.Tx, alertID string, ids []string) error {
+func insertEvidence(ctx context.Context, st func(string) *sql.Stmt, alertID string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ins := st(qInsertEvidence)
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO alert_events (alert_id, event_id) VALUES (?, ?)
-			ON CONFLICT DO NOTHING`, alertID, id); err != nil {
+		if _, err := ins.ExecContext(ctx, alertID, id); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func updateFolded(ctx context.Context, tx *sql.Tx, a *alert.Alert, added []string) error {
-	evids, err := json.Marshal(a.EventIDs)
+func insertAlert(ctx context.Context, st func(string) *sql.Stmt, a *alert.Alert) error {
+	tags, techs, ents, evids, details, err := marshalLists(a)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE alerts SET count = ?, first_seen = ?, last_seen = ?, event_ids = ?
-		WHERE id = ?`, a.Count, micros(a.FirstSeen), micros(a.LastSeen), string(evids), a.ID); err != nil {
+	if _, err := st(qInsertAlert).ExecContext(ctx,
+		a.ID, a.Detector, string(a.Layer), a.RuleID, a.RuleVersion, a.Title, string(a.Level), a.Level.Rank(),
+		a.Score, tags, techs, ents, a.EntityKey, micros(a.FirstSeen), micros(a.LastSeen), a.Count, evids,
+		a.Explanation, details, string(a.Status), micros(a.Created)); err != nil {
 		return err
 	}
-	return insertEvidence(ctx, tx, a.ID, added)
+	ins := st(qInsertEntity)
+	for _, e := range a.Entities {
+		if _, err := ins.ExecContext(ctx, a.ID, e.Kind, e.Value); err != nil {
+			return err
+		}
+	}
+	return insertEvidence(ctx, st, a.ID, a.EventIDs)
 }
 
 // GetAlert returns one alert with its current verdict.

@@ -11,6 +11,9 @@ import (
 	"github.com/rampart-ids/rampart/internal/store"
 )
 
+const qInsertEvent = `INSERT INTO events (id, time, received, source, format, fields, raw)
+	VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+
 // MaxGetEvents bounds the ids one GetEvents call may ask for.
 const MaxGetEvents = 10000
 
@@ -40,12 +43,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []*event.Event) error {
 		rows[i] = row{ev, f}
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO events (id, time, received, source, format, fields, raw)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+		st := s.stmt(ctx, tx, qInsertEvent)
 		for _, r := range rows {
 			raw := r.ev.Raw
 			if raw == nil {

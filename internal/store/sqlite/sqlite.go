@@ -52,6 +52,8 @@ type Store struct {
 	r   *sql.DB // readers
 	log *slog.Logger
 	now func() time.Time
+	// prepared holds write statements prepared on the writer connection.
+	prepared map[string]*sql.Stmt
 }
 
 var (
@@ -89,6 +91,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("migrating sqlite store %s: %w", path, err)
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
 	if s.r, err = openDB(path, opts.BusyTimeout, false); err != nil {
 		s.w.Close()
@@ -146,11 +152,40 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// prepare readies the write path's statements on the single writer
+// connection. It must run outside any transaction: preparing on the pool
+// while a transaction holds its only connection would wait forever.
+func (s *Store) prepare(ctx context.Context) error {
+	s.prepared = map[string]*sql.Stmt{}
+	for _, q := range []string{qInsertEvent, qSelectAlert, qInsertAlert, qInsertEntity, qInsertSignal, qInsertEvidence, qUpdateFolded} {
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("preparing %.40q: %w", q, err)
+		}
+		s.prepared[q] = st
+	}
+	return nil
+}
+
+// stmt returns q as a statement of tx, reusing the statement prepared on
+// the writer connection. A query that was not prepared is a programming
+// error: it fails at its first use (in tests) rather than re-parsing.
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
+	st, ok := s.prepared[q]
+	if !ok {
+		panic("sqlite: statement not prepared: " + q)
+	}
+	return tx.StmtContext(ctx, st)
+}
+
 // Close closes both pools.
 func (s *Store) Close() error {
 	var errs []error
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
+	}
+	for _, st := range s.prepared {
+		errs = append(errs, st.Close())
 	}
 	if s.w != nil {
 		// Fold the WAL back so the file is self-contained after a clean shutdown.
