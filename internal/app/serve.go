@@ -29,12 +29,14 @@ import (
 	"github.com/rampart-ids/rampart/internal/ingest"
 	"github.com/rampart-ids/rampart/internal/ingest/file"
 	"github.com/rampart-ids/rampart/internal/ingest/httpin"
+	"github.com/rampart-ids/rampart/internal/ingest/silence"
 	"github.com/rampart-ids/rampart/internal/ingest/syslog"
 	"github.com/rampart-ids/rampart/internal/output"
 	_ "github.com/rampart-ids/rampart/internal/output/file"
 	_ "github.com/rampart-ids/rampart/internal/output/syslog"
 	_ "github.com/rampart-ids/rampart/internal/output/webhook"
 	"github.com/rampart-ids/rampart/internal/pipeline"
+	sig "github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/postgres"
 	"github.com/rampart-ids/rampart/internal/store/sqlite"
@@ -59,6 +61,7 @@ type Server struct {
 	pipe     *pipeline.Pipeline
 	outputs  []output.Output
 	inputs   []ingest.Input
+	silence  *silence.Monitor
 	httpSrv  *http.Server
 	listener net.Listener
 	cleanup  func()
@@ -131,7 +134,11 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		wg.Add(1)
 		go func(in ingest.Input) {
 			defer wg.Done()
-			if err := in.Run(runCtx, s.pipe); err != nil && runCtx.Err() == nil {
+			var sink ingest.Sink = s.pipe
+			if s.silence != nil {
+				sink = s.silence.WrapSink(in.Name(), s.pipe)
+			}
+			if err := in.Run(runCtx, sink); err != nil && runCtx.Err() == nil {
 				errc <- fmt.Errorf("input %s: %w", in.Name(), err)
 			}
 		}(in)
@@ -141,6 +148,17 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		go func() {
 			defer wg.Done()
 			_ = demo.New(uint64(time.Now().UnixNano()), nil).Run(runCtx, s.pipe, 2*time.Second)
+		}()
+	}
+	if s.silence != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.silence.Run(runCtx, 30*time.Second, func(x sig.Signal) {
+				if err := s.pipe.Raise(runCtx, x); err != nil && runCtx.Err() == nil {
+					s.log.Error("raising input health signal failed", "err", err)
+				}
+			})
 		}()
 	}
 	wg.Add(1)
@@ -172,6 +190,14 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	wg.Wait()
 	if err := s.pipe.Close(shutCtx); err != nil {
 		s.log.Error("pipeline flush incomplete", "err", err)
+	}
+	// Offsets committed during the final flush are saved only now.
+	for _, in := range s.inputs {
+		if f, ok := in.(*file.Input); ok {
+			if err := f.SaveOffsets(shutCtx); err != nil {
+				s.log.Error("saving file offsets failed", "input", in.Name(), "err", err)
+			}
+		}
 	}
 	for _, o := range s.outputs {
 		if err := o.Close(); err != nil {
@@ -220,7 +246,11 @@ func (s *Server) ensureAdminToken(ctx context.Context, out io.Writer) error {
 }
 
 func (s *Server) buildInputs() error {
+	var expect []silence.Expectation
 	for _, fc := range s.cfg.Files {
+		if fc.ExpectEvery > 0 {
+			expect = append(expect, silence.Expectation{Name: "file:" + fc.Name, Every: time.Duration(fc.ExpectEvery)})
+		}
 		in, err := file.New(file.Config{
 			Name: "file:" + fc.Name, Paths: fc.Paths, Format: fc.Format, MaxRecordBytes: s.cfg.Pipeline.MaxRecordBytes,
 		}, s.store, s.log)
@@ -238,6 +268,12 @@ func (s *Server) buildInputs() error {
 			return fmt.Errorf("syslog input: %w", err)
 		}
 		s.inputs = append(s.inputs, srv)
+		if s.cfg.Syslog.ExpectEvery > 0 {
+			expect = append(expect, silence.Expectation{Name: srv.Name(), Every: time.Duration(s.cfg.Syslog.ExpectEvery)})
+		}
+	}
+	if len(expect) > 0 {
+		s.silence = silence.NewMonitor(expect, time.Now)
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ type Syslog struct {
 	TCP            string `yaml:"tcp"`
 	MaxMessage     int    `yaml:"max_message"`
 	MaxConnections int    `yaml:"max_connections"`
-	// ExpectEvery raises an input-silent alert when nothing arrives for this long (0: off).
+	// ExpectEvery is how often records are expected; silence for 3× this raises an input-silent alert (0: off).
 	ExpectEvery Duration `yaml:"expect_every"`
 }
 
@@ -64,7 +64,7 @@ type FileInput struct {
 	Name   string   `yaml:"name"`
 	Paths  []string `yaml:"paths"`
 	Format string   `yaml:"format"`
-	// ExpectEvery raises an input-silent alert when nothing arrives for this long (0: off).
+	// ExpectEvery is how often records are expected; silence for 3× this raises an input-silent alert (0: off).
 	ExpectEvery Duration `yaml:"expect_every"`
 }
 

@@ -69,6 +69,7 @@ type Pipeline struct {
 	opts    Options
 	log     *slog.Logger
 	queue   chan ingest.Record
+	raised  chan signal.Signal // signals from outside detection (input health)
 	results chan *batch
 	m       metrics
 
@@ -125,6 +126,7 @@ func New(opts Options) (*Pipeline, error) {
 		opts:    opts,
 		log:     opts.Logger.With("component", "pipeline"),
 		queue:   make(chan ingest.Record, opts.QueueSize),
+		raised:  make(chan signal.Signal, 64),
 		results: make(chan *batch, 4),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -158,6 +160,22 @@ func (p *Pipeline) Submit(ctx context.Context, recs []ingest.Record) error {
 	return nil
 }
 
+// Raise passes a signal that did not come from a detector (e.g. an input
+// gone silent) into the alert path, in order with the event stream.
+func (p *Pipeline) Raise(ctx context.Context, s signal.Signal) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	select {
+	case p.raised <- s:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Close stops accepting records, processes everything queued, flushes the
 // store writes and returns when done or when ctx ends.
 func (p *Pipeline) Close(ctx context.Context) error {
@@ -184,7 +202,9 @@ type Stats struct {
 func (p *Pipeline) Stats() Stats { return Stats{Queued: len(p.queue)} }
 
 func (p *Pipeline) parserFor(rec *ingest.Record) (format.Parser, error) {
-	key := rec.Format + "\x00" + rec.Source
+	// Per-stream parser state (Zeek headers, sshd pid → address) is kept per
+	// source and sending host, so two syslog senders never share it.
+	key := rec.Format + "\x00" + rec.Source + "\x00" + rec.Host
 	if ps, ok := p.parsers.get(key); ok {
 		return ps, nil
 	}
@@ -209,7 +229,7 @@ func (p *Pipeline) detectLoop() {
 	ticker := time.NewTicker(p.opts.FlushInterval)
 	defer ticker.Stop()
 	flush := func() {
-		if len(cur.events)+len(cur.quar)+len(cur.commits) == 0 {
+		if len(cur.events)+len(cur.quar)+len(cur.commits)+len(cur.sigs) == 0 {
 			return
 		}
 		p.results <- cur
@@ -231,6 +251,8 @@ func (p *Pipeline) detectLoop() {
 			if len(cur.events)+len(cur.quar) >= p.opts.BatchSize {
 				flush()
 			}
+		case s := <-p.raised:
+			emit(s)
 		case <-ticker.C:
 			flush()
 		}
@@ -252,8 +274,12 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 			Raw: append([]byte(nil), raw...),
 		})
 	}
-	if rec.Format == "oversize" || len(rec.Data) > p.opts.MaxRecordBytes {
+	if rec.Format == ingest.FormatOversize || len(rec.Data) > p.opts.MaxRecordBytes {
 		quarantine("too_large")
+		return
+	}
+	if rec.Format == ingest.FormatInvalidJSON {
+		quarantine("invalid_json")
 		return
 	}
 	ps, err := p.parserFor(rec)
