@@ -44,7 +44,7 @@ type HTTP struct {
 	// IngestRate bounds ingest requests per second per token (burst = 2×).
 	IngestRate float64 `yaml:"ingest_rate"`
 	// PublicMetrics serves /metrics without a token (for a local Prometheus).
-	PublicMetrics bool `yaml:"public_metrics"`
+	PublicMetrics bool   `yaml:"public_metrics"`
 	TLSCert       string `yaml:"tls_cert"`
 	TLSKey        string `yaml:"tls_key"`
 }
