@@ -77,19 +77,38 @@ func build(opts Options, selecting bool) (*ruleSet, Report) {
 		}
 		rep.Failures = append(rep.Failures, Failure{Path: p, Error: err.Error()})
 	}
-	rs := newRuleSet()
 	files, err := RuleFiles(opts.Paths)
 	if err != nil {
 		fail(err)
-		return rs, rep
+		return newRuleSet(), rep
 	}
-	var dets, filters, corrs []*Doc
+	var all []*Doc
 	for _, f := range files {
 		docs, errs := ReadFile(f)
 		for _, e := range errs {
 			fail(e)
 		}
-		for _, d := range docs {
+		all = append(all, docs...)
+	}
+	return buildDocs(all, opts, selecting, rep)
+}
+
+// buildDocs compiles parsed documents into a rule set; rep carries the
+// failures found while reading.
+func buildDocs(all []*Doc, opts Options, selecting bool, rep Report) (*ruleSet, Report) {
+	fail := func(err error) {
+		rep.Failed++
+		var pe *PosError
+		p := ""
+		if errors.As(err, &pe) {
+			p = pe.Path
+		}
+		rep.Failures = append(rep.Failures, Failure{Path: p, Error: err.Error()})
+	}
+	rs := newRuleSet()
+	var dets, filters, corrs []*Doc
+	{
+		for _, d := range all {
 			switch d.Kind {
 			case KindDetection:
 				dets = append(dets, d)

@@ -49,8 +49,16 @@ type matchedItem struct {
 }
 
 func newEvalCtx(rs *ruleSet) *evalCtx {
+	c := newEvalCtxNoTri(rs)
+	if rs.pre != nil {
+		c.tri = make([]uint32, preBuckets)
+	}
+	return c
+}
+
+func newEvalCtxNoTri(rs *ruleSet) *evalCtx {
 	return &evalCtx{rs: rs, slots: make([]fval, len(rs.slotKeys)), seen: make([]uint32, len(rs.rules)),
-		possible: make([]uint32, len(rs.rules)), scanned: make([]uint32, len(rs.slotKeys)), tri: make([]uint32, preBuckets), arena: make([]byte, 0, 8192)}
+		possible: make([]uint32, len(rs.rules)), scanned: make([]uint32, len(rs.slotKeys)), arena: make([]byte, 0, 8192)}
 }
 
 func (c *evalCtx) reset(ev *event.Event) {

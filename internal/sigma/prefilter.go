@@ -215,6 +215,9 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 			}
 		}
 	}
+	if len(freq) == 0 {
+		return // no rule has a literal need: no prefilter
+	}
 	type posting struct {
 		h    uint32
 		rule int32
