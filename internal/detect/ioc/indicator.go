@@ -170,6 +170,9 @@ func newTerm(t Type, auto bool, v string) (Term, error) {
 		}
 		return Term{Type: t, Value: d, Raw: v}, nil
 	case TypeURL:
+		if !strings.Contains(v, "://") && !strings.HasPrefix(v, "/") {
+			v = "http://" + v // typed as a URL but written without a scheme
+		}
 		k, ok := urlKey(v, "")
 		if !ok {
 			return Term{}, fmt.Errorf("invalid url %q", short(v))

@@ -37,6 +37,7 @@ func TestParsePlainLine(t *testing.T) {
 		{in: "two words", wantErr: "unexpected text"},
 		{in: "domain:bad_domain!.example", wantErr: "invalid domain"},
 		{in: "url:/relative/only", wantErr: "invalid url"},
+		{in: "url:bad.example/x", want: "url bad.example/x"},
 		{in: strings.Repeat("a", 5000) + ".example", wantErr: "longer than"},
 	}
 	for _, tc := range tests {
