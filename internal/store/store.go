@@ -139,6 +139,33 @@ type TokenStore interface {
 	CountTokens(ctx context.Context) (int, error)
 }
 
+// Stats are row counts for /metrics and the console.
+type Stats struct {
+	Events int64
+	// Alerts counts alerts by level; OpenAlerts those not yet closed.
+	Alerts      map[signal.Level]int64
+	OpenAlerts  int64
+	Quarantined int64
+}
+
+// StatsStore is implemented by stores that can count what they hold (both
+// stores in this repository do). Stats counts rows, which costs a scan on
+// large tables: cache it for a scrape interval rather than calling it per request.
+type StatsStore interface {
+	Stats(ctx context.Context) (Stats, error)
+}
+
+// Retention is implemented by stores that can expire each data class on
+// its own schedule (events use EventStore.PurgeEvents).
+type Retention interface {
+	// PurgeAlerts deletes alerts whose LastSeen is before t, with their
+	// verdict history and folded signal ids, and returns how many. A signal
+	// replayed after its alert was purged creates the alert anew.
+	PurgeAlerts(ctx context.Context, before time.Time) (int64, error)
+	// PurgeQuarantine deletes quarantined records whose Time is before t.
+	PurgeQuarantine(ctx context.Context, before time.Time) (int64, error)
+}
+
 // Store is everything a Rampart node persists.
 type Store interface {
 	EventStore

@@ -104,22 +104,11 @@ func (s *Store) GetEvents(ctx context.Context, ids []string) ([]*event.Event, er
 	return out, nil
 }
 
-// purgeChunk bounds the rows one purge statement deletes, so a large purge
-// does not hold locks for long.
-const purgeChunk = 5000
-
 // PurgeEvents deletes events received before t, in chunks of purgeChunk rows.
 func (s *Store) PurgeEvents(ctx context.Context, before time.Time) (int64, error) {
-	var total int64
-	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM events WHERE id IN
-			(SELECT id FROM events WHERE received < $1 LIMIT $2)`, before, purgeChunk)
-		if err != nil {
-			return total, fmt.Errorf("purging events: %w", err)
-		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < purgeChunk {
-			return total, nil
-		}
+	n, err := s.purge(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received < $1 LIMIT $2)`, before)
+	if err != nil {
+		return n, fmt.Errorf("purging events: %w", err)
 	}
+	return n, nil
 }

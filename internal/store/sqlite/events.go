@@ -114,31 +114,12 @@ func (s *Store) scanEvents(ctx context.Context, q string, args []any, into map[s
 	return rows.Err()
 }
 
-// purgeChunk bounds the rows one purge transaction deletes, so a large purge
-// does not hold the write lock for long.
-const purgeChunk = 5000
-
 // PurgeEvents deletes events received before t, in chunks of purgeChunk
 // rows per transaction.
 func (s *Store) PurgeEvents(ctx context.Context, before time.Time) (int64, error) {
-	var total int64
-	for {
-		var n int64
-		err := s.write(ctx, func(tx *sql.Tx) error {
-			res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE rowid IN
-				(SELECT rowid FROM events WHERE received < ? LIMIT ?)`, micros(before), purgeChunk)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
-			return err
-		})
-		if err != nil {
-			return total, fmt.Errorf("purging events: %w", err)
-		}
-		total += n
-		if n < purgeChunk {
-			return total, nil
-		}
+	n, err := s.purge(ctx, `DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE received < ? LIMIT ?)`, before)
+	if err != nil {
+		return n, fmt.Errorf("purging events: %w", err)
 	}
+	return n, nil
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Events/GetOrder", testGetEventsOrder},
 		{"Events/BadInput", testAppendBadInput},
 		{"Events/Purge", testPurgeEvents},
+		{"Events/PurgeMany", testPurgeMany},
 		{"Alerts/Create", testRecordCreate},
 		{"Alerts/Fold", testRecordFold},
 		{"Alerts/SameSignalTwice", testRecordSameSignal},
@@ -59,6 +60,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Quarantine", testQuarantine},
 		{"Offsets", testOffsets},
 		{"Tokens", testTokens},
+		{"Stats", testStats},
+		{"Retention", testRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,6 +266,23 @@ func testPurgeEvents(t *testing.T, s store.Store) {
 	}
 	if n, err = s.PurgeEvents(ctxFor(t), base); err != nil || n != 0 {
 		t.Errorf("second PurgeEvents = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// testPurgeMany purges more rows than a store is likely to delete in one
+// chunk, and a batch larger than one statement's worth of rows.
+func testPurgeMany(t *testing.T, s store.Store) {
+	const n = 12345
+	mustAppend(t, s, BenchEvents("many", n)...) // Received = base + i ms
+	got, err := s.PurgeEvents(ctxFor(t), base.Add(n*time.Millisecond-time.Millisecond))
+	if err != nil {
+		t.Fatalf("PurgeEvents: %v", err)
+	}
+	if got != n-1 {
+		t.Errorf("PurgeEvents deleted %d, want %d", got, n-1)
+	}
+	if got, err = s.PurgeEvents(ctxFor(t), base.Add(time.Hour)); err != nil || got != 1 {
+		t.Errorf("PurgeEvents of the rest = %d, %v; want 1", got, err)
 	}
 }
 
@@ -916,5 +936,75 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	if n, err := s.CountTokens(ctx); err != nil || n != 2 {
 		t.Errorf("CountTokens = %d, %v; want 2", n, err)
+	}
+}
+
+func testStats(t *testing.T, s store.Store) {
+	ss, ok := s.(store.StatsStore)
+	if !ok {
+		t.Fatalf("%T does not implement store.StatsStore", s)
+	}
+	got, err := ss.Stats(ctxFor(t))
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if diff := cmp.Diff(store.Stats{}, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("empty store stats (-want +got):\n%s", diff)
+	}
+	mustAppend(t, s, mkEvent("a", base), mkEvent("b", base), mkEvent("c", base))
+	seedAlerts(t, s)
+	if err := s.Quarantine(ctxFor(t), []store.Quarantined{{Reason: "x"}, {Reason: "y"}}); err != nil {
+		t.Fatalf("Quarantine: %v", err)
+	}
+	if got, err = ss.Stats(ctxFor(t)); err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	want := store.Stats{
+		Events: 3, OpenAlerts: 4, Quarantined: 2,
+		Alerts: map[signal.Level]int64{signal.LevelInformational: 1, signal.LevelLow: 1, signal.LevelMedium: 1, signal.LevelHigh: 1, signal.LevelCritical: 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+}
+
+func testRetention(t *testing.T, s store.Store) {
+	r, ok := s.(store.Retention)
+	if !ok {
+		t.Fatalf("%T does not implement store.Retention", s)
+	}
+	seedAlerts(t, s) // LastSeen: a1 10m, a2 20m (has a verdict), a3 30m, a4 50m, a5 70m
+	n, err := r.PurgeAlerts(ctxFor(t), base.Add(25*time.Minute))
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeAlerts = %d, %v; want 2", n, err)
+	}
+	if ids := listIDs(t, s, store.AlertQuery{}); !slices.Equal(ids, []string{"a5", "a4", "a3"}) {
+		t.Errorf("alerts after purge: %v, want [a5 a4 a3]", ids)
+	}
+	if ids := listIDs(t, s, store.AlertQuery{Entity: "bob"}); !slices.Equal(ids, []string{"a5"}) {
+		t.Errorf("entity filter after purge: %v, want [a5]", ids)
+	}
+	if _, err := s.(store.VerdictHistory).Verdicts(ctxFor(t), "a2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Verdicts(purged alert) error = %v, want ErrNotFound", err)
+	}
+	// A replayed signal of a purged alert starts it anew.
+	sig := mkSig("a1-1", "r1", base)
+	if a, created := record1(t, s, sig, "a1"); !created || a.Count != 1 {
+		t.Errorf("replay after purge: created %v count %d; want a new alert", created, a.Count)
+	}
+
+	qs := []store.Quarantined{{Time: base, Reason: "a"}, {Time: base.Add(time.Minute), Reason: "a"}, {Time: base.Add(2 * time.Minute), Reason: "b"}}
+	if err := s.Quarantine(ctxFor(t), qs); err != nil {
+		t.Fatalf("Quarantine: %v", err)
+	}
+	if n, err := r.PurgeQuarantine(ctxFor(t), base.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("PurgeQuarantine = %d, %v; want 1", n, err)
+	}
+	counts, err := s.CountQuarantine(ctxFor(t))
+	if err != nil {
+		t.Fatalf("CountQuarantine: %v", err)
+	}
+	if diff := cmp.Diff(map[string]int64{"a": 1, "b": 1}, counts); diff != "" {
+		t.Errorf("quarantine after purge (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,87 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/store"
+)
+
+var (
+	_ store.StatsStore = (*Store)(nil)
+	_ store.Retention  = (*Store)(nil)
+)
+
+// Stats counts events, alerts by level and quarantined records.
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	st := store.Stats{Alerts: map[signal.Level]int64{}}
+	// REPEATABLE READ: every count sees the same snapshot.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM events),
+			(SELECT count(*) FROM quarantine),
+			(SELECT count(*) FROM alerts WHERE status = 'open')`).Scan(&st.Events, &st.Quarantined, &st.OpenAlerts); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT level, count(*) FROM alerts GROUP BY level`)
+		if err != nil {
+			return err
+		}
+		var (
+			level string
+			n     int64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&level, &n}, func() error {
+			st.Alerts[signal.Level(level)] = n
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("counting store rows: %w", err)
+	}
+	return st, nil
+}
+
+// PurgeAlerts deletes alerts last seen before t (their signal ids, evidence
+// index, entities and verdicts go with them through ON DELETE CASCADE).
+func (s *Store) PurgeAlerts(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.purge(ctx, `DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE last_seen < $1 LIMIT $2)`, before)
+	if err != nil {
+		return n, fmt.Errorf("purging alerts: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeQuarantine deletes quarantined records older than t.
+func (s *Store) PurgeQuarantine(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.purge(ctx, `DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE time < $1 LIMIT $2)`, before)
+	if err != nil {
+		return n, fmt.Errorf("purging quarantine: %w", err)
+	}
+	return n, nil
+}
+
+// purgeChunk bounds the rows one purge statement deletes, so a large purge
+// does not hold locks for long.
+const purgeChunk = 5000
+
+// purge runs q (a DELETE taking the cutoff and a LIMIT) until it deletes
+// fewer than purgeChunk rows.
+func (s *Store) purge(ctx context.Context, q string, before time.Time) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, q, before, purgeChunk)
+		if err != nil {
+			return total, err
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < purgeChunk {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/store"
+)
+
+var (
+	_ store.StatsStore = (*Store)(nil)
+	_ store.Retention  = (*Store)(nil)
+)
+
+// Stats counts events, alerts by level and quarantined records.
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	st := store.Stats{Alerts: map[signal.Level]int64{}}
+	// One read transaction, so the counts are of one snapshot.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return st, fmt.Errorf("counting store rows: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM events),
+		(SELECT count(*) FROM quarantine),
+		(SELECT count(*) FROM alerts WHERE status = 'open')`).Scan(&st.Events, &st.Quarantined, &st.OpenAlerts); err != nil {
+		return st, fmt.Errorf("counting store rows: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT level, count(*) FROM alerts GROUP BY level`)
+	if err != nil {
+		return st, fmt.Errorf("counting alerts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			level string
+			n     int64
+		)
+		if err := rows.Scan(&level, &n); err != nil {
+			return st, fmt.Errorf("counting alerts: %w", err)
+		}
+		st.Alerts[signal.Level(level)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("counting alerts: %w", err)
+	}
+	return st, nil
+}
+
+// PurgeAlerts deletes alerts last seen before t (their signal ids, evidence
+// index, entities and verdicts go with them through ON DELETE CASCADE).
+func (s *Store) PurgeAlerts(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.purge(ctx, `DELETE FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE last_seen < ? LIMIT ?)`, before)
+	if err != nil {
+		return n, fmt.Errorf("purging alerts: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeQuarantine deletes quarantined records older than t.
+func (s *Store) PurgeQuarantine(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.purge(ctx, `DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE time < ? LIMIT ?)`, before)
+	if err != nil {
+		return n, fmt.Errorf("purging quarantine: %w", err)
+	}
+	return n, nil
+}
+
+// purgeChunk bounds the rows one purge transaction deletes, so a large purge
+// does not hold the write lock for long.
+const purgeChunk = 5000
+
+// purge runs q (a DELETE taking the cutoff and a LIMIT) until it deletes
+// fewer than purgeChunk rows, one transaction per chunk.
+func (s *Store) purge(ctx context.Context, q string, before time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, q, micros(before), purgeChunk)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		total += n
+		if err != nil || n < purgeChunk {
+			return total, err
+		}
+	}
+}
