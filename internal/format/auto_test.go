@@ -66,4 +66,3 @@ func TestAutoMixed(t *testing.T) {
 		}
 	}
 }
-

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/format"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
 	"github.com/rampart-ids/rampart/internal/format/formattest"
+	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
 const (
@@ -217,4 +220,69 @@ func BenchmarkDecoderAuto(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestDecoderEvtx decodes SigmaHQ regression .evtx files through the
+// registered container reader and checks each yields as many windows events
+// as its JSON rendition, with the same event ids.
+func TestDecoderEvtx(t *testing.T) {
+	if len(format.Streams()) < 2 { // the test container is always there
+		t.Skip("no .evtx reader registered")
+	}
+	root := testutil.SharedData(t, "sigma/regression_data")
+	var evtxs []string
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && filepath.Ext(p) == ".evtx" {
+			evtxs = append(evtxs, p)
+		}
+		return nil
+	})
+	checked := 0
+	defer func() { t.Logf("%d evtx files compared", checked) }()
+	for _, path := range evtxs {
+		jsonPath := strings.TrimSuffix(path, ".evtx") + ".json"
+		jdata, err := os.ReadFile(jsonPath)
+		if err != nil {
+			continue
+		}
+		edata, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked++
+		jres, _ := formattest.DecodeAll(t, jdata, format.DecoderOptions{})
+		eres, est := formattest.DecodeAll(t, edata, format.DecoderOptions{})
+		if est.Quarantined != 0 || len(eres) != len(jres) {
+			t.Errorf("%s: evtx %d results %+v, json %d", filepath.Base(path), len(eres), est, len(jres))
+			continue
+		}
+		for i := range eres {
+			if eres[i].Format != "windows" {
+				t.Errorf("%s #%d: format %q", filepath.Base(path), i, eres[i].Format)
+			}
+			// Both layouts must normalize to the same contract fields. The two
+			// renderers differ in GUID braces and hex padding, so values are
+			// compared for the fields detectors match most, names for all.
+			for k, jv := range jres[i].Fields {
+				ev, ok := eres[i].Fields[k]
+				if strings.HasPrefix(k, "winlog.event_data.") && !ok {
+					t.Errorf("%s #%d: %s missing from the evtx event", filepath.Base(path), i, k)
+				}
+				switch k {
+				case "winlog.event_id", "winlog.channel", "winlog.computer_name", "winlog.record_id", "winlog.provider_name",
+					"event.dataset", "process.executable", "process.command_line", "process.parent.executable", "user.name",
+					"file.path", "registry.path", "winlog.event_data.Image", "winlog.event_data.CommandLine":
+					// The regression JSON trims trailing spaces the evtx data has.
+					if js, ok := jv.(string); ok {
+						jv = strings.TrimSpace(js)
+						es, _ := ev.(string)
+						ev = strings.TrimSpace(es)
+					}
+					if diff := cmp.Diff(jv, ev); diff != "" {
+						t.Errorf("%s #%d %s (-json +evtx):\n%s", filepath.Base(path), i, k, diff)
+					}
+				}
+			}
+		}
+	}
 }

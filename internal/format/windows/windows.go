@@ -143,7 +143,7 @@ var flatSystem = map[string]string{
 	"EventRecordID": "winlog.record_id", "RecordNumber": "winlog.record_id", "RecordID": "winlog.record_id",
 	"ProcessID": "winlog.process.pid", "ExecutionProcessID": "winlog.process.pid",
 	"ThreadID": "winlog.process.thread.id", "ExecutionThreadID": "winlog.process.thread.id",
-	"Channel": "winlog.channel",
+	"Channel":  "winlog.channel",
 	"Computer": "winlog.computer_name", "Hostname": "winlog.computer_name", "ComputerName": "winlog.computer_name",
 	"UserID": "winlog.user.identifier", "UserId": "winlog.user.identifier", "UserSid": "winlog.user.identifier", "Security_UserID": "winlog.user.identifier",
 	"ActivityID": "winlog.activity_id", "RelatedActivityID": "winlog.related_activity_id",

@@ -1,0 +1,5 @@
+//go:build !no_format_evtx
+
+package all
+
+import _ "github.com/rampart-ids/rampart/internal/format/evtx" // .evtx container (records parsed by windows)
