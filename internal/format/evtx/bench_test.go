@@ -32,7 +32,7 @@ var (
 
 // loadCorpus reads every .evtx of the shared windows-evtx corpus into memory
 // (54 MB), so that the benchmark measures parsing, not the disk.
-func loadCorpus(b *testing.B) []corpusFile {
+func loadCorpus(b testing.TB) []corpusFile {
 	dir := testutil.SharedData(b, "windows-evtx/hayabusa-sample-evtx")
 	corpusOnce.Do(func() {
 		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -839,7 +840,16 @@ func (c *chunk) appendVal(dst []byte, x val) []byte {
 // decodeUTF16 appends the UTF-8 form of UTF-16LE b (odd trailing byte
 // dropped, unpaired surrogates replaced).
 func decodeUTF16(dst, b []byte) []byte {
+	dst = slices.Grow(dst, len(b)/2)
 	for i := 0; i+1 < len(b); i += 2 {
+		// Fast path: four ASCII code units at a time.
+		for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:])&0xff80ff80ff80ff80 == 0 {
+			dst = append(dst, b[i], b[i+2], b[i+4], b[i+6])
+			i += 8
+		}
+		if i+1 >= len(b) {
+			break
+		}
 		u := uint16(b[i]) | uint16(b[i+1])<<8
 		if u < 0x80 {
 			dst = append(dst, byte(u))

@@ -436,3 +436,41 @@ func TestMutatedSecurityLog(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendJSON(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{"q\"b\\s\n\r\t\x01", `"q\"b\\s\n\r\t\u0001"`},
+		{"ünï €", `"ünï €"`},
+		{"bad\xffutf8", "\"bad\ufffdutf8\""},
+		{"", `""`},
+	}
+	for _, tc := range tests {
+		if got := string(appendJSON(nil, []byte(tc.in))); got != tc.want {
+			t.Errorf("appendJSON(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+		if got := string(appendJSON(nil, tc.in)); got != tc.want {
+			t.Errorf("appendJSON(string %q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestDecodeUTF16(t *testing.T) {
+	tests := []struct {
+		in   []byte
+		want string
+	}{
+		{utf16le("Event"), "Event"},
+		{utf16le("C:\\Windows\\System32\\cmd.exe /c whoami"), "C:\\Windows\\System32\\cmd.exe /c whoami"},
+		{utf16le("abcdefgh└─>ijklmnop"), "abcdefgh└─>ijklmnop"},
+		{utf16le("emoji 😀 end"), "emoji 😀 end"},
+		{[]byte{0x3d, 0xd8, 'a', 0}, "\ufffda"}, // unpaired high surrogate
+		{[]byte{'a', 0, 'b'}, "a"},              // odd trailing byte dropped
+		{nil, ""},
+	}
+	for _, tc := range tests {
+		if got := string(decodeUTF16(nil, tc.in)); got != tc.want {
+			t.Errorf("decodeUTF16(% x) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

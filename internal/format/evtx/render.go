@@ -34,7 +34,14 @@ func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
 		dst = appendText(dst, e)
 	}
 	if sys != nil {
-		if p := child(sys, "Provider"); p != nil {
+		// One pass over System's children (first of each name wins, as child does).
+		var f [sysFields]*elem
+		for k := sys.kid; k != nil; k = k.next {
+			if i := sysField(k.name); i >= 0 && f[i] == nil {
+				f[i] = k
+			}
+		}
+		if p := f[fProvider]; p != nil {
 			if v, ok := attrOf(p, "Name"); ok {
 				str("Provider", v)
 			}
@@ -44,42 +51,42 @@ func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
 				str("ProviderGuid", v)
 			}
 		}
-		for _, n := range []string{"EventID", "Version", "Level", "Task", "Opcode", "Keywords"} {
-			if e := child(sys, n); e != nil {
-				text(n, e)
+		for i := fEventID; i <= fKeywords; i++ {
+			if e := f[i]; e != nil {
+				text(e.name, e)
 			}
 		}
-		if e := child(sys, "TimeCreated"); e != nil {
+		if e := f[fTimeCreated]; e != nil {
 			if v, ok := attrOf(e, "SystemTime"); ok {
 				str("TimeCreated", normTime(v))
 			}
 		}
-		if e := child(sys, "EventRecordID"); e != nil {
+		if e := f[fEventRecordID]; e != nil {
 			text("EventRecordID", e)
 		} else {
 			str("EventRecordID", strconv.AppendUint(nil, recID, 10))
 		}
-		if e := child(sys, "Correlation"); e != nil {
+		if e := f[fCorrelation]; e != nil {
 			for _, n := range []string{"ActivityID", "RelatedActivityID"} {
 				if v, ok := attrOf(e, n); ok && len(v) > 0 {
 					str(n, v)
 				}
 			}
 		}
-		if e := child(sys, "Execution"); e != nil {
+		if e := f[fExecution]; e != nil {
 			for _, n := range []string{"ProcessID", "ThreadID"} {
 				if v, ok := attrOf(e, n); ok {
 					str(n, v)
 				}
 			}
 		}
-		for _, n := range []string{"Channel", "Computer"} {
-			if e := child(sys, n); e != nil {
-				text(n, e)
+		for i := fChannel; i <= fComputer; i++ {
+			if e := f[i]; e != nil {
+				text(e.name, e)
 			}
 		}
 		var uid []byte
-		if e := child(sys, "Security"); e != nil {
+		if e := f[fSecurity]; e != nil {
 			uid, _ = attrOf(e, "UserID")
 		}
 		str("UserID", uid)
@@ -96,6 +103,59 @@ func renderJSON(dst []byte, ev *elem, recID, written uint64) []byte {
 		dst = appendTree(dst, ud)
 	}
 	return append(dst, '}')
+}
+
+// System children the layout uses, in output order where it matters.
+const (
+	fProvider = iota
+	fEventID
+	fVersion
+	fLevel
+	fTask
+	fOpcode
+	fKeywords
+	fTimeCreated
+	fEventRecordID
+	fCorrelation
+	fExecution
+	fChannel
+	fComputer
+	fSecurity
+	sysFields
+)
+
+func sysField(name string) int {
+	switch name {
+	case "Provider":
+		return fProvider
+	case "EventID":
+		return fEventID
+	case "Version":
+		return fVersion
+	case "Level":
+		return fLevel
+	case "Task":
+		return fTask
+	case "Opcode":
+		return fOpcode
+	case "Keywords":
+		return fKeywords
+	case "TimeCreated":
+		return fTimeCreated
+	case "EventRecordID":
+		return fEventRecordID
+	case "Correlation":
+		return fCorrelation
+	case "Execution":
+		return fExecution
+	case "Channel":
+		return fChannel
+	case "Computer":
+		return fComputer
+	case "Security":
+		return fSecurity
+	}
+	return -1
 }
 
 func child(e *elem, name string) *elem {
@@ -275,23 +335,13 @@ func appendJSON[T string | []byte](dst []byte, s T) []byte {
 				continue
 			}
 			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexdigits[c>>4], hexdigits[c&0xf])
-			}
+			dst = appendEscape(dst, c)
 			i++
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRune([]byte(s[i:min(i+utf8.UTFMax, len(s))]))
+		// A conversion of at most 4 bytes does not allocate.
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, "\ufffd"...)
@@ -304,6 +354,21 @@ func appendJSON[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+func appendEscape(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexdigits[c>>4], hexdigits[c&0xf])
+}
+
 
 func isXMLNS(name string) bool {
 	return name == "xmlns" || len(name) > 6 && name[:6] == "xmlns:"
