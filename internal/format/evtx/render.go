@@ -369,7 +369,6 @@ func appendEscape(dst []byte, c byte) []byte {
 	return append(dst, '\\', 'u', '0', '0', hexdigits[c>>4], hexdigits[c&0xf])
 }
 
-
 func isXMLNS(name string) bool {
 	return name == "xmlns" || len(name) > 6 && name[:6] == "xmlns:"
 }
