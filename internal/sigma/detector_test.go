@@ -251,17 +251,6 @@ func TestReload(t *testing.T) {
 	}
 }
 
-func TestCorrelationWithoutEngine(t *testing.T) {
-	if correlationBackend != nil {
-		t.Skip("correlation engine linked")
-	}
-	p := writeRule(t, "title: c\ncorrelation:\n  type: event_count\n  rules: [x]\n  timespan: 5m\n  condition: {gte: 3}\n")
-	rep := Check([]string{p}, Options{})
-	if rep.Failed != 1 || !strings.Contains(rep.Failures[0].Error, "correlation") {
-		t.Errorf("report %+v", rep)
-	}
-}
-
 func TestFactory(t *testing.T) {
 	spec, ok := detect.Lookup("sigma")
 	if !ok || spec.Layer != signal.LayerRules {

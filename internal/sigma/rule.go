@@ -81,9 +81,13 @@ type PosError struct {
 	Path string
 	Line int
 	Msg  string
+	raw  bool // Msg already starts with the line ("12: …")
 }
 
 func (e *PosError) Error() string {
+	if e.raw {
+		return e.Path + ":" + e.Msg
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
 	}
