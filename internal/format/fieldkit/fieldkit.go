@@ -84,7 +84,9 @@ func ParseJSON(p *fastjson.Parser, rec []byte, maxDepth int) (*fastjson.Value, e
 	if !utf8.Valid(rec) {
 		return nil, format.Reject("invalid_utf8", "json record is not valid UTF-8")
 	}
-	if d := JSONDepth(rec); d > maxDepth {
+	// Cheap bound first: fewer brackets than the limit cannot nest deeper.
+	if bytes.Count(rec, []byte{'{'})+bytes.Count(rec, []byte{'['}) > maxDepth && JSONDepth(rec) > maxDepth {
+		d := JSONDepth(rec)
 		return nil, format.Reject("too_deep", "json nesting depth %d exceeds %d", d, maxDepth)
 	}
 	v, err := p.ParseBytes(rec)
@@ -323,6 +325,9 @@ func ParseTime(s string, loc *time.Location) (time.Time, bool) {
 	if c := s[0]; c >= '0' && c <= '9' && !strings.ContainsAny(s, "-/: ") {
 		return EpochText(s)
 	}
+	if t, ok := isoFast(s, loc); ok {
+		return t, true
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			return t.UTC(), true
@@ -339,6 +344,72 @@ func Epoch(f float64) time.Time {
 	sec := int64(f)
 	nsec := int64((f - float64(sec)) * 1e9)
 	return time.Unix(sec, nsec).UTC()
+}
+
+// isoFast parses "YYYY-MM-DD[T ]hh:mm:ss[.frac][Z|±hh:mm|±hhmm]" without
+// trying layouts one by one (the common case on the ingest path).
+func isoFast(s string, loc *time.Location) (time.Time, bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(a, b int) int {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	y, mo, d, h, mi, se := num(0, 4), num(5, 7), num(8, 10), num(11, 13), num(14, 16), num(17, 19)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60 {
+		return time.Time{}, false
+	}
+	i, ns := 19, 0
+	if i < len(s) && (s[i] == '.' || s[i] == ',') {
+		scale := 100000000
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			ns += int(s[i]-'0') * scale
+			scale /= 10
+		}
+	}
+	rest := strings.TrimSpace(s[i:])
+	switch {
+	case rest == "":
+	case rest == "Z" || rest == "UTC":
+		loc = time.UTC
+	case (rest[0] == '+' || rest[0] == '-') && (len(rest) == 6 && rest[3] == ':' || len(rest) == 5):
+		hh, mm := 0, 0
+		if len(rest) == 6 {
+			hh, mm = atoi2(rest[1:3]), atoi2(rest[4:6])
+		} else {
+			hh, mm = atoi2(rest[1:3]), atoi2(rest[3:5])
+		}
+		if hh < 0 || mm < 0 {
+			return time.Time{}, false
+		}
+		off := hh*3600 + mm*60
+		if rest[0] == '-' {
+			off = -off
+		}
+		loc = time.FixedZone("", off)
+	default:
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, se, ns, loc)
+	if t.Day() != d { // Feb 30 and friends
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+func atoi2(s string) int {
+	if s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' {
+		return -1
+	}
+	return int(s[0]-'0')*10 + int(s[1]-'0')
 }
 
 // EpochText parses a decimal Unix epoch in seconds ("1655071198.444458")

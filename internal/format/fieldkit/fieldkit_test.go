@@ -141,3 +141,28 @@ func TestParseInt(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTimeZones(t *testing.T) {
+	berlin := time.FixedZone("X", 2*3600)
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"2021-10-20 13:39:12", "2021-10-20T11:39:12Z"}, // zone-less: loc
+		{"2021-10-20T13:39:12.5-0130", "2021-10-20T15:09:12.5Z"},
+		{"2021-10-20T13:39:12,25Z", "2021-10-20T13:39:12.25Z"},
+		{"2021-02-30T13:39:12Z", ""},
+		{"2021-10-20T25:39:12Z", ""},
+		{"2021-10-20T13:39:12 junk", ""},
+	}
+	for _, tc := range tests {
+		got, ok := fieldkit.ParseTime(tc.in, berlin)
+		gs := ""
+		if ok {
+			gs = got.Format(time.RFC3339Nano)
+		}
+		if gs != tc.want {
+			t.Errorf("ParseTime(%q) = %q, want %q", tc.in, gs, tc.want)
+		}
+	}
+}

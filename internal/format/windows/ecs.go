@@ -8,6 +8,9 @@ import (
 	"github.com/rampart-ids/rampart/internal/format/fieldkit"
 )
 
+// ed prefixes EventData field names.
+const ed = "winlog.event_data."
+
 // finish sets the contract's common fields and ECS copies from the winlog.* fields.
 func finish(ev *event.Event) {
 	f := ev.Fields
@@ -36,8 +39,9 @@ func finish(ev *event.Event) {
 		}
 	}
 
-	d := func(name string) string {
-		s, _ := f["winlog.event_data."+name].(string)
+	// Callers pass ed+"Name": a constant key, so no string is built per lookup.
+	d := func(key string) string {
+		s, _ := f[key].(string)
 		if s == "-" {
 			return ""
 		}
@@ -51,29 +55,29 @@ func finish(ev *event.Event) {
 		}
 		return ""
 	}
-	if exe := first("Image", "NewProcessName"); exe != "" {
+	if exe := first(ed+"Image", ed+"NewProcessName"); exe != "" {
 		ev.Set("process.executable", exe)
 		ev.Set("process.name", baseName(exe))
 	}
-	ev.Set("process.command_line", d("CommandLine"))
-	ev.Set("process.parent.executable", first("ParentImage", "ParentProcessName"))
-	ev.Set("process.parent.command_line", d("ParentCommandLine"))
-	if pid, ok := fieldkit.ParseInt(first("ProcessId", "NewProcessId")); ok {
+	ev.Set("process.command_line", d(ed+"CommandLine"))
+	ev.Set("process.parent.executable", first(ed+"ParentImage", ed+"ParentProcessName"))
+	ev.Set("process.parent.command_line", d(ed+"ParentCommandLine"))
+	if pid, ok := fieldkit.ParseInt(first(ed+"ProcessId", ed+"NewProcessId")); ok {
 		ev.Set("process.pid", pid)
 	}
-	if pid, ok := fieldkit.ParseInt(d("ParentProcessId")); ok {
+	if pid, ok := fieldkit.ParseInt(d(ed+"ParentProcessId")); ok {
 		ev.Set("process.parent.pid", pid)
 	}
 
 	switch {
-	case d("TargetUserName") != "":
-		ev.Set("user.name", d("TargetUserName"))
-		ev.Set("user.domain", d("TargetDomainName"))
-	case d("SubjectUserName") != "":
-		ev.Set("user.name", d("SubjectUserName"))
-		ev.Set("user.domain", d("SubjectDomainName"))
-	case d("User") != "":
-		u := d("User")
+	case d(ed+"TargetUserName") != "":
+		ev.Set("user.name", d(ed+"TargetUserName"))
+		ev.Set("user.domain", d(ed+"TargetDomainName"))
+	case d(ed+"SubjectUserName") != "":
+		ev.Set("user.name", d(ed+"SubjectUserName"))
+		ev.Set("user.domain", d(ed+"SubjectDomainName"))
+	case d(ed+"User") != "":
+		u := d(ed+"User")
 		if i := strings.LastIndexByte(u, '\\'); i >= 0 {
 			ev.Set("user.domain", u[:i])
 			u = u[i+1:]
@@ -86,20 +90,20 @@ func finish(ev *event.Event) {
 	if u, ok := f["user.name"].(string); ok {
 		fieldkit.AddRelated(ev, "related.user", u)
 	}
-	if u := d("SubjectUserName"); u != "" {
+	if u := d(ed+"SubjectUserName"); u != "" {
 		fieldkit.AddRelated(ev, "related.user", u)
 	}
 
-	fieldkit.SetIP(ev, "source.ip", first("IpAddress", "SourceIp", "SourceAddress", "ClientAddress"))
-	fieldkit.SetPort(ev, "source.port", first("IpPort", "SourcePort"))
-	fieldkit.SetIP(ev, "destination.ip", first("DestinationIp", "DestAddress"))
-	fieldkit.SetPort(ev, "destination.port", first("DestinationPort", "DestPort"))
-	ev.Set("source.domain", d("SourceHostname"))
-	ev.Set("destination.domain", d("DestinationHostname"))
-	ev.Set("file.path", d("TargetFilename"))
-	ev.Set("dns.question.name", d("QueryName"))
-	ev.Set("registry.path", d("TargetObject"))
-	if h := d("Hashes"); h != "" {
+	fieldkit.SetIP(ev, "source.ip", first(ed+"IpAddress", ed+"SourceIp", ed+"SourceAddress", ed+"ClientAddress"))
+	fieldkit.SetPort(ev, "source.port", first(ed+"IpPort", ed+"SourcePort"))
+	fieldkit.SetIP(ev, "destination.ip", first(ed+"DestinationIp", ed+"DestAddress"))
+	fieldkit.SetPort(ev, "destination.port", first(ed+"DestinationPort", ed+"DestPort"))
+	ev.Set("source.domain", d(ed+"SourceHostname"))
+	ev.Set("destination.domain", d(ed+"DestinationHostname"))
+	ev.Set("file.path", d(ed+"TargetFilename"))
+	ev.Set("dns.question.name", d(ed+"QueryName"))
+	ev.Set("registry.path", d(ed+"TargetObject"))
+	if h := d(ed+"Hashes"); h != "" {
 		hashes(ev, h)
 	}
 }
