@@ -151,6 +151,23 @@ func TestCrafted(t *testing.T) {
 			want: []string{`{"EventRecordID": "7", "UserID": "S-1-5-18", "EventData": {"Empty": null, "_data": ["unnamed", "QUI="]}}`},
 		},
 		{
+			name: "repeated Data names keep first position and last value",
+			file: func() []byte {
+				return buildFile(buildChunk(1, func(w *bx) {
+					w.fragment().open("Event", false).closeStart().open("EventData", false).closeStart()
+					for _, kv := range [][2]string{{"A", "1"}, {"B", "2"}, {"A", "3"}, {"", "u"}, {"C", "4"}, {"A", "5"}} {
+						if kv[0] == "" {
+							w.open("Data", false).closeStart().text(kv[1]).end()
+							continue
+						}
+						w.open("Data", true).attrList().attr("Name", false).text(kv[0]).closeStart().text(kv[1]).end()
+					}
+					w.end().end().u8(tokEOF)
+				}))
+			},
+			want: []string{`{"EventRecordID": "1", "TimeCreated": "2019-04-17 18:40:00", "EventData": {"A": "5", "B": "2", "C": "4", "_data": ["u"]}}`},
+		},
+		{
 			name: "value types",
 			file: func() []byte {
 				vals := []tv{
@@ -471,6 +488,31 @@ func TestDecodeUTF16(t *testing.T) {
 	for _, tc := range tests {
 		if got := string(decodeUTF16(nil, tc.in)); got != tc.want {
 			t.Errorf("decodeUTF16(% x) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestMarkDuplicates(t *testing.T) {
+	for _, n := range []int{6, 64, 65, 200} {
+		names := make([]string, n)
+		for i := range names {
+			names[i] = "k" + string(rune('a'+i%5)) // five distinct names, repeated
+		}
+		names[1] = "" // unnamed
+		var got [][2]int
+		markDuplicates(n, func(i int) ([]byte, bool) { return []byte(names[i]), names[i] != "" },
+			func(first, dup int) { got = append(got, [2]int{first, dup}) })
+		var want [][2]int
+		for i := range names {
+			for j := range i {
+				if names[i] != "" && names[j] == names[i] {
+					want = append(want, [2]int{j, i})
+					break
+				}
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("n=%d (-want +got):\n%s", n, diff)
 		}
 	}
 }

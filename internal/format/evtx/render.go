@@ -191,6 +191,8 @@ func appendEventData(dst []byte, ed *elem) []byte {
 	type item struct {
 		name  []byte
 		named bool
+		dup   bool // a later item with a name seen before
+		last  int  // for a first occurrence: index of the last item with its name
 		e     *elem
 	}
 	var scratch [64]item
@@ -201,29 +203,15 @@ func appendEventData(dst []byte, ed *elem) []byte {
 		if !ok {
 			unnamed++
 		}
-		items = append(items, item{name, ok, k})
+		items = append(items, item{name: name, named: ok, last: len(items), e: k})
 	}
+	markDuplicates(len(items), func(i int) ([]byte, bool) { return items[i].name, items[i].named },
+		func(first, dup int) { items[dup].dup, items[first].last = true, dup })
 	dst = append(dst, '{')
 	n := 0
-	for i, it := range items {
-		if !it.named {
+	for _, it := range items {
+		if !it.named || it.dup {
 			continue
-		}
-		first := true
-		for _, p := range items[:i] {
-			if p.named && string(p.name) == string(it.name) {
-				first = false
-				break
-			}
-		}
-		if !first {
-			continue
-		}
-		last := it.e
-		for _, q := range items[i+1:] {
-			if q.named && string(q.name) == string(it.name) {
-				last = q.e
-			}
 		}
 		if n > 0 {
 			dst = append(dst, ", "...)
@@ -231,7 +219,7 @@ func appendEventData(dst []byte, ed *elem) []byte {
 		n++
 		dst = appendJSON(dst, it.name)
 		dst = append(dst, ": "...)
-		dst = appendText(dst, last)
+		dst = appendText(dst, items[it.last].e)
 	}
 	if unnamed > 0 {
 		if n > 0 {
@@ -252,6 +240,49 @@ func appendEventData(dst []byte, ed *elem) []byte {
 		dst = append(dst, ']')
 	}
 	return append(dst, '}')
+}
+
+// markDuplicates calls seen(first, i) for every named item i whose name
+// an earlier item (first) has, in order. It hashes into a small table on
+// the stack; past 64 items it compares pairwise.
+func markDuplicates(n int, name func(int) ([]byte, bool), seen func(first, dup int)) {
+	if n > 64 {
+		for i := range n {
+			ni, ok := name(i)
+			if !ok {
+				continue
+			}
+			for j := range i {
+				if nj, ok := name(j); ok && string(nj) == string(ni) {
+					seen(j, i)
+					break
+				}
+			}
+		}
+		return
+	}
+	var table [128]uint8 // item index + 1; 0 is empty
+	for i := range n {
+		ni, ok := name(i)
+		if !ok {
+			continue
+		}
+		h := uint32(2166136261)
+		for _, c := range ni {
+			h = (h ^ uint32(c)) * 16777619
+		}
+		for slot := h & 127; ; slot = (slot + 1) & 127 {
+			j := int(table[slot]) - 1
+			if j < 0 {
+				table[slot] = uint8(i + 1)
+				break
+			}
+			if nj, _ := name(j); string(nj) == string(ni) {
+				seen(j, i)
+				break
+			}
+		}
+	}
 }
 
 // dataName is the Name of a <Data Name="…"> item.
