@@ -56,12 +56,14 @@ func (a *auto) parser(i int) Parser {
 }
 
 func (a *auto) Parse(rec []byte, ev *event.Event) error {
+	failed, lockErr := -1, error(nil)
 	if a.cur >= 0 && a.formats[a.cur].Sniff(rec) >= LockScore {
 		err := a.parser(a.cur).Parse(rec, ev)
 		if err == nil || errors.Is(err, ErrNoEvent) {
 			return err
 		}
 		clearParse(ev)
+		failed, lockErr = a.cur, err
 	}
 	a.scores = a.scores[:0]
 	a.order = a.order[:0]
@@ -80,6 +82,12 @@ func (a *auto) Parse(rec []byte, ev *event.Event) error {
 	for n, i := range a.order {
 		if n == maxTries {
 			break
+		}
+		if i == failed { // already tried through the lock
+			if firstErr == nil {
+				firstErr = lockErr
+			}
+			continue
 		}
 		err := a.parser(i).Parse(rec, ev)
 		if err == nil || errors.Is(err, ErrNoEvent) {

@@ -328,6 +328,14 @@ func ParseTime(s string, loc *time.Location) (time.Time, bool) {
 	if t, ok := isoFast(s, loc); ok {
 		return t, true
 	}
+	// .NET JSON dates: "/Date(1596556800000)/" (PowerShell ConvertTo-Json).
+	if ms, ok := strings.CutPrefix(s, "/Date("); ok {
+		ms, _, _ = strings.Cut(ms, ")")
+		if n, err := strconv.ParseInt(ms, 10, 64); err == nil {
+			return time.UnixMilli(n).UTC(), true
+		}
+		return time.Time{}, false
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.ParseInLocation(l, s, loc); err == nil {
 			return t.UTC(), true

@@ -13,6 +13,7 @@
 package windows
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -47,6 +48,8 @@ func (Format) Sniff(rec []byte) int {
 		fieldkit.HasJSONKey(rec, "Provider") || fieldkit.HasJSONKey(rec, "SourceName") ||
 		fieldkit.HasJSONKey(rec, "Provider_Name") || fieldkit.HasJSONKey(rec, "EventData")):
 		return 90
+	case fieldkit.HasJSONKey(rec, "LogName") && fieldkit.HasJSONKey(rec, "Id") && fieldkit.HasJSONKey(rec, "ProviderName"):
+		return 85
 	case fieldkit.HasJSONKey(rec, "EventID"):
 		return 40
 	}
@@ -83,7 +86,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 		p.xml(v, ev)
 	case v.GetObject("winlog") != nil || o.Get("winlog.event_id") != nil || o.Get("winlog.channel") != nil:
 		p.winlogbeat(o, ev)
-	case o.Get("EventID") != nil || o.Get("EventId") != nil:
+	case o.Get("EventID") != nil || o.Get("EventId") != nil || (o.Get("Id") != nil && o.Get("LogName") != nil):
 		p.flat(o, ev)
 	default:
 		return format.Reject("unknown_layout", "json object has no Windows System fields (EventID, System, winlog)")
@@ -148,6 +151,9 @@ var flatSystem = map[string]string{
 	"UserID": "winlog.user.identifier", "UserId": "winlog.user.identifier", "UserSid": "winlog.user.identifier", "Security_UserID": "winlog.user.identifier",
 	"ActivityID": "winlog.activity_id", "RelatedActivityID": "winlog.related_activity_id",
 	"Message": "message",
+	// PowerShell Get-WinEvent | ConvertTo-Json.
+	"Id": "winlog.event_id", "LogName": "winlog.channel", "MachineName": "winlog.computer_name",
+	"RecordId": "winlog.record_id", "ProviderId": "winlog.provider_guid", "ThreadId": "winlog.process.thread.id",
 }
 
 // flatTime lists time keys by preference: zone-less NXLog EventTime comes after the UTC ones.
@@ -159,14 +165,27 @@ var flatIgnore = map[string]bool{
 	"EventType": true, "Severity": true, "SeverityValue": true, "EventReceivedTime": true,
 	"SourceModuleName": true, "SourceModuleType": true, "Category": true, "EventTime": true,
 	"TimeCreated": true, "SystemTime": true, "TimeCreated_SystemTime": true, "TimeGenerated": true,
-	"AccountName": false, "log_name": true, "beat": true, "agent": true, "ecs": true,
+	"log_name": true, "beat": true, "agent": true, "ecs": true,
+	"LevelDisplayName": true, "TaskDisplayName": true, "OpcodeDisplayName": true, "KeywordsDisplayNames": true,
+	"ContainerLog": true, "MatchedQueryIds": true, "Bookmark": true, "Qualifiers": true,
 }
 
 // flat handles records with System fields at top level; EventData and
 // UserData objects are read as such, other scalar keys are EventData items.
 func (p *Parser) flat(o *fastjson.Object, ev *event.Event) {
+	getWinEvent := o.Get("LogName") != nil && o.Get("Channel") == nil
 	o.Visit(func(k []byte, v *fastjson.Value) {
 		key := string(k)
+		if getWinEvent && key == "ProcessId" { // System execution pid in Get-WinEvent output
+			setInt(ev, "winlog.process.pid", v)
+			return
+		}
+		if key == "Keywords" && v.Type() == fastjson.TypeNumber { // Get-WinEvent: signed int64
+			if i, err := v.Int64(); err == nil {
+				ev.Set("winlog.keywords", "0x"+strconv.FormatUint(uint64(i), 16))
+				return
+			}
+		}
 		if dst, ok := flatSystem[key]; ok {
 			switch dst {
 			case "winlog.event_id", "winlog.record_id", "winlog.process.pid", "winlog.process.thread.id":
@@ -184,6 +203,11 @@ func (p *Parser) flat(o *fastjson.Object, ev *event.Event) {
 			return
 		case "UserData", "User_Data", "user_data":
 			p.userData(v, ev)
+			return
+		case "Properties": // Get-WinEvent: unnamed values [{"Value": x}, ...]
+			for _, it := range v.GetArray() {
+				p.unnamed(firstOf(it.Get("Value"), it))
+			}
 			return
 		}
 		if flatIgnore[key] {
