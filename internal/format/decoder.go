@@ -36,7 +36,8 @@ const (
 type DecoderOptions struct {
 	// Format names the record format; "" or "auto" detects it per record.
 	Format string
-	// Parse is passed to the format parsers.
+	// Parse is passed to the format parsers. Parse.Now, when set, also
+	// stamps Event.Received (deterministic tests and replays).
 	Parse Options
 	// MaxRecordBytes bounds one record; longer ones are quarantined as
 	// "too_large" and skipped. Default 1 MiB.
