@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -225,7 +226,7 @@ func (s *Section) compareEvents(ref, got []byte) {
 		}
 		return
 	}
-	if eq, _ := timeEqual(s.evRef.Time.Format(time.RFC3339Nano), s.evGot.Time.Format(time.RFC3339Nano)); !eq {
+	if eq, _ := timeEqual(s.evRef.Time.Format(time.RFC3339Nano), s.evGot.Time.Format(time.RFC3339Nano), s.opts); !eq {
 		s.EventFieldMismatches["@timestamp"]++
 	}
 	keys := map[string]bool{}
@@ -238,7 +239,7 @@ func (s *Section) compareEvents(ref, got []byte) {
 	for k := range keys {
 		a, aok := s.evRef.Fields[k]
 		b := s.evGot.Fields[k]
-		if fieldEqual(a, b, s.trim) {
+		if fieldEqual(a, b, s.opts) {
 			continue
 		}
 		if !aok && k == "winlog.provider_guid" {
@@ -252,21 +253,21 @@ func (s *Section) compareEvents(ref, got []byte) {
 	}
 }
 
-func fieldEqual(a, b any, trim bool) bool {
+func fieldEqual(a, b any, o cmpOpts) bool {
 	al, aok := a.([]string)
 	bl, bok := b.([]string)
 	if aok || bok {
 		if !aok || !bok || len(al) != len(bl) {
 			if aok && !bok && len(al) == 1 {
-				return leafEqual(al[0], b, trim)
+				return leafEqual(al[0], b, o)
 			}
 			if bok && !aok && len(bl) == 1 {
-				return leafEqual(a, bl[0], trim)
+				return leafEqual(a, bl[0], o)
 			}
 			return false
 		}
 		for i := range al {
-			if !leafEqual(al[i], bl[i], trim) {
+			if !leafEqual(al[i], bl[i], o) {
 				return false
 			}
 		}
@@ -289,7 +290,7 @@ func fieldEqual(a, b any, trim bool) bool {
 			return x == y
 		}
 	}
-	return leafEqual(a, b, trim)
+	return leafEqual(a, b, o)
 }
 
 // diffRecord lists the compared fields that differ; s (optional) collects
@@ -297,14 +298,14 @@ func fieldEqual(a, b any, trim bool) bool {
 func (s *Section) diffRecord(ref, got map[string]any, count bool) []string {
 	var out []string
 	for _, k := range []string{"EventID", "Channel", "Provider", "Computer"} {
-		if !leafEqual(ref[k], got[k], s.trim) {
+		if !leafEqual(ref[k], got[k], s.opts) {
 			out = append(out, k)
 			if count {
 				s.example("record %v %s: reference %q, rampart %q", ref["EventRecordID"], k, str(ref[k]), str(got[k]))
 			}
 		}
 	}
-	switch eq, rounded := timeEqual(ref["TimeCreated"], got["TimeCreated"]); {
+	switch eq, rounded := timeEqual(ref["TimeCreated"], got["TimeCreated"], s.opts); {
 	case !eq:
 		out = append(out, "TimeCreated")
 		if count {
@@ -320,7 +321,7 @@ func (s *Section) diffRecord(ref, got map[string]any, count bool) []string {
 			continue
 		}
 		var keys []string
-		deepDiff(part, rv, gv, s.trim, &keys)
+		deepDiff(part, rv, gv, s.opts, &keys)
 		if len(keys) > 0 {
 			out = append(out, part)
 			if count {
@@ -349,7 +350,7 @@ func clip(v any) string {
 }
 
 // deepDiff appends the paths under which a and b differ.
-func deepDiff(path string, a, b any, trim bool, out *[]string) {
+func deepDiff(path string, a, b any, o cmpOpts, out *[]string) {
 	am, aok := a.(map[string]any)
 	bm, bok := b.(map[string]any)
 	if aok || bok {
@@ -361,11 +362,11 @@ func deepDiff(path string, a, b any, trim bool, out *[]string) {
 			return
 		}
 		for k, av := range am {
-			deepDiff(path+"."+k, av, bm[k], trim, out)
+			deepDiff(path+"."+k, av, bm[k], o, out)
 		}
 		for k, bv := range bm {
 			if _, ok := am[k]; !ok {
-				deepDiff(path+"."+k, nil, bv, trim, out)
+				deepDiff(path+"."+k, nil, bv, o, out)
 			}
 		}
 		return
@@ -375,22 +376,22 @@ func deepDiff(path string, a, b any, trim bool, out *[]string) {
 	if aok || bok {
 		if !aok || !bok || len(al) != len(bl) {
 			if !aok && bok && len(bl) == 1 {
-				deepDiff(path, a, bl[0], trim, out)
+				deepDiff(path, a, bl[0], o, out)
 				return
 			}
 			if aok && !bok && len(al) == 1 {
-				deepDiff(path, al[0], b, trim, out)
+				deepDiff(path, al[0], b, o, out)
 				return
 			}
 			*out = append(*out, path)
 			return
 		}
 		for i := range al {
-			deepDiff(path, al[i], bl[i], trim, out)
+			deepDiff(path, al[i], bl[i], o, out)
 		}
 		return
 	}
-	if !leafEqual(a, b, trim) {
+	if !leafEqual(a, b, o) {
 		*out = append(*out, path)
 	}
 }
@@ -469,15 +470,27 @@ func norm(v any) string {
 	return s
 }
 
-func leafEqual(a, b any, trim bool) bool {
+// cmpOpts are the normalizations one reference rendering needs.
+type cmpOpts struct {
+	// trim compares values without surrounding whitespace (the
+	// regression_data renderings trim it; the windows-evtx ones do not).
+	trim bool
+	// pyTime accepts a reference timestamp that is the float64 rendering
+	// (python-evtx: float(ticks)*1e-7 - 11644473600, rounded half-even to
+	// the microsecond) of a FILETIME within Rampart's microsecond.
+	pyTime bool
+}
+
+// leafEqual compares a reference value a with Rampart's b.
+func leafEqual(a, b any, o cmpOpts) bool {
 	na, nb := norm(a), norm(b)
-	if trim {
+	if o.trim {
 		na, nb = strings.TrimSpace(na), strings.TrimSpace(nb)
 	}
 	if na == nb {
 		return true
 	}
-	if eq, _ := timeEqual(a, b); eq && looksTime(na) && looksTime(nb) {
+	if eq, _ := timeEqual(a, b, o); eq && looksTime(na) && looksTime(nb) {
 		return true
 	}
 	// Binary: hex in one rendering, base64 in the other.
@@ -555,23 +568,48 @@ func looksTime(s string) bool {
 	return ok
 }
 
-// timeEqual says whether two timestamp renderings name the same instant to
-// the microsecond; rounded reports equality only within 2 µs (the
-// reference conversion goes through a float64 of 100 ns ticks, whose
-// spacing near 2020 is 1.6 µs).
-func timeEqual(a, b any) (eq, rounded bool) {
+// timeEqual says whether the reference timestamp a and Rampart's b name the
+// same microsecond; with o.pyTime, a may instead be the float rendering of
+// b's instant (rounded then reports that).
+func timeEqual(a, b any, o cmpOpts) (eq, rounded bool) {
 	ta, ok1 := parseTime(str(a))
 	tb, ok2 := parseTime(str(b))
 	if !ok1 || !ok2 {
 		return norm(a) == norm(b), false
 	}
-	ta, tb = ta.Truncate(time.Microsecond), tb.Truncate(time.Microsecond)
-	d := ta.Sub(tb)
-	if d == 0 {
+	ua, ub := ta.UnixMicro(), tb.UnixMicro()
+	if ua == ub {
 		return true, false
 	}
-	if d <= 2*time.Microsecond && d >= -2*time.Microsecond {
-		return true, true
+	if o.pyTime {
+		// Rampart's value is the FILETIME truncated to the microsecond:
+		// try the ten 100 ns ticks it stands for.
+		q0 := (ub + filetimeEpochMicros) * 10
+		for q := q0; q < q0+10; q++ {
+			if q >= 0 && pyMicros(uint64(q)) == ua {
+				return true, true
+			}
+		}
 	}
 	return false, false
+}
+
+// filetimeEpochMicros is 1601-01-01 to 1970-01-01 in microseconds.
+const filetimeEpochMicros = 11644473600 * 1000000
+
+// pyMicros is python-evtx's rendering of FILETIME q, in microseconds since
+// 1970: datetime.fromtimestamp(float(q)*1e-7 - 11644473600), which rounds
+// the fraction half-even to the microsecond.
+func pyMicros(q uint64) int64 {
+	x := float64(q)*1e-7 - 11644473600
+	sec, frac := math.Modf(x)
+	us := math.RoundToEven(frac * 1e6)
+	if us >= 1e6 {
+		us -= 1e6
+		sec++
+	} else if us < 0 {
+		us += 1e6
+		sec--
+	}
+	return int64(sec)*1000000 + int64(us)
 }

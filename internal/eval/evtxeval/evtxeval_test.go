@@ -30,7 +30,9 @@ func TestLeafEqual(t *testing.T) {
 		{"a\r\nb", "a\nb", false, true},
 		{"\x02-", "-", false, true},
 		{"TgBsAGEA", "4E006C006100", false, true}, // base64 vs hex
-		{"2021-10-20 13:39:12.731903", "2021-10-20T13:39:12.731904Z", false, true},
+		{"2021-10-20 13:39:12.731903", "2021-10-20T13:39:12.731903Z", false, true},
+		{"2019-04-27 21:04:25.733400", "2019-04-27 21:04:25.733401", false, true}, // float64 rendering of .7334010-.7334019
+		{"2019-04-27 21:04:25.733402", "2019-04-27 21:04:25.733401", false, false},
 		{"2021-10-20 13:39:12.731903", "2021-10-20 13:39:12.731910", false, false},
 		{"<string>a</string>\n<string></string>\n", "<string></string>\n<string>a</string>\n", false, true},
 		{`cmd.exe" `, `cmd.exe"`, false, false},
@@ -40,7 +42,7 @@ func TestLeafEqual(t *testing.T) {
 		{"1", "2", false, false},
 	}
 	for _, tc := range tests {
-		if got := leafEqual(tc.a, tc.b, tc.trim); got != tc.want {
+		if got := leafEqual(tc.a, tc.b, cmpOpts{trim: tc.trim, pyTime: true}); got != tc.want {
 			t.Errorf("leafEqual(%q, %q, %v) = %v, want %v", tc.a, tc.b, tc.trim, got, tc.want)
 		}
 	}
