@@ -105,19 +105,19 @@ func (r *Result) JSON() map[string]any {
 
 func (s *Section) json() map[string]any {
 	m := map[string]any{
-		"files":                      s.Files,
-		"files_failed":               s.FilesFailed,
-		"records_reference":          s.RecordsReference,
-		"records_read":               s.RecordsRead,
-		"records_missing":            s.RecordsMissing,
-		"records_rampart":            s.RecordsRampart,
-		"field_mismatches":           nonNil(s.FieldMismatches),
-		"data_key_mismatches":        nonNil(s.DataKeyMismatch),
-		"record_errors":              nonNil(s.RecordErrors),
+		"files":                     s.Files,
+		"files_failed":              s.FilesFailed,
+		"records_reference":         s.RecordsReference,
+		"records_read":              s.RecordsRead,
+		"records_missing":           s.RecordsMissing,
+		"records_rampart":           s.RecordsRampart,
+		"field_mismatches":          nonNil(s.FieldMismatches),
+		"data_key_mismatches":       nonNil(s.DataKeyMismatch),
+		"record_errors":             nonNil(s.RecordErrors),
 		"timestamps_float_rendered": s.TimeRounded,
-		"events_compared":            s.EventsCompared,
-		"event_field_mismatches":     nonNil(s.EventFieldMismatches),
-		"event_fields_extra":         nonNil(s.EventFieldsExtra),
+		"events_compared":           s.EventsCompared,
+		"event_field_mismatches":    nonNil(s.EventFieldMismatches),
+		"event_fields_extra":        nonNil(s.EventFieldsExtra),
 	}
 	if s.FailedFiles != nil {
 		m["failed_files"] = s.FailedFiles
