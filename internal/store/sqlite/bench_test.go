@@ -13,3 +13,9 @@ func BenchmarkAppendEvents(b *testing.B) {
 func BenchmarkRecordSignals(b *testing.B) {
 	storetest.BenchRecordSignals(b, open(b, b.TempDir()), 100, 50)
 }
+
+// BenchmarkAppendEventsReal appends real Windows events (shared data) in batches of 1000.
+func BenchmarkAppendEventsReal(b *testing.B) {
+	evs := storetest.RealEvents(b, 20000)
+	storetest.BenchAppendBatches(b, open(b, b.TempDir()), evs, 1000)
+}

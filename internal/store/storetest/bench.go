@@ -80,6 +80,37 @@ func BenchAppendEvents(b *testing.B, s store.Store, batch int) {
 	}
 }
 
+// BenchAppendBatches appends evs (given ids made unique per pass) in
+// batches of batch events, and reports rows/s and rows/cpu-s.
+func BenchAppendBatches(b *testing.B, s store.Store, evs []*event.Event, batch int) {
+	ctx := context.Background()
+	copies := make([]event.Event, len(evs))
+	ptrs := make([]*event.Event, len(evs))
+	n, pass := 0, 0
+	cpu0 := cpuTime()
+	b.ReportAllocs()
+	for b.Loop() {
+		start := n % len(evs)
+		if start == 0 {
+			pass++
+		}
+		end := min(start+batch, len(evs))
+		for j := start; j < end; j++ {
+			copies[j] = *evs[j]
+			copies[j].ID = strconv.Itoa(pass) + "-" + evs[j].ID
+			ptrs[j] = &copies[j]
+		}
+		if err := s.AppendEvents(ctx, ptrs[start:end]); err != nil {
+			b.Fatal(err)
+		}
+		n += end - start
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+	if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+		b.ReportMetric(float64(n)/cpu, "rows/cpu-s")
+	}
+}
+
 // cpuTime is the user+system CPU time this process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Events/BadInput", testAppendBadInput},
 		{"Events/Purge", testPurgeEvents},
 		{"Events/PurgeMany", testPurgeMany},
+		{"Events/RealData", testRealData},
 		{"Alerts/Create", testRecordCreate},
 		{"Alerts/Fold", testRecordFold},
 		{"Alerts/SameSignalTwice", testRecordSameSignal},
