@@ -79,6 +79,15 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	ev.Set("event.dataset", "system.auth")
 	ev.Set("event.category", "authentication")
 	msg := strings.TrimRight(string(p.h.Msg), " \t")
+	// syslogd's "message repeated N times: [ msg]" stands for N identical lines.
+	if rest, ok := strings.CutPrefix(msg, "message repeated "); ok {
+		if n, inner, ok := strings.Cut(rest, " times: [ "); ok && strings.HasSuffix(inner, "]") {
+			if c, err := strconv.ParseInt(n, 10, 64); err == nil {
+				ev.Set("event.count", c)
+				msg = strings.TrimSuffix(inner, "]")
+			}
+		}
+	}
 	prog := string(syslog.Program(p.h.AppName))
 	switch {
 	case prog == "sshd" || prog == "sshd-session":
@@ -92,7 +101,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	default:
 		other(msg, ev)
 	}
-	if strings.HasPrefix(msg, "pam_") || strings.Contains(msg, "(pam_unix)") || strings.HasPrefix(string(p.h.AppName), prog+"(pam_") {
+	if strings.HasPrefix(msg, "pam_") || strings.HasPrefix(msg, "PAM ") || strings.Contains(msg, "(pam_unix)") || strings.HasPrefix(string(p.h.AppName), prog+"(pam_") {
 		p.pam(msg, ev)
 	}
 	if u, ok := ev.Fields["user.name"].(string); ok {
@@ -158,6 +167,12 @@ func (p *Parser) sshd(msg string, ev *event.Event) {
 	case strings.HasPrefix(msg, "Server listening on ") || strings.HasPrefix(msg, "Received signal"):
 		ev.Set("event.action", "ssh_server")
 		return // addresses here are the server's own
+	case strings.Contains(msg, "No more user authentication methods") || strings.Contains(msg, "Too many authentication failures") ||
+		strings.Contains(msg, "Auth fail"):
+		// Disconnect code 14 (or 2 with this reason): the client ran out of attempts.
+		set(ev, "ssh_auth_exhausted", "failure")
+	case strings.Contains(msg, "Connection reset by peer") || strings.Contains(msg, "Connection closed by"):
+		set(ev, "ssh_disconnect", "")
 	case strings.HasPrefix(msg, "error: ") || strings.HasPrefix(msg, "fatal: "):
 		set(ev, "ssh_error", "")
 	}

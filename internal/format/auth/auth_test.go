@@ -1,7 +1,9 @@
 package auth_test
 
 import (
+	"encoding/csv"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -212,4 +214,69 @@ func BenchmarkParseAuth(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestOpenSSHLabels compares the parse of OpenSSH_2k with the derived
+// per-line auth categories (loghub-2k/_derived/OpenSSH_2k_auth_labels.csv):
+// outcome/action per category, and the source address where the label has one.
+func TestOpenSSHLabels(t *testing.T) {
+	dir := testutil.SharedData(t, "loghub-2k")
+	data, err := os.ReadFile(dir + "/OpenSSH/OpenSSH_2k.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf, err := os.Open(dir + "/_derived/OpenSSH_2k_auth_labels.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	rows, err := csv.NewReader(lf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := formattest.DecodeAll(t, data, format.DecoderOptions{Parse: formattest.Opts()})
+	if len(res) != len(rows)-1 {
+		t.Fatalf("%d events, %d labels", len(res), len(rows)-1)
+	}
+	agree, ipAgree, ipTotal := 0, 0, 0
+	for i, row := range rows[1:] {
+		f := res[i].Fields
+		action, _ := f["event.action"].(string)
+		ok := false
+		switch row[2] {
+		case "auth_failure":
+			ok = f["event.outcome"] == "failure"
+		case "auth_success":
+			ok = f["event.outcome"] == "success"
+		case "invalid_user":
+			ok = action == "ssh_invalid_user" || f["ssh.invalid_user"] == true
+		case "disconnect":
+			ok = action == "ssh_disconnect"
+		case "break_in_warning":
+			ok = action == "ssh_reverse_mapping_failed"
+		case "scan_no_ident":
+			ok = action == "ssh_bad_protocol"
+		case "session":
+			ok = strings.Contains(action, "session")
+		}
+		if ok {
+			agree++
+		} else if testing.Verbose() {
+			t.Logf("line %s %s: action %q outcome %v: %v", row[0], row[2], action, f["event.outcome"], f["message"])
+		}
+		if row[3] != "" {
+			ipTotal++
+			if f["source.ip"] == row[3] {
+				ipAgree++
+			} else {
+				t.Logf("line %s: source.ip %v, label %s: %v", row[0], f["source.ip"], row[3], f["message"])
+			}
+		}
+	}
+	t.Logf("category agreement %d/%d, source.ip agreement %d/%d", agree, len(rows)-1, ipAgree, ipTotal)
+	// One label takes the leading digits of an rhost hostname
+	// ("5.36.59.76.dynamic-dsl-ip…") as the address; the parser keeps it as source.domain.
+	if agree < (len(rows)-1)*995/1000 || ipAgree < ipTotal-1 {
+		t.Errorf("category agreement %d/%d, source.ip %d/%d", agree, len(rows)-1, ipAgree, ipTotal)
+	}
 }
