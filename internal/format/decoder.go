@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"github.com/rampart-ids/rampart/internal/event"
 )
@@ -215,6 +217,22 @@ func (d *Decoder) frame() (raw []byte, pos, reason, detail string, err error) {
 		d.started = true
 		if err := d.openContainer(); err != nil {
 			return nil, "", "", "", err
+		}
+		// A UTF-8 byte order mark (PowerShell, Notepad exports) is not data.
+		if d.rr == nil {
+			for len(d.buf)-d.i < 3 && d.fill() {
+			}
+			head := d.buf[d.i:]
+			switch {
+			case bytes.HasPrefix(head, []byte("\xEF\xBB\xBF")):
+				d.advance(3)
+			case bytes.HasPrefix(head, []byte("\xFF\xFE")), bytes.HasPrefix(head, []byte("\xFE\xFF")):
+				// UTF-16 (PowerShell 5.1 redirection writes UTF-16LE): decode
+				// to UTF-8 from here on. Offsets then count UTF-8 bytes.
+				rest := io.MultiReader(bytes.NewReader(bytes.Clone(head)), d.r)
+				d.r = transform.NewReader(rest, unicode.BOMOverride(unicode.UTF8.NewDecoder()))
+				d.buf, d.i, d.eof = d.buf[:0], 0, false
+			}
 		}
 	}
 	if d.rr != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -23,6 +24,22 @@ const (
 	win1 = `{"EventID":"4624","Channel":"Security","Provider":"Microsoft-Windows-Security-Auditing","Computer":"a","EventData":{"TargetUserName":"u1"}}`
 	win2 = `{"EventID":"4625","Channel":"Security","Provider":"Microsoft-Windows-Security-Auditing","Computer":"b","EventData":{"TargetUserName":"u2"}}`
 )
+
+func utf16le(s string) string {
+	var b []byte
+	for _, r := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(r), byte(r>>8))
+	}
+	return string(b)
+}
+
+func utf16be(s string) string {
+	var b []byte
+	for _, r := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(r>>8), byte(r))
+	}
+	return string(b)
+}
 
 // outcome renders decode results as "format" or "!reason" per record.
 func outcome(t *testing.T, input string, opts format.DecoderOptions) ([]string, format.DecoderStats) {
@@ -48,6 +65,9 @@ func TestDecoderFraming(t *testing.T) {
 		want  []string
 	}{
 		{name: "ndjson", input: win1 + "\n" + win2 + "\n", want: []string{"windows", "windows"}},
+		{name: "utf-8 bom", input: "\xEF\xBB\xBF" + win1 + "\n" + win2, want: []string{"windows", "windows"}},
+		{name: "utf-16le bom", input: utf16le("\uFEFF" + win1 + "\r\n" + win2 + "\r\n"), want: []string{"windows", "windows"}},
+		{name: "utf-16be bom", input: utf16be("\uFEFF" + win1 + "\n"), want: []string{"windows"}},
 		{name: "crlf and blank lines", input: win1 + "\r\n\r\n\n" + win2, want: []string{"windows", "windows"}},
 		{name: "pretty back to back", input: pretty + pretty, want: []string{"windows", "windows"}},
 		{name: "concatenated on one line", input: win1 + win2 + " " + win1, want: []string{"windows", "windows", "windows"}},

@@ -115,7 +115,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 func (p *Parser) sshd(msg string, ev *event.Event) {
 	method := ""
 	switch {
-	case hasAny(msg, "Accepted "):
+	case strings.HasPrefix(msg, "Accepted "):
 		method = word(msg, "Accepted ")
 		set(ev, "ssh_login", "success")
 		ev.Set("user.name", userAfter(msg, " for "))
@@ -463,8 +463,6 @@ func firstWord(s string) string {
 }
 
 func word(msg, prefix string) string { return firstWord(strings.TrimPrefix(msg, prefix)) }
-
-func hasAny(msg, prefix string) bool { return strings.HasPrefix(msg, prefix) }
 
 // kv returns the value of "key=value" in a PAM message (value up to space).
 func kv(msg, key string) string {
