@@ -86,14 +86,12 @@ type Parser struct {
 	jp       fastjson.Parser
 	fl       fieldkit.Flattener
 
-	sep, setSep    string
-	empty, unset   string
-	path           string
-	fields, types  []string
-	keys           []string // "zeek." + field, precomputed
-	haveFields     bool
-	inferredPath   string
-	inferredForKey string
+	sep, setSep   string
+	empty, unset  string
+	path          string
+	fields, types []string
+	keys          []string // "zeek." + field, precomputed
+	haveFields    bool
 }
 
 var _ format.Parser = (*Parser)(nil)
@@ -120,7 +118,6 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	}
 	p.fl.Reset(ev)
 	line := string(rec)
-	n := 0
 	for i := 0; i < len(p.fields); i++ {
 		var val string
 		if i == len(p.fields)-1 {
@@ -132,7 +129,6 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 			}
 			val, line = line[:j], line[j+len(p.sep):]
 		}
-		n++
 		if val == p.unset || val == p.empty || val == "" {
 			continue
 		}
