@@ -117,14 +117,14 @@ func valueLiteral(v *valueMatcher) string {
 }
 
 // needOf derives the necessary atoms of a condition node (nil: none).
-func needOf(n node, eidSlot int) ([]needAtom, int) {
+func needOf(n node, eidSlot, skip int) ([]needAtom, int) {
 	switch x := n.(type) {
 	case *selection:
 		var best needAtom
 		bestScore := -1
 		for _, it := range x.items {
 			a, sc, ok := itemAtom(it)
-			if !ok {
+			if !ok || it.slot == skip {
 				continue
 			}
 			if it.slot == eidSlot {
@@ -139,23 +139,23 @@ func needOf(n node, eidSlot int) ([]needAtom, int) {
 		}
 		return []needAtom{best}, bestScore
 	case orNode:
-		return needOfAny(x, eidSlot)
+		return needOfAny(x, eidSlot, skip)
 	case andNode:
-		return needOfAll(x, eidSlot)
+		return needOfAll(x, eidSlot, skip)
 	case ofNode:
 		if x.n >= len(x.kids) {
-			return needOfAll(x.kids, eidSlot)
+			return needOfAll(x.kids, eidSlot, skip)
 		}
-		return needOfAny(x.kids, eidSlot)
+		return needOfAny(x.kids, eidSlot, skip)
 	}
 	return nil, 0
 }
 
-func needOfAny(kids []node, eidSlot int) ([]needAtom, int) {
+func needOfAny(kids []node, eidSlot, skip int) ([]needAtom, int) {
 	var out []needAtom
 	score := -1
 	for _, k := range kids {
-		a, sc := needOf(k, eidSlot)
+		a, sc := needOf(k, eidSlot, skip)
 		if a == nil {
 			return nil, 0
 		}
@@ -167,11 +167,11 @@ func needOfAny(kids []node, eidSlot int) ([]needAtom, int) {
 	return out, score
 }
 
-func needOfAll(kids []node, eidSlot int) ([]needAtom, int) {
+func needOfAll(kids []node, eidSlot, skip int) ([]needAtom, int) {
 	var best []needAtom
 	bestScore := -1
 	for _, k := range kids {
-		a, sc := needOf(k, eidSlot)
+		a, sc := needOf(k, eidSlot, skip)
 		if a == nil {
 			continue
 		}
@@ -193,7 +193,14 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 		return uint64(slot)<<24 | uint64(a)<<16 | uint64(b)<<8 | uint64(c)
 	}
 	for _, r := range rs.rules {
-		need, score := needOf(r.cond, eidSlot)
+		skip := -1
+		if r.meta.Logsource.Product == "windows" {
+			// Windows events have no message: keywords search the raw record,
+			// and scanning kilobytes of JSON per event costs more than the few
+			// keyword rules it would skip.
+			skip = keywordSlot
+		}
+		need, score := needOf(r.cond, eidSlot, skip)
 		if need == nil || score < minLit {
 			continue
 		}
