@@ -160,9 +160,13 @@ func (d *Decoder) Next(ev *event.Event) error {
 		raw, pos, reason, detail, err := d.frame()
 		if err != nil {
 			var re *RecordError
-			if errors.As(err, &re) { // a damaged container piece
+			if errors.As(err, &re) { // a damaged container piece: no raw bytes
 				d.stats.Records++
 				d.lastRaw, d.lastPos = nil, pos
+				ev.Reset()
+				ev.ID = event.DeriveID(d.source, pos, nil)
+				ev.Source = d.source
+				ev.Received = d.now().UTC()
 				return d.quarantine(ev, re)
 			}
 			return err
