@@ -46,6 +46,7 @@ var sysmonCategories = map[string][]int64{
 	"clipboard_capture":        {24},
 	"process_tampering":        {25},
 	"file_delete_detected":     {26},
+	"file_block":               {27, 28},
 	"file_block_executable":    {27},
 	"file_block_shredding":     {28},
 	"file_executable_detected": {29},
@@ -97,6 +98,8 @@ var windowsServices = map[string][]string{
 	"kernel-shimengine":                          {"microsoft-windows-kernel-shimengine/operational"},
 	"hyper-v-worker":                             {"microsoft-windows-hyper-v-worker"},
 	"sysmon-operational":                         {sysmonChannel},
+	"bitlocker":                                  {"microsoft-windows-bitlocker/bitlocker management", "microsoft-windows-bitlocker-api/management"},
+	"iis":                                        {"microsoft-iis-logging/logs"},
 }
 
 // windowsCategoryClauses returns the clauses of a Windows category.
@@ -228,7 +231,16 @@ func intersectWindows(cats, svcs []lsClause) []lsClause {
 	return out
 }
 
+// linuxSysmon maps Linux categories to Sysmon for Linux event ids.
+var linuxSysmon = map[string][]int64{
+	"process_termination": {5},
+	"raw_access_read":     {9},
+	"sysmon_status":       {4, 16},
+	"file_delete":         {23},
+}
+
 var linuxServiceProcs = map[string][]string{
+	"modsecurity":  {"modsecurity", "httpd", "apache2", "nginx"},
 	"sshd":         {"sshd"},
 	"sudo":         {"sudo"},
 	"su":           {"su"},
@@ -248,6 +260,8 @@ func linuxClauses(c, s string) []lsClause {
 		return []lsClause{{windows: true, channel: "linux-sysmon/operational", eids: []int64{11}}, {dataset: "linux.file_event"}}
 	case c == "network_connection":
 		return []lsClause{{windows: true, channel: "linux-sysmon/operational", eids: []int64{3}}, {dataset: "linux.network_connection"}}
+	case linuxSysmon[c] != nil:
+		return []lsClause{{windows: true, channel: "linux-sysmon/operational", eids: linuxSysmon[c]}, {dataset: "linux." + c}}
 	case c != "":
 		return []lsClause{{dataset: "linux." + c}}
 	case s == "auditd":
