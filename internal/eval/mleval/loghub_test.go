@@ -31,7 +31,7 @@ func TestGroupingAccuracy(t *testing.T) {
 }
 
 // TestLoghubSuite asserts what the one global configuration measured on
-// loghub-2k (GA 0.9687 average), minus a small margin.
+// loghub-2k (GA 0.9738, PA 0.8203 average), minus a small margin.
 func TestLoghubSuite(t *testing.T) {
 	dir := testutil.SharedData(t, "loghub-2k")
 	r, err := runLoghub(context.Background(), eval.Options{Data: dir})
@@ -42,11 +42,11 @@ func TestLoghubSuite(t *testing.T) {
 	if testing.Verbose() {
 		_ = res.Table(os.Stdout)
 	}
-	if res.GAAvg < 0.96 {
-		t.Errorf("GA average %.4f, want >= 0.96", res.GAAvg)
+	if res.GAAvg < 0.965 {
+		t.Errorf("GA average %.4f, want >= 0.965", res.GAAvg)
 	}
-	if res.PAAvg < 0.68 {
-		t.Errorf("PA average %.4f, want >= 0.68", res.PAAvg)
+	if res.PAAvg < 0.80 {
+		t.Errorf("PA average %.4f, want >= 0.80", res.PAAvg)
 	}
 	for _, s := range res.Systems {
 		if s.GA < 0.87 {

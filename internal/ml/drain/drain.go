@@ -151,7 +151,7 @@ func (m *Miner) Add(content string) (Match, error) {
 	for i, t := range raw {
 		masked[i] = Mask(t)
 	}
-	leaf := m.route(masked)
+	leaf := m.route(raw, masked)
 	c, sim := m.best(leaf.clusters, masked)
 	if c == nil || sim < m.cfg.SimThreshold {
 		if len(m.clusters) >= m.cfg.MaxClusters {
@@ -165,21 +165,25 @@ func (m *Miner) Add(content string) (Match, error) {
 	}
 	changed := false
 	for i, t := range c.Tokens {
-		switch {
-		case t == Wildcard:
+		if t != masked[i] && t != Wildcard {
+			if merged := mergeToken(t, masked[i]); merged != t {
+				c.Tokens[i] = merged
+				changed = true
+				if _, tracked := c.words[i]; !tracked {
+					// First generalisation here: start tracking the values
+					// if so far they were one plain word.
+					if c.words == nil {
+						c.words = map[int]map[string]struct{}{}
+					}
+					c.words[i] = nil
+					if plainWord(t) {
+						c.words[i] = map[string]struct{}{t: {}}
+					}
+				}
+			}
+		}
+		if _, tracked := c.words[i]; tracked {
 			c.noteWord(i, masked[i], m.cfg.MaxEnum)
-		case t != masked[i]:
-			c.Tokens[i] = Wildcard
-			changed = true
-			if c.words == nil {
-				c.words = map[int]map[string]struct{}{}
-			}
-			if plainWord(t) {
-				c.words[i] = map[string]struct{}{t: {}}
-				c.noteWord(i, masked[i], m.cfg.MaxEnum)
-			} else {
-				c.words[i] = nil
-			}
 		}
 	}
 	c.Count++
@@ -241,8 +245,8 @@ func (m *Miner) match(c *Cluster, raw []string, isNew, changed bool) Match {
 }
 
 // route walks (and grows) the tree: token count, then the first Depth
-// tokens; tokens holding parameters go to the wildcard child.
-func (m *Miner) route(toks []string) *node {
+// tokens; tokens holding parameters or digits go to the wildcard child.
+func (m *Miner) route(raw, toks []string) *node {
 	n, ok := m.root[len(toks)]
 	if !ok {
 		n = &node{children: map[string]*node{}}
@@ -250,7 +254,10 @@ func (m *Miner) route(toks []string) *node {
 	}
 	for d := 0; d < m.cfg.Depth && d < len(toks); d++ {
 		key := toks[d]
-		if strings.Contains(key, Wildcard) {
+		// Any token holding a digit routes to the wildcard child, so a
+		// value that Mask kept as a word (a host like web2) does not split
+		// its template across branches.
+		if strings.Contains(key, Wildcard) || strings.ContainsFunc(raw[d], unicode.IsDigit) {
 			key = Wildcard
 		}
 		child, ok := n.children[key]
@@ -282,7 +289,7 @@ func (m *Miner) best(cs []*Cluster, toks []string) (*Cluster, float64) {
 				continue
 			}
 			consts++
-			if t == toks[i] {
+			if t == toks[i] || (strings.Contains(t, Wildcard) && mergeToken(t, toks[i]) == t) {
 				eq++
 			}
 		}
@@ -318,8 +325,13 @@ func isDelim(r rune) bool {
 	return false
 }
 
-// Mask replaces every part of tok that holds a digit with Wildcard, keeping
-// delimiters: "uid=0" → "uid=<*>", "/10.1.2.3:50010" → "<*>:<*>".
+// Mask replaces the parameters inside tok with Wildcard, keeping its
+// structure: tok is cut at strong delimiters (key=value, host:port, [addr],
+// list,items) into segments and each segment at '.' and '/' into parts. A
+// part is a parameter when it looks like a number or an id (see isParam);
+// a segment whose parts are all parameters becomes one Wildcard.
+// "uid=0" → "uid=<*>", "/10.1.2.3:50010" → "<*>:<*>", "core.1234" →
+// "core.<*>", while "ssh2" and "jk2_init()" stay words.
 func Mask(tok string) string {
 	if tok == Wildcard {
 		return tok
@@ -328,41 +340,123 @@ func Mask(tok string) string {
 	if monthWords[strings.ToLower(strings.Trim(tok, ",.;:()[]"))] {
 		return Wildcard
 	}
-	hasDigit := false
-	for _, r := range tok {
-		if unicode.IsDigit(r) {
-			hasDigit = true
-			break
-		}
-	}
-	if !hasDigit {
+	if !strings.ContainsFunc(tok, unicode.IsDigit) {
 		return tok
 	}
 	var b strings.Builder
-	part := strings.Builder{}
-	partDigit := false
-	flush := func() {
-		if part.Len() > 0 {
-			if partDigit {
-				b.WriteString(Wildcard)
-			} else {
-				b.WriteString(part.String())
-			}
-		}
-		part.Reset()
-		partDigit = false
-	}
-	for _, r := range tok {
+	start := 0
+	for i, r := range tok {
 		if isDelim(r) {
-			flush()
+			b.WriteString(maskSegment(tok[start:i]))
 			b.WriteRune(r)
+			start = i + utf8.RuneLen(r)
+		}
+	}
+	b.WriteString(maskSegment(tok[start:]))
+	return b.String()
+}
+
+// mergeToken generalises two tokens with the same delimiter skeleton part
+// by part ("rhost=a.com" and "rhost=<*>" → "rhost=<*>", "(web)" and
+// "(db)" → "(<*>)"); tokens with different skeletons merge to Wildcard.
+func mergeToken(a, b string) string {
+	if a == b {
+		return a
+	}
+	pa, da := splitDelims(a)
+	pb, db := splitDelims(b)
+	if len(da) == 0 || da != db || len(pa) != len(pb) {
+		return Wildcard
+	}
+	var out strings.Builder
+	for i := range pa {
+		if pa[i] == pb[i] {
+			out.WriteString(pa[i])
+		} else {
+			out.WriteString(Wildcard)
+		}
+		if i < len(da) {
+			out.WriteByte(da[i])
+		}
+	}
+	return out.String()
+}
+
+// splitDelims cuts tok at strong delimiters: the parts between them and
+// the delimiters in order (all ASCII).
+func splitDelims(tok string) ([]string, string) {
+	var parts []string
+	var delims []byte
+	start := 0
+	for i := 0; i < len(tok); i++ {
+		if strings.HasPrefix(tok[i:], Wildcard) {
+			i += len(Wildcard) - 1 // a wildcard is part of a part, not delimiters
 			continue
 		}
-		if unicode.IsDigit(r) {
-			partDigit = true
+		if tok[i] < utf8.RuneSelf && isDelim(rune(tok[i])) {
+			parts = append(parts, tok[start:i])
+			delims = append(delims, tok[i])
+			start = i + 1
 		}
-		part.WriteRune(r)
 	}
-	flush()
+	parts = append(parts, tok[start:])
+	return parts, string(delims)
+}
+
+func isWeakDelim(r rune) bool { return r == '.' || r == '/' }
+
+func maskSegment(seg string) string {
+	if seg == "" || !strings.ContainsFunc(seg, unicode.IsDigit) {
+		return seg
+	}
+	// A path holding a number names one file among many: a parameter.
+	if strings.Contains(seg, "/") {
+		return Wildcard
+	}
+	var b strings.Builder
+	words := 0 // parts kept as words
+	start := 0
+	flush := func(part string) {
+		if part == "" {
+			return
+		}
+		if isParam(part) {
+			b.WriteString(Wildcard)
+		} else {
+			b.WriteString(part)
+			words++
+		}
+	}
+	for i, r := range seg {
+		if isWeakDelim(r) {
+			flush(seg[start:i])
+			b.WriteRune(r)
+			start = i + 1
+		}
+	}
+	flush(seg[start:])
+	if words == 0 {
+		return Wildcard
+	}
 	return b.String()
+}
+
+// isParam reports a part that is a value rather than a word: it starts with
+// a digit, holds two or more digits, or has as many digits as letters.
+// Words with one digit (ssh2, log4j, eth0) are kept.
+func isParam(part string) bool {
+	digits, letters := 0, 0
+	for _, r := range part {
+		switch {
+		case unicode.IsDigit(r):
+			digits++
+		case unicode.IsLetter(r):
+			letters++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	first, _ := utf8.DecodeRuneInString(part)
+	return unicode.IsDigit(first) || digits >= 2 || digits >= letters
 }

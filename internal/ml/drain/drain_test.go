@@ -32,6 +32,13 @@ func TestMask(t *testing.T) {
 		{"(HWID=1973)", "(HWID=<*>)"},
 		{"preauth", "preauth"},
 		{"Jul", "<*>"},
+		{"ssh2", "ssh2"},
+		{"jk2_init()", "jk2_init()"},
+		{"core.12345", "core.<*>"},
+		{"/etc/httpd/workers2.properties", "<*>"},
+		{"/etc/httpd/workers.properties", "/etc/httpd/workers.properties"},
+		{"/var/log/app.1", "<*>"},
+		{"node-246", "<*>"},
 		{"<*>", "<*>"},
 		{"", ""},
 	}
@@ -99,6 +106,22 @@ func TestMinerGroupsOpenSSH(t *testing.T) {
 	}
 	if !byLine[1].New || byLine[1].TemplateID == "" {
 		t.Errorf("first line: %+v", byLine[1])
+	}
+}
+
+func TestMergeToken(t *testing.T) {
+	tests := []struct{ a, b, want string }{
+		{"rhost=<*>", "rhost=a.example.com", "rhost=<*>"},
+		{"(web)", "(db)", "(<*>)"},
+		{"user=root", "user=<*>", "user=<*>"},
+		{"alpha", "beta", "<*>"},
+		{"a=b", "a:b", "<*>"},
+		{"same", "same", "same"},
+	}
+	for _, tc := range tests {
+		if got := mergeToken(tc.a, tc.b); got != tc.want {
+			t.Errorf("mergeToken(%q, %q) = %q, want %q", tc.a, tc.b, got, tc.want)
+		}
 	}
 }
 

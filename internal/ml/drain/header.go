@@ -228,10 +228,19 @@ func (h Header) Split(line string) (header, content string) {
 	if len(toks) <= len(h.Classes) {
 		return "", strings.TrimSpace(line)
 	}
+	// One odd field in a long header (a tag in place of "-") still leaves
+	// the layout recognisable; more is another kind of line.
+	allowed := 0
+	if len(h.Classes) >= 4 {
+		allowed = 1
+	}
 	for i, c := range h.Classes {
 		tc := coarseClass(classOf(line[toks[i].start:toks[i].end]))
 		if cc := coarseClass(c); tc != cc && !(cc == clsDigit && tc == clsWord) {
-			return "", strings.TrimSpace(line)
+			if allowed == 0 {
+				return "", strings.TrimSpace(line)
+			}
+			allowed--
 		}
 	}
 	cut := toks[len(h.Classes)].start
