@@ -56,8 +56,8 @@ const (
 	ActionKeyRotated         = "audit_key_rotated"
 	// ActionPruned is written by Log.Prune before retention removes records
 	// before seq SubjectID; Verify accepts a chain starting there only then.
-	ActionPruned = "audit_pruned"
-	ActionReidentified       = "reidentified"
+	ActionPruned       = "audit_pruned"
+	ActionReidentified = "reidentified"
 )
 
 // Limits on record fields, in bytes. Oversized fields are an ErrInvalid,

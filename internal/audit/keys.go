@@ -299,4 +299,3 @@ func LoadPublicKeys(path string) (PublicKeys, error) {
 	}
 	return out, nil
 }
-

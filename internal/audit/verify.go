@@ -52,7 +52,9 @@ type Problem struct {
 	Reason string
 }
 
-func (p *Problem) Error() string { return fmt.Sprintf("audit chain broken at seq %d: %s", p.Seq, p.Reason) }
+func (p *Problem) Error() string {
+	return fmt.Sprintf("audit chain broken at seq %d: %s", p.Seq, p.Reason)
+}
 
 // RecordError is returned by a Store's Range for a stored record that
 // cannot even be decoded (a column edited into garbage); Verify reports it

@@ -1,0 +1,239 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rampart-ids/rampart/internal/audit"
+)
+
+// AuditStore is the audit.Store of a postgres.Store, sharing its pool.
+type AuditStore struct{ s *Store }
+
+var _ audit.Store = AuditStore{}
+
+// Audit returns the store's audit chain.
+func (s *Store) Audit() AuditStore { return AuditStore{s} }
+
+// auditPage bounds the rows Range reads per query.
+const auditPage = 500
+
+// Append seals recs after the head and stores them in one transaction.
+func (a AuditStore) Append(ctx context.Context, recs []audit.Record) ([]audit.Record, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	var out []audit.Record
+	err := a.s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = a.s.appendAudit(ctx, tx, recs)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("appending %d audit records: %w", len(recs), err)
+	}
+	return out, nil
+}
+
+// appendAudit seals and inserts recs inside tx, the transaction of the
+// change they record. The table lock (which readers do not wait for) makes
+// concurrent appenders, on this node or others, take turns from reading
+// the head to commit. Callers take it after their own row locks, so it is
+// always the last lock of a transaction and cannot deadlock with them.
+func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, recs []audit.Record) ([]audit.Record, error) {
+	if _, err := tx.Exec(ctx, `LOCK TABLE audit_records IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return nil, fmt.Errorf("locking audit chain: %w", err)
+	}
+	head, err := auditHead(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := audit.Seal(head, recs, s.now())
+	if err != nil {
+		return nil, err
+	}
+	var b pgx.Batch
+	for _, r := range out {
+		vs, err := encodeVersions(r.Versions)
+		if err != nil {
+			return nil, err
+		}
+		b.Queue(`INSERT INTO audit_records (seq, time, actor, action, subject_kind, subject_id, input_digest,
+			versions, explanation, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			r.Seq, r.Time.UnixMicro(), r.Actor, r.Action, r.SubjectKind, r.SubjectID, r.InputDigest, vs,
+			r.Explanation, r.PrevHash, r.Hash)
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func auditHead(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (audit.Head, error) {
+	var h audit.Head
+	err := q.QueryRow(ctx, `SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return audit.Head{Hash: audit.ZeroHash}, nil
+	}
+	if err != nil {
+		return audit.Head{}, fmt.Errorf("reading audit head: %w", err)
+	}
+	return h, nil
+}
+
+func encodeVersions(v map[string]string) (string, error) {
+	if len(v) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(v) // keys sorted
+	if err != nil {
+		return "", fmt.Errorf("encoding audit versions: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeVersions(s string) (map[string]string, error) {
+	var v map[string]string
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("decoding versions: %w", err)
+	}
+	if len(v) == 0 {
+		return nil, nil
+	}
+	return v, nil
+}
+
+// Head returns the newest record's seq and hash.
+func (a AuditStore) Head(ctx context.Context) (audit.Head, error) {
+	return auditHead(ctx, a.s.pool)
+}
+
+// Range calls fn for records with from <= seq <= to (to <= 0: through the
+// head) in ascending order, reading a page at a time so fn may be slow.
+func (a AuditStore) Range(ctx context.Context, from, to int64, fn func(audit.Record) error) error {
+	if to <= 0 {
+		to = 1<<63 - 1
+	}
+	for {
+		page, err := a.page(ctx, from, to)
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(page) < auditPage {
+			return nil
+		}
+		from = page[len(page)-1].Seq + 1
+	}
+}
+
+func (a AuditStore) page(ctx context.Context, from, to int64) ([]audit.Record, error) {
+	rows, err := a.s.pool.Query(ctx, `SELECT seq, time, actor, action, subject_kind, subject_id, input_digest,
+		versions, explanation, prev_hash, hash FROM audit_records WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
+		from, to, auditPage)
+	if err != nil {
+		return nil, fmt.Errorf("reading audit records: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Record
+	for rows.Next() {
+		var r audit.Record
+		var t int64
+		var vs string
+		if err := rows.Scan(&r.Seq, &t, &r.Actor, &r.Action, &r.SubjectKind, &r.SubjectID, &r.InputDigest,
+			&vs, &r.Explanation, &r.PrevHash, &r.Hash); err != nil {
+			return nil, fmt.Errorf("reading audit records: %w", err)
+		}
+		r.Time = fromMicros(t)
+		if r.Versions, err = decodeVersions(vs); err != nil {
+			return nil, &audit.RecordError{Seq: r.Seq, Err: err}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading audit records: %w", err)
+	}
+	return out, nil
+}
+
+// AddCheckpoint stores c; storing the same (seq, key) again is a no-op.
+func (a AuditStore) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
+	_, err := a.s.pool.Exec(ctx, `INSERT INTO audit_checkpoints (seq, key_id, hash, time, signature) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT DO NOTHING`, c.Seq, c.KeyID, c.Hash, c.Time.UnixMicro(), c.Signature)
+	if err != nil {
+		return fmt.Errorf("storing audit checkpoint at seq %d: %w", c.Seq, err)
+	}
+	return nil
+}
+
+// maxCheckpoints bounds how many checkpoints Checkpoints reads.
+const maxCheckpoints = 1 << 20
+
+// Checkpoints returns every checkpoint ascending by seq.
+func (a AuditStore) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
+	rows, err := a.s.pool.Query(ctx, `SELECT seq, key_id, hash, time, signature FROM audit_checkpoints
+		ORDER BY seq, key_id LIMIT $1`, maxCheckpoints+1)
+	if err != nil {
+		return nil, fmt.Errorf("reading audit checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Checkpoint
+	for rows.Next() {
+		var c audit.Checkpoint
+		var t int64
+		if err := rows.Scan(&c.Seq, &c.KeyID, &c.Hash, &t, &c.Signature); err != nil {
+			return nil, fmt.Errorf("reading audit checkpoints: %w", err)
+		}
+		c.Time = fromMicros(t)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading audit checkpoints: %w", err)
+	}
+	if len(out) > maxCheckpoints {
+		return nil, fmt.Errorf("reading audit checkpoints: more than %d", maxCheckpoints)
+	}
+	return out, nil
+}
+
+// DeleteBefore removes records and checkpoints before the newest
+// checkpoint at or below seq, in one transaction.
+func (a AuditStore) DeleteBefore(ctx context.Context, seq int64) (int64, error) {
+	var n int64
+	err := a.s.inTx(ctx, func(tx pgx.Tx) error {
+		var cut *int64
+		if err := tx.QueryRow(ctx, `SELECT MAX(seq) FROM audit_checkpoints WHERE seq <= $1`, seq).Scan(&cut); err != nil {
+			return err
+		}
+		if cut == nil {
+			n = 0
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM audit_records WHERE seq < $1`, *cut)
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `DELETE FROM audit_checkpoints WHERE seq < $1`, *cut)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("deleting audit records before %d: %w", seq, err)
+	}
+	return n, nil
+}
+
+// fromMicros reads audit times, kept as Unix microseconds so they
+// round-trip exactly into the hashed encoding.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
