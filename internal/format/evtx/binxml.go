@@ -211,6 +211,12 @@ func (c *chunk) resetArena() {
 	if len(c.blocks) > 64 { // do not keep a hostile record's arena
 		c.blocks = c.blocks[:64]
 	}
+	if cap(c.textBuf) > 1<<20 {
+		c.textBuf = nil
+	}
+	if cap(c.attrBuf) > 1<<14 {
+		c.attrBuf = nil
+	}
 }
 
 func (c *chunk) init() {

@@ -230,11 +230,14 @@ func (rd *Reader) loadChunk(i int64) error {
 			rd.Stats.ChunksEmpty++
 			return errEmptyChunk
 		}
-		rd.Stats.ChunksBad++
 		if n < chunkHeaderSize {
+			rd.Stats.ChunksBad++
 			return format.Reject("truncated_chunk", "chunk %d at offset %d: %d of %d bytes", i, off, n, chunkSize)
 		}
-		clear(buf[n:]) // read what the truncated chunk holds
+		// Report the cut, then read the records the partial chunk holds.
+		rd.pending = append(rd.pending, format.Reject("truncated_chunk",
+			"chunk %d at offset %d: %d of %d bytes, records up to the cut are read", i, off, n, chunkSize))
+		clear(buf[n:])
 	}
 	if !bytes.Equal(buf[:8], magicChunk) {
 		if allZero(buf[:chunkHeaderSize]) {

@@ -300,6 +300,15 @@ func TestCrafted(t *testing.T) {
 			want: []string{"ERR:truncated_chunk"},
 		},
 		{
+			name: "partial last chunk: cut reported, records before it read",
+			file: func() []byte {
+				f := buildFile(buildChunk(1, simpleEvent(4688, "cmd.exe /c whoami"), simpleEvent(2, "y")))
+				// cut inside the second record
+				return f[:fileHeaderSize+chunkHeaderSize+len(buildChunkRecordLen(simpleEvent(4688, "cmd.exe /c whoami")))+40]
+			},
+			want: []string{"ERR:truncated_chunk", ok1, "ERR:bad_record"}, // the cut record itself is quarantined
+		},
+		{
 			name: "empty chunks are skipped",
 			file: func() []byte {
 				return buildFile(make([]byte, chunkSize), buildChunk(1, simpleEvent(4688, "cmd.exe /c whoami")))
@@ -515,4 +524,11 @@ func TestMarkDuplicates(t *testing.T) {
 			t.Errorf("n=%d (-want +got):\n%s", n, diff)
 		}
 	}
+}
+
+// buildChunkRecordLen returns the bytes of one record as buildChunk lays it out.
+func buildChunkRecordLen(rec func(*bx)) []byte {
+	c := buildChunk(1, rec)
+	size := binary.LittleEndian.Uint32(c[chunkHeaderSize+4:])
+	return c[chunkHeaderSize : chunkHeaderSize+int(size)]
 }
