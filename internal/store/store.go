@@ -43,8 +43,9 @@ type AlertStore interface {
 	// the signal if new; otherwise, if the signal id was not folded in before,
 	// Count increases by one, LastSeen/FirstSeen widen and evidence event ids
 	// are appended up to alert.MaxEvidence (an id already present is not
-	// repeated); other fields keep the first signal's values. A signal id seen
-	// before changes nothing. It returns the resulting alerts (each as it
+	// repeated); other fields keep the first signal's values, and a fold does
+	// not reopen a closed alert. Details are kept as JSON (numbers read back
+	// as float64; see CleanSignal). A signal id seen before changes nothing. It returns the resulting alerts (each as it
 	// stood after its input was folded) and, per input, whether the alert was
 	// newly created. Inputs are applied in order in one transaction.
 	RecordSignals(ctx context.Context, sigs []signal.Signal, alertIDs []string) ([]alert.Alert, []bool, error)
