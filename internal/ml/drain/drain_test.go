@@ -2,6 +2,7 @@ package drain
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -206,4 +207,42 @@ func FuzzMiner(f *testing.F) {
 		}
 		_ = m.Refined(mt.ClusterID, c)
 	})
+}
+
+func TestSnapshotRestore(t *testing.T) {
+	lines := readSample(t, "openssh_40.log")
+	h := LearnHeader(lines)
+	m, _ := New(DefaultConfig())
+	for _, l := range lines[:30] {
+		_, c := h.Split(l)
+		if _, err := m.Add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap := m.Snapshot()
+	raw, err := json.Marshal(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Snapshot
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Restore(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both miners treat the remaining lines the same way.
+	for _, l := range lines[30:] {
+		_, c := h.Split(l)
+		a, _ := m.Add(c)
+		b, _ := r.Add(c)
+		if a.ClusterID != b.ClusterID || a.Template != b.Template || a.New != b.New {
+			t.Fatalf("line %q: original %+v, restored %+v", c, a, b)
+		}
+	}
+	back.Clusters[0].ID = 7
+	if _, err := Restore(back); err == nil {
+		t.Error("damaged snapshot accepted")
+	}
 }
