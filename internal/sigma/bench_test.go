@@ -2,13 +2,13 @@ package sigma
 
 import (
 	"context"
-	"syscall"
-	"time"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"

@@ -227,7 +227,17 @@ func (vm *valueMatcher) matchPos(c *evalCtx, f *fval) bool {
 		return f.ival == vm.ival
 	}
 	switch vm.op {
-	case opRe, opCidr, opNum:
+	case opRe:
+		if len(vm.reLits) > 0 {
+			low := c.lowOf(f)
+			for _, l := range vm.reLits {
+				if !strings.Contains(low, l) {
+					return false
+				}
+			}
+		}
+		return vm.matchStr(f.raw)
+	case opCidr, opNum:
 		return vm.matchStr(f.raw)
 	}
 	if vm.cased {

@@ -93,6 +93,10 @@ func TestModifierRe(t *testing.T) {
 		{"re without s", sel("F|re: 'foo.bar'"), []any{"F", "foo\nbar"}, false},
 		{"re s", sel("F|re|s: 'foo.bar'"), []any{"F", "foo\nbar"}, true},
 		{"re unanchored", sel("F|re: 'o+b'"), []any{"F", "fooob"}, true},
+		{"re inline flag with literals", sel("F|re: '(?i)(set).*&&\\s?SET'"), []any{"F", "Set a && set b"}, true},
+		{"re literal absent", sel("F|re: '(?i)(set).*&&'"), []any{"F", "set a & b"}, false},
+		{"re length", sel("F|re: '.{5,}'"), []any{"F", "abcd\nabcd"}, false},
+		{"re length hit", sel("F|re: '.{5,}'"), []any{"F", "abcdé"}, true},
 	}, Options{})
 }
 

@@ -94,7 +94,10 @@ func valueLiteral(v *valueMatcher) string {
 	case opEq, opContains, opPrefix, opSuffix:
 		return strings.ToLower(v.pat)
 	case opRe:
-		return v.reLit
+		if len(v.reLits) > 0 {
+			return v.reLits[0]
+		}
+		return ""
 	case opGlob:
 		best, cur := "", []byte{}
 		flush := func() {
@@ -329,38 +332,38 @@ func (p *prefilter) verify(c *evalCtx, r *crule) bool {
 	return false
 }
 
-// regexLiteral returns a lower-cased literal every match of re contains
-// ("" if none is found): the longest literal among the mandatory parts
-// of a top-level concatenation.
-func regexLiteral(src string) string {
+// regexLiterals returns lower-cased literals every match of src contains
+// (the mandatory literal parts of its top-level concatenation), longest first.
+func regexLiterals(src string) []string {
 	re, err := syntax.Parse(src, syntax.Perl)
 	if err != nil {
-		return ""
+		return nil
 	}
-	return strings.ToLower(mustLit(re.Simplify(), 0))
+	var out []string
+	collectLits(re.Simplify(), 0, &out)
+	for i := range out {
+		out[i] = strings.ToLower(out[i])
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(out)
 }
 
-func mustLit(re *syntax.Regexp, depth int) string {
-	if depth > 20 {
-		return ""
+func collectLits(re *syntax.Regexp, depth int, out *[]string) {
+	if depth > 20 || len(*out) > 16 {
+		return
 	}
 	switch re.Op {
 	case syntax.OpLiteral:
-		return string(re.Rune)
+		*out = append(*out, string(re.Rune))
 	case syntax.OpCapture, syntax.OpPlus:
-		return mustLit(re.Sub[0], depth+1)
+		collectLits(re.Sub[0], depth+1, out)
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return mustLit(re.Sub[0], depth+1)
+			collectLits(re.Sub[0], depth+1, out)
 		}
 	case syntax.OpConcat:
-		best := ""
 		for _, s := range re.Sub {
-			if l := mustLit(s, depth+1); len(l) > len(best) {
-				best = l
-			}
+			collectLits(s, depth+1, out)
 		}
-		return best
 	}
-	return ""
 }

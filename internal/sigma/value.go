@@ -52,11 +52,11 @@ type valueMatcher struct {
 	pfx    netip.Prefix
 	num    float64
 	cmp    numCmp
-	ref    int    // fieldref: slot of the referenced field
-	refOp  op     // fieldref: opEq, opContains, opPrefix, opSuffix
-	reLit  string // re: a lower-case literal every match contains (prefilter)
-	minRun int    // re of the form .{N,}: a run of N non-newline characters
-	text   string // the value as written, for explanations
+	ref    int      // fieldref: slot of the referenced field
+	refOp  op       // fieldref: opEq, opContains, opPrefix, opSuffix
+	reLits []string // re: lower-case literals every match contains (checked before the regex)
+	minRun int      // re of the form .{N,}: a run of N non-newline characters
+	text   string   // the value as written, for explanations
 }
 
 // globTok is one element of a wildcard pattern.
@@ -222,7 +222,7 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			if err != nil {
 				return nil, fmt.Errorf("bad regular expression %q: %w", v, err)
 			}
-			vm := &valueMatcher{op: opRe, re: re, text: v, neg: m.neq, reLit: regexLiteral(src)}
+			vm := &valueMatcher{op: opRe, re: re, text: v, neg: m.neq, reLits: regexLiterals(src)}
 			// Go's RE2 compiles .{1000,} into a thousand states; a length
 			// check is equivalent and cheap.
 			if mm := minRunRe.FindStringSubmatch(v); mm != nil && !m.reS {
