@@ -75,10 +75,15 @@ func (m *Memory) Range(ctx context.Context, from, to int64, fn func(Record) erro
 	return nil
 }
 
-// AddCheckpoint keeps c.
+// AddCheckpoint keeps c; the same (seq, key) again is a no-op.
 func (m *Memory) AddCheckpoint(_ context.Context, c Checkpoint) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, o := range m.cps {
+		if o.Seq == c.Seq && o.KeyID == c.KeyID {
+			return nil
+		}
+	}
 	m.cps = append(m.cps, c)
 	sort.SliceStable(m.cps, func(i, j int) bool { return m.cps[i].Seq < m.cps[j].Seq })
 	return nil
