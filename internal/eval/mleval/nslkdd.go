@@ -3,6 +3,8 @@ package mleval
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math"
@@ -17,6 +19,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/ml"
 	"github.com/rampart-ids/rampart/internal/ml/iforest"
 	"github.com/rampart-ids/rampart/internal/ml/linear"
+	"github.com/rampart-ids/rampart/internal/ml/model"
 )
 
 func init() {
@@ -59,6 +62,10 @@ type NSLKDDResult struct {
 	Tests   map[string]KDDScore
 	Main    string // "cv" or the test file the top-level keys report
 	Example string // explanation of one flagged test record
+	// ModelHash and ModelBytes describe the artifact of the model trained
+	// on the whole training file.
+	ModelHash  string
+	ModelBytes int
 }
 
 // JSON implements eval.Result.
@@ -71,7 +78,8 @@ func (r *NSLKDDResult) JSON() map[string]any {
 	for k, v := range r.Tests {
 		tests[k] = v.json()
 	}
-	return map[string]any{"auc": main.AUC, "accuracy": main.Accuracy, "f1": main.F1, "source": r.Main, "cv": r.CV.json(), "tests": tests, "example": r.Example}
+	return map[string]any{"auc": main.AUC, "accuracy": main.Accuracy, "f1": main.F1, "source": r.Main, "cv": r.CV.json(), "tests": tests, "example": r.Example,
+		"model": map[string]any{"hash": r.ModelHash, "bytes": r.ModelBytes}}
 }
 
 // Table implements eval.Result.
@@ -88,6 +96,7 @@ func (r *NSLKDDResult) Table(w io.Writer) error {
 	if r.Example != "" {
 		fmt.Fprintf(tw, "example: %s\n", r.Example)
 	}
+	fmt.Fprintf(tw, "model artifact: %s (%d bytes)\n", r.ModelHash, r.ModelBytes)
 	return tw.Flush()
 }
 
@@ -139,7 +148,13 @@ func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
 	}
 	res.CV = classScores(preds, truth)
 	res.CV.AUC = aucSum / float64(len(folds))
-	// The official split, when present.
+	// The model trained on the whole training file: scored on the official
+	// test files when present, and written as a hashed artifact with its
+	// lineage (what `rampart model train` would write).
+	final, err := fitKDD(train, opts.Seed)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range []string{"KDDTest+.txt", "KDDTest-21.txt"} {
 		path := filepath.Join(opts.Data, name)
 		if _, err := os.Stat(path); err != nil {
@@ -149,11 +164,7 @@ func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := fitKDD(train, opts.Seed)
-		if err != nil {
-			return nil, err
-		}
-		p, auc, ex, err := m.evaluate(test)
+		p, auc, ex, err := final.evaluate(test)
 		if err != nil {
 			return nil, err
 		}
@@ -170,13 +181,73 @@ func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
 		}
 	}
 	if res.Example == "" {
-		m, err := fitKDD(train, opts.Seed)
-		if err != nil {
-			return nil, err
-		}
-		_, _, res.Example, _ = m.evaluate(train[:min(len(train), 2000)])
+		_, _, res.Example, _ = final.evaluate(train[:min(len(train), 2000)])
 	}
+	art, err := final.artifact(filepath.Join(opts.Data, "KDDTrain+_20Percent.txt"), train, opts.Seed, res.CV)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := art.Encode()
+	if err != nil {
+		return nil, err
+	}
+	res.ModelHash, res.ModelBytes = art.Hash, len(enc)
 	return res, nil
+}
+
+// KDDParams is the serialised nsl-kdd model: featuriser, classifier and forest.
+type KDDParams struct {
+	Categories map[string]map[string]int `json:"categories"` // column → value → slot
+	Mean       []float64                 `json:"mean"`       // of log1p(numeric column)
+	SD         []float64                 `json:"sd"`
+	Features   []string                  `json:"features"`
+	LR         *linear.Model             `json:"lr"`
+	Forest     *iforest.Forest           `json:"forest"`
+}
+
+func (m *kddModel) artifact(path string, rows []kddRow, seed int64, cv KDDScore) (*model.Artifact, error) {
+	fileHash, err := fileSHA256(path)
+	if err != nil {
+		return nil, err
+	}
+	ch := model.NewContentHasher()
+	counts := map[string]int{}
+	for _, r := range rows {
+		ch.Add([]byte(strings.Join(r.F, ",") + "," + r.Label))
+		if r.Attack {
+			counts["attack"]++
+		} else {
+			counts["normal"]++
+		}
+	}
+	cats := map[string]map[string]int{}
+	for j, vals := range m.cats {
+		cats[kddColumns[j]] = vals
+	}
+	return model.New(model.Body{
+		Kind: "nsl-kdd", Name: "nsl-kdd-connection", Version: "1", Features: m.names,
+		Lineage: model.Lineage{
+			Sources:     []model.Source{{Name: filepath.Base(path), SHA256: fileHash, Rows: len(rows)}},
+			ClassCounts: counts, ContentHash: ch.Sum(), Seed: seed,
+			// The forest learns from normal rows only: attacks are excluded from it.
+			Exclusions: []model.Exclusion{{Reason: "attack rows excluded from the isolation forest", Rows: counts["attack"]}},
+		},
+		Metrics:    map[string]float64{"cv_auc": cv.AUC, "cv_accuracy": cv.Accuracy, "cv_f1": cv.F1},
+		Thresholds: map[string]float64{"lr": 0.5, "forest": m.forest.Threshold, "forest_target_rate": m.forest.Cfg.TargetRate},
+	}, KDDParams{Categories: cats, Mean: m.mean, SD: m.sd, Features: m.names, LR: m.lr, Forest: m.forest})
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("hashing %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func classScores(pred, truth []bool) KDDScore {

@@ -3,6 +3,7 @@ package mleval
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/rampart-ids/rampart/internal/eval"
@@ -26,6 +27,9 @@ func TestNSLKDDSuite(t *testing.T) {
 	}
 	if res.Example == "" {
 		t.Error("no explanation example")
+	}
+	if !strings.HasPrefix(res.ModelHash, "sha256:") || res.ModelBytes == 0 {
+		t.Errorf("model artifact %q, %d bytes", res.ModelHash, res.ModelBytes)
 	}
 }
 
