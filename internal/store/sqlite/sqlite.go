@@ -88,6 +88,21 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s.w.SetMaxOpenConns(1)
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxIdleTime(0)
+	// The database holds raw logs (personal data) and token hashes: owner
+	// only. SQLite gives the -wal and -shm files the same mode.
+	if err := os.Chmod(path, 0o600); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	var mode string
+	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
+	}
+	if mode != "wal" {
+		// e.g. a network file system without shared memory: still correct, but readers block the writer.
+		s.log.Warn("sqlite is not in WAL mode", "journal_mode", mode, "path", path)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("migrating sqlite store %s: %w", path, err)

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,6 +67,23 @@ func TestOpenUnderAFile(t *testing.T) {
 	// The data directory cannot live below a regular file.
 	if _, err := sqlite.Open(context.Background(), filepath.Join(dir, sqlite.FileName), sqlite.Options{}); err == nil {
 		t.Errorf("Open with a regular file as the directory succeeded")
+	}
+}
+
+func TestFileMode(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	if err := s.SetOffset(context.Background(), "k", store.Offset{FileID: "f"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{sqlite.FileName, sqlite.FileName + "-wal"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %o, want 600", name, mode)
+		}
 	}
 }
 
