@@ -413,7 +413,8 @@ func (m *kddModel) evaluate(rows []kddRow) ([]bool, float64, string, error) {
 		if err != nil {
 			return nil, 0, "", fmt.Errorf("test row %d: %w", i+1, err)
 		}
-		preds[i] = m.lr.Score(m.sparse(v)) >= 0.5
+		x := m.sparse(v)
+		preds[i] = m.lr.Score(x) >= 0.5
 		s, err := m.forest.Score(v)
 		if err != nil {
 			return nil, 0, "", err
@@ -427,7 +428,9 @@ func (m *kddModel) evaluate(rows []kddRow) ([]bool, float64, string, error) {
 					top[k].Value, top[k].Baseline = math.Expm1(top[k].Value), math.Expm1(top[k].Baseline)
 				}
 			}
-			example = ml.Sentence("isolation forest", s.Score, top) + " (label " + r.Label + ")"
+			// Standardised units (z-scores) for the classifier's numbers.
+			lr := m.lr.Explain(x, m.names, nil, 3)
+			example = ml.Sentence("isolation forest", s.Score, top) + "; " + lr.Sentence + " (z-scores) (label " + r.Label + ")"
 		}
 	}
 	return preds, AUC(scores, labels), example, nil

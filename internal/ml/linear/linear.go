@@ -9,6 +9,8 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/optimize"
+
+	"github.com/rampart-ids/rampart/internal/ml"
 )
 
 // Sparse is a sparse vector: Idx[i] holds Val[i]. Indices need not be sorted
@@ -148,4 +150,32 @@ func softplus(z float64) float64 {
 		return math.Exp(z)
 	}
 	return math.Log1p(math.Exp(z))
+}
+
+// Explain returns x's per-feature contributions W[j]·x[j] (names[j] names
+// feature j; baseline, if not nil, gives each feature's training mean) and
+// one sentence, keeping the k that pushed hardest toward the decision.
+func (m *Model) Explain(x Sparse, names []string, baseline []float64, k int) ml.Explanation {
+	p := m.Score(x)
+	sign := 1.0
+	if p < 0.5 {
+		sign = -1
+	}
+	var cs []ml.Contribution
+	for i, j := range x.Idx {
+		if int(j) >= len(m.W) || int(j) >= len(names) {
+			continue
+		}
+		w := m.W[j] * x.Val[i]
+		if w*sign <= 0 {
+			continue
+		}
+		c := ml.Contribution{Feature: names[j], Value: x.Val[i], Weight: w}
+		if int(j) < len(baseline) {
+			c.Baseline = baseline[j]
+		}
+		cs = append(cs, c)
+	}
+	top := ml.TopK(cs, k)
+	return ml.Explanation{Model: "logistic-regression", Score: p, Top: top, Sentence: ml.Sentence("logistic regression", p, top)}
 }

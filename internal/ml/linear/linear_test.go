@@ -58,3 +58,11 @@ func TestTrainErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestExplain(t *testing.T) {
+	m := &Model{W: []float64{2, -1, 0.1}, B: 0}
+	e := m.Explain(Sparse{Idx: []int32{0, 1, 2}, Val: []float64{1, 1, 1}}, []string{"a", "b", "c"}, nil, 2)
+	if len(e.Top) != 2 || e.Top[0].Feature != "a" || e.Top[1].Feature != "c" || e.Sentence == "" {
+		t.Errorf("explanation %+v", e)
+	}
+}
