@@ -82,7 +82,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	path := filepath.Join(dir, FileName)
 	s := &Store{log: opts.Logger.With("component", "store/sqlite"), now: opts.Now}
 	var err error
-	if s.w, err = openDB(path, opts.BusyTimeout, true); err != nil {
+	if s.w, err = openDB(ctx, path, opts.BusyTimeout, true); err != nil {
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
 	s.w.SetMaxOpenConns(1)
@@ -111,7 +111,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
-	if s.r, err = openDB(path, opts.BusyTimeout, false); err != nil {
+	if s.r, err = openDB(ctx, path, opts.BusyTimeout, false); err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
 	}
@@ -124,7 +124,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func openDB(path string, busy time.Duration, writer bool) (*sql.DB, error) {
+func openDB(ctx context.Context, path string, busy time.Duration, writer bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
@@ -141,7 +141,7 @@ func openDB(path string, busy time.Duration, writer bool) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Ping(); err != nil {
+	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
