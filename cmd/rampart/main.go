@@ -34,6 +34,7 @@ func main() {
 		Version:       version,
 	}
 	root.AddCommand(newServeCmd(), newReplayCmd(), newExplainCmd(), newRulesCmd(), newEvalCmd(), newTokenCmd())
+	root.AddCommand(newAuditCmd())
 	err := root.ExecuteContext(ctx)
 	stop()
 	var ee exitError

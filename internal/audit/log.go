@@ -105,9 +105,16 @@ func (l *Log) Checkpoint(ctx context.Context) (c Checkpoint, err error) {
 		return Checkpoint{}, fmt.Errorf("checkpointing audit chain: %w", err)
 	}
 	// The database copy comes first: an anchor ahead of the database would
-	// read as truncation after a crash between the two writes.
-	if err := WriteAnchor(l.anchor, c); err != nil {
+	// read as truncation after a crash between the two writes. Another
+	// process (the CLI beside a server) may have anchored a newer head.
+	prev, err := ReadAnchor(l.anchor)
+	if err != nil {
 		return Checkpoint{}, fmt.Errorf("checkpointing audit chain: %w", err)
+	}
+	if prev == nil || prev.Seq <= c.Seq {
+		if err := WriteAnchor(l.anchor, c); err != nil {
+			return Checkpoint{}, fmt.Errorf("checkpointing audit chain: %w", err)
+		}
 	}
 	l.lastSeq, l.appended = c.Seq, 0
 	return c, nil

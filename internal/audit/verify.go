@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -85,8 +87,10 @@ func Verify(ctx context.Context, src Source, keys PublicKeys, opts VerifyOptions
 	if err != nil {
 		return Report{}, fmt.Errorf("verifying audit chain: reading checkpoints: %w", err)
 	}
-	if opts.Anchor != nil {
-		cps = append(cps, *opts.Anchor)
+	if a := opts.Anchor; a != nil && !slices.ContainsFunc(cps, func(c Checkpoint) bool {
+		return c.Seq == a.Seq && c.KeyID == a.KeyID && c.Hash == a.Hash && bytes.Equal(c.Signature, a.Signature)
+	}) {
+		cps = append(cps, *a)
 	}
 	sort.SliceStable(cps, func(i, j int) bool { return cps[i].Seq < cps[j].Seq })
 	var rep Report
