@@ -9,6 +9,9 @@
 //	}
 //
 // newStore must return a new, empty store and register its own cleanup.
+// Besides store.Store the suite requires the store.VerdictHistory,
+// store.StatsStore and store.Retention capabilities. Events/RealData needs
+// the shared data folder and skips without it.
 package storetest
 
 import (
