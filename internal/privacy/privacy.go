@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -366,14 +367,19 @@ func (p *Pseudonymizer) Event(ev *event.Event) *event.Event {
 	ek := p.cur.Load()
 	out := &event.Event{ID: ev.ID, Time: ev.Time, Received: ev.Received, Format: ev.Format,
 		Fields: make(map[string]any, len(ev.Fields))}
-	var pairs []string // old, new, … for the text replacer
+	var known []knownValue // this event's personal values, for the text scan
 	addPair := func(kind Kind, orig, ps string) {
 		// Addresses are left to the text scan, which finds every spelling
 		// and must not pseudonymize an already pseudonymized address again.
-		if kind != KindIP && len(orig) >= minTextValue && orig != ps {
-			pairs = append(pairs, orig, ps)
-			if l := strings.ToLower(orig); l != orig {
-				pairs = append(pairs, l, ps)
+		if kind == KindIP || orig == ps {
+			return
+		}
+		known = addKnown(known, orig, ps)
+		if kind == KindHost {
+			// The short name of a host appears alone in text ("FS03" for
+			// "FS03.corp.lan"); it gets the pseudonym of the short name.
+			if i := strings.IndexByte(orig, '.'); i > 0 && net.ParseIP(orig) == nil {
+				known = addKnown(known, orig[:i], p.value(ek, KindHost, orig[:i], true))
 			}
 		}
 	}
@@ -403,7 +409,7 @@ func (p *Pseudonymizer) Event(ev *event.Event) *event.Event {
 			addPair(KindName, s, ps)
 		}
 	}
-	sc := p.newScrubber(ek, pairs)
+	sc := &scrubber{p: p, ek: ek, known: sortKnown(known)}
 	for k, v := range ev.Fields {
 		if _, done := p.cfg.fields[k]; done || p.cfg.drop[k] {
 			continue
@@ -437,61 +443,27 @@ func (p *Pseudonymizer) Events(evs []*event.Event) []*event.Event {
 	return out
 }
 
-var (
-	emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})+`)
-	// addrRE finds IPv4 and IPv6 candidates; netip.ParseAddr decides.
-	// IPv4 first, so an IPv6-looking run can never swallow an IPv4 address.
-	ipv4RE = regexp.MustCompile(`(?:\d{1,3}\.){3}\d{1,3}`)
-	ipv6RE = regexp.MustCompile(`[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?:\d{1,3}\.){3}\d{1,3})?`)
-)
+// emailRE finds e-mail addresses in free text (only run when t has an '@').
+var emailRE = regexp.MustCompile(`[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})+`)
 
 // scrubber cleans free text of one event.
 type scrubber struct {
-	p   *Pseudonymizer
-	ek  *epochKeys
-	rep *strings.Replacer
-}
-
-func (p *Pseudonymizer) newScrubber(ek *epochKeys, pairs []string) *scrubber {
-	s := &scrubber{p: p, ek: ek}
-	if len(pairs) > 0 {
-		// Longest first: strings.Replacer tries olds in argument order.
-		idx := make([]int, len(pairs)/2)
-		for i := range idx {
-			idx[i] = i
-		}
-		slices.SortStableFunc(idx, func(a, b int) int { return len(pairs[2*b]) - len(pairs[2*a]) })
-		sorted := make([]string, 0, len(pairs))
-		for _, i := range idx {
-			sorted = append(sorted, pairs[2*i], pairs[2*i+1])
-		}
-		s.rep = strings.NewReplacer(sorted...)
-	}
-	return s
+	p     *Pseudonymizer
+	ek    *epochKeys
+	known []knownValue
 }
 
 func (s *scrubber) text(t string) string {
 	if t == "" {
 		return t
 	}
-	if s.rep != nil {
-		t = s.rep.Replace(t)
+	if len(s.known) > 0 {
+		t = replaceTokens(t, s.known)
 	}
 	if strings.IndexByte(t, '@') >= 0 {
 		t = emailRE.ReplaceAllStringFunc(t, func(m string) string { return s.p.value(s.ek, KindEmail, m, true) })
 	}
-	if strings.IndexByte(t, '.') >= 0 {
-		t = ipv4RE.ReplaceAllStringFunc(t, s.addr)
-	}
-	if strings.Count(t, ":") >= 2 {
-		t = ipv6RE.ReplaceAllStringFunc(t, func(m string) string {
-			if a, err := netip.ParseAddr(m); err != nil || a.Is4In6() {
-				return m // not an address, or its IPv4 part was done above
-			}
-			return s.addr(m)
-		})
-	}
-	return t
+	return replaceAddrs(t, s.addr)
 }
 
 // addr pseudonymizes one address found in text, leaving other matches alone.

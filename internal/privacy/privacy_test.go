@@ -44,7 +44,7 @@ func (a *auditLog) record(_ context.Context, e AuditEntry) error {
 
 var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
-func newTestPseudonymizer(t *testing.T, cfg Config) (*Pseudonymizer, *MemoryMappings, *auditLog, *fakeClock) {
+func newTestPseudonymizer(t testing.TB, cfg Config) (*Pseudonymizer, *MemoryMappings, *auditLog, *fakeClock) {
 	t.Helper()
 	clk := &fakeClock{t: t0}
 	maps, audit := NewMemoryMappings(), &auditLog{}
@@ -464,5 +464,44 @@ func TestFlushFailureKeepsPending(t *testing.T) {
 	}
 	if s := p.Stats(); s.Pending != 2 || s.MappingsDropped != 1 {
 		t.Errorf("stats %+v, want 2 pending and 1 dropped", s)
+	}
+}
+
+func TestReplaceTokens(t *testing.T) {
+	kv := sortKnown([]knownValue{{"system", "U1"}, {"alice", "U2"}, {"alice.smith", "U3"}, {"fs03", "H1"}, {`corp\bob`, "U4"}})
+	tests := []struct{ in, want string }{
+		{`C:\Windows\System32\cmd.exe`, `C:\Windows\System32\cmd.exe`},
+		{`user SYSTEM logged on`, `user U1 logged on`},
+		{`Alice.Smith and alice and malice and alice_x`, `U3 and U2 and malice and alice_x`},
+		{`\\FS03\C$ fs03.corp.lan FS033`, `\\H1\C$ H1.corp.lan FS033`},
+		{`CORP\Bob: CORP\bobby`, `U4: CORP\bobby`},
+		{`alice`, `U2`},
+		{`ålice alice`, `ålice U2`},
+		{`no match`, `no match`},
+	}
+	for _, tc := range tests {
+		if got := replaceTokens(tc.in, kv); got != tc.want {
+			t.Errorf("replaceTokens(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestReplaceAddrs(t *testing.T) {
+	mark := func(s string) string { return "<" + s + ">" }
+	tests := []struct{ in, want string }{
+		{"from 10.1.2.3 port 22", "from <10.1.2.3> port 22"},
+		{"10.1.2.3:443, 10.1.2.4.", "<10.1.2.3>:443, <10.1.2.4>."},
+		{"[fd00::1]:8080 fe80::1%eth0 ::ffff:10.0.0.1", "[<fd00::1>]:8080 <fe80::1>%eth0 <::ffff:10.0.0.1>"},
+		{"dead:beef:10.1.2.3", "dead:beef:<10.1.2.3>"},
+		{"a10.1.2.3b", "a<10.1.2.3>b"},
+		{"13:39:12.731903 v10.0.17763.1 1.2.3.4.5", "13:39:12.731903 v10.0.17763.1 <1.2.3.4>.5"}, // errs on the side of hiding
+		{"10.1.2.345 256.1.1.1 1.2.3", "10.1.2.345 256.1.1.1 1.2.3"},
+		{"2001:db8::1. end", "<2001:db8::1>. end"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := replaceAddrs(tc.in, mark); got != tc.want {
+			t.Errorf("replaceAddrs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
