@@ -110,7 +110,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		Engine: eng, Store: s.store, Notify: s.notify,
 		Parse:     format.Options{Location: loc, Year: cfg.Time.Year},
 		QueueSize: cfg.Pipeline.QueueSize, BatchSize: cfg.Pipeline.BatchSize, MaxRecordBytes: cfg.Pipeline.MaxRecordBytes,
-		StoreAllEvents: cfg.Pipeline.StoreAllEvents || opts.Demo,
+		StoreAllEvents: cfg.Pipeline.StoreEvents != "evidence",
 		ThrottleWindow: time.Duration(cfg.Alerts.Throttle), Registerer: s.reg, Logger: s.log,
 	})
 	if err != nil {

@@ -137,10 +137,12 @@ type Retention struct {
 
 // Pipeline tunes the pipeline.
 type Pipeline struct {
-	QueueSize      int  `yaml:"queue_size"`
-	BatchSize      int  `yaml:"batch_size"`
-	MaxRecordBytes int  `yaml:"max_record_bytes"`
-	StoreAllEvents bool `yaml:"store_all_events"`
+	QueueSize      int `yaml:"queue_size"`
+	BatchSize      int `yaml:"batch_size"`
+	MaxRecordBytes int `yaml:"max_record_bytes"`
+	// StoreEvents is "all" (every event is kept for the retention window) or
+	// "evidence" (only events that raised a signal).
+	StoreEvents string `yaml:"store_events"`
 }
 
 // TimeConfig resolves timestamps without a zone or year.
@@ -212,7 +214,7 @@ func Default() Config {
 		Retention: Retention{
 			Events: Duration(7 * 24 * time.Hour), Quarantine: Duration(30 * 24 * time.Hour),
 		},
-		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 512, MaxRecordBytes: 1 << 20},
+		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 512, MaxRecordBytes: 1 << 20, StoreEvents: "all"},
 	}
 }
 
@@ -334,6 +336,9 @@ func (c *Config) validate(path string, root *yaml.Node) error {
 		if _, err := time.LoadLocation(c.Time.Zone); err != nil {
 			bad("time.zone", "unknown zone %q", c.Time.Zone)
 		}
+	}
+	if c.Pipeline.StoreEvents != "all" && c.Pipeline.StoreEvents != "evidence" {
+		bad("pipeline.store_events", "must be all or evidence")
 	}
 	if c.Pipeline.QueueSize <= 0 || c.Pipeline.QueueSize > 1<<22 {
 		bad("pipeline.queue_size", "must be between 1 and 4194304")

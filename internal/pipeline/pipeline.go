@@ -56,7 +56,8 @@ type Options struct {
 	MaxRecordBytes int
 	// MaxStreams bounds per-source parser state (default 4096; least recently used evicted).
 	MaxStreams int
-	// KeepEvents stores every event, not only evidence (default true through the zero value false? see StoreAllEvents).
+	// StoreAllEvents stores every event; when false only evidence events
+	// (those that raised a signal) are stored.
 	StoreAllEvents bool
 	Registerer     prometheus.Registerer
 	Logger         *slog.Logger
