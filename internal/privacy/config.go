@@ -58,6 +58,9 @@ type Config struct {
 	HideNetworkPrefix bool `yaml:"hide_network_prefix"`
 	// Raw is RawDrop (default) or RawScrub.
 	Raw string `yaml:"raw"`
+	// ClearRoles see personal data in clear in the API and console
+	// (default: responder, admin); all other roles see pseudonyms.
+	ClearRoles []string `yaml:"clear_roles"`
 	// ReidentifyRoles may call Reidentify (default: admin).
 	ReidentifyRoles []string `yaml:"reidentify_roles"`
 	// ContinuityWindow: on rotation, entities seen within this window get a
@@ -141,6 +144,7 @@ type compiled struct {
 	hidePfx  bool
 	rawScrub bool
 	roles    []string
+	clear    []string
 	window   time.Duration
 	touch    time.Duration
 	pending  int
@@ -192,6 +196,10 @@ func (c Config) compile() (*compiled, error) {
 		cc.rawScrub = true
 	default:
 		errs = append(errs, fmt.Errorf("privacy.raw: %q (want drop or scrub)", c.Raw))
+	}
+	cc.clear = c.ClearRoles
+	if len(cc.clear) == 0 {
+		cc.clear = []string{"responder", "admin"}
 	}
 	cc.roles = c.ReidentifyRoles
 	if len(cc.roles) == 0 {

@@ -368,21 +368,7 @@ func (p *Pseudonymizer) Event(ev *event.Event) *event.Event {
 	out := &event.Event{ID: ev.ID, Time: ev.Time, Received: ev.Received, Format: ev.Format,
 		Fields: make(map[string]any, len(ev.Fields))}
 	var known []knownValue // this event's personal values, for the text scan
-	addPair := func(kind Kind, orig, ps string) {
-		// Addresses are left to the text scan, which finds every spelling
-		// and must not pseudonymize an already pseudonymized address again.
-		if kind == KindIP || orig == ps {
-			return
-		}
-		known = addKnown(known, orig, ps)
-		if kind == KindHost {
-			// The short name of a host appears alone in text ("FS03" for
-			// "FS03.corp.lan"); it gets the pseudonym of the short name.
-			if i := strings.IndexByte(orig, '.'); i > 0 && net.ParseIP(orig) == nil {
-				known = addKnown(known, orig[:i], p.value(ek, KindHost, orig[:i], true))
-			}
-		}
-	}
+	addPair := func(kind Kind, orig, ps string) { known = p.addKnown(known, ek, kind, orig, ps) }
 	for k, v := range ev.Fields {
 		kind, ok := p.cfg.fields[k]
 		if !ok || p.cfg.drop[k] {
@@ -432,6 +418,24 @@ func (p *Pseudonymizer) Event(ev *event.Event) *event.Event {
 		out.Raw = []byte(sc.text(string(ev.Raw)))
 	}
 	return out
+}
+
+// addKnown adds a personal value and its pseudonym to the text scan list.
+func (p *Pseudonymizer) addKnown(known []knownValue, ek *epochKeys, kind Kind, orig, ps string) []knownValue {
+	// Addresses are left to the address scan, which finds every spelling
+	// and must not pseudonymize an already pseudonymized address again.
+	if kind == KindIP || orig == ps {
+		return known
+	}
+	known = addKnown(known, orig, ps)
+	if kind == KindHost {
+		// The short name of a host appears alone in text ("FS03" for
+		// "FS03.corp.lan"); it gets the pseudonym of the short name.
+		if i := strings.IndexByte(orig, '.'); i > 0 && net.ParseIP(orig) == nil {
+			known = addKnown(known, orig[:i], p.value(ek, KindHost, orig[:i], true))
+		}
+	}
+	return known
 }
 
 // Events pseudonymizes a batch (a training set or an export).

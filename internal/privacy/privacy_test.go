@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/signal"
 )
 
 type fakeClock struct {
@@ -502,6 +504,47 @@ func TestReplaceAddrs(t *testing.T) {
 	for _, tc := range tests {
 		if got := replaceAddrs(tc.in, mark); got != tc.want {
 			t.Errorf("replaceAddrs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAlertAndRoles(t *testing.T) {
+	p, _, _, _ := newTestPseudonymizer(t, Config{})
+	ev := event.New()
+	ev.Set("user.name", "Administrator")
+	ev.Set("host.name", "DC01.corp.lan")
+	ev.Set("source.ip", "10.0.0.7")
+	pev := p.Event(ev)
+	a := alert.Alert{ID: "a1", Title: "Brute force on DC01 by Administrator",
+		Entities:    []signal.Entity{{Kind: "user", Value: "Administrator"}, {Kind: "host", Value: "DC01.corp.lan"}, {Kind: "ip", Value: "10.0.0.7"}, {Kind: "process", Value: `C:\Users\Administrator\x.exe`}},
+		EntityKey:   "user:administrator",
+		Explanation: "30 failures for administrator from 10.0.0.7 on dc01.corp.lan",
+		Details:     map[string]any{"users": []string{"Administrator"}, "n": int64(30), "deep": map[string]any{"src": "10.0.0.7", "odd": struct{}{}}},
+		Verdict:     &alert.Verdict{Reason: "Administrator confirmed the login"},
+		EventIDs:    []string{"e1"},
+	}
+	out := p.Alert(a)
+	if out.Entities[0].Value != pev.Fields["user.name"] || out.Entities[1].Value != pev.Fields["host.name"] || out.Entities[2].Value != pev.Fields["source.ip"] {
+		t.Errorf("alert entities %v do not match the event's pseudonyms %v", out.Entities, pev.Fields)
+	}
+	b, _ := json.Marshal(out)
+	for _, raw := range []string{"administrator", "dc01", "10.0.0.7"} {
+		if strings.Contains(strings.ToLower(string(b)), raw) {
+			t.Errorf("pseudonymized alert contains %q: %s", raw, b)
+		}
+	}
+	if a.Entities[0].Value != "Administrator" || a.Verdict.Reason != "Administrator confirmed the login" {
+		t.Error("input alert modified")
+	}
+	if out.Details["n"] != int64(30) || out.ID != "a1" {
+		t.Errorf("non-personal data changed: %+v", out)
+	}
+	for role, clear := range map[string]bool{"viewer": false, "analyst": false, "ingest": false, "": false, "responder": true, "admin": true} {
+		if got := p.EventFor(role, ev) == ev; got != clear {
+			t.Errorf("EventFor(%q) clear = %v, want %v", role, got, clear)
+		}
+		if got := p.AlertFor(role, a).Entities[0].Value == "Administrator"; got != clear {
+			t.Errorf("AlertFor(%q) clear = %v, want %v", role, got, clear)
 		}
 	}
 }
