@@ -88,7 +88,7 @@ func Verify(ctx context.Context, src Source, keys PublicKeys, opts VerifyOptions
 		return Report{}, fmt.Errorf("verifying audit chain: reading checkpoints: %w", err)
 	}
 	if a := opts.Anchor; a != nil && !slices.ContainsFunc(cps, func(c Checkpoint) bool {
-		return c.Seq == a.Seq && c.KeyID == a.KeyID && c.Hash == a.Hash && bytes.Equal(c.Signature, a.Signature)
+		return c.Seq == a.Seq && c.KeyID == a.KeyID && c.Hash == a.Hash && c.Time.Equal(a.Time) && bytes.Equal(c.Signature, a.Signature)
 	}) {
 		cps = append(cps, *a)
 	}
