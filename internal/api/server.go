@@ -350,6 +350,10 @@ func (s *server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		aq.Limit = n
 	}
 	page, err := s.d.Store.ListAlerts(r.Context(), aq)
+	if errors.Is(err, store.ErrInvalid) {
+		writeError(w, http.StatusBadRequest, "invalid_parameter", "invalid cursor or filter")
+		return
+	}
 	if err != nil {
 		s.log.Error("listing alerts failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")

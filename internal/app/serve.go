@@ -365,6 +365,15 @@ func (s *Server) enforceRetention(ctx context.Context) {
 			s.log.Info("events purged by retention", "count", n)
 		}
 	}
+	if d := time.Duration(s.cfg.Retention.Quarantine); d > 0 {
+		if r, ok := s.store.(store.Retention); ok {
+			if n, err := r.PurgeQuarantine(ctx, time.Now().Add(-d)); err != nil {
+				s.log.Error("quarantine retention failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("quarantined records purged by retention", "count", n)
+			}
+		}
+	}
 }
 
 // DataPath joins a name under the data dir.
