@@ -94,6 +94,11 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	if _, ok := ev.Fields["winlog.event_id"]; !ok {
 		return format.Reject("invalid_record", "windows record has no usable event id")
 	}
+	for _, k := range systemGUIDs {
+		if s, ok := ev.Fields[k].(string); ok {
+			ev.Fields[k] = nativeGUID(s)
+		}
+	}
 	finish(ev)
 	ev.Format = Name
 	return nil
@@ -214,7 +219,7 @@ func (p *Parser) flat(o *fastjson.Object, ev *event.Event) {
 			return
 		}
 		if s, ok := fieldkit.Text(v); ok {
-			p.fl.Set(p.join("winlog.event_data.", key), s)
+			p.fl.Set(p.join("winlog.event_data.", key), nativeValue(key, s))
 		}
 	})
 	for _, k := range flatTime {
@@ -275,9 +280,9 @@ func (p *Parser) winlogKey(key string, v *fastjson.Value, ev *event.Event) {
 			setText(ev, key, v)
 		}
 	default:
-		if strings.HasPrefix(key, "winlog.event_data.") {
+		if name, ok := strings.CutPrefix(key, "winlog.event_data."); ok {
 			if s, ok := fieldkit.Text(v); ok {
-				p.fl.Set(key, s)
+				p.fl.Set(key, nativeValue(name, s))
 			}
 			return
 		}
@@ -315,10 +320,10 @@ func (p *Parser) eventData(v *fastjson.Value, ev *event.Event) {
 			return
 		}
 		if s, ok := fieldkit.Text(c); ok {
-			p.fl.Set(p.join("winlog.event_data.", key), s)
+			p.fl.Set(p.join("winlog.event_data.", key), nativeValue(key, s))
 		} else if c.Type() == fastjson.TypeObject {
 			if s, ok := fieldkit.Text(firstOf(c.Get("#text"), c.Get("Value"))); ok {
-				p.fl.Set(p.join("winlog.event_data.", key), s)
+				p.fl.Set(p.join("winlog.event_data.", key), nativeValue(key, s))
 			}
 		}
 	})
@@ -350,13 +355,13 @@ func (p *Parser) dataItem(it *fastjson.Value) {
 		return
 	}
 	if s, ok := fieldkit.Text(val); ok {
-		p.fl.Set(p.join("winlog.event_data.", n), s)
+		p.fl.Set(p.join("winlog.event_data.", n), nativeValue(n, s))
 	}
 }
 
 func (p *Parser) unnamed(v *fastjson.Value) {
 	if s, ok := fieldkit.Text(v); ok {
-		p.fl.Append("winlog.event_data.Data", s)
+		p.fl.Append("winlog.event_data.Data", nativeValue("", s))
 	}
 }
 
@@ -389,12 +394,12 @@ func (p *Parser) leaves(v *fastjson.Value) {
 				if it.Type() == fastjson.TypeObject {
 					p.leaves(it)
 				} else if s, ok := fieldkit.Text(it); ok {
-					p.fl.Append(key, s)
+					p.fl.Append(key, nativeValue(string(k), s))
 				}
 			}
 		default:
 			if s, ok := fieldkit.Text(c); ok {
-				p.fl.Set(p.join("winlog.user_data.", string(k)), s)
+				p.fl.Set(p.join("winlog.user_data.", string(k)), nativeValue(string(k), s))
 			}
 		}
 	})
