@@ -202,17 +202,14 @@ type Match struct {
 func (d *Detector) Matches(ev *event.Event) []Match {
 	var out []Match
 	d.set.Load().run(ev, func(c *evalCtx, r *crule) {
-		out = append(out, Match{RuleID: r.meta.ID, Title: r.meta.Title, Level: r.meta.Level, Tags: r.meta.Tags})
+		out = append(out, Match{RuleID: ruleID(r.meta), Title: r.meta.Title, Level: r.meta.Level, Tags: r.meta.Tags})
 	})
 	return out
 }
 
 func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal {
 	m := r.meta
-	id := m.ID
-	if id == "" {
-		id = m.Name
-	}
+	id := ruleID(m)
 	items := rs.explain(c, r)
 	details := map[string]any{"path": m.Path}
 	matched := make([]map[string]any, 0, len(items))
@@ -289,4 +286,16 @@ func entities(ev *event.Event) []signal.Entity {
 		}
 	}
 	return out
+}
+
+// ruleID is the rule's id, else its name, else a hash of its document (so
+// signals of id-less local rules still get a stable identity).
+func ruleID(m *Meta) string {
+	switch {
+	case m.ID != "":
+		return m.ID
+	case m.Name != "":
+		return m.Name
+	}
+	return "sigma:" + m.Version
 }
