@@ -8,10 +8,22 @@ import (
 	"github.com/rampart-ids/rampart/internal/signal"
 )
 
-// entityKinds maps signal entity kinds holding personal data to pseudonym
+// entityKind maps signal entity kinds holding personal data to pseudonym
 // kinds. Other entity kinds (process, file, url, hash, domain) are not
 // replaced but scrubbed like free text.
-var entityKinds = map[string]Kind{"user": KindUser, "host": KindHost, "ip": KindIP, "email": KindEmail}
+func entityKind(k string) (Kind, bool) {
+	switch k {
+	case "user":
+		return KindUser, true
+	case "host":
+		return KindHost, true
+	case "ip":
+		return KindIP, true
+	case "email":
+		return KindEmail, true
+	}
+	return "", false
+}
 
 // maxDetailsDepth bounds the walk over alert Details.
 const maxDetailsDepth = 8
@@ -27,14 +39,14 @@ func (p *Pseudonymizer) Alert(a alert.Alert) alert.Alert {
 	ents := make([]signal.Entity, len(a.Entities))
 	for i, e := range a.Entities {
 		ents[i] = e
-		if k, ok := entityKinds[e.Kind]; ok {
+		if k, ok := entityKind(e.Kind); ok {
 			ents[i].Value = p.value(ek, k, e.Value, true)
 			known = p.addKnown(known, ek, k, e.Value, ents[i].Value)
 		}
 	}
 	sc := &scrubber{p: p, ek: ek, known: sortKnown(known)}
 	for i, e := range ents {
-		if _, ok := entityKinds[e.Kind]; !ok {
+		if _, ok := entityKind(e.Kind); !ok {
 			ents[i].Value = sc.text(e.Value)
 		}
 	}

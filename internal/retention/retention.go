@@ -277,6 +277,9 @@ func (j *Job) RunOnce(ctx context.Context) Report {
 // returns nil then.
 func (j *Job) Run(ctx context.Context) error {
 	for {
+		if ctx.Err() != nil {
+			return nil
+		}
 		j.RunOnce(ctx)
 		select {
 		case <-ctx.Done():
