@@ -61,9 +61,22 @@ func Train(xs []Sparse, ys []float64, dim int, opt Options) (*Model, error) {
 		}
 	}
 	n := float64(len(xs))
-	// Parameters: W (dim) then B.
-	f := func(p []float64) float64 {
+	// Parameters: W (dim) then B. The optimiser asks for the loss and the
+	// gradient at the same point; one pass computes both and is cached.
+	var (
+		lastP    []float64
+		lastLoss float64
+		lastGrad = make([]float64, dim+1)
+	)
+	eval := func(p []float64) {
+		if lastP != nil && slicesEqual(lastP, p) {
+			return
+		}
+		lastP = append(lastP[:0], p...)
 		w, b := p[:dim], p[dim]
+		for i := range lastGrad {
+			lastGrad[i] = 0
+		}
 		loss := 0.0
 		for i, x := range xs {
 			z := b + dot(w, x)
@@ -73,33 +86,26 @@ func Train(xs []Sparse, ys []float64, dim int, opt Options) (*Model, error) {
 			}
 			// log(1+e^z) - y·z, computed stably.
 			loss += wt * (softplus(z) - ys[i]*z)
-		}
-		reg := 0.0
-		for _, v := range w {
-			reg += v * v
-		}
-		return loss/n + opt.L2/2*reg
-	}
-	g := func(grad, p []float64) {
-		w, b := p[:dim], p[dim]
-		for i := range grad {
-			grad[i] = 0
-		}
-		for i, x := range xs {
-			z := b + dot(w, x)
-			wt := 1.0
-			if ys[i] == 1 {
-				wt = opt.PosWeight
-			}
 			d := wt * (sigmoid(z) - ys[i]) / n
 			for k, j := range x.Idx {
-				grad[j] += d * x.Val[k]
+				lastGrad[j] += d * x.Val[k]
 			}
-			grad[dim] += d
+			lastGrad[dim] += d
 		}
-		for j := 0; j < dim; j++ {
-			grad[j] += opt.L2 * w[j]
+		reg := 0.0
+		for j, v := range w {
+			reg += v * v
+			lastGrad[j] += opt.L2 * v
 		}
+		lastLoss = loss/n + opt.L2/2*reg
+	}
+	f := func(p []float64) float64 {
+		eval(p)
+		return lastLoss
+	}
+	g := func(grad, p []float64) {
+		eval(p)
+		copy(grad, lastGrad)
 	}
 	p := optimize.Problem{Func: f, Grad: g}
 	settings := &optimize.Settings{MajorIterations: opt.MaxIter, GradientThreshold: 1e-6}
@@ -178,4 +184,16 @@ func (m *Model) Explain(x Sparse, names []string, baseline []float64, k int) ml.
 	}
 	top := ml.TopK(cs, k)
 	return ml.Explanation{Model: "logistic-regression", Score: p, Top: top, Sentence: ml.Sentence("logistic regression", p, top)}
+}
+
+func slicesEqual(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
