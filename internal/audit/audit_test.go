@@ -387,3 +387,42 @@ func TestExportGolden(t *testing.T) {
 		t.Errorf("export → read → export changed (-file +again):\n%s", diff)
 	}
 }
+
+// TestLogRun checks that the timer signs records appended behind the Log's
+// back (as stores do in their own transactions) and signs once more on exit.
+func TestLogRun(t *testing.T) {
+	m := audit.NewMemory(nil)
+	k, err := audit.OpenKeyRing(filepath.Join(t.TempDir(), audit.KeyFileName), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := audit.New(m, k, audit.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx, 2*time.Millisecond); close(done) }()
+	signed := func() int64 {
+		rep, err := l.Verify(context.Background())
+		if err != nil || !rep.OK {
+			t.Fatalf("Verify: %+v, %v", rep, err)
+		}
+		return rep.SignedThrough
+	}
+	if _, err := m.Append(ctx, []audit.Record{{Actor: "a", Action: "x"}, {Actor: "a", Action: "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for signed() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not sign the head within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := m.Append(ctx, []audit.Record{{Actor: "a", Action: "z"}}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	if got := signed(); got != 3 {
+		t.Errorf("after Run returned, signed through %d, want 3 (the final checkpoint)", got)
+	}
+}

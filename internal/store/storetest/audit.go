@@ -17,7 +17,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/store"
 )
 
 // AuditHarness is what RunAudit needs from a store under test.
@@ -812,5 +815,88 @@ func testAuditTamperInDatabase(t *testing.T, newHarness func(t *testing.T) Audit
 				t.Errorf("problem = seq %d %q, want seq %d containing %q", rep.Problem.Seq, rep.Problem.Reason, tc.wantSeq, tc.reason)
 			}
 		})
+	}
+}
+
+// RunAuditIntegration checks that a store opened with auditing on writes
+// audit records in the same transaction as the changes they record:
+// alert creation (not folds or replays), verdicts and token creation, with
+// the actor from audit.WithActor, and nothing when the change fails.
+// newStore returns a fresh store with auditing on and its audit chain.
+func RunAuditIntegration(t *testing.T, newStore func(t *testing.T) (store.Store, audit.Store)) {
+	t.Helper()
+	s, as := newStore(t)
+	ctx := ctxFor(t)
+	actions := func() []string {
+		var out []string
+		for _, r := range allRecords(t, as) {
+			out = append(out, r.Action+" "+r.SubjectKind+"/"+r.SubjectID+" by "+r.Actor)
+		}
+		return out
+	}
+	// Two new alerts and one fold in one batch, then a replay of the batch.
+	sigs := []signal.Signal{mkSig("s1", "r1", base, "e1"), mkSig("s2", "r2", base, "e2"), mkSig("s3", "r1", base.Add(time.Second), "e3")}
+	ids := []string{"A", "B", "A"}
+	record(t, s, sigs, ids)
+	record(t, s, sigs, ids)
+	want := []string{"alert_created alert/A by component:pipeline", "alert_created alert/B by component:pipeline"}
+	if diff := cmp.Diff(want, actions()); diff != "" {
+		t.Fatalf("after RecordSignals (-want +got):\n%s", diff)
+	}
+	recs := allRecords(t, as)
+	if recs[0].Versions["rule"] != "r1@v1" || recs[0].InputDigest != audit.Digest([]byte("s1"), []byte("e1")) {
+		t.Errorf("alert_created record %+v", recs[0])
+	}
+	// A verdict by an authenticated token.
+	tokCtx := audit.WithActor(ctx, "token:analyst-1")
+	if err := s.SetVerdict(tokCtx, alert.Verdict{AlertID: "A", Kind: alert.FalsePositive, Reason: "pen test", Author: "bob"}); err != nil {
+		t.Fatalf("SetVerdict: %v", err)
+	}
+	// A verdict on a missing alert fails and records nothing.
+	if err := s.SetVerdict(tokCtx, alert.Verdict{AlertID: "nope", Kind: alert.TruePositive, Author: "bob"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SetVerdict on a missing alert: %v", err)
+	}
+	if err := s.CreateToken(ctx, store.Token{ID: "t1", Name: "ci", Role: "ingest", Hash: audit.Digest([]byte("secret"))}); err != nil {
+		t.Fatalf("CreateToken: %v", err)
+	}
+	// A duplicate token fails and records nothing.
+	if err := s.CreateToken(ctx, store.Token{ID: "t2", Name: "ci", Role: "ingest", Hash: audit.Digest([]byte("other"))}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate CreateToken: %v", err)
+	}
+	want = append(want, "verdict_set alert/A by token:analyst-1", "token_created token/t1 by component:system")
+	if diff := cmp.Diff(want, actions()); diff != "" {
+		t.Fatalf("after verdict and token (-want +got):\n%s", diff)
+	}
+	for _, r := range allRecords(t, as) {
+		if strings.Contains(r.Explanation, audit.Digest([]byte("secret"))) {
+			t.Errorf("token hash in the audit log: %+v", r)
+		}
+	}
+	// Concurrent writers of alerts and verdicts still make one valid chain.
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5 {
+				id := fmt.Sprintf("W%d-%d", w, i)
+				if _, _, err := s.RecordSignals(ctxFor(t), []signal.Signal{mkSig(id, "r9", base, "e"+id)}, []string{id}); err != nil {
+					t.Errorf("RecordSignals: %v", err)
+					return
+				}
+				if err := s.SetVerdict(ctxFor(t), alert.Verdict{AlertID: id, Kind: alert.TruePositive, Author: "w"}); err != nil {
+					t.Errorf("SetVerdict: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	l := audit.New(as, newKeys(t), audit.Options{AnchorPath: filepath.Join(t.TempDir(), "anchor.json")})
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep := mustVerifyOK(t, l); rep.Records != 4+40 {
+		t.Errorf("chain has %d records, want 44", rep.Records)
 	}
 }
