@@ -241,7 +241,8 @@ func (m *Model) Learning(t time.Time) bool {
 func (m *Model) at(i int32) *entity { return &m.chunks[i/chunk][i%chunk] }
 
 // Observe adds one observation and appends the findings it raises to out.
-// A feature fires at most once per entity and window.
+// An entity fires at most once per window: the first observation that puts
+// any feature over its threshold reports every feature over it then.
 func (m *Model) Observe(o Obs, out []Finding) []Finding {
 	if o.Time.IsZero() {
 		m.stats.NoTime++
@@ -289,21 +290,18 @@ func (m *Model) Observe(o Obs, out []Finding) []Finding {
 	}
 	e.DistAll[0], e.DistAll[1] = da.Bits()
 	e.DistLearn[0], e.DistLearn[1] = dl.Bits()
-	if int(e.NWin) < m.cfg.MinHistory || m.Learning(o.Time) {
+	if int(e.NWin) < m.cfg.MinHistory || m.Learning(o.Time) || e.Fired != 0 {
 		return out
 	}
 	vals := [NumFeatures]float64{float64(e.Cur[FeatEvents]), float64(e.Cur[FeatFailures]), da.Estimate()}
 	for f := 0; f < NumFeatures; f++ {
-		if e.Fired&(1<<f) != 0 {
-			continue
-		}
 		thr := m.cal[o.Kind].Thr[f]
 		z, exp, seas := m.z(e, f, vals[f], w)
 		if z < thr {
 			continue
 		}
 		e.Fired |= 1 << f
-		m.stats.Findings++
+		m.stats.Findings++ // every feature over its threshold now; the window then stays quiet
 		out = append(out, Finding{
 			Kind: o.Kind, Key: o.Key, Feature: f, Value: vals[f],
 			Median: float64(e.Med[f]), MAD: float64(e.MAD[f]), Seasonal: seas, Expected: exp,
