@@ -53,7 +53,7 @@ type KDDScore struct {
 }
 
 func (s KDDScore) json() map[string]any {
-	return map[string]any{"n": s.N, "auc": s.AUC, "accuracy": s.Accuracy, "f1": s.F1, "precision": s.Precision, "recall": s.Recall}
+	return map[string]any{"n": s.N, "auc": jsonNum(s.AUC), "accuracy": s.Accuracy, "f1": s.F1, "precision": s.Precision, "recall": s.Recall}
 }
 
 // NSLKDDResult is the nsl-kdd suite's result.
@@ -78,7 +78,7 @@ func (r *NSLKDDResult) JSON() map[string]any {
 	for k, v := range r.Tests {
 		tests[k] = v.json()
 	}
-	return map[string]any{"auc": main.AUC, "accuracy": main.Accuracy, "f1": main.F1, "source": r.Main, "cv": r.CV.json(), "tests": tests, "example": r.Example,
+	return map[string]any{"auc": jsonNum(main.AUC), "accuracy": main.Accuracy, "f1": main.F1, "source": r.Main, "cv": r.CV.json(), "tests": tests, "example": r.Example,
 		"model": map[string]any{"hash": r.ModelHash, "bytes": r.ModelBytes}}
 }
 

@@ -55,9 +55,9 @@ type ZeekFlowsResult struct {
 func (r *ZeekFlowsResult) JSON() map[string]any {
 	folders := map[string]any{}
 	for _, f := range r.Folders {
-		folders[f.Name] = map[string]any{"flows": f.Flows, "malicious": f.Malicious, "benign": f.Benign, "auc": f.AUC}
+		folders[f.Name] = map[string]any{"flows": f.Flows, "malicious": f.Malicious, "benign": f.Benign, "auc": jsonNum(f.AUC)}
 	}
-	return map[string]any{"auc": r.AUC, "precision_at_budget": r.PrecisionAtBudget, "budget": r.Budget, "folders": folders, "example": r.Example}
+	return map[string]any{"auc": jsonNum(r.AUC), "precision_at_budget": jsonNum(r.PrecisionAtBudget), "budget": r.Budget, "folders": folders, "example": r.Example}
 }
 
 // Table implements eval.Result.
@@ -320,4 +320,12 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// jsonNum maps NaN (an AUC without both classes) to null: JSON has no NaN.
+func jsonNum(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return v
 }

@@ -2,6 +2,7 @@ package mleval
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"testing"
@@ -50,5 +51,12 @@ func TestPrecisionAtTop(t *testing.T) {
 	got := precisionAtTop([]float64{0.9, 0.8, 0.1, 0.2}, []bool{true, false, false, false}, 0.5)
 	if got != 0.5 {
 		t.Errorf("precision@50%% = %v, want 0.5", got)
+	}
+}
+
+func TestJSONWithoutBothClasses(t *testing.T) {
+	r := &ZeekFlowsResult{AUC: math.NaN(), PrecisionAtBudget: math.NaN(), Folders: []ZeekFolder{{Name: "x", AUC: math.NaN()}}}
+	if _, err := json.Marshal(r.JSON()); err != nil {
+		t.Errorf("JSON with NaN AUC: %v", err)
 	}
 }
