@@ -367,3 +367,26 @@ func collectLits(re *syntax.Regexp, depth int, out *[]string) {
 		}
 	}
 }
+
+// setTrigrams records up to three trigram hashes (start, middle, end) of a
+// positive literal pattern, for the per-pattern skip in item.eval.
+func (vm *valueMatcher) setTrigrams(slot int) {
+	if vm.neg {
+		return
+	}
+	switch vm.op {
+	case opEq, opContains, opPrefix, opSuffix:
+	default:
+		return
+	}
+	l := strings.ToLower(vm.pat)
+	if len(l) < minLit {
+		return
+	}
+	for _, i := range []int{0, (len(l) - 3) / 2, len(l) - 3} {
+		h := triHash(slot, l[i], l[i+1], l[i+2])
+		if !slices.Contains(vm.tris, h) {
+			vm.tris = append(vm.tris, h)
+		}
+	}
+}

@@ -55,6 +55,7 @@ type valueMatcher struct {
 	ref    int      // fieldref: slot of the referenced field
 	refOp  op       // fieldref: opEq, opContains, opPrefix, opSuffix
 	reLits []string // re: lower-case literals every match contains (checked before the regex)
+	tris   []uint32 // trigram hashes of a literal pattern (per-event skip)
 	minRun int      // re of the form .{N,}: a run of N non-newline characters
 	text   string   // the value as written, for explanations
 }
