@@ -131,6 +131,26 @@ func (s *MemoryMappings) SeenSince(ctx context.Context, epoch uint32, since time
 	return nil
 }
 
+// PurgeBefore deletes entries whose LastSeen is before t and returns how
+// many. The mapping holds sealed personal data, so it has a retention too:
+// keep it as long as the longest-kept data that carries pseudonyms
+// (alerts, verdicts, models); afterwards a pseudonym is one-way.
+func (s *MemoryMappings) PurgeBefore(ctx context.Context, t time.Time) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for k, m := range s.m {
+		if m.LastSeen.Before(t) {
+			delete(s.m, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Len returns the number of entries.
 func (s *MemoryMappings) Len() int {
 	s.mu.RLock()
@@ -297,6 +317,35 @@ func (s *FileMappings) Get(ctx context.Context, epoch uint32, pseudonym string) 
 // SeenSince implements MappingStore.
 func (s *FileMappings) SeenSince(ctx context.Context, epoch uint32, since time.Time, fn func(Mapping) error) error {
 	return s.mem.SeenSince(ctx, epoch, since, fn)
+}
+
+// PurgeBefore deletes entries whose LastSeen is before t (see
+// MemoryMappings.PurgeBefore) and rewrites the file without them, so the
+// sealed originals are gone from disk too.
+func (s *FileMappings) PurgeBefore(ctx context.Context, t time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.mem.PurgeBefore(ctx, t)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	s.mem.mu.RLock()
+	err = compactMappings(s.path, s.mem)
+	s.mem.mu.RUnlock()
+	if err != nil {
+		return n, err
+	}
+	// The old descriptor points at the replaced file: reopen for appends.
+	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return n, fmt.Errorf("reopening mapping file: %w", err)
+	}
+	old := s.f
+	s.f = f
+	if err := old.Close(); err != nil {
+		return n, fmt.Errorf("closing replaced mapping file: %w", err)
+	}
+	return n, nil
 }
 
 // Close closes the file.

@@ -257,9 +257,9 @@ func (p *Pseudonymizer) record(ek *epochKeys, kind Kind, ps, orig string) {
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if ek != p.cur.Load() { // a rotation raced us: the carry-over covers it
-		return
-	}
+	// ek may be the previous epoch if a rotation raced this event: the
+	// entry is still recorded (under that epoch), so every pseudonym
+	// handed out stays re-identifiable.
 	if t, ok := p.seen[ps]; ok && now.Sub(t) < p.cfg.touch {
 		return
 	}
