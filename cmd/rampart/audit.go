@@ -95,6 +95,7 @@ func newAuditVerifyCmd() *cobra.Command {
 		f                auditFlags
 		file, pubkey     string
 		asJSON, noAnchor bool
+		strict           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify [--data-dir D | --config F] [--json] | --file export.jsonl --pubkey keys.pub",
@@ -130,7 +131,7 @@ func newAuditVerifyCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				src, opts.Partial = m, true
+				src, opts.Partial = m, !strict
 			} else {
 				st, closer, err := openAuditStore(ctx, cfg)
 				if err != nil {
@@ -159,6 +160,7 @@ func newAuditVerifyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&file, "file", "", "verify this export (JSON lines) instead of the store")
 	cmd.Flags().StringVar(&pubkey, "pubkey", "", "public key file (default: the key file)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&strict, "strict", false, "with --file: the export must hold the whole retained chain (no time window)")
 	cmd.Flags().BoolVar(&noAnchor, "no-anchor", false, "ignore the anchor file (e.g. verifying a restored backup)")
 	return cmd
 }

@@ -84,7 +84,21 @@ func TestAuditCommands(t *testing.T) {
 	if out, code = runAudit(t, "verify", "--file", export, "--pubkey", pub); code != 0 || !strings.Contains(out, "OK: 10 records") {
 		t.Fatalf("verify export: code %d\n%s", code, out)
 	}
+	if out, code = runAudit(t, "verify", "--file", export, "--pubkey", pub, "--strict"); code != 0 {
+		t.Fatalf("verify --strict full export: code %d\n%s", code, out)
+	}
 	data, _ := os.ReadFile(export)
+	// Without its first lines the export passes as a window, but not --strict.
+	headless := filepath.Join(t.TempDir(), "headless.jsonl")
+	if err := os.WriteFile(headless, data[bytes.Index(data, []byte(`{"type":"record","seq":3,`)):], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code = runAudit(t, "verify", "--file", headless, "--pubkey", pub); code != 0 || !strings.Contains(out, "seq 3..10") {
+		t.Fatalf("verify headless window: code %d\n%s", code, out)
+	}
+	if out, code = runAudit(t, "verify", "--file", headless, "--pubkey", pub, "--strict"); code != 1 || !strings.Contains(out, "BROKEN at seq 3") {
+		t.Fatalf("verify --strict headless: code %d\n%s", code, out)
+	}
 	edited := filepath.Join(t.TempDir(), "edited.jsonl")
 	if err := os.WriteFile(edited, bytes.Replace(data, []byte(`"subject_id":"a3"`), []byte(`"subject_id":"a9"`), 1), 0o644); err != nil {
 		t.Fatal(err)

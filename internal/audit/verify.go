@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -256,12 +255,4 @@ func (a anchorFile) checkpoint() (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("bad signature encoding: %w", err)
 	}
 	return Checkpoint{Seq: a.Seq, Hash: a.Hash, Time: t, KeyID: a.KeyID, Signature: sig}, nil
-}
-
-// removeIfExists is os.Remove that ignores a missing file.
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }
