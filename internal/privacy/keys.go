@@ -86,12 +86,14 @@ type memKeys struct {
 	save func(*keyFile) error // nil: not persisted
 }
 
+// Current implements KeyStore.
 func (m *memKeys) Current() (EpochKey, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.kf.Epochs[len(m.kf.Epochs)-1], nil
 }
 
+// Epoch implements KeyStore.
 func (m *memKeys) Epoch(n uint32) (EpochKey, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -101,6 +103,8 @@ func (m *memKeys) Epoch(n uint32) (EpochKey, error) {
 	return m.kf.Epochs[n-1], nil
 }
 
+// Rotate implements KeyStore; with a key file the new epoch is on disk
+// before it is used.
 func (m *memKeys) Rotate(now time.Time) (EpochKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -116,6 +120,7 @@ func (m *memKeys) Rotate(now time.Time) (EpochKey, error) {
 	return next, nil
 }
 
+// MappingKey implements KeyStore.
 func (m *memKeys) MappingKey() ([]byte, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
