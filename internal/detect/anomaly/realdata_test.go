@@ -148,4 +148,3 @@ func lines(t testing.TB, path string) []string {
 	}
 	return out
 }
-

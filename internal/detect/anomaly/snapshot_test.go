@@ -12,7 +12,6 @@ import (
 	"github.com/rampart-ids/rampart/internal/signal"
 )
 
-
 // restartAt replays evs, restarting both detectors from snapshots at cut.
 func restartAt(t *testing.T, newDets func() (*Anomaly, *Rarity), evs []*event.Event, cut int) []signal.Signal {
 	t.Helper()
