@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/signal"
@@ -29,6 +30,19 @@ func ActorFrom(ctx context.Context, def string) string {
 	return def
 }
 
+// clipActor keeps an actor within MaxActor bytes (at a character
+// boundary), so a long user name cannot fail the change being recorded.
+func clipActor(a string) string {
+	if len(a) <= MaxActor {
+		return a
+	}
+	cut := MaxActor
+	for cut > 0 && !utf8.RuneStart(a[cut]) {
+		cut--
+	}
+	return a[:cut]
+}
+
 // Default actors when the context names none.
 const (
 	ActorPipeline = "component:pipeline"
@@ -44,7 +58,7 @@ func AlertCreated(ctx context.Context, a alert.Alert, s signal.Signal) Record {
 		parts = append(parts, []byte(id))
 	}
 	return Record{
-		Actor: ActorFrom(ctx, ActorPipeline), Action: ActionAlertCreated,
+		Actor: clipActor(ActorFrom(ctx, ActorPipeline)), Action: ActionAlertCreated,
 		SubjectKind: "alert", SubjectID: a.ID,
 		InputDigest: Digest(parts...),
 		Versions:    map[string]string{"detector": a.Detector, "rule": a.RuleID + "@" + a.RuleVersion},
@@ -56,7 +70,7 @@ func AlertCreated(ctx context.Context, a alert.Alert, s signal.Signal) Record {
 // authenticated token) or else the verdict's author.
 func VerdictSet(ctx context.Context, v alert.Verdict) Record {
 	return Record{
-		Actor: ActorFrom(ctx, "user:"+v.Author), Action: ActionVerdictSet,
+		Actor: clipActor(ActorFrom(ctx, "user:"+v.Author)), Action: ActionVerdictSet,
 		SubjectKind: "alert", SubjectID: v.AlertID,
 		Time:        v.Time,
 		Explanation: fmt.Sprintf("%s by %s: %s", v.Kind, v.Author, v.Reason),
@@ -67,7 +81,7 @@ func VerdictSet(ctx context.Context, v alert.Verdict) Record {
 // are never part of it.
 func TokenCreated(ctx context.Context, id, name, role string) Record {
 	return Record{
-		Actor: ActorFrom(ctx, ActorSystem), Action: ActionTokenCreated,
+		Actor: clipActor(ActorFrom(ctx, ActorSystem)), Action: ActionTokenCreated,
 		SubjectKind: "token", SubjectID: id,
 		Explanation: fmt.Sprintf("token %q with role %s", name, role),
 	}

@@ -44,6 +44,12 @@ func TestRecordBuilders(t *testing.T) {
 					t.Errorf("actor %q", r.Actor)
 				}
 			}},
+		{"long author clipped", audit.VerdictSet(ctx, alert.Verdict{AlertID: "al-1", Kind: alert.TruePositive, Author: strings.Repeat("é", 300)}),
+			func(t *testing.T, r audit.Record) {
+				if len(r.Actor) > audit.MaxActor || !strings.HasPrefix(r.Actor, "user:éé") {
+					t.Errorf("actor %d bytes", len(r.Actor))
+				}
+			}},
 		{"token without secret", audit.TokenCreated(ctx, "t1", "ci", "ingest"), func(t *testing.T, r audit.Record) {
 			if r.Actor != audit.ActorSystem || r.SubjectKind != "token" || r.Explanation != `token "ci" with role ingest` {
 				t.Errorf("got %+v", r)
