@@ -86,6 +86,11 @@ func (s *MemoryMappings) Put(ctx context.Context, ms []Mapping) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.put(ms)
+	return nil
+}
+
+func (s *MemoryMappings) put(ms []Mapping) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, in := range ms {
@@ -93,7 +98,6 @@ func (s *MemoryMappings) Put(ctx context.Context, ms []Mapping) error {
 		old, ok := s.m[k]
 		s.m[k], _ = merge(old, ok, in)
 	}
-	return nil
 }
 
 // Get implements MappingStore.
@@ -306,7 +310,8 @@ func (s *FileMappings) Put(ctx context.Context, ms []Mapping) error {
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("syncing mapping file: %w", err)
 	}
-	return s.mem.Put(ctx, ms)
+	s.mem.put(ms) // on disk already: memory must follow even if ctx ends now
+	return nil
 }
 
 // Get implements MappingStore.

@@ -40,6 +40,9 @@ var (
 // hashBytes is the pseudonym length in bytes (80 bits: 20 hex digits).
 const hashBytes = 10
 
+// maxMappedValue bounds the originals kept in the re-identification mapping.
+const maxMappedValue = 4096
+
 // minTextValue: known values shorter than this are not replaced inside free
 // text, where they would match unrelated words.
 const minTextValue = 3
@@ -85,6 +88,8 @@ type Stats struct {
 	// (MaxPending reached): they are pseudonymized but not re-identifiable
 	// until seen again after a Flush.
 	MappingsDropped int64
+	// NotMapped counts values longer than 4 KiB, pseudonymized one-way.
+	NotMapped int64
 }
 
 // Pseudonymizer pseudonymizes events and values. It is safe for concurrent use.
@@ -102,6 +107,7 @@ type Pseudonymizer struct {
 	seen    map[string]time.Time // pseudonym → last LastSeen buffered, current epoch
 	pending []Mapping
 	dropped int64
+	tooLong int64
 	last    Continuity
 }
 
@@ -254,6 +260,14 @@ func (p *Pseudonymizer) record(ek *epochKeys, kind Kind, ps, orig string) {
 	if p.aead == nil {
 		return
 	}
+	if len(orig) > maxMappedValue {
+		// Such a value is no identifier; it would only bloat the mapping
+		// (and exceed its line limit). It stays pseudonymized, one-way.
+		p.mu.Lock()
+		p.tooLong++
+		p.mu.Unlock()
+		return
+	}
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -338,7 +352,7 @@ func (p *Pseudonymizer) Flush(ctx context.Context) error {
 func (p *Pseudonymizer) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{Epoch: p.cur.Load().n, Pending: len(p.pending), MappingsDropped: p.dropped}
+	return Stats{Epoch: p.cur.Load().n, Pending: len(p.pending), MappingsDropped: p.dropped, NotMapped: p.tooLong}
 }
 
 // Event returns a pseudonymized copy of ev (ev is not modified). Configured

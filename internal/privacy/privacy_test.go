@@ -548,3 +548,18 @@ func TestAlertAndRoles(t *testing.T) {
 		}
 	}
 }
+
+func TestLongValueNotMapped(t *testing.T) {
+	p, maps, _, _ := newTestPseudonymizer(t, Config{})
+	long := strings.Repeat("A", maxMappedValue+1)
+	ps := p.Value(KindUser, long)
+	if !strings.HasPrefix(ps, "u_") {
+		t.Fatalf("long value pseudonym %q", ps)
+	}
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if maps.Len() != 0 || p.Stats().NotMapped != 1 {
+		t.Errorf("mapping has %d entries, stats %+v; want none mapped and NotMapped 1", maps.Len(), p.Stats())
+	}
+}
