@@ -39,7 +39,9 @@ var (
 	loaded   corpus
 )
 
-func load(b *testing.B) corpus {
+func load(b *testing.B) corpus { return loadT(b) }
+
+func loadT(b testing.TB) corpus {
 	dir := testutil.SharedData(b, "windows-evtx/jsonl")
 	loadOnce.Do(func() {
 		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
