@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -95,7 +96,7 @@ type Rarity struct {
 	rules map[string]bool
 	// pairs: hash(rule, entity, value) → A = times seen.
 	pairs *sketch.LRUSet
-	// ents: hash(rule, entity) → A = first-seen unix minute, B = values
+	// ents: hash(rule, entity) → A = first-seen unix second, B = values
 	// learned, C = day<<16 | signals that day.
 	ents *sketch.LRUSet
 	// pop: hash(rule, value) → A = entities that learned the value.
@@ -245,12 +246,12 @@ func connection(ev *event.Event) bool {
 func (r *Rarity) check(ev *event.Event, emit detect.Emit, rule, entKind, entity string, learn bool, cands []candidate) {
 	r.stats.Checked++
 	t := ev.Time.UTC()
-	minute := uint32(max(t.Unix()/60, 0))
+	sec := uint32(min(max(t.Unix(), 0), math.MaxUint32)) // unix seconds fit uint32 until 2106
 	ent, created := r.ents.Put(sketch.Hash(rule, entity))
-	if created || minute < ent.A {
-		ent.A = minute // out-of-order events move first-seen back
+	if created || sec < ent.A {
+		ent.A = sec // out-of-order events move first-seen back
 	}
-	learning := int64(minute) < int64(ent.A)+int64(r.o.Learning/time.Minute)
+	learning := int64(sec) < int64(ent.A)+int64(r.o.Learning/time.Second)
 	type fresh struct {
 		candidate
 		pop uint32
@@ -313,7 +314,9 @@ func (r *Rarity) signal(ev *event.Event, rule, entKind, entity, value string, po
 	var title, sentence string
 	ents := []signal.Entity{{Kind: entKind, Value: entity}}
 	popNote := "never seen for any other " + map[string]string{"host": "host", "user": "user", "ip": "address"}[entKind]
-	if pop > 0 {
+	if pop == 1 {
+		popNote = "seen for 1 other " + map[string]string{"host": "host", "user": "user", "ip": "address"}[entKind]
+	} else if pop > 1 {
 		popNote = fmt.Sprintf("seen for %d other %s", pop, map[string]string{"host": "hosts", "user": "users", "ip": "addresses"}[entKind])
 	}
 	switch rule {
