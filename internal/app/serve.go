@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +39,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/postgres"
 	"github.com/rampart-ids/rampart/internal/store/sqlite"
+	"github.com/rampart-ids/rampart/internal/tlsutil"
 )
 
 // ServeOptions are what `rampart serve` passes beyond the config file.
@@ -296,12 +296,16 @@ func (s *Server) listen() error {
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	if s.cfg.HTTP.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.HTTP.TLSCert, s.cfg.HTTP.TLSKey)
+	if s.cfg.HTTP.TLSCert != "" || s.cfg.HTTP.TLSSelfSigned {
+		host, _, _ := net.SplitHostPort(s.cfg.HTTP.Listen)
+		tc, info, err := tlsutil.ServerConfig(tlsutil.Config{
+			CertFile: s.cfg.HTTP.TLSCert, KeyFile: s.cfg.HTTP.TLSKey, DataDir: s.cfg.DataDir, Hosts: []string{host},
+		})
 		if err != nil {
-			return fmt.Errorf("loading TLS certificate: %w", err)
+			return fmt.Errorf("configuring TLS: %w", err)
 		}
-		s.httpSrv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.httpSrv.TLSConfig = tc
+		s.log.Info("serving HTTPS", "self_signed", info.SelfSigned, "sha256_fingerprint", info.Fingerprint, "not_after", info.NotAfter)
 	}
 	return nil
 }

@@ -44,9 +44,13 @@ type HTTP struct {
 	// IngestRate bounds ingest requests per second per token (burst = 2×).
 	IngestRate float64 `yaml:"ingest_rate"`
 	// PublicMetrics serves /metrics without a token (for a local Prometheus).
-	PublicMetrics bool   `yaml:"public_metrics"`
-	TLSCert       string `yaml:"tls_cert"`
-	TLSKey        string `yaml:"tls_key"`
+	PublicMetrics bool `yaml:"public_metrics"`
+	// TLSCert and TLSKey serve HTTPS with a configured certificate.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// TLSSelfSigned serves HTTPS with a self-signed certificate made on first
+	// start and kept in the data dir (for local use; ignored when TLSCert is set).
+	TLSSelfSigned bool `yaml:"tls_self_signed"`
 }
 
 // Syslog configures the syslog listener; empty addresses disable a transport.
