@@ -26,6 +26,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/ml/sketch"
@@ -49,6 +50,9 @@ const (
 	binWidth = 0.25
 	nBins    = 400 // z in [0,100); the last bin also takes larger z
 	chunk    = 4096
+	// hourScale: the hour-of-day EWMA is kept in eighths of an event in a
+	// uint16 (it saturates at 8191 events per window) to save 48 bytes an entity.
+	hourScale = 8
 )
 
 // Config tunes a Model. Zero values take the defaults in brackets.
@@ -181,7 +185,7 @@ type entity struct {
 	DistLearn [2]uint64 // learnable events
 	Ring      [NumFeatures][History]uint16
 	Med, MAD  [NumFeatures]float32
-	Hour      [24]float32 // EWMA of events per window, per hour of day (UTC)
+	Hour      [24]uint16 // EWMA of events per window per hour of day (UTC), in 1/hourScale units
 	HourSeen  uint32
 	Contrib   uint32 // windows this entity put into the histograms
 	prev      int32
@@ -334,7 +338,7 @@ func (m *Model) z(e *entity, f int, v float64, w int32) (z, expected, seasonal f
 	seasonal = math.NaN()
 	if f == FeatEvents {
 		if h := m.hourOf(w); e.HourSeen&(1<<h) != 0 {
-			seasonal = float64(e.Hour[h])
+			seasonal = float64(e.Hour[h]) / hourScale
 			expected = max(expected, seasonal)
 		}
 	}
@@ -416,40 +420,54 @@ func (m *Model) pushRing(e *entity, v [NumFeatures]float64) {
 
 func (m *Model) season(e *entity, v float64, w int32) {
 	h := m.hourOf(w)
-	if e.HourSeen&(1<<h) == 0 {
-		e.Hour[h] = float32(v)
-		e.HourSeen |= 1 << h
-		return
+	if e.HourSeen&(1<<h) != 0 {
+		a := m.cfg.SeasonAlpha
+		v = (1-a)*float64(e.Hour[h])/hourScale + a*v
 	}
-	a := float32(m.cfg.SeasonAlpha)
-	e.Hour[h] = (1-a)*e.Hour[h] + a*float32(v)
+	e.Hour[h] = uint16(min(math.Round(v*hourScale), math.MaxUint16))
+	e.HourSeen |= 1 << h
 }
 
+// medMAD works on integers (twice the median is always integral), so the
+// sorts compare ints; it runs at every window roll.
 func medMAD(e *entity, f int) (float32, float32) {
 	n := int(e.NWin)
-	var buf [History]float64
-	for i := 0; i < n; i++ {
-		buf[i] = float64(e.Ring[f][i])
+	if n == 0 {
+		return 0, 0
 	}
+	var buf [History]int32
 	vs := buf[:n]
-	slices.Sort(vs)
-	med := median(vs)
 	for i := range vs {
-		vs[i] = math.Abs(vs[i] - med)
+		vs[i] = int32(e.Ring[f][i])
 	}
 	slices.Sort(vs)
-	return float32(med), float32(median(vs))
+	med2 := median2(vs) // 2·median
+	// The doubled deviations |2v − med2| of sorted values are two sorted
+	// runs (below the median, read backwards, and above it): merge them
+	// instead of sorting again.
+	var dbuf [History]int32
+	ds := dbuf[:n]
+	j := sort.Search(n, func(i int) bool { return 2*vs[i] >= med2 })
+	lo, hi := j-1, j
+	for k := range ds {
+		if hi >= n || (lo >= 0 && med2-2*vs[lo] <= 2*vs[hi]-med2) {
+			ds[k] = med2 - 2*vs[lo]
+			lo--
+		} else {
+			ds[k] = 2*vs[hi] - med2
+			hi++
+		}
+	}
+	return float32(med2) / 2, float32(median2(ds)) / 4 // median2 of 2·deviations is 4·MAD
 }
 
-func median(sorted []float64) float64 {
+// median2 returns twice the median of sorted, exactly.
+func median2(sorted []int32) int32 {
 	n := len(sorted)
-	if n == 0 {
-		return 0
-	}
 	if n%2 == 1 {
-		return sorted[n/2]
+		return 2 * sorted[n/2]
 	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
+	return sorted[n/2-1] + sorted[n/2]
 }
 
 func (m *Model) calibrate(e *entity, v [NumFeatures]float64, w int32) {

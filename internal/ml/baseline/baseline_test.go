@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sort"
 	"testing"
 	"time"
 
@@ -328,6 +329,42 @@ func TestConfigErrors(t *testing.T) {
 	for _, c := range []Config{{Window: time.Millisecond}, {MinHistory: History + 1}, {Kinds: 300}, {Learning: -1}} {
 		if _, err := New(c); err == nil {
 			t.Errorf("%+v accepted", c)
+		}
+	}
+}
+
+// TestMedMAD checks the integer median/MAD against a direct computation.
+func TestMedMAD(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	naive := func(v []float64) (float64, float64) {
+		s := append([]float64(nil), v...)
+		sort.Float64s(s)
+		med := (s[(len(s)-1)/2] + s[len(s)/2]) / 2
+		d := make([]float64, len(s))
+		for i := range s {
+			d[i] = math.Abs(s[i] - med)
+		}
+		sort.Float64s(d)
+		return med, (d[(len(d)-1)/2] + d[len(d)/2]) / 2
+	}
+	for trial := 0; trial < 2000; trial++ {
+		var e entity
+		n := 1 + rng.IntN(History)
+		vals := make([]float64, n)
+		for i := range vals {
+			x := rng.IntN(1 + rng.IntN(70000))
+			if rng.IntN(3) == 0 {
+				x = rng.IntN(3)
+			}
+			x = min(x, math.MaxUint16)
+			vals[i] = float64(x)
+			e.Ring[0][i] = uint16(x)
+		}
+		e.NWin = uint8(n)
+		m, d := medMAD(&e, 0)
+		wm, wd := naive(vals)
+		if float64(m) != float64(float32(wm)) || float64(d) != float64(float32(wd)) {
+			t.Fatalf("%v: got %v/%v, want %v/%v", vals, m, d, wm, wd)
 		}
 	}
 }
