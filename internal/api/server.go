@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rampart-ids/rampart/internal/alert"
+	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 )
@@ -55,6 +56,10 @@ type Deps struct {
 	Reload func(ctx context.Context) error
 	// Health reports component health for /healthz (nil: always ok).
 	Health func() map[string]string
+	// ViewAlert and ViewEvent adapt what a role sees (pseudonyms for lower
+	// roles); nil shows everything as stored.
+	ViewAlert func(role string, a alert.Alert) alert.Alert
+	ViewEvent func(role string, ev *event.Event) *event.Event
 	// PublicMetrics serves /metrics without a token.
 	PublicMetrics bool
 	// IngestRate bounds ingest requests/s per token (0: unlimited).
@@ -364,7 +369,8 @@ func (s *server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		Next   string  `json:"next,omitempty"`
 	}{Alerts: make([]Alert, 0, len(page.Alerts)), Next: page.Next}
 	for i := range page.Alerts {
-		out.Alerts = append(out.Alerts, AlertJSON(&page.Alerts[i]))
+		a := s.viewAlert(r, page.Alerts[i])
+		out.Alerts = append(out.Alerts, AlertJSON(&a))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -390,6 +396,7 @@ func (s *server) loadAlert(w http.ResponseWriter, r *http.Request) (alert.Alert,
 
 func (s *server) getAlert(w http.ResponseWriter, r *http.Request) {
 	if a, ok := s.loadAlert(w, r); ok {
+		a = s.viewAlert(r, a)
 		writeJSON(w, http.StatusOK, AlertJSON(&a))
 	}
 }
@@ -409,6 +416,9 @@ func (s *server) alertEvents(w http.ResponseWriter, r *http.Request) {
 		Events []Event `json:"events"`
 	}{Events: make([]Event, 0, len(evs))}
 	for _, ev := range evs {
+		if s.d.ViewEvent != nil {
+			ev = s.d.ViewEvent(principal(r).Role, ev)
+		}
 		out.Events = append(out.Events, EventJSON(ev, true))
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -444,8 +454,16 @@ func (s *server) verdict(w http.ResponseWriter, r *http.Request) {
 	}
 	a, ok := s.loadAlert(w, r)
 	if ok {
+		a = s.viewAlert(r, a)
 		writeJSON(w, http.StatusOK, AlertJSON(&a))
 	}
+}
+
+func (s *server) viewAlert(r *http.Request, a alert.Alert) alert.Alert {
+	if s.d.ViewAlert == nil {
+		return a
+	}
+	return s.d.ViewAlert(principal(r).Role, a)
 }
 
 func (s *server) quarantine(w http.ResponseWriter, r *http.Request) {

@@ -35,6 +35,7 @@ import (
 	_ "github.com/rampart-ids/rampart/internal/output/syslog"
 	_ "github.com/rampart-ids/rampart/internal/output/webhook"
 	"github.com/rampart-ids/rampart/internal/pipeline"
+	"github.com/rampart-ids/rampart/internal/privacy"
 	sig "github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/postgres"
@@ -287,10 +288,18 @@ func (s *Server) listen() error {
 	ingestH := httpin.NewHandler(httpin.Config{
 		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, MaxRecords: s.cfg.HTTP.MaxBatch, MaxLineBytes: s.cfg.Pipeline.MaxRecordBytes,
 	}, s.pipe)
-	h := api.NewHandler(api.Deps{
+	deps := api.Deps{
 		Store: s.store, Ingest: ingestH, Metrics: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}),
 		Reload: s.reload, PublicMetrics: s.cfg.HTTP.PublicMetrics, IngestRate: s.cfg.HTTP.IngestRate, Logger: s.log,
-	})
+	}
+	if !s.cfg.Privacy.Disabled {
+		p, err := s.pseudonymizer()
+		if err != nil {
+			return err
+		}
+		deps.ViewAlert, deps.ViewEvent = p.AlertFor, p.EventFor
+	}
+	h := api.NewHandler(deps)
 	s.httpSrv = &http.Server{
 		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
@@ -308,6 +317,29 @@ func (s *Server) listen() error {
 		s.log.Info("serving HTTPS", "self_signed", info.SelfSigned, "sha256_fingerprint", info.Fingerprint, "not_after", info.NotAfter)
 	}
 	return nil
+}
+
+// pseudonymizer builds the privacy layer; keys and the encrypted mapping
+// live in the data dir, outside the database.
+func (s *Server) pseudonymizer() (*privacy.Pseudonymizer, error) {
+	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	keys, err := privacy.OpenKeyFile(filepath.Join(s.cfg.DataDir, "privacy-keys.json"), time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("opening privacy keys: %w", err)
+	}
+	maps, err := privacy.OpenFileMappings(filepath.Join(s.cfg.DataDir, "privacy-mappings.json"), s.log)
+	if err != nil {
+		return nil, fmt.Errorf("opening pseudonym mappings: %w", err)
+	}
+	pc := s.cfg.Privacy.Config
+	pc.Deps = privacy.Deps{Mappings: maps, Logger: s.log}
+	p, err := privacy.New(pc, keys)
+	if err != nil {
+		return nil, fmt.Errorf("configuring privacy: %w", err)
+	}
+	return p, nil
 }
 
 // reload rebuilds rules and indicator lists; ingestion never stops (each

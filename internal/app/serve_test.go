@@ -76,7 +76,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	var lines []string
 	for i := 0; i < 8; i++ {
-		lines = append(lines, fmt.Sprintf(`{"@timestamp":"2026-11-20T10:00:%02dZ","event":{"dataset":"system.auth","action":"ssh_login","outcome":"failure"},"source":{"ip":"203.0.113.9","port":%d},"user":{"name":"root"},"process":{"name":"sshd"},"message":"Failed password for root from 203.0.113.9"}`, i*3, 40000+i))
+		lines = append(lines, fmt.Sprintf(`{"@timestamp":"2026-11-20T10:00:%02dZ","event":{"dataset":"system.auth","action":"ssh_login","outcome":"failure"},"source":{"ip":"10.1.2.3","port":%d},"user":{"name":"root"},"process":{"name":"sshd"},"message":"Failed password for root from 10.1.2.3"}`, i*3, 40000+i))
 	}
 	body := strings.Join(lines, "\n") + "\n"
 	if code, m := call("POST", "/api/v1/events", body); code != 202 {
@@ -118,6 +118,28 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if code, _ := call("POST", "/api/v1/alerts/"+id+"/verdict", `{"verdict":"maybe","reason":"x"}`); code != 400 {
 		t.Fatalf("invalid verdict accepted: %d", code)
+	}
+	// A viewer sees pseudonyms for internal addresses; the admin sees them in clear.
+	code, m := call("POST", "/api/v1/tokens", `{"name":"v","role":"viewer"}`)
+	if code != 201 {
+		t.Fatalf("token create: %d %v", code, m)
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/alerts/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+m["token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewerBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(viewerBody), "10.1.2.3") {
+		t.Fatalf("viewer sees the clear address: %d %s", resp.StatusCode, viewerBody)
+	}
+	if !strings.Contains(string(viewerBody), `"kind":"ip","value":"10.`) {
+		t.Fatalf("viewer's pseudonym left the internal network: %s", viewerBody)
+	}
+	if _, a := call("GET", "/api/v1/alerts/"+id, ""); !strings.Contains(fmt.Sprint(a["entities"]), "10.1.2.3") {
+		t.Fatalf("admin does not see the clear address: %v", a["entities"])
 	}
 	cancel()
 	select {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rampart-ids/rampart/internal/privacy"
 )
 
 // Config is the root of rampart.yaml.
@@ -32,6 +34,15 @@ type Config struct {
 	Pipeline  Pipeline    `yaml:"pipeline"`
 	// Time resolves RFC 3164 timestamps, which carry no year or zone.
 	Time TimeConfig `yaml:"time"`
+	// Privacy configures pseudonymization of personal data for lower roles,
+	// exports and training (see docs/privacy.md).
+	Privacy Privacy `yaml:"privacy"`
+}
+
+// Privacy is the privacy section: privacy.Config plus an off switch.
+type Privacy struct {
+	Disabled       bool `yaml:"disabled"`
+	privacy.Config `yaml:",inline"`
 }
 
 // HTTP configures the API listener.
@@ -219,6 +230,8 @@ func Default() Config {
 			Events: Duration(7 * 24 * time.Hour), Quarantine: Duration(30 * 24 * time.Hour),
 		},
 		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 512, MaxRecordBytes: 1 << 20, StoreEvents: "all"},
+		// Viewers see pseudonyms; the roles that triage and respond see clear data.
+		Privacy: Privacy{Config: privacy.Config{ClearRoles: []string{"analyst", "responder", "admin"}}},
 	}
 }
 
