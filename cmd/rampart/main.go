@@ -35,6 +35,7 @@ func main() {
 	}
 	root.AddCommand(newServeCmd(), newReplayCmd(), newExplainCmd(), newRulesCmd(), newEvalCmd(), newTokenCmd())
 	root.AddCommand(newAuditCmd())
+	root.AddCommand(newModelCmd())
 	err := root.ExecuteContext(ctx)
 	stop()
 	var ee exitError

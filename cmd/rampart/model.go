@@ -1,0 +1,248 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/rampart-ids/rampart/internal/config"
+	"github.com/rampart-ids/rampart/internal/ml/model"
+	"github.com/rampart-ids/rampart/internal/modelreg"
+)
+
+// newModelCmd is `rampart model train|list|inspect`: the on-disk model registry.
+func newModelCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "model",
+		Short: "Train, list and inspect ML models (hashed artifacts with lineage)",
+	}
+	var modelsDir string
+	cmd.PersistentFlags().StringVar(&modelsDir, "models", "", "models folder (default <data_dir>/models of the default config)")
+	open := func() (*modelreg.Registry, error) {
+		dir := modelsDir
+		if dir == "" {
+			dir = modelreg.DefaultDir(config.Default().DataDir)
+		}
+		return modelreg.Open(dir)
+	}
+	cmd.AddCommand(newModelTrainCmd(open), newModelListCmd(open), newModelInspectCmd(open))
+	return cmd
+}
+
+func newModelTrainCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
+	var (
+		kind, data, name string
+		seed             int64
+		activate         bool
+	)
+	cmd := &cobra.Command{
+		Use:   "train --kind payload|nsl-kdd|hdfs|loghub-templates --data DIR [--name N] [--seed S]",
+		Short: "Train a model from a data folder in its eval suite's layout and store it",
+		Long: "Trains a model and writes a hashed artifact with its lineage (sources, counts per class, " +
+			"content hash, exclusions), held-out metrics and thresholds. The first version of a name becomes " +
+			"active; later versions are stored beside it unless --activate is given.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, err := open()
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = kind
+			}
+			version, err := reg.NextVersion(name)
+			if err != nil {
+				return err
+			}
+			opts := modelreg.TrainOptions{Data: data, Name: name, Version: version, Seed: seed,
+				Created: time.Now().UTC().Truncate(time.Second)}
+			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				opts.Progress = f
+			}
+			a, err := modelreg.Train(cmd.Context(), kind, opts)
+			if err != nil {
+				return err
+			}
+			path, active, err := reg.Save(a, activate)
+			if err != nil {
+				return err
+			}
+			state := "stored beside the active version (not active)"
+			if active {
+				state = "active"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "trained %s@%s (%s) → %s, %s\n", a.Body.Name, a.Body.Version, a.Body.Kind, path, state)
+			fmt.Fprintf(cmd.OutOrStdout(), "hash %s\nmetrics: %s\nthresholds: %s\n", a.Hash, fmtMetrics(a.Body.Metrics), fmtMetrics(a.Body.Thresholds))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kind, "kind", "", "model kind: "+strings.Join(modelreg.Kinds(), ", "))
+	cmd.Flags().StringVar(&data, "data", "", "training data folder in the kind's eval-suite layout")
+	cmd.Flags().StringVar(&name, "name", "", "model name (default: the kind)")
+	cmd.Flags().Int64Var(&seed, "seed", 1, "random seed (one seed, one model)")
+	cmd.Flags().BoolVar(&activate, "activate", false, "make the new version active even when one is")
+	_ = cmd.MarkFlagRequired("kind")
+	_ = cmd.MarkFlagRequired("data")
+	return cmd
+}
+
+func newModelListCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "List stored models, each verified against its hash",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, err := open()
+			if err != nil {
+				return err
+			}
+			es, err := reg.List()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if es == nil {
+					es = []modelreg.Entry{}
+				}
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"dir": reg.Dir(), "models": es})
+			}
+			if len(es) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "no models in %s\n", reg.Dir())
+				return nil
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tACTIVE\tKIND\tCREATED\tBYTES\tHASH / ERROR")
+			for _, e := range es {
+				act, tail := "", e.Hash
+				if e.Active {
+					act = "*"
+				}
+				if e.Error != "" {
+					tail = "REFUSED: " + e.Error
+				}
+				created := ""
+				if !e.Created.IsZero() {
+					created = e.Created.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", e.Name, e.Version, act, e.Kind, created, e.Bytes, tail)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+// inspectView is what `model inspect --json` prints: the body without its
+// (large) parameters.
+type inspectView struct {
+	Name       string             `json:"name"`
+	Version    string             `json:"version"`
+	Active     bool               `json:"active"`
+	Kind       string             `json:"kind"`
+	Hash       string             `json:"hash"`
+	Created    time.Time          `json:"created,omitzero"`
+	Features   []string           `json:"features"`
+	Lineage    model.Lineage      `json:"lineage"`
+	Metrics    map[string]float64 `json:"metrics"`
+	Thresholds map[string]float64 `json:"thresholds"`
+	ParamBytes int                `json:"param_bytes"`
+}
+
+func newModelInspectCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect NAME[@VERSION] [--json]",
+		Short: "Show a model's features, training window, counts, metrics, thresholds, hash and lineage",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, err := open()
+			if err != nil {
+				return err
+			}
+			name, version, err := modelreg.ParseRef(args[0])
+			if err != nil {
+				return err
+			}
+			a, err := reg.Load(name, version)
+			if err != nil {
+				return err
+			}
+			active, _ := reg.Active(name)
+			b := a.Body
+			v := inspectView{Name: b.Name, Version: b.Version, Active: active == b.Version, Kind: b.Kind, Hash: a.Hash,
+				Created: b.Created, Features: b.Features, Lineage: b.Lineage, Metrics: b.Metrics, Thresholds: b.Thresholds,
+				ParamBytes: len(b.Params)}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(v)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "model %s@%s (%s)", v.Name, v.Version, v.Kind)
+			if v.Active {
+				fmt.Fprint(w, ", active")
+			}
+			fmt.Fprintf(w, "\nhash: %s (verified)\n", v.Hash)
+			if !v.Created.IsZero() {
+				fmt.Fprintf(w, "created: %s\n", v.Created.Format(time.RFC3339))
+			}
+			l := v.Lineage
+			window := "unknown (file data without event times)"
+			if !l.From.IsZero() || !l.To.IsZero() {
+				window = l.From.Format(time.RFC3339) + " – " + l.To.Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "training window: %s\nseed: %d\ncontent hash: %s\n", window, l.Seed, l.ContentHash)
+			fmt.Fprintln(w, "sources:")
+			for _, s := range l.Sources {
+				fmt.Fprintf(w, "  %s  %d rows  sha256:%s\n", s.Name, s.Rows, s.SHA256)
+			}
+			fmt.Fprintf(w, "counts: %s\n", kvInt(l.ClassCounts))
+			for _, e := range l.Exclusions {
+				fmt.Fprintf(w, "excluded: %d rows: %s\n", e.Rows, e.Reason)
+			}
+			fmt.Fprintf(w, "metrics (held-out): %s\nthresholds: %s\n", fmtMetrics(v.Metrics), fmtMetrics(v.Thresholds))
+			if len(v.Features) > 12 {
+				fmt.Fprintf(w, "features (%d): %s, …\n", len(v.Features), strings.Join(v.Features[:12], ", "))
+			} else {
+				fmt.Fprintf(w, "features: %s\n", strings.Join(v.Features, "; "))
+			}
+			fmt.Fprintf(w, "parameters: %d bytes\n", v.ParamBytes)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func fmtMetrics(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%.4g", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func kvInt(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
