@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -79,6 +80,10 @@ type Pipeline struct {
 	mu        sync.RWMutex // guards closed against Submit
 	closed    bool
 	done      chan struct{}
+
+	// Accounting: every received record ends as an event, a quarantine
+	// entry or a no-event record (headers), so received = events + quarantined + noEvent.
+	nReceived, nEvents, nQuarantined, nNoEvent atomic.Uint64
 
 	parsers *lru[format.Parser]
 	sent    *lru[time.Time] // alert id → last notification (wall clock)
@@ -153,6 +158,7 @@ func (p *Pipeline) Submit(ctx context.Context, recs []ingest.Record) error {
 	for i := range recs {
 		select {
 		case p.queue <- recs[i]:
+			p.nReceived.Add(1)
 			p.m.received.WithLabelValues(sourceLabel(recs[i].Source)).Inc()
 		case <-ctx.Done():
 			return ctx.Err()
@@ -196,11 +202,17 @@ func (p *Pipeline) Close(ctx context.Context) error {
 
 // Stats is a point-in-time view of the pipeline's counters.
 type Stats struct {
-	Queued int
+	Queued                                  int
+	Received, Events, Quarantined, NoEvents uint64
 }
 
-// Stats returns the current queue depth.
-func (p *Pipeline) Stats() Stats { return Stats{Queued: len(p.queue)} }
+// Stats returns the queue depth and the record accounting.
+func (p *Pipeline) Stats() Stats {
+	return Stats{
+		Queued: len(p.queue), Received: p.nReceived.Load(), Events: p.nEvents.Load(),
+		Quarantined: p.nQuarantined.Load(), NoEvents: p.nNoEvent.Load(),
+	}
+}
 
 func (p *Pipeline) parserFor(rec *ingest.Record) (format.Parser, error) {
 	// Per-stream parser state (Zeek headers, sshd pid → address) is kept per
@@ -265,6 +277,7 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 		cur.commits = append(cur.commits, rec.Commit)
 	}
 	quarantine := func(reason string) {
+		p.nQuarantined.Add(1)
 		p.m.quarantined.WithLabelValues(reason).Inc()
 		raw := rec.Data
 		if len(raw) > store.MaxQuarantineRaw {
@@ -298,6 +311,7 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 	ev.ID = event.DeriveID(rec.Source, rec.Position, rec.Data)
 	if err := ps.Parse(rec.Data, ev); err != nil {
 		if errors.Is(err, format.ErrNoEvent) {
+			p.nNoEvent.Add(1)
 			return
 		}
 		quarantine(reasonOf(err))
@@ -315,6 +329,7 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 	if ev.Time.IsZero() {
 		ev.Time = ev.Received
 	}
+	p.nEvents.Add(1)
 	p.m.events.WithLabelValues(ev.Format).Inc()
 	before := len(cur.sigs)
 	p.opts.Engine.Process(ctx, ev, emit)
