@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	_ "embed"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -108,6 +109,7 @@ func (s *server) routes() []Route {
 		{"GET", "/healthz", nil, s.healthz},
 		{"GET", "/metrics", metricsRoles, s.metrics},
 		{"GET", "/api/v1/whoami", anyRole, s.whoami},
+		{"GET", "/api/v1/openapi.yaml", anyRole, s.openapi},
 		{"POST", "/api/v1/events", ingesters, s.ingest},
 		{"GET", "/api/v1/alerts", readers, s.listAlerts},
 		{"GET", "/api/v1/alerts/{id}", readers, s.getAlert},
@@ -282,6 +284,14 @@ func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.d.Metrics.ServeHTTP(w, r)
+}
+
+//go:embed openapi.yaml
+var openapiDoc []byte
+
+func (s *server) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(openapiDoc)
 }
 
 func (s *server) whoami(w http.ResponseWriter, r *http.Request) {
