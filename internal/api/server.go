@@ -5,9 +5,9 @@ package api
 
 import (
 	"context"
-	_ "embed"
 	"crypto/rand"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
