@@ -20,6 +20,11 @@ import "strings"
 //     in other fields are left alone: they are text (RPC Firewall's
 //     InterfaceUuid is matched bare).
 //
+//   - Line ends: CR LF and lone CR become LF, as in Windows' XML rendering
+//     read by any XML parser (XML 1.0 §2.11; Winlogbeat, python-evtx).
+//     No rule value contains a CR; regex rules use \s, and
+//     proc_creation_win_susp_lnk_exec_hidden_cmd looks for '\n\n\n\n\n\n'.
+//
 // Trailing whitespace is kept: Windows writes it in command lines and rules
 // test for it (CommandLine|endswith: 'chcp ' and 'chcp  ', and the
 // `endswith: ' '` filter of proc_creation_win_net_use_password_plaintext).
@@ -30,6 +35,9 @@ const maxHexDigits = 16
 
 // nativeValue returns s as Windows renders a value of data item name.
 func nativeValue(name, s string) string {
+	if strings.IndexByte(s, '\r') >= 0 {
+		s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	}
 	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
 		return nativeHex(s)
 	}

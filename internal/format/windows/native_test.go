@@ -49,6 +49,12 @@ func TestNativeValue(t *testing.T) {
 		{"CommandLine", `"C:\Windows\system32\cmd.exe" `, `"C:\Windows\system32\cmd.exe" `},
 		{"CommandLine", "chcp  ", "chcp  "},
 		{"X", "", ""},
+		// Line ends as an XML parser gives them.
+		{"ScriptBlockText", "{\r\n  $a\r\n}", "{\n  $a\n}"},
+		{"SourceImage", "\r", "\n"},
+		{"PrivilegeList", "SeDebugPrivilege\r\n\t\t\tSeBackupPrivilege\r", "SeDebugPrivilege\n\t\t\tSeBackupPrivilege\n"},
+		{"X", "a\n\nb", "a\n\nb"},
+		{"X", "\r\r\n", "\n\n"},
 	}
 	for _, tc := range tests {
 		if got := nativeValue(tc.name, tc.in); got != tc.want {
@@ -70,10 +76,10 @@ func TestNativeValueNoAllocWhenNative(t *testing.T) {
 // (regression_data JSON) render it: the typed values must come out the same.
 func TestRenderingsAgree(t *testing.T) {
 	renderings := map[string]string{
-		"rampart evtx": `{"Provider": "Microsoft-Windows-Sysmon", "ProviderGuid": "{5770385f-c22a-43e0-bf4c-06f5698ffbd9}", "EventID": "10", "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "pc", "EventRecordID": "676404", "ActivityID": "{0d8e2ea3-7d3c-0000-fd2e-8e0d3c7dd801}", "EventData": {"SourceProcessGUID": "{0197231e-046c-6928-160c-000000000d00}", "GrantedAccess": "0x001fffff", "SubjectLogonId": "0x00000000000003e7", "CommandLine": "a.exe "}, "UserData": {"W": {"LogonId": "0x0000000000085527"}}}`,
-		"python-evtx":  `{"Provider": "Microsoft-Windows-Sysmon", "ProviderGuid": "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "EventID": "10", "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "pc", "EventRecordID": "676404", "ActivityID": "{0D8E2EA3-7D3C-0000-FD2E-8E0D3C7DD801}", "EventData": {"SourceProcessGUID": "{0197231E-046C-6928-160C-000000000D00}", "GrantedAccess": "0x001fffff", "SubjectLogonId": "0x00000000000003e7", "CommandLine": "a.exe "}, "UserData": {"W": {"LogonId": "0x0000000000085527"}}}`,
-		"rust evtx":    `{"Event": {"System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "5770385F-C22A-43E0-BF4C-06F5698FFBD9"}}, "EventID": 10, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "pc", "EventRecordID": 676404, "Correlation": {"#attributes": {"ActivityID": "0D8E2EA3-7D3C-0000-FD2E-8E0D3C7DD801"}}}, "EventData": {"SourceProcessGUID": "0197231E-046C-6928-160C-000000000D00", "GrantedAccess": "0x1fffff", "SubjectLogonId": "0x3e7", "CommandLine": "a.exe "}, "UserData": {"W": {"LogonId": "0x85527"}}}}`,
-		"winlogbeat":   `{"winlog": {"event_id": 10, "channel": "Microsoft-Windows-Sysmon/Operational", "provider_name": "Microsoft-Windows-Sysmon", "provider_guid": "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "computer_name": "pc", "record_id": 676404, "activity_id": "{0D8E2EA3-7D3C-0000-FD2E-8E0D3C7DD801}", "event_data": {"SourceProcessGUID": "{0197231E-046C-6928-160C-000000000D00}", "GrantedAccess": "0x1fffff", "SubjectLogonId": "0x3e7", "CommandLine": "a.exe "}, "user_data": {"LogonId": "0x85527"}}}`,
+		"rampart evtx": `{"Provider": "Microsoft-Windows-Sysmon", "ProviderGuid": "{5770385f-c22a-43e0-bf4c-06f5698ffbd9}", "EventID": "10", "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "pc", "EventRecordID": "676404", "ActivityID": "{0d8e2ea3-7d3c-0000-fd2e-8e0d3c7dd801}", "EventData": {"SourceProcessGUID": "{0197231e-046c-6928-160c-000000000d00}", "GrantedAccess": "0x001fffff", "SubjectLogonId": "0x00000000000003e7", "CommandLine": "a.exe ", "ScriptBlockText": "a\r\nb"}, "UserData": {"W": {"LogonId": "0x0000000000085527"}}}`,
+		"python-evtx":  `{"Provider": "Microsoft-Windows-Sysmon", "ProviderGuid": "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "EventID": "10", "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "pc", "EventRecordID": "676404", "ActivityID": "{0D8E2EA3-7D3C-0000-FD2E-8E0D3C7DD801}", "EventData": {"SourceProcessGUID": "{0197231E-046C-6928-160C-000000000D00}", "GrantedAccess": "0x001fffff", "SubjectLogonId": "0x00000000000003e7", "CommandLine": "a.exe ", "ScriptBlockText": "a\nb"}, "UserData": {"W": {"LogonId": "0x0000000000085527"}}}`,
+		"rust evtx":    `{"Event": {"System": {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "5770385F-C22A-43E0-BF4C-06F5698FFBD9"}}, "EventID": 10, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "pc", "EventRecordID": 676404, "Correlation": {"#attributes": {"ActivityID": "0D8E2EA3-7D3C-0000-FD2E-8E0D3C7DD801"}}}, "EventData": {"SourceProcessGUID": "0197231E-046C-6928-160C-000000000D00", "GrantedAccess": "0x1fffff", "SubjectLogonId": "0x3e7", "CommandLine": "a.exe ", "ScriptBlockText": "a\r\nb"}, "UserData": {"W": {"LogonId": "0x85527"}}}}`,
+		"winlogbeat":   `{"winlog": {"event_id": 10, "channel": "Microsoft-Windows-Sysmon/Operational", "provider_name": "Microsoft-Windows-Sysmon", "provider_guid": "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "computer_name": "pc", "record_id": 676404, "activity_id": "{0D8E2EA3-7D3C-0000-FD2E-8E0D3C7DD801}", "event_data": {"SourceProcessGUID": "{0197231E-046C-6928-160C-000000000D00}", "GrantedAccess": "0x1fffff", "SubjectLogonId": "0x3e7", "CommandLine": "a.exe ", "ScriptBlockText": "a\nb"}, "user_data": {"LogonId": "0x85527"}}}`,
 	}
 	want := map[string]any{
 		"winlog.provider_guid":                "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}",
@@ -83,6 +89,7 @@ func TestRenderingsAgree(t *testing.T) {
 		"winlog.event_data.SubjectLogonId":    "0x3e7",
 		"winlog.event_data.CommandLine":       "a.exe ",
 		"process.command_line":                "a.exe ",
+		"winlog.event_data.ScriptBlockText":   "a\nb",
 		"winlog.user_data.LogonId":            "0x85527",
 	}
 	p := Format{}.NewParser(format.Options{})
