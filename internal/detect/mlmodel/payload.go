@@ -1,0 +1,361 @@
+// Package mlmodel holds detectors backed by trained, hashed model artifacts
+// from the model registry (internal/modelreg). The payload detector scores
+// the parameter values of web requests with the active web payload
+// classifier (ml/payload) and explains every score with the tokens that
+// drove it. Its input guard (issue 4, first part) refuses to let an input
+// the model has not seen the like of score silently as benign: when a
+// large share of a value's features never occurred in training it raises a
+// model-input-anomaly signal instead.
+//
+// Models are loaded and verified when the detector is built; Detect does no
+// I/O and keeps no state, so replays are deterministic.
+package mlmodel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/rampart-ids/rampart/internal/detect"
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/ml"
+	"github.com/rampart-ids/rampart/internal/ml/model"
+	"github.com/rampart-ids/rampart/internal/ml/payload"
+	"github.com/rampart-ids/rampart/internal/modelreg"
+	"github.com/rampart-ids/rampart/internal/signal"
+)
+
+// KindPayload is the payload detector's kind.
+const KindPayload = "payload"
+
+// RuleInputAnomaly is the RuleID of input-guard signals.
+const RuleInputAnomaly = "model-input-anomaly"
+
+// Limits on what one event may cost.
+const (
+	// DefaultMaxValues bounds the parameter values scored per event; the
+	// rest are counted in the signal's details (values_skipped).
+	DefaultMaxValues = 32
+	// maxShown bounds a value quoted in a signal.
+	maxShown = 200
+)
+
+func init() {
+	detect.Register(detect.Spec{
+		Kind:    KindPayload,
+		Layer:   signal.LayerML,
+		Summary: "web parameter values scored by the active payload classifier (SQLi, XSS, traversal, command injection), with an input guard",
+		New: func(o detect.Options) (detect.Detector, error) {
+			po, err := payloadOptions(o.Config)
+			if err != nil {
+				return nil, err
+			}
+			return NewPayload(po)
+		},
+	})
+}
+
+// PayloadOptions configure NewPayload.
+type PayloadOptions struct {
+	// Artifact is a verified payload-lr artifact (modelreg.Registry.Load).
+	Artifact *model.Artifact
+	// MaxValues bounds the values scored per event (default DefaultMaxValues).
+	MaxValues int
+	// GuardShare overrides the artifact's "unseen_share" threshold (0 keeps it).
+	GuardShare float64
+	// MinGuardRunes: values shorter than this are never guarded (too few
+	// features to judge support). Default 4.
+	MinGuardRunes int
+}
+
+// LoadPayloadOptions loads the payload model name@version ("" = active)
+// from the registry in dir.
+func LoadPayloadOptions(dir, name, version string) (PayloadOptions, error) {
+	reg, err := modelreg.Open(dir)
+	if err != nil {
+		return PayloadOptions{}, err
+	}
+	a, err := reg.Load(name, version)
+	if err != nil {
+		return PayloadOptions{}, fmt.Errorf("payload detector: %w", err)
+	}
+	return PayloadOptions{Artifact: a}, nil
+}
+
+// payloadOptions reads the detector's config section: models (folder,
+// required), model (name, default "payload"), version (default active),
+// max_values, guard_share.
+func payloadOptions(cfg map[string]any) (PayloadOptions, error) {
+	dir, name, version := "", "payload", ""
+	var o PayloadOptions
+	for k, v := range cfg {
+		var err error
+		switch k {
+		case "models":
+			dir, err = cfgString(k, v)
+		case "model":
+			name, err = cfgString(k, v)
+		case "version":
+			version, err = cfgString(k, v)
+		case "max_values":
+			o.MaxValues, err = cfgInt(k, v)
+		case "guard_share":
+			o.GuardShare, err = cfgFloat(k, v)
+		default:
+			err = fmt.Errorf("unknown config key %q (want models, model, version, max_values, guard_share)", k)
+		}
+		if err != nil {
+			return o, fmt.Errorf("payload: %w", err)
+		}
+	}
+	if dir == "" {
+		return o, errors.New("payload: config key models (the model registry folder) is required; train a model with `rampart model train --kind payload`")
+	}
+	lo, err := LoadPayloadOptions(dir, name, version)
+	if err != nil {
+		return o, err
+	}
+	lo.MaxValues, lo.GuardShare = o.MaxValues, o.GuardShare
+	return lo, nil
+}
+
+// Payload is the payload detector.
+type Payload struct {
+	clf       *payload.Classifier
+	name      string
+	version   string
+	hash      string
+	guard     float64
+	maxValues int
+	minRunes  int
+}
+
+// NewPayload builds the detector from a verified artifact.
+func NewPayload(o PayloadOptions) (*Payload, error) {
+	a := o.Artifact
+	if a == nil {
+		return nil, errors.New("payload detector: no model artifact")
+	}
+	if a.Body.Kind != "payload-lr" {
+		return nil, fmt.Errorf("payload detector: model %s@%s is of kind %q, want payload-lr", a.Body.Name, a.Body.Version, a.Body.Kind)
+	}
+	var c payload.Classifier
+	if err := a.Params(&c); err != nil {
+		return nil, fmt.Errorf("payload detector: %w", err)
+	}
+	if c.Model == nil || len(c.Model.W) != len(c.Names) || len(c.DocFreq) != len(c.Names) || len(c.Vocab) != len(c.Names) {
+		return nil, fmt.Errorf("payload detector: model %s@%s: inconsistent parameters", a.Body.Name, a.Body.Version)
+	}
+	for f, j := range c.Vocab {
+		if j < 0 || int(j) >= len(c.Names) || c.Names[j] != f {
+			return nil, fmt.Errorf("payload detector: model %s@%s: vocabulary entry %q does not match its feature", a.Body.Name, a.Body.Version, f)
+		}
+	}
+	p := &Payload{clf: &c, name: a.Body.Name, version: a.Body.Version, hash: a.Hash, maxValues: o.MaxValues, minRunes: o.MinGuardRunes}
+	p.guard = a.Body.Thresholds["unseen_share"]
+	if o.GuardShare > 0 {
+		p.guard = o.GuardShare
+	}
+	if p.guard <= 0 || p.guard >= 1 {
+		return nil, fmt.Errorf("payload detector: model %s@%s has no usable unseen_share threshold (%v); retrain it or set guard_share", a.Body.Name, a.Body.Version, p.guard)
+	}
+	if p.maxValues <= 0 {
+		p.maxValues = DefaultMaxValues
+	}
+	if p.minRunes <= 0 {
+		p.minRunes = 4
+	}
+	return p, nil
+}
+
+// Name implements detect.Detector.
+func (p *Payload) Name() string { return KindPayload }
+
+// value is one parameter value to score.
+type value struct {
+	field, param, raw string
+}
+
+// values extracts the parameter values of an event: the query (url.query,
+// else the part of url.original after '?') and the request body (form
+// pairs, else the whole body). Values are kept URL-encoded: the classifier
+// decodes them itself, as it did in training.
+func values(ev *event.Event) []value {
+	var out []value
+	q, _ := ev.GetString("url.query")
+	qfield := "url.query"
+	if q == "" {
+		if orig, ok := ev.GetString("url.original"); ok {
+			if _, after, found := strings.Cut(orig, "?"); found {
+				q, qfield = after, "url.original"
+			}
+		}
+	}
+	out = appendPairs(out, qfield, q)
+	if body, ok := ev.GetString("http.request.body.content"); ok && body != "" {
+		t := strings.TrimSpace(body)
+		if strings.Contains(t, "=") && !strings.HasPrefix(t, "{") && !strings.HasPrefix(t, "[") && !strings.HasPrefix(t, "<") {
+			out = appendPairs(out, "http.request.body.content", t)
+		} else {
+			out = append(out, value{field: "http.request.body.content", raw: body})
+		}
+	}
+	return out
+}
+
+func appendPairs(out []value, field, q string) []value {
+	q = strings.TrimPrefix(q, "?")
+	if q == "" {
+		return out
+	}
+	// Only '&' separates pairs: ';' inside a value is a classic command
+	// injection and must stay in the value.
+	for _, pair := range strings.Split(q, "&") {
+		k, v, found := strings.Cut(pair, "=")
+		if !found {
+			k, v = "", pair
+		}
+		if v == "" {
+			continue
+		}
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
+		}
+		out = append(out, value{field: field, param: k, raw: v})
+	}
+	return out
+}
+
+// Detect implements detect.Detector.
+func (p *Payload) Detect(_ context.Context, ev *event.Event, emit detect.Emit) error {
+	vals := values(ev)
+	if len(vals) == 0 {
+		return nil
+	}
+	skipped := 0
+	if len(vals) > p.maxValues {
+		skipped = len(vals) - p.maxValues
+		vals = vals[:p.maxValues]
+	}
+	var (
+		best, guard       payload.Result
+		bestV, guardV     value
+		haveBest, haveOOD bool
+	)
+	for _, v := range vals {
+		r := p.clf.Score(v.raw)
+		if !haveBest || r.Prob > best.Prob {
+			best, bestV, haveBest = r, v, true
+		}
+		if !r.Attack && r.Unseen > p.guard && len([]rune(v.raw)) >= p.minRunes && (!haveOOD || r.Unseen > guard.Unseen) {
+			guard, guardV, haveOOD = r, v, true
+		}
+	}
+	switch {
+	case best.Attack:
+		emit(p.signal(ev, bestV, best, len(vals), skipped))
+	case haveOOD:
+		emit(p.guardSignal(ev, guardV, guard, len(vals), skipped))
+	}
+	return nil
+}
+
+func shown(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	cut := maxShown
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+func where(v value) string {
+	if v.param != "" {
+		return fmt.Sprintf("%s parameter %q", v.field, v.param)
+	}
+	return v.field
+}
+
+func entities(ev *event.Event) []signal.Entity {
+	var out []signal.Entity
+	for _, f := range []struct{ field, kind string }{{"source.ip", "ip"}, {"user.name", "user"}, {"url.domain", "domain"}, {"host.name", "host"}} {
+		if s, ok := ev.GetString(f.field); ok && s != "" && s != "-" {
+			out = append(out, signal.Entity{Kind: f.kind, Value: s})
+		}
+	}
+	return out
+}
+
+func (p *Payload) details(ex ml.Explanation, v value, r payload.Result, scored, skipped int) map[string]any {
+	d := ex.Fields()
+	d["field"], d["param"], d["value"] = v.field, v.param, shown(v.raw)
+	d["unseen_share"], d["truncated"] = r.Unseen, r.Truncated
+	d["model_name"], d["model_version"], d["model_hash"] = p.name, p.version, p.hash
+	d["values_scored"], d["values_skipped"] = scored, skipped
+	return d
+}
+
+func (p *Payload) signal(ev *event.Event, v value, r payload.Result, scored, skipped int) signal.Signal {
+	level := signal.LevelMedium
+	if r.Prob >= 0.95 {
+		level = signal.LevelHigh
+	}
+	tags := []string{"attack.initial_access", "attack.t1190"}
+	return signal.Signal{
+		ID: signal.DeriveID(KindPayload, p.name, ev.ID), Detector: KindPayload, Layer: signal.LayerML,
+		RuleID: p.name, RuleVersion: p.version, Title: "Web request parameter classified as an attack payload",
+		Level: level, Score: r.Prob, Tags: tags, Techniques: signal.TechniquesFromTags(tags),
+		Entities: entities(ev), Time: ev.Time, EventIDs: []string{ev.ID},
+		Explanation: fmt.Sprintf("%s = %q: %s", where(v), shown(v.raw), r.Explanation.Sentence),
+		Details:     p.details(r.Explanation, v, r, scored, skipped),
+	}
+}
+
+// unseenWords names the word tokens of a value the model never saw, the
+// features the guard reports as out of range.
+func (p *Payload) unseenWords(raw string, k int) []string {
+	norm := payload.Normalize(raw)
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range strings.FieldsFunc(norm, func(r rune) bool { return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') }) {
+		if _, ok := p.clf.Vocab["w:"+w]; !ok && !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out
+}
+
+// guardSignal reports an input outside the model's support. It is a
+// health-layer signal (signal.LayerHealth documents the model input guard
+// there): the model's benign verdict on it is not to be trusted.
+func (p *Payload) guardSignal(ev *event.Event, v value, r payload.Result, scored, skipped int) signal.Signal {
+	words := p.unseenWords(v.raw, 5)
+	ex := ml.Explanation{Model: p.name, Score: r.Unseen,
+		Top: []ml.Contribution{{Feature: "unseen_feature_share", Value: r.Unseen, Baseline: p.guard, Weight: r.Unseen - p.guard}}}
+	ex.Sentence = fmt.Sprintf("%s = %q: %.0f%% of its features never occurred in the payload model's training data (guard threshold %.0f%%); the model's benign score (P=%.3f) is not trusted",
+		where(v), shown(v.raw), 100*r.Unseen, 100*p.guard, r.Prob)
+	if len(words) > 0 {
+		ex.Sentence += fmt.Sprintf("; unseen tokens: %s", strings.Join(words, ", "))
+	}
+	d := p.details(ex, v, r, scored, skipped)
+	d["unseen_tokens"], d["prob_attack"], d["guard_threshold"] = words, r.Prob, p.guard
+	return signal.Signal{
+		ID: signal.DeriveID(KindPayload, RuleInputAnomaly, ev.ID), Detector: KindPayload, Layer: signal.LayerHealth,
+		RuleID: RuleInputAnomaly, RuleVersion: p.version, Title: "Web input outside the payload model's training support",
+		Level: signal.LevelLow, Score: r.Unseen, Entities: entities(ev), Time: ev.Time, EventIDs: []string{ev.ID},
+		Explanation: ex.Sentence, Details: d,
+	}
+}
