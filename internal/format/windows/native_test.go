@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -111,4 +112,27 @@ func TestRenderingsAgree(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", name, d)
 		}
 	}
+}
+
+// FuzzNativeValue: the normalisation is idempotent, leaves no CR, and
+// changes nothing but hex, GUID and line-end renderings.
+func FuzzNativeValue(f *testing.F) {
+	for _, s := range []string{"0x0000000000085527", "0x001FFFFF", "0X1F", "0x", "0cce9210-69ae-11d9-bed3-505054503030",
+		"{93fd0727-512b-0007-f9d9-02942b51d701}", "a\r\nb\rc", "DWORD (0x00000001)", "chcp  ", ""} {
+		f.Add("ProcessGuid", s)
+		f.Add("LogonId", s)
+	}
+	f.Fuzz(func(t *testing.T, name, s string) {
+		got := nativeValue(name, s)
+		if again := nativeValue(name, got); again != got {
+			t.Fatalf("not idempotent: %q → %q → %q", s, got, again)
+		}
+		if strings.IndexByte(got, '\r') >= 0 {
+			t.Fatalf("%q → %q keeps a CR", s, got)
+		}
+		lf := strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+		if got != lf && !strings.HasPrefix(lf, "0") && !(isGUIDName(name) && strings.EqualFold(strings.Trim(got, "{}"), strings.Trim(lf, "{}"))) {
+			t.Fatalf("%q (%s) → %q: changed text that is neither hex nor a GUID", s, name, got)
+		}
+	})
 }
