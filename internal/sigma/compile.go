@@ -100,17 +100,13 @@ func (it *item) eval(c *evalCtx) bool {
 	if it.exists >= 0 {
 		return f.present == (it.exists == 1)
 	}
-	// When the prefilter scanned this field, a pattern with a trigram the
-	// value lacks cannot match: skip it without searching.
-	scanned := c.tri != nil && c.scanned[it.slot] == c.gen
+	// One automaton pass per event answers the literal matchers.
+	ac := c.scanSlot(it.slot)
 	if it.all {
 		for _, g := range it.groups {
 			ok := false
 			for _, v := range g {
-				if scanned && v.absent(c) {
-					continue
-				}
-				if v.match(c, f) {
+				if v.matchFast(c, f, ac) {
 					ok = true
 					break
 				}
@@ -122,25 +118,21 @@ func (it *item) eval(c *evalCtx) bool {
 		return len(it.groups) > 0
 	}
 	for _, v := range it.vals {
-		if scanned && v.absent(c) {
-			continue
-		}
-		if v.match(c, f) {
+		if v.matchFast(c, f, ac) {
 			return true
 		}
 	}
 	return false
 }
 
-// absent reports that the scanned value lacks one of the pattern's
-// trigrams, so the (positive) pattern cannot match.
-func (vm *valueMatcher) absent(c *evalCtx) bool {
-	for _, h := range vm.tris {
-		if c.tri[h] != c.gen {
-			return true
+// matchFast is match, answered from the atom table when it can be.
+func (vm *valueMatcher) matchFast(c *evalCtx, f *fval, ac bool) bool {
+	if ac {
+		if r, ok := vm.acMatch(c, f); ok {
+			return r
 		}
 	}
-	return false
+	return vm.match(c, f)
 }
 
 func (it *item) record(c *evalCtx) {
@@ -400,9 +392,6 @@ func (cp *compiler) compileItem(field string, mods []string, vals []*yaml.Node, 
 	}
 	for _, g := range it.groups {
 		it.vals = append(it.vals, g...)
-	}
-	for _, v := range it.vals {
-		v.setTrigrams(it.slot)
 	}
 	if len(it.vals) == 0 {
 		return nil, posErr(cp.path, at, "field %q: no values", field)

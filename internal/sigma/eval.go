@@ -34,9 +34,13 @@ type evalCtx struct {
 	slots    []fval
 	seen     []uint32 // per rule: gen when it was last evaluated (routing dedupe)
 	possible []uint32 // per rule: gen when the prefilter found a required literal
-	scanned  []uint32 // per slot: gen when the prefilter scanned it
-	tri      []uint32 // per trigram hash bucket: gen when seen in a scanned value
+	scanned  []uint32 // per slot: gen when its automaton scanned it
+	atomGen  []uint32 // per atom: gen when it last occurred
+	atomFl   []uint8  // per atom: hit flags (valid when atomGen is gen)
 	arena    []byte
+	// slow disables every shortcut (prefilter, trigram skips, regex
+	// literals): the reference path the differential tests compare with.
+	slow bool
 	// explain, when set, collects matched field items (after a match only).
 	explain *[]matchedItem
 }
@@ -49,16 +53,9 @@ type matchedItem struct {
 }
 
 func newEvalCtx(rs *ruleSet) *evalCtx {
-	c := newEvalCtxNoTri(rs)
-	if rs.pre != nil {
-		c.tri = make([]uint32, preBuckets)
-	}
-	return c
-}
-
-func newEvalCtxNoTri(rs *ruleSet) *evalCtx {
 	return &evalCtx{rs: rs, slots: make([]fval, len(rs.slotKeys)), seen: make([]uint32, len(rs.rules)),
-		possible: make([]uint32, len(rs.rules)), scanned: make([]uint32, len(rs.slotKeys)), arena: make([]byte, 0, 8192)}
+		possible: make([]uint32, len(rs.rules)), scanned: make([]uint32, len(rs.slotKeys)),
+		atomGen: make([]uint32, rs.natoms), atomFl: make([]uint8, rs.natoms), arena: make([]byte, 0, 8192)}
 }
 
 func (c *evalCtx) reset(ev *event.Event) {
@@ -71,7 +68,7 @@ func (c *evalCtx) reset(ev *event.Event) {
 		clear(c.seen)
 		clear(c.possible)
 		clear(c.scanned)
-		clear(c.tri)
+		clear(c.atomGen)
 		c.gen = 1
 	}
 	c.arena = c.arena[:0]
@@ -228,7 +225,7 @@ func (vm *valueMatcher) matchPos(c *evalCtx, f *fval) bool {
 	}
 	switch vm.op {
 	case opRe:
-		if len(vm.reLits) > 0 {
+		if len(vm.reLits) > 0 && !c.slow {
 			low := c.lowOf(f)
 			for _, l := range vm.reLits {
 				if !strings.Contains(low, l) {

@@ -9,35 +9,19 @@ import (
 // The prefilter skips rules that cannot match. For each rule it derives a
 // necessary condition from the condition tree: a set of (field, literal)
 // atoms, at least one of which must occur (lower-cased) in the event for
-// the rule to match. Each literal is indexed by its rarest trigram; per
-// event, the trigrams of the needed fields' values mark the rules that may
-// match, and only those (plus rules without a derivable need) are evaluated.
-// A false positive of the prefilter only costs an evaluation; it never
-// changes a result.
+// the rule to match. The literals are atoms of their slot's Aho-Corasick
+// automaton (ac.go); per event, the automata of the needed fields mark the
+// rules one of whose literals occurs, and only those (plus rules without a
+// derivable need) are evaluated. The test is exact, so skipping a rule
+// never changes a result.
 
 // needAtom says: one of lits occurs in the lower-cased value of slot.
 type needAtom struct {
 	slot int
 	lits []string
-	tris [][]uint32 // per literal: hashes of its trigrams (for verification)
 }
 
-const (
-	preBits    = 18
-	preBuckets = 1 << preBits
-	minLit     = 3
-)
-
-type prefilter struct {
-	off   []uint32 // bucket i's postings are post[off[i]:off[i+1]]
-	post  []int32  // rule indexes
-	slots map[int]bool
-}
-
-func triHash(slot int, a, b, c byte) uint32 {
-	t := uint32(a)<<16 | uint32(b)<<8 | uint32(c)
-	return ((t * 2654435761) ^ (uint32(slot) * 0x9E3779B1)) >> (32 - preBits)
-}
+const minLit = 3
 
 // itemAtom returns the need atom of an item, or ok=false if the item gives
 // no literal condition (regex, negation, exists, short literals, …).
@@ -189,149 +173,6 @@ func needOfAll(kids []node, eidSlot, skip int) ([]needAtom, int) {
 	return best, bestScore
 }
 
-// buildPrefilter computes rule needs and the trigram index.
-func buildPrefilter(rs *ruleSet, eidSlot int) {
-	freq := map[uint64]int{}
-	key := func(slot int, a, b, c byte) uint64 {
-		return uint64(slot)<<24 | uint64(a)<<16 | uint64(b)<<8 | uint64(c)
-	}
-	for _, r := range rs.rules {
-		skip := -1
-		if r.meta.Logsource.Product == "windows" {
-			// Windows events have no message: keywords search the raw record,
-			// and scanning kilobytes of JSON per event costs more than the few
-			// keyword rules it would skip.
-			skip = keywordSlot
-		}
-		need, score := needOf(r.cond, eidSlot, skip)
-		if need == nil || score < minLit {
-			continue
-		}
-		r.need, r.hasNeed = need, true
-		for ai := range need {
-			a := &need[ai]
-			a.tris = make([][]uint32, len(a.lits))
-			for li, l := range a.lits {
-				for i := 0; i+3 <= len(l) && len(a.tris[li]) < 12; i++ {
-					a.tris[li] = append(a.tris[li], triHash(a.slot, l[i], l[i+1], l[i+2]))
-				}
-			}
-		}
-		for _, a := range need {
-			for _, l := range a.lits {
-				for i := 0; i+3 <= len(l); i++ {
-					freq[key(a.slot, l[i], l[i+1], l[i+2])]++
-				}
-			}
-		}
-	}
-	if len(freq) == 0 {
-		return // no rule has a literal need: no prefilter
-	}
-	type posting struct {
-		h    uint32
-		rule int32
-	}
-	var ps []posting
-	slots := map[int]bool{}
-	for _, r := range rs.rules {
-		if !r.hasNeed {
-			continue
-		}
-		for _, a := range r.need {
-			slots[a.slot] = true
-			for _, l := range a.lits {
-				best, bestF := 0, -1
-				for i := 0; i+3 <= len(l); i++ {
-					f := freq[key(a.slot, l[i], l[i+1], l[i+2])]
-					if bestF < 0 || f < bestF {
-						best, bestF = i, f
-					}
-				}
-				ps = append(ps, posting{triHash(a.slot, l[best], l[best+1], l[best+2]), int32(r.idx)})
-			}
-		}
-	}
-	slices.SortFunc(ps, func(a, b posting) int {
-		if a.h != b.h {
-			return int(a.h) - int(b.h)
-		}
-		return int(a.rule) - int(b.rule)
-	})
-	ps = slices.CompactFunc(ps, func(a, b posting) bool { return a == b })
-	p := &prefilter{off: make([]uint32, preBuckets+1), post: make([]int32, len(ps)), slots: slots}
-	for i, x := range ps {
-		p.post[i] = x.rule
-		p.off[x.h+1]++
-	}
-	for i := 1; i <= preBuckets; i++ {
-		p.off[i] += p.off[i-1]
-	}
-	rs.pre = p
-	// Each bucket scans the slots its rules need.
-	for _, b := range rs.allBuckets() {
-		set := map[int]bool{}
-		for _, e := range b.entries {
-			for _, a := range e.r.need {
-				set[a.slot] = true
-			}
-		}
-		for s := range set {
-			b.slots = append(b.slots, s)
-		}
-		slices.Sort(b.slots)
-	}
-}
-
-// scan marks the rules whose literal trigrams occur in slot's value.
-func (p *prefilter) scan(c *evalCtx, slot int) {
-	if c.scanned[slot] == c.gen {
-		return
-	}
-	c.scanned[slot] = c.gen
-	f := c.field(slot)
-	if !f.present {
-		return
-	}
-	if f.isList {
-		for _, s := range c.lowListOf(f) {
-			p.scanString(c, slot, s)
-		}
-		return
-	}
-	p.scanString(c, slot, c.lowOf(f))
-}
-
-func (p *prefilter) scanString(c *evalCtx, slot int, s string) {
-	for i := 0; i+3 <= len(s); i++ {
-		h := triHash(slot, s[i], s[i+1], s[i+2])
-		c.tri[h] = c.gen
-		for _, r := range p.post[p.off[h]:p.off[h+1]] {
-			c.possible[r] = c.gen
-		}
-	}
-}
-
-// verify checks that, for some literal of the rule's need, every one of
-// its (first 12) trigrams occurs in the scanned values.
-func (p *prefilter) verify(c *evalCtx, r *crule) bool {
-	for ai := range r.need {
-		for _, hs := range r.need[ai].tris {
-			ok := true
-			for _, h := range hs {
-				if c.tri[h] != c.gen {
-					ok = false
-					break
-				}
-			}
-			if ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // regexLiterals returns lower-cased literals every match of src contains
 // (the mandatory literal parts of its top-level concatenation), longest first.
 func regexLiterals(src string) []string {
@@ -368,25 +209,3 @@ func collectLits(re *syntax.Regexp, depth int, out *[]string) {
 	}
 }
 
-// setTrigrams records up to three trigram hashes (start, middle, end) of a
-// positive literal pattern, for the per-pattern skip in item.eval.
-func (vm *valueMatcher) setTrigrams(slot int) {
-	if vm.neg {
-		return
-	}
-	switch vm.op {
-	case opEq, opContains, opPrefix, opSuffix:
-	default:
-		return
-	}
-	l := strings.ToLower(vm.pat)
-	if len(l) < minLit {
-		return
-	}
-	for _, i := range []int{0, (len(l) - 3) / 2, len(l) - 3} {
-		h := triHash(slot, l[i], l[i+1], l[i+2])
-		if !slices.Contains(vm.tris, h) {
-			vm.tris = append(vm.tris, h)
-		}
-	}
-}

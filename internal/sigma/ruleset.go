@@ -46,7 +46,12 @@ type ruleSet struct {
 	byCategory map[string]*bucket
 	anyRules   *bucket
 
-	pre *prefilter
+	// ac[slot] finds the slot's literal atoms (nil: none); needPost[needOff[a]:needOff[a+1]]
+	// are the rules whose prefilter need atom a satisfies.
+	ac       []*acMatcher
+	natoms   int
+	needOff  []uint32
+	needPost []int32
 
 	corr *corrState
 	pool sync.Pool
@@ -236,11 +241,9 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 	}
 	addB(rs.anyRules)
 	// Prefilter: mark the rules whose required literals occur in the event.
-	if rs.pre != nil {
-		for _, b := range buckets {
-			for _, slot := range b.slots {
-				rs.pre.scan(c, slot)
-			}
+	for _, b := range buckets {
+		for _, slot := range b.slots {
+			c.scanSlot(slot)
 		}
 	}
 	for _, b := range buckets {
@@ -250,7 +253,7 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 			if c.seen[r.idx] == c.gen {
 				continue
 			}
-			if r.hasNeed && (c.possible[r.idx] != c.gen || !rs.pre.verify(c, r)) {
+			if r.hasNeed && !c.slow && c.possible[r.idx] != c.gen {
 				continue
 			}
 			if e.cl != nil && !e.cl.extraOK(c) {

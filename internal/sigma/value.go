@@ -55,7 +55,9 @@ type valueMatcher struct {
 	ref    int      // fieldref: slot of the referenced field
 	refOp  op       // fieldref: opEq, opContains, opPrefix, opSuffix
 	reLits []string // re: lower-case literals every match contains (checked before the regex)
-	tris   []uint32 // trigram hashes of a literal pattern (per-event skip)
+	acID   int32    // 1 + the atom deciding this matcher (0: none)
+	acFl   uint8    // the atom's hit flag that means a match
+	preIDs []int32  // atoms every match contains (checked before running)
 	minRun int      // re of the form .{N,}: a run of N non-newline characters
 	text   string   // the value as written, for explanations
 }

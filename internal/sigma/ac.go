@@ -1,0 +1,217 @@
+package sigma
+
+// Aho-Corasick over the literal atoms of one field slot. Every lower-case
+// literal any rule tests on the slot (contains/startswith/endswith/equals
+// patterns, regex and wildcard literals, prefilter needs) is an atom; one
+// pass over the field value per event finds all of them, with where they
+// occur (anywhere, at the start, at the end, the whole value), so the
+// matchers answer from a table instead of searching the value once per
+// pattern. The automaton is a DFA over byte classes with ASCII case folding
+// in the class map: ASCII values are scanned without lower-casing them.
+
+// Atom hit flags.
+const (
+	hitAny   uint8 = 1 << iota // occurs somewhere
+	hitStart                   // occurs at offset 0
+	hitEnd                     // occurs at the end
+	hitWhole                   // is the whole value
+)
+
+// maxACCells bounds one slot's transition table (uint32 cells): beyond it
+// the slot keeps the per-pattern search (an absurd rule set, not SigmaHQ).
+const maxACCells = 1 << 25
+
+type acMatcher struct {
+	class  [256]uint16
+	nclass uint32
+	// next[state*nclass+class] = target<<1 | 1 if target has outputs,
+	// where target is the target state's row offset (state*nclass).
+	next   []uint32
+	outOff []uint32 // state id's outputs: outs[outOff[id]:outOff[id+1]]
+	outs   []int32  // local pattern ids
+	plen   []int32  // local pattern id → length
+	base   int32    // global atom id of local pattern 0
+}
+
+// buildAC compiles patterns (lower-case, non-empty, distinct). It returns
+// nil if the table would exceed maxACCells.
+func buildAC(pats []string, base int32) *acMatcher {
+	m := &acMatcher{base: base}
+	used := [256]bool{}
+	total := 1
+	for _, p := range pats {
+		total += len(p)
+		for i := 0; i < len(p); i++ {
+			used[p[i]] = true
+		}
+	}
+	m.nclass = 1 // class 0: bytes no pattern has
+	for b := 0; b < 256; b++ {
+		if used[b] {
+			m.class[b] = uint16(m.nclass)
+			m.nclass++
+		}
+	}
+	for b := 'A'; b <= 'Z'; b++ {
+		if !used[b] {
+			m.class[b] = m.class[b+'a'-'A']
+		}
+	}
+	nc := int(m.nclass)
+	if total*nc > maxACCells {
+		return nil
+	}
+	// Trie with a dense goto table (0 = no edge; the root has no in-edges).
+	trans := make([]int32, total*nc)
+	own := make([][]int32, 1, total)
+	states := 1
+	m.plen = make([]int32, len(pats))
+	for id, p := range pats {
+		m.plen[id] = int32(len(p))
+		s := 0
+		for i := 0; i < len(p); i++ {
+			cl := int(m.class[p[i]])
+			t := trans[s*nc+cl]
+			if t == 0 {
+				t = int32(states)
+				trans[s*nc+cl] = t
+				states++
+				own = append(own, nil)
+			}
+			s = int(t)
+		}
+		own[s] = append(own[s], int32(id))
+	}
+	trans = trans[:states*nc]
+	// BFS: failure links, full DFA transitions and output sets.
+	fail := make([]int32, states)
+	outs := make([][]int32, states)
+	queue := make([]int32, 0, states)
+	for cl := 0; cl < nc; cl++ {
+		if t := trans[cl]; t != 0 {
+			fail[t] = 0
+			queue = append(queue, t)
+		}
+	}
+	outs[0] = own[0]
+	for qi := 0; qi < len(queue); qi++ {
+		s := int(queue[qi])
+		outs[s] = append(append([]int32(nil), own[s]...), outs[fail[s]]...)
+		for cl := 0; cl < nc; cl++ {
+			t := trans[s*nc+cl]
+			if t != 0 {
+				fail[t] = trans[int(fail[s])*nc+cl]
+				queue = append(queue, t)
+			} else {
+				trans[s*nc+cl] = trans[int(fail[s])*nc+cl]
+			}
+		}
+	}
+	m.next = make([]uint32, len(trans))
+	for i, t := range trans {
+		v := uint32(int(t)*nc) << 1
+		if len(outs[t]) > 0 {
+			v |= 1
+		}
+		m.next[i] = v
+	}
+	m.outOff = make([]uint32, states+1)
+	for s := 0; s < states; s++ {
+		m.outOff[s+1] = m.outOff[s] + uint32(len(outs[s]))
+		m.outs = append(m.outs, outs[s]...)
+	}
+	return m
+}
+
+// scan runs the automaton over s (ASCII upper case folds through the class
+// map; callers pass non-ASCII text already lower-cased) and records hits.
+func (m *acMatcher) scan(c *evalCtx, s string) {
+	n := len(s)
+	nc := m.nclass
+	st := uint32(0)
+	for i := 0; i < n; i++ {
+		v := m.next[st+uint32(m.class[s[i]])]
+		st = v >> 1
+		if v&1 == 0 {
+			continue
+		}
+		id := st / nc
+		end := i + 1
+		for _, p := range m.outs[m.outOff[id]:m.outOff[id+1]] {
+			start := end - int(m.plen[p])
+			fl := hitAny
+			if start == 0 {
+				fl |= hitStart
+			}
+			if end == n {
+				fl |= hitEnd
+				if start == 0 {
+					fl |= hitWhole
+				}
+			}
+			c.hit(m.base+p, fl)
+		}
+	}
+}
+
+// hit records an atom occurrence; the first one in an event marks the
+// rules whose prefilter need it satisfies.
+func (c *evalCtx) hit(atom int32, fl uint8) {
+	if c.atomGen[atom] == c.gen {
+		c.atomFl[atom] |= fl
+		return
+	}
+	c.atomGen[atom] = c.gen
+	c.atomFl[atom] = fl
+	rs := c.rs
+	for _, r := range rs.needPost[rs.needOff[atom]:rs.needOff[atom+1]] {
+		c.possible[r] = c.gen
+	}
+}
+
+// has reports whether atom occurred in the current event with flag fl.
+func (c *evalCtx) has(atom int32, fl uint8) bool {
+	return c.atomGen[atom] == c.gen && c.atomFl[atom]&fl != 0
+}
+
+// scanSlot runs slot's automaton over its value once per event and
+// reports whether the atom table is valid for the slot.
+func (c *evalCtx) scanSlot(slot int) bool {
+	m := c.rs.ac[slot]
+	if m == nil || c.slow {
+		return false
+	}
+	if c.scanned[slot] == c.gen {
+		return true
+	}
+	c.scanned[slot] = c.gen
+	f := c.field(slot)
+	if !f.present {
+		return true
+	}
+	if f.isList {
+		for _, s := range f.list {
+			if isASCII(s) {
+				m.scan(c, s)
+			} else {
+				m.scan(c, c.lower(s))
+			}
+		}
+		return true
+	}
+	if f.lowOK || !isASCII(f.raw) {
+		m.scan(c, c.lowOf(f))
+	} else {
+		m.scan(c, f.raw)
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,247 @@
+package sigma
+
+import "slices"
+
+// atomTable collects the distinct lower-case literals per slot.
+type atomTable struct {
+	ids  []map[string]int32 // per slot: literal → local id
+	lits [][]string         // per slot: local id → literal
+	base []int32            // per slot: global id of local 0 (after freeze)
+}
+
+func (t *atomTable) add(slot int, lit string) {
+	if lit == "" {
+		return
+	}
+	for len(t.ids) <= slot {
+		t.ids = append(t.ids, nil)
+		t.lits = append(t.lits, nil)
+	}
+	if t.ids[slot] == nil {
+		t.ids[slot] = map[string]int32{}
+	}
+	if _, ok := t.ids[slot][lit]; !ok {
+		t.ids[slot][lit] = int32(len(t.lits[slot]))
+		t.lits[slot] = append(t.lits[slot], lit)
+	}
+}
+
+// global returns lit's global atom id (ok=false if the slot has no automaton).
+func (t *atomTable) global(slot int, lit string) (int32, bool) {
+	if slot >= len(t.ids) || t.base[slot] < 0 {
+		return 0, false
+	}
+	id, ok := t.ids[slot][lit]
+	return t.base[slot] + id, ok
+}
+
+// exactAtom is the literal that decides a non-cased literal matcher, with
+// the hit flag that means a match.
+func exactAtom(v *valueMatcher) (string, uint8, bool) {
+	if v.cased || v.pat == "" {
+		return "", 0, false
+	}
+	switch v.op {
+	case opEq:
+		return v.pat, hitWhole, true
+	case opContains:
+		return v.pat, hitAny, true
+	case opPrefix:
+		return v.pat, hitStart, true
+	case opSuffix:
+		return v.pat, hitEnd, true
+	}
+	return "", 0, false
+}
+
+// preLits are lower-case literals every (positive) match of v contains:
+// checked before running a regex, wildcard or case-sensitive pattern.
+func preLits(v *valueMatcher) []string {
+	switch v.op {
+	case opRe:
+		return v.reLits
+	case opGlob, opEq, opContains, opPrefix, opSuffix:
+		if _, _, ok := exactAtom(v); ok {
+			return nil
+		}
+		if l := valueLiteral(v); l != "" {
+			return []string{l}
+		}
+	}
+	return nil
+}
+
+// walkItems calls fn for every item of a condition tree.
+func walkItems(n node, fn func(*item)) {
+	switch x := n.(type) {
+	case *selection:
+		for _, it := range x.items {
+			fn(it)
+		}
+	case andNode:
+		for _, k := range x {
+			walkItems(k, fn)
+		}
+	case orNode:
+		for _, k := range x {
+			walkItems(k, fn)
+		}
+	case notNode:
+		walkItems(x.n, fn)
+	case ofNode:
+		for _, k := range x.kids {
+			walkItems(k, fn)
+		}
+	}
+}
+
+func (r *crule) walkItems(fn func(*item)) {
+	walkItems(r.cond, fn)
+	for _, f := range r.filters {
+		walkItems(f, fn)
+	}
+	for _, it := range r.excepts {
+		fn(it)
+	}
+}
+
+// buildPrefilter derives rule needs, collects every slot's literal atoms,
+// compiles the automata and the atom → rule postings of the needs.
+func buildPrefilter(rs *ruleSet, eidSlot int) {
+	var t atomTable
+	for _, r := range rs.rules {
+		skip := -1
+		if r.meta.Logsource.Product == "windows" {
+			// Windows events have no message: keywords search the raw record,
+			// and scanning kilobytes of JSON per event costs more than the few
+			// keyword rules it would skip.
+			skip = keywordSlot
+		}
+		need, score := needOf(r.cond, eidSlot, skip)
+		if need != nil && score >= minLit {
+			r.need, r.hasNeed = need, true
+			for _, a := range need {
+				for _, l := range a.lits {
+					t.add(a.slot, l)
+				}
+			}
+		}
+		r.walkItems(func(it *item) {
+			for _, v := range it.vals {
+				if l, _, ok := exactAtom(v); ok {
+					t.add(it.slot, l)
+				}
+				for _, l := range preLits(v) {
+					t.add(it.slot, l)
+				}
+			}
+		})
+	}
+	rs.ac = make([]*acMatcher, len(rs.slotKeys))
+	t.base = make([]int32, len(t.lits))
+	natoms := int32(0)
+	for slot, lits := range t.lits {
+		t.base[slot] = -1
+		if len(lits) == 0 {
+			continue
+		}
+		m := buildAC(lits, natoms)
+		if m == nil {
+			continue
+		}
+		rs.ac[slot] = m
+		t.base[slot] = natoms
+		natoms += int32(len(lits))
+	}
+	rs.natoms = int(natoms)
+	// Matchers answer from the atom table when their literal is an atom.
+	for _, r := range rs.rules {
+		r.walkItems(func(it *item) {
+			for _, v := range it.vals {
+				if l, fl, ok := exactAtom(v); ok {
+					if id, ok := t.global(it.slot, l); ok {
+						v.acID, v.acFl = id+1, fl
+					}
+				}
+				v.preIDs = v.preIDs[:0]
+				for _, l := range preLits(v) {
+					if id, ok := t.global(it.slot, l); ok {
+						v.preIDs = append(v.preIDs, id)
+					}
+				}
+			}
+		})
+	}
+	// Needs: a rule is possible once one of its need literals occurs. A
+	// need on a slot without an automaton (table too large) drops the need.
+	type posting struct{ atom, rule int32 }
+	var ps []posting
+	for _, r := range rs.rules {
+		if !r.hasNeed {
+			continue
+		}
+		var mine []posting
+		ok := true
+		for _, a := range r.need {
+			for _, l := range a.lits {
+				id, found := t.global(a.slot, l)
+				if !found {
+					ok = false
+				}
+				mine = append(mine, posting{id, int32(r.idx)})
+			}
+		}
+		if !ok {
+			r.need, r.hasNeed = nil, false
+			continue
+		}
+		ps = append(ps, mine...)
+	}
+	slices.SortFunc(ps, func(a, b posting) int {
+		if a.atom != b.atom {
+			return int(a.atom) - int(b.atom)
+		}
+		return int(a.rule) - int(b.rule)
+	})
+	ps = slices.Compact(ps)
+	rs.needOff = make([]uint32, natoms+1)
+	rs.needPost = make([]int32, len(ps))
+	for i, p := range ps {
+		rs.needPost[i] = p.rule
+		rs.needOff[p.atom+1]++
+	}
+	for i := int32(1); i <= natoms; i++ {
+		rs.needOff[i] += rs.needOff[i-1]
+	}
+	// Each bucket scans the slots its rules need before choosing rules.
+	for _, b := range rs.allBuckets() {
+		set := map[int]bool{}
+		for _, e := range b.entries {
+			for _, a := range e.r.need {
+				set[a.slot] = true
+			}
+		}
+		b.slots = b.slots[:0]
+		for s := range set {
+			b.slots = append(b.slots, s)
+		}
+		slices.Sort(b.slots)
+	}
+}
+
+// acMatch answers a matcher from the atom table. decided=false means the
+// table cannot decide and the matcher must run.
+func (vm *valueMatcher) acMatch(c *evalCtx, f *fval) (res, decided bool) {
+	if vm.acID > 0 {
+		if vm.isInt && f.isInt {
+			return false, false
+		}
+		return c.has(vm.acID-1, vm.acFl) != vm.neg, true
+	}
+	for _, id := range vm.preIDs {
+		if !c.has(id, hitAny) {
+			return vm.neg, true // a literal every match contains is missing
+		}
+	}
+	return false, false
+}
