@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rampart-ids/rampart/internal/alert"
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 )
@@ -146,7 +147,7 @@ func (s *Store) RecordSignals(ctx context.Context, sigs []signal.Signal, alertID
 				return err
 			}
 		}
-		return nil
+		return s.auditAlerts(ctx, tx, clean, out, created)
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("recording %d signals: %w", len(sigs), err)
@@ -399,7 +400,10 @@ func (s *Store) SetVerdict(ctx context.Context, v alert.Verdict) error {
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO verdicts (alert_id, kind, reason, author, time) VALUES ($1, $2, $3, $4, $5)`,
 			id, string(v.Kind), reason, author, v.Time)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.auditOne(ctx, tx, audit.VerdictSet(ctx, v))
 	})
 	if err != nil {
 		return fmt.Errorf("setting verdict on alert %s: %w", v.AlertID, err)

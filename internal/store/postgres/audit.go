@@ -9,7 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/signal"
 )
 
 // AuditStore is the audit.Store of a postgres.Store, sharing its pool.
@@ -237,3 +239,31 @@ func (a AuditStore) DeleteBefore(ctx context.Context, seq int64) (int64, error) 
 // fromMicros reads audit times, kept as Unix microseconds so they
 // round-trip exactly into the hashed encoding.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// auditAlerts appends an alert_created record for each alert a
+// RecordSignals batch created, inside its transaction (Options.Audit).
+func (s *Store) auditAlerts(ctx context.Context, tx pgx.Tx, sigs []signal.Signal, out []alert.Alert, created []bool) error {
+	if !s.audit {
+		return nil
+	}
+	var recs []audit.Record
+	for i, c := range created {
+		if c {
+			recs = append(recs, audit.AlertCreated(ctx, out[i], sigs[i]))
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	_, err := s.appendAudit(ctx, tx, recs)
+	return err
+}
+
+// auditOne appends r inside tx when auditing is on.
+func (s *Store) auditOne(ctx context.Context, tx pgx.Tx, r audit.Record) error {
+	if !s.audit {
+		return nil
+	}
+	_, err := s.appendAudit(ctx, tx, []audit.Record{r})
+	return err
+}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/postgres"
 	"github.com/rampart-ids/rampart/internal/store/storetest"
 )
@@ -30,5 +32,16 @@ func TestAuditConformance(t *testing.T) {
 				return err
 			},
 		}
+	})
+}
+
+func TestAuditIntegration(t *testing.T) {
+	storetest.RunAuditIntegration(t, func(t *testing.T) (store.Store, audit.Store) {
+		s, err := postgres.Open(context.Background(), testDSN(t), postgres.Options{MaxConns: 8, Audit: true})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s.Audit()
 	})
 }

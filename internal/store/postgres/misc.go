@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/store"
 )
 
@@ -135,8 +136,14 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	if t.Created.IsZero() {
 		t.Created = s.now()
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, name, role, hash, created) VALUES ($1, $2, $3, $4, $5)`,
-		pgText(t.ID), pgText(t.Name), pgText(t.Role), pgText(t.Hash), t.Created)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tokens (id, name, role, hash, created) VALUES ($1, $2, $3, $4, $5)`,
+			pgText(t.ID), pgText(t.Name), pgText(t.Role), pgText(t.Hash), t.Created)
+		if err != nil {
+			return err
+		}
+		return s.auditOne(ctx, tx, audit.TokenCreated(ctx, t.ID, t.Name, t.Role))
+	})
 	if isUniqueViolation(err) {
 		return fmt.Errorf("creating token %q: %w: a token with this id, name or hash exists", t.Name, store.ErrConflict)
 	}

@@ -41,13 +41,18 @@ type Options struct {
 	MaxConns int32
 	// Now is the wall clock for Created and quarantine times (default time.Now).
 	Now func() time.Time
+	// Audit writes audit records (package audit) in the same transaction as
+	// alert creation, verdicts and token creation; the actor comes from
+	// audit.WithActor on the context.
+	Audit bool
 }
 
 // Store is a store.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
-	now  func() time.Time
+	pool  *pgxpool.Pool
+	log   *slog.Logger
+	now   func() time.Time
+	audit bool // Options.Audit
 }
 
 var (
@@ -80,7 +85,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("opening postgres store on %s: %w", cfg.ConnConfig.Host, err)
 	}
-	s := &Store{pool: pool, log: opts.Logger.With("component", "store/postgres"), now: opts.Now}
+	s := &Store{pool: pool, log: opts.Logger.With("component", "store/postgres"), now: opts.Now, audit: opts.Audit}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("migrating postgres store: %w", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/alert"
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 )
@@ -117,7 +118,7 @@ func (s *Store) RecordSignals(ctx context.Context, sigs []signal.Signal, alertID
 				return err
 			}
 		}
-		return nil
+		return s.auditAlerts(ctx, tx, clean, out, created)
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("recording %d signals: %w", len(sigs), err)
@@ -374,7 +375,10 @@ func (s *Store) SetVerdict(ctx context.Context, v alert.Verdict) error {
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO verdicts (alert_id, kind, reason, author, time) VALUES (?, ?, ?, ?, ?)`,
 			v.AlertID, string(v.Kind), v.Reason, v.Author, micros(v.Time))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.auditOne(ctx, tx, audit.VerdictSet(ctx, v))
 	})
 	if err != nil {
 		return fmt.Errorf("setting verdict on alert %s: %w", v.AlertID, err)

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/signal"
 )
 
 // AuditStore is the audit.Store of a sqlite.Store, sharing its database.
@@ -233,4 +235,32 @@ func (a AuditStore) DeleteBefore(ctx context.Context, seq int64) (int64, error) 
 		return 0, fmt.Errorf("deleting audit records before %d: %w", seq, err)
 	}
 	return n, nil
+}
+
+// auditAlerts appends an alert_created record for each alert a
+// RecordSignals batch created, inside its transaction (Options.Audit).
+func (s *Store) auditAlerts(ctx context.Context, tx *sql.Tx, sigs []signal.Signal, out []alert.Alert, created []bool) error {
+	if !s.audit {
+		return nil
+	}
+	var recs []audit.Record
+	for i, c := range created {
+		if c {
+			recs = append(recs, audit.AlertCreated(ctx, out[i], sigs[i]))
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	_, err := s.appendAudit(ctx, tx, recs)
+	return err
+}
+
+// auditOne appends r inside tx when auditing is on.
+func (s *Store) auditOne(ctx context.Context, tx *sql.Tx, r audit.Record) error {
+	if !s.audit {
+		return nil
+	}
+	_, err := s.appendAudit(ctx, tx, []audit.Record{r})
+	return err
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/sqlite"
 	"github.com/rampart-ids/rampart/internal/store/storetest"
 )
@@ -28,4 +30,28 @@ func TestAuditConformance(t *testing.T) {
 			},
 		}
 	})
+}
+
+func TestAuditIntegration(t *testing.T) {
+	storetest.RunAuditIntegration(t, func(t *testing.T) (store.Store, audit.Store) {
+		s, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Audit: true})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s.Audit()
+	})
+}
+
+// TestAuditOffByDefault checks that a store without Options.Audit writes
+// no audit records of its own.
+func TestAuditOffByDefault(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := context.Background()
+	if err := s.CreateToken(ctx, store.Token{ID: "t", Name: "n", Role: "viewer", Hash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := s.Audit().Head(ctx); err != nil || h.Seq != 0 {
+		t.Errorf("Head = %+v, %v; want an empty chain", h, err)
+	}
 }

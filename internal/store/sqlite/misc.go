@@ -9,6 +9,7 @@ import (
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/store"
 )
 
@@ -160,7 +161,10 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, name, role, hash, created) VALUES (?, ?, ?, ?, ?)`,
 			t.ID, t.Name, t.Role, t.Hash, micros(t.Created))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.auditOne(ctx, tx, audit.TokenCreated(ctx, t.ID, t.Name, t.Role))
 	})
 	if err != nil {
 		if isUniqueViolation(err) {

@@ -44,6 +44,10 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Now is the wall clock for Created and quarantine times (default time.Now).
 	Now func() time.Time
+	// Audit writes audit records (package audit) in the same transaction as
+	// alert creation, verdicts and token creation; the actor comes from
+	// audit.WithActor on the context.
+	Audit bool
 }
 
 // Store is a store.Store on SQLite. It is safe for concurrent use.
@@ -54,6 +58,7 @@ type Store struct {
 	now func() time.Time
 	// prepared holds write statements prepared on the writer connection.
 	prepared map[string]*sql.Stmt
+	audit    bool // Options.Audit
 }
 
 var (
@@ -80,7 +85,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("opening sqlite store: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	s := &Store{log: opts.Logger.With("component", "store/sqlite"), now: opts.Now}
+	s := &Store{log: opts.Logger.With("component", "store/sqlite"), now: opts.Now, audit: opts.Audit}
 	var err error
 	if s.w, err = openDB(ctx, path, opts.BusyTimeout, true); err != nil {
 		return nil, fmt.Errorf("opening sqlite store %s: %w", path, err)
