@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -54,4 +55,35 @@ func TestAuditOffByDefault(t *testing.T) {
 	if h, err := s.Audit().Head(ctx); err != nil || h.Seq != 0 {
 		t.Errorf("Head = %+v, %v; want an empty chain", h, err)
 	}
+}
+
+// BenchmarkRecordSignalsNewAlerts measures what auditing costs when every
+// signal creates an alert (one alert_created record each).
+func BenchmarkRecordSignalsNewAlerts(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("audit=%v", on), func(b *testing.B) {
+			s, err := sqlite.Open(context.Background(), b.TempDir(), sqlite.Options{Audit: on})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchRecordSignals(b, s, 100, 1<<30)
+		})
+	}
+}
+
+// BenchmarkAuditAppend appends one record per transaction.
+func BenchmarkAuditAppend(b *testing.B) {
+	s := open(b, b.TempDir())
+	a := s.Audit()
+	ctx := context.Background()
+	rec := audit.Record{Actor: "component:bench", Action: audit.ActionDecisionMade, SubjectKind: "decision", SubjectID: "d1",
+		InputDigest: audit.Digest([]byte("x")), Versions: map[string]string{"policy": "p@1"}, Explanation: "block 203.0.113.9 for 1h"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Append(ctx, []audit.Record{rec}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
