@@ -202,7 +202,11 @@ func regressionOne(det *sigma.Detector, info, dataDir string, res *regressionRes
 		}
 		jsons, _ := filepath.Glob(filepath.Join(filepath.Dir(info), "*.json"))
 		if len(jsons) == 0 {
-			fail(ruleID, "no rendered .json events beside info.yml")
+			// A folder with only the native .evtx is scored from it directly.
+			jsons, _ = filepath.Glob(filepath.Join(filepath.Dir(info), "*.evtx"))
+		}
+		if len(jsons) == 0 {
+			fail(ruleID, "no .json or .evtx events beside info.yml")
 			continue
 		}
 		got, events, bad := 0, 0, 0

@@ -65,7 +65,7 @@ func finish(ev *event.Event) {
 	if pid, ok := fieldkit.ParseInt(first(ed+"ProcessId", ed+"NewProcessId")); ok {
 		ev.Set("process.pid", pid)
 	}
-	if pid, ok := fieldkit.ParseInt(d(ed+"ParentProcessId")); ok {
+	if pid, ok := fieldkit.ParseInt(d(ed + "ParentProcessId")); ok {
 		ev.Set("process.parent.pid", pid)
 	}
 
@@ -77,7 +77,7 @@ func finish(ev *event.Event) {
 		ev.Set("user.name", d(ed+"SubjectUserName"))
 		ev.Set("user.domain", d(ed+"SubjectDomainName"))
 	case d(ed+"User") != "":
-		u := d(ed+"User")
+		u := d(ed + "User")
 		if i := strings.LastIndexByte(u, '\\'); i >= 0 {
 			ev.Set("user.domain", u[:i])
 			u = u[i+1:]
@@ -90,7 +90,7 @@ func finish(ev *event.Event) {
 	if u, ok := f["user.name"].(string); ok {
 		fieldkit.AddRelated(ev, "related.user", u)
 	}
-	if u := d(ed+"SubjectUserName"); u != "" {
+	if u := d(ed + "SubjectUserName"); u != "" {
 		fieldkit.AddRelated(ev, "related.user", u)
 	}
 
@@ -103,7 +103,7 @@ func finish(ev *event.Event) {
 	ev.Set("file.path", d(ed+"TargetFilename"))
 	ev.Set("dns.question.name", d(ed+"QueryName"))
 	ev.Set("registry.path", d(ed+"TargetObject"))
-	if h := d(ed+"Hashes"); h != "" {
+	if h := d(ed + "Hashes"); h != "" {
 		hashes(ev, h)
 	}
 }
