@@ -751,7 +751,7 @@ func mutate(rng *rand.Rand, rs *[]audit.Record, cs *[]audit.Checkpoint, a *audit
 }
 
 // testAuditTamperInDatabase changes rows in the database itself, one
-// change per fresh store, and checks that Verify (reading through the
+// change at a time on a restored copy of one chain, and checks that Verify (reading through the
 // store) names the first bad record.
 func testAuditTamperInDatabase(t *testing.T, newHarness func(t *testing.T) AuditHarness) {
 	tests := []struct {
@@ -766,6 +766,7 @@ func testAuditTamperInDatabase(t *testing.T, newHarness func(t *testing.T) Audit
 		{name: "time", sql: []string{"UPDATE audit_records SET time = time + 1 WHERE seq = 2"}, wantSeq: 2, reason: "does not match its hash"},
 		{name: "digest", sql: []string{"UPDATE audit_records SET input_digest = '' WHERE seq = 4"}, wantSeq: 4, reason: "does not match its hash"},
 		{name: "versions", sql: []string{`UPDATE audit_records SET versions = '{"rule":"x"}' WHERE seq = 6`}, wantSeq: 6, reason: "does not match its hash"},
+		{name: "versions garbage", sql: []string{"UPDATE audit_records SET versions = 'not json' WHERE seq = 3"}, wantSeq: 3, reason: "undecodable"},
 		{name: "explanation", sql: []string{"UPDATE audit_records SET explanation = 'nothing to see' WHERE seq = 8"}, wantSeq: 8, reason: "does not match its hash"},
 		{name: "prev hash", sql: []string{"UPDATE audit_records SET prev_hash = hash WHERE seq = 9"}, wantSeq: 9, reason: "previous hash"},
 		{name: "hash", sql: []string{"UPDATE audit_records SET hash = prev_hash WHERE seq = 10"}, wantSeq: 10, reason: "does not match its hash"},
@@ -785,25 +786,76 @@ func testAuditTamperInDatabase(t *testing.T, newHarness func(t *testing.T) Audit
 			"DELETE FROM audit_checkpoints WHERE seq > 9"}, wantSeq: 10, reason: "cut off the end"},
 		{name: "checkpoint signature", sql: []string{"UPDATE audit_checkpoints SET seq = seq - 1 WHERE seq = 12"}, wantSeq: 11, reason: "invalid signature"},
 	}
+	// One chain, copied aside and restored before each change.
+	h := newHarness(t)
+	ctx := ctxFor(t)
+	l := audit.New(h.Store, newKeys(t), audit.Options{AnchorPath: filepath.Join(t.TempDir(), "anchor.json"), CheckpointEvery: 1 << 30})
+	for i := range 12 {
+		if _, err := l.Record(ctx, auditRec(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Checkpoint(ctx); err != nil { // signs seq 12 (seq 1 was signed on append)
+		t.Fatal(err)
+	}
+	exec := func(t *testing.T, qs ...string) {
+		t.Helper()
+		for _, q := range qs {
+			if err := h.Exec(ctx, q); err != nil {
+				t.Fatalf("executing %q: %v", q, err)
+			}
+		}
+	}
+	exec(t, "CREATE TABLE audit_records_copy AS SELECT * FROM audit_records",
+		"CREATE TABLE audit_checkpoints_copy AS SELECT * FROM audit_checkpoints")
+	restore := func(t *testing.T) {
+		exec(t, "DELETE FROM audit_records", "INSERT INTO audit_records SELECT * FROM audit_records_copy",
+			"DELETE FROM audit_checkpoints", "INSERT INTO audit_checkpoints SELECT * FROM audit_checkpoints_copy")
+	}
+	// Random single changes made with SQL: every one must be caught.
+	t.Run("random", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 11))
+		cols := []string{"actor", "action", "subject_kind", "subject_id", "input_digest", "explanation", "prev_hash", "hash"}
+		for it := range 40 {
+			k := 1 + rng.IntN(12)
+			var qs []string
+			switch rng.IntN(6) {
+			case 0:
+				col := cols[rng.IntN(len(cols))]
+				qs = []string{fmt.Sprintf("UPDATE audit_records SET %s = %s || 'x' WHERE seq = %d", col, col, k)}
+			case 1:
+				qs = []string{fmt.Sprintf("UPDATE audit_records SET time = time + %d WHERE seq = %d", 1+rng.IntN(1000000), k)}
+			case 2:
+				qs = []string{fmt.Sprintf(`UPDATE audit_records SET versions = '{"rule":"x%d"}' WHERE seq = %d`, rng.IntN(10), k)}
+			case 3:
+				qs = []string{fmt.Sprintf("DELETE FROM audit_records WHERE seq = %d", k)}
+			case 4:
+				if k == 12 {
+					k = 11
+				}
+				qs = []string{fmt.Sprintf("UPDATE audit_records SET seq = -1 WHERE seq = %d", k),
+					fmt.Sprintf("UPDATE audit_records SET seq = %d WHERE seq = %d", k, k+1),
+					fmt.Sprintf("UPDATE audit_records SET seq = %d WHERE seq = -1", k+1)}
+			default:
+				qs = []string{fmt.Sprintf("DELETE FROM audit_records WHERE seq >= %d", k),
+					fmt.Sprintf("DELETE FROM audit_checkpoints WHERE seq >= %d", k)}
+			}
+			restore(t)
+			exec(t, qs...)
+			rep, err := l.Verify(ctx)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if rep.OK {
+				t.Fatalf("iteration %d: %v not detected", it, qs)
+			}
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			ctx := ctxFor(t)
-			l := audit.New(h.Store, newKeys(t), audit.Options{AnchorPath: filepath.Join(t.TempDir(), "anchor.json"), CheckpointEvery: 1 << 30})
-			for i := range 12 {
-				if _, err := l.Record(ctx, auditRec(i)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := l.Checkpoint(ctx); err != nil { // signs seq 12 (seq 1 was signed on append)
-				t.Fatal(err)
-			}
+			restore(t)
 			mustVerifyOK(t, l)
-			for _, q := range tc.sql {
-				if err := h.Exec(ctx, q); err != nil {
-					t.Fatalf("tampering with %q: %v", q, err)
-				}
-			}
+			exec(t, tc.sql...)
 			rep, err := l.Verify(ctx)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
