@@ -392,11 +392,10 @@ func TestExportGolden(t *testing.T) {
 // back (as stores do in their own transactions) and signs once more on exit.
 func TestLogRun(t *testing.T) {
 	m := audit.NewMemory(nil)
-	k, err := audit.OpenKeyRing(filepath.Join(t.TempDir(), audit.KeyFileName), t0)
+	l, err := audit.OpenLog(m, filepath.Join(t.TempDir(), "keys", audit.KeyFileName), audit.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := audit.New(m, k, audit.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.Run(ctx, 2*time.Millisecond); close(done) }()

@@ -61,6 +61,19 @@ func New(st Store, keys *KeyRing, opts Options) *Log {
 		now: opts.Now, log: opts.Logger.With("component", "audit")}
 }
 
+// OpenLog opens (creating on first use) the key file at keyPath and
+// returns the Log of st signed with it: the one call a node needs.
+func OpenLog(st Store, keyPath string, opts Options) (*Log, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	keys, err := OpenKeyRing(keyPath, opts.Now())
+	if err != nil {
+		return nil, err
+	}
+	return New(st, keys, opts), nil
+}
+
 // Record appends records outside any other transaction (rules_reloaded,
 // model and policy changes made by the caller itself) and signs the head
 // every CheckpointEvery records. It returns the sealed records.
