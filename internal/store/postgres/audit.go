@@ -59,18 +59,25 @@ func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, recs []audit.Record)
 	if err != nil {
 		return nil, err
 	}
-	var b pgx.Batch
-	for _, r := range out {
-		vs, err := encodeVersions(r.Versions)
-		if err != nil {
+	// One statement for the whole batch: rows as parallel arrays.
+	n := len(out)
+	seq, tm := make([]int64, n), make([]int64, n)
+	actor, action, kind, id, digest := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	vers, expl, prev, hash := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, r := range out {
+		if vers[i], err = encodeVersions(r.Versions); err != nil {
 			return nil, err
 		}
-		b.Queue(`INSERT INTO audit_records (seq, time, actor, action, subject_kind, subject_id, input_digest,
-			versions, explanation, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			r.Seq, r.Time.UnixMicro(), r.Actor, r.Action, r.SubjectKind, r.SubjectID, r.InputDigest, vs,
-			r.Explanation, r.PrevHash, r.Hash)
+		seq[i], tm[i] = r.Seq, r.Time.UnixMicro()
+		actor[i], action[i], kind[i], id[i], digest[i] = r.Actor, r.Action, r.SubjectKind, r.SubjectID, r.InputDigest
+		expl[i], prev[i], hash[i] = r.Explanation, r.PrevHash, r.Hash
 	}
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+	_, err = tx.Exec(ctx, `INSERT INTO audit_records (seq, time, actor, action, subject_kind, subject_id, input_digest,
+		versions, explanation, prev_hash, hash)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::text[], $11::text[])`,
+		seq, tm, actor, action, kind, id, digest, vers, expl, prev, hash)
+	if err != nil {
 		return nil, err
 	}
 	return out, nil

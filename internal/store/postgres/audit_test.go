@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -44,4 +45,19 @@ func TestAuditIntegration(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s, s.Audit()
 	})
+}
+
+// BenchmarkRecordSignalsNewAlerts measures what auditing costs when every
+// signal creates an alert (one alert_created record each).
+func BenchmarkRecordSignalsNewAlerts(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("audit=%v", on), func(b *testing.B) {
+			s, err := postgres.Open(context.Background(), testDSN(b), postgres.Options{MaxConns: 4, Audit: on})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchRecordSignals(b, s, 100, 1<<30)
+		})
+	}
 }
