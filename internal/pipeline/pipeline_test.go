@@ -39,7 +39,7 @@ func (d *userDetector) Detect(_ context.Context, ev *event.Event, emit detect.Em
 	return nil
 }
 
-func openStore(t *testing.T) store.Store {
+func openStore(t testing.TB) store.Store {
 	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
