@@ -93,7 +93,8 @@ func newAuditCmd() *cobra.Command {
 func newAuditVerifyCmd() *cobra.Command {
 	var (
 		f                auditFlags
-		file, pubkey     string
+		file             string
+		pubkeys          []string
 		asJSON, noAnchor bool
 		strict           bool
 	)
@@ -111,13 +112,19 @@ func newAuditVerifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			keyPath := pubkey
-			if keyPath == "" {
-				keyPath = f.keyPath(cfg)
+			if len(pubkeys) == 0 {
+				pubkeys = []string{f.keyPath(cfg)}
 			}
-			keys, err := audit.LoadPublicKeys(keyPath)
-			if err != nil {
-				return err
+			// Several nodes sharing one PostgreSQL chain each sign with their own key.
+			keys := audit.PublicKeys{}
+			for _, p := range pubkeys {
+				k, err := audit.LoadPublicKeys(p)
+				if err != nil {
+					return err
+				}
+				for id, pub := range k {
+					keys[id] = pub
+				}
 			}
 			var src audit.Source
 			opts := audit.VerifyOptions{}
@@ -158,7 +165,7 @@ func newAuditVerifyCmd() *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&file, "file", "", "verify this export (JSON lines) instead of the store")
-	cmd.Flags().StringVar(&pubkey, "pubkey", "", "public key file (default: the key file)")
+	cmd.Flags().StringSliceVar(&pubkeys, "pubkey", nil, "public key file; repeat for several nodes (default: the key file)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().BoolVar(&strict, "strict", false, "with --file: the export must hold the whole retained chain (no time window)")
 	cmd.Flags().BoolVar(&noAnchor, "no-anchor", false, "ignore the anchor file (e.g. verifying a restored backup)")

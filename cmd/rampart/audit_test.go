@@ -87,6 +87,17 @@ func TestAuditCommands(t *testing.T) {
 	if out, code = runAudit(t, "verify", "--file", export, "--pubkey", pub, "--strict"); code != 0 {
 		t.Fatalf("verify --strict full export: code %d\n%s", code, out)
 	}
+	// Public keys of several nodes are merged; a ring without ours fails.
+	other := filepath.Join(t.TempDir(), audit.KeyFileName)
+	if _, err := audit.OpenKeyRing(other, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if out, code = runAudit(t, "verify", "--file", export, "--pubkey", other, "--pubkey", pub); code != 0 {
+		t.Fatalf("verify with two key files: code %d\n%s", code, out)
+	}
+	if out, code = runAudit(t, "verify", "--file", export, "--pubkey", other); code != 1 || !strings.Contains(out, "unknown key") {
+		t.Fatalf("verify with a foreign key file: code %d\n%s", code, out)
+	}
 	data, _ := os.ReadFile(export)
 	// Without its first lines the export passes as a window, but not --strict.
 	headless := filepath.Join(t.TempDir(), "headless.jsonl")
