@@ -604,7 +604,7 @@ func (m *Model) Restore(r io.Reader) error {
 	}
 	n.cal, n.first, n.globalWin, n.stats = s.Cal, s.First, s.GlobalWin, s.Stats
 	for _, se := range s.Entities {
-		if int(se.Kind) >= m.cfg.Kinds || int(se.NWin) > History || int(se.Pos) >= History {
+		if len(se.Key) == 0 || se.Key[0] != se.Kind || int(se.Kind) >= m.cfg.Kinds || int(se.NWin) > History || int(se.Pos) >= History {
 			return fmt.Errorf("baseline restore: %w: entity record out of range", ErrSnapshot)
 		}
 		if _, dup := n.idx[se.Key]; dup {

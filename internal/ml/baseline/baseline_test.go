@@ -368,3 +368,20 @@ func TestMedMAD(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxShare: one entity active in every window cannot supply more than
+// a day of windows plus MaxShare of a kind's histogram.
+func TestMaxShare(t *testing.T) {
+	m, _ := New(Config{Learning: time.Hour, MaxShare: 0.05})
+	var got []Finding
+	got = steady(m, "chatty", 3, t0, t0.Add(72*time.Hour), got)
+	for i := 0; i < 20; i++ {
+		got = steady(m, fmt.Sprint("q", i), 1, t0, t0.Add(6*time.Hour), got)
+	}
+	e := m.at(m.idx["\x00chatty"])
+	c := m.cal[0]
+	limit := max(144+1, uint64(0.05*float64(c.Windows))+1)
+	if m.Stats().ShareCapped == 0 || uint64(e.Contrib) > limit {
+		t.Fatalf("chatty supplied %d of %d windows (limit %d), capped %d", e.Contrib, c.Windows, limit, m.Stats().ShareCapped)
+	}
+}
