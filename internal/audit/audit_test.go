@@ -199,12 +199,27 @@ func TestKeyRing(t *testing.T) {
 	if err := pub.Verify(bad); err == nil || !strings.Contains(err.Error(), "invalid signature") {
 		t.Errorf("verify of a changed checkpoint: %v", err)
 	}
+	// A rotation by another process is picked up by the next Sign.
+	third, err := audit.OpenKeyRing(path, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newID, err := third.Rotate(t0.Add(2 * time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := k3.Sign(head, t0); err != nil || c.KeyID != newID {
+		t.Errorf("Sign after an outside rotation used key %q (%v), want %q", c.KeyID, err, newID)
+	}
 	// A key file others can read is refused.
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := audit.OpenKeyRing(path, t0); err == nil || !strings.Contains(err.Error(), "want 0600") {
 		t.Errorf("group-readable key file: %v", err)
+	}
+	if _, err := k3.Sign(head, t0); err == nil {
+		t.Errorf("Sign with a group-readable key file succeeded")
 	}
 }
 

@@ -34,6 +34,9 @@ type KeyRing struct {
 	mu   sync.Mutex
 	f    keyFile
 	priv ed25519.PrivateKey // of f.Active; nil for a public-only ring
+	// info identifies the file loaded, so Sign notices a rotation made by
+	// another process (rampart audit rotate-key beside a running server).
+	info os.FileInfo
 }
 
 // keyFile is the on-disk form (docs/formats/audit.md).
@@ -110,7 +113,7 @@ func (k *KeyRing) load() error {
 	if priv == nil {
 		return fmt.Errorf("parsing audit key file %s: active key %q has no private key", k.path, f.Active)
 	}
-	k.f, k.priv = f, priv
+	k.f, k.priv, k.info = f, priv, st
 	return nil
 }
 
@@ -175,6 +178,7 @@ func (k *KeyRing) rotateLocked(now time.Time) (string, error) {
 		return "", fmt.Errorf("writing audit key file: %w", err)
 	}
 	k.f, k.priv = f, priv
+	k.info, _ = os.Stat(k.path) // nil only if the file vanished: Sign then reloads and reports it
 	return id, nil
 }
 
@@ -219,10 +223,17 @@ func (k *KeyRing) ActiveKeyID() string {
 	return k.f.Active
 }
 
-// Sign returns a checkpoint of head signed by the active key.
+// Sign returns a checkpoint of head signed by the active key. If the key
+// file was replaced since it was loaded (a rotation by another process),
+// it is loaded again first, so the retired key signs nothing more.
 func (k *KeyRing) Sign(head Head, now time.Time) (Checkpoint, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if st, err := os.Stat(k.path); err != nil || k.info == nil || !os.SameFile(st, k.info) || !st.ModTime().Equal(k.info.ModTime()) || st.Mode() != k.info.Mode() {
+		if err := k.load(); err != nil {
+			return Checkpoint{}, fmt.Errorf("reloading audit key file: %w", err)
+		}
+	}
 	if k.priv == nil {
 		return Checkpoint{}, ErrNoKey
 	}
