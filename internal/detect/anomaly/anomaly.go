@@ -68,10 +68,14 @@ func field(ev *event.Event, k string) string {
 	return strings.TrimSpace(s)
 }
 
+// userOf lower-cases Windows account names (case-insensitive there).
 func userOf(ev *event.Event) string {
 	u := field(ev, "user.name")
 	if u == "-" || len(u) > 256 {
 		return ""
+	}
+	if field(ev, "event.module") == "windows" {
+		return strings.ToLower(u)
 	}
 	return u
 }

@@ -177,7 +177,8 @@ func (r *Rarity) Detect(_ context.Context, ev *event.Event, emit detect.Emit) er
 		}
 	}
 	if r.rules[RuleLoginSource] && successfulLogin(ev) {
-		if user, addr := userOf(ev), addrOf(ev); user != "" && addr != "" {
+		// Loopback logons are local sessions, not a source anyone travels from.
+		if user, addr := userOf(ev), addrOf(ev); user != "" && addr != "" && !netip.MustParseAddr(addr).IsLoopback() {
 			a := netip.MustParseAddr(addr)
 			bits := 24
 			if a.Is6() {
