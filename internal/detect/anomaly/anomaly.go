@@ -237,13 +237,18 @@ func (a *Anomaly) signal(k entityKind, key string, ev *event.Event, fs []baselin
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Z/fs[i].Threshold > fs[j].Z/fs[j].Threshold })
 	top := fs[0]
 	win := top.Window
+	ds := field(ev, "event.dataset")
+	auth := ds == "system.auth" || ds == "windows.security"
 	feats := make([]map[string]any, 0, len(fs))
 	parts := make([]string, 0, len(fs))
 	for _, f := range fs {
 		name := baseline.FeatureNames[f.Feature]
 		word := featureWords[f.Feature]
-		if f.Feature == baseline.FeatDistinct {
+		switch {
+		case f.Feature == baseline.FeatDistinct:
 			word = k.distinct
+		case f.Feature == baseline.FeatFailures && auth:
+			word = "failed logins"
 		}
 		m := map[string]any{
 			"feature": name, "value": f.Value, "baseline_median": f.Median, "mad": f.MAD,
