@@ -18,13 +18,13 @@ import (
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	"github.com/rampart-ids/rampart/internal/format/zeek"
-	"github.com/rampart-ids/rampart/internal/ml/iforest"
+	mlflow "github.com/rampart-ids/rampart/internal/ml/flow"
 )
 
 func init() {
 	eval.Register(eval.Suite{
 		Name:    "zeek-flows",
-		Summary: "unsupervised isolation forest on Zeek conn flows per scenario: ROC AUC Malicious vs Benign, precision in the top 5% (DIR like stratosphere-zeek)",
+		Summary: "unsupervised failed/scan-behaviour flow score (ml/flow) on Zeek conn flows per scenario: ROC AUC Malicious vs Benign, precision in the top 5% (DIR like stratosphere-zeek)",
 		Run:     runZeekFlows,
 	})
 }
@@ -74,22 +74,21 @@ func (r *ZeekFlowsResult) Table(w io.Writer) error {
 	return tw.Flush()
 }
 
-// flow is one conn record: its features' raw inputs and its label (used
-// only by the scorer).
-type flow struct {
-	origH, respH, proto, state, service string
-	respP                               float64
-	num                                 []float64 // duration, bytes, packets…
-	localOrig, localResp                float64
-	label                               string
+// labeledFlow is one conn record and its label (read only by the scorer).
+type labeledFlow struct {
+	mlflow.Flow
+	label string
 }
 
-var flowNumeric = []string{"duration", "orig_bytes", "resp_bytes", "missed_bytes", "orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes"}
-
-// Zeek's documented conn_state values.
-var connStates = []string{"S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH"}
-
 func runZeekFlows(ctx context.Context, opts eval.Options) (eval.Result, error) {
+	cfg := mlflow.DefaultConfig()
+	cfg.Seed = uint64(opts.Seed)
+	return scoreZeekFlows(ctx, opts, cfg)
+}
+
+// scoreZeekFlows runs the suite with a given scorer configuration (the
+// ablation test drops members through cfg.Drop).
+func scoreZeekFlows(ctx context.Context, opts eval.Options, cfg mlflow.Config) (*ZeekFlowsResult, error) {
 	files, err := findLabeledConn(opts.Data)
 	if err != nil {
 		return nil, err
@@ -106,11 +105,12 @@ func runZeekFlows(ctx context.Context, opts eval.Options) (eval.Result, error) {
 	res := &ZeekFlowsResult{Budget: zeekBudget}
 	var allScores []float64
 	var allPos []bool
+	exampleScore := 0.0
 	for _, folder := range sortedKeys(byFolder) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var flows []flow
+		var flows []labeledFlow
 		for _, f := range byFolder[folder] {
 			fl, err := readConnFlows(f)
 			if err != nil {
@@ -118,11 +118,11 @@ func runZeekFlows(ctx context.Context, opts eval.Options) (eval.Result, error) {
 			}
 			flows = append(flows, fl...)
 		}
-		names, rows := flowFeatures(flows)
-		cfg := iforest.DefaultConfig()
-		cfg.Seed = uint64(opts.Seed)
-		cfg.TargetRate = zeekBudget
-		forest, err := iforest.Fit(cfg, names, rows)
+		in := make([]mlflow.Flow, len(flows))
+		for i := range flows {
+			in[i] = flows[i].Flow
+		}
+		scored, err := mlflow.ScoreFlows(cfg, in)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", folder, err)
 		}
@@ -134,10 +134,7 @@ func runZeekFlows(ctx context.Context, opts eval.Options) (eval.Result, error) {
 			if !isMal && !strings.HasPrefix(fl.label, "Benign") {
 				continue // Background and unlabeled flows are scored by nobody
 			}
-			s, err := forest.Score(rows[i])
-			if err != nil {
-				return nil, err
-			}
+			s := scored[i]
 			scores = append(scores, s.Score)
 			pos = append(pos, isMal)
 			if isMal {
@@ -145,8 +142,8 @@ func runZeekFlows(ctx context.Context, opts eval.Options) (eval.Result, error) {
 			} else {
 				zf.Benign++
 			}
-			if res.Example == "" && isMal && s.Anomalous {
-				res.Example = folder + ": " + s.Explanation.Sentence
+			if isMal && (res.Example == "" || s.Score > exampleScore) {
+				res.Example, exampleScore = folder+": "+s.Explanation.Sentence, s.Score
 			}
 		}
 		zf.AUC = AUC(scores, pos)
@@ -203,7 +200,7 @@ func findLabeledConn(dir string) ([]string, error) {
 }
 
 // readConnFlows parses a Zeek TSV conn log with the zeek format parser.
-func readConnFlows(path string) ([]flow, error) {
+func readConnFlows(path string) ([]labeledFlow, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening conn log: %w", err)
@@ -213,7 +210,7 @@ func readConnFlows(path string) ([]flow, error) {
 	ev := event.New()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var out []flow
+	var out []labeledFlow
 	for line := 1; sc.Scan(); line++ {
 		ev.Reset()
 		err := p.Parse(sc.Bytes(), ev)
@@ -237,16 +234,13 @@ func readConnFlows(path string) ([]flow, error) {
 			}
 			return x
 		}
-		fl := flow{origH: str("id.orig_h"), respH: str("id.resp_h"), proto: str("proto"), state: str("conn_state"),
-			service: str("service"), respP: num("id.resp_p"), label: str("label")}
-		for _, k := range flowNumeric {
-			fl.num = append(fl.num, num(k))
-		}
-		if str("local_orig") == "true" || str("local_orig") == "T" {
-			fl.localOrig = 1
-		}
-		if str("local_resp") == "true" || str("local_resp") == "T" {
-			fl.localResp = 1
+		fl := labeledFlow{Flow: mlflow.Flow{
+			Src: str("id.orig_h"), Dst: str("id.resp_h"), DstPort: int(num("id.resp_p")), Proto: str("proto"),
+			State: str("conn_state"), History: str("history"), Duration: num("duration"),
+			OrigBytes: num("orig_bytes"), RespBytes: num("resp_bytes"), OrigPkts: num("orig_pkts"), RespPkts: num("resp_pkts"),
+		}, label: str("label")}
+		if fl.Src == "" || fl.Dst == "" || fl.DstPort > 65535 {
+			return nil, fmt.Errorf("%s:%d: conn record without addresses or with port %d", path, line, fl.DstPort)
 		}
 		out = append(out, fl)
 	}
@@ -254,72 +248,6 @@ func readConnFlows(path string) ([]flow, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return out, nil
-}
-
-// flowFeatures builds the unsupervised feature matrix of one folder: each
-// flow's own numbers (log1p), its protocol and state, and how its hosts and
-// port behave across the folder (fan-out of the source, fan-in of the
-// destination, rarity of the port). Labels are not read.
-func flowFeatures(flows []flow) ([]string, [][]float64) {
-	origFlows, respFlows, portFlows := map[string]int{}, map[string]int{}, map[float64]int{}
-	origDst, origPorts, respSrc := map[string]map[string]bool{}, map[string]map[float64]bool{}, map[string]map[string]bool{}
-	for _, f := range flows {
-		origFlows[f.origH]++
-		respFlows[f.respH]++
-		portFlows[f.respP]++
-		if origDst[f.origH] == nil {
-			origDst[f.origH], origPorts[f.origH] = map[string]bool{}, map[float64]bool{}
-		}
-		origDst[f.origH][f.respH] = true
-		origPorts[f.origH][f.respP] = true
-		if respSrc[f.respH] == nil {
-			respSrc[f.respH] = map[string]bool{}
-		}
-		respSrc[f.respH][f.origH] = true
-	}
-	names := append([]string(nil), flowNumeric...)
-	names = append(names, "local_orig", "local_resp", "resp_port_rarity", "src_flows", "src_distinct_dst", "src_distinct_ports", "dst_flows", "dst_distinct_src", "service_known")
-	for _, p := range []string{"tcp", "udp", "icmp"} {
-		names = append(names, "proto="+p)
-	}
-	for _, s := range connStates {
-		names = append(names, "conn_state="+s)
-	}
-	n := float64(len(flows))
-	rows := make([][]float64, len(flows))
-	for i, f := range flows {
-		r := make([]float64, 0, len(names))
-		for _, v := range f.num {
-			r = append(r, math.Log1p(v))
-		}
-		svc := 0.0
-		if f.service != "" {
-			svc = 1
-		}
-		r = append(r, f.localOrig, f.localResp,
-			-math.Log(float64(portFlows[f.respP])/n),
-			math.Log1p(float64(origFlows[f.origH])),
-			math.Log1p(float64(len(origDst[f.origH]))),
-			math.Log1p(float64(len(origPorts[f.origH]))),
-			math.Log1p(float64(respFlows[f.respH])),
-			math.Log1p(float64(len(respSrc[f.respH]))),
-			svc)
-		for _, p := range []string{"tcp", "udp", "icmp"} {
-			r = append(r, b2f(f.proto == p))
-		}
-		for _, s := range connStates {
-			r = append(r, b2f(f.state == s))
-		}
-		rows[i] = r
-	}
-	return names, rows
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // jsonNum maps NaN (an AUC without both classes) to null: JSON has no NaN.

@@ -5,18 +5,21 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/rampart-ids/rampart/internal/eval"
+	mlflow "github.com/rampart-ids/rampart/internal/ml/flow"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
-// TestZeekFlowsSuite checks the suite runs, is deterministic for a seed and
-// reports its keys. The goal (AUC >= 0.90) is NOT reached: with seed 1 the
-// pooled AUC is 0.1087 and precision in the top 5% 0.5778, because in these
-// captures the malicious flows are the bulk (inbound scans and brute force:
-// 7,818 malicious vs 3,348 benign flows), so a rarity model ranks them low.
-// The bounds below pin the measured behaviour so a change is noticed.
+// TestZeekFlowsSuite checks the suite runs, is deterministic for a seed,
+// reports its keys, and keeps the measured quality (seed 1, ml/flow
+// DefaultConfig): pooled AUC 0.9973, precision in the top 5% 1.0000; per
+// folder 001 0.9171, 008 0.9993, 010 0.9996. The isolation forest on raw
+// flows that this replaced measured 0.1087 pooled (001 0.0178, 008 0.0735,
+// 010 0.1354): under a scan the attack flows are the majority, so rarity
+// ranked them low. Bounds are the measurement minus a small margin.
 func TestZeekFlowsSuite(t *testing.T) {
 	dir := testutil.SharedData(t, "stratosphere-zeek")
 	run := func() *ZeekFlowsResult {
@@ -30,20 +33,59 @@ func TestZeekFlowsSuite(t *testing.T) {
 	if testing.Verbose() {
 		_ = res.Table(os.Stdout)
 	}
-	if len(res.Folders) != 3 {
-		t.Errorf("folders %d, want 3 (001, 008, 010)", len(res.Folders))
+	want := map[string]float64{"001-zeek-scenario-malicious": 0.91, "008-zeek-mixed": 0.995, "010-zeek-mixed": 0.995}
+	if len(res.Folders) != len(want) {
+		t.Errorf("folders %d, want %d (001, 008, 010)", len(res.Folders), len(want))
 	}
-	if math.IsNaN(res.AUC) || res.AUC < 0.05 || res.AUC > 0.2 {
-		t.Errorf("pooled AUC %.4f moved from the measured 0.1087", res.AUC)
+	for _, f := range res.Folders {
+		if min, ok := want[f.Name]; !ok || math.IsNaN(f.AUC) || f.AUC < min {
+			t.Errorf("folder %s AUC %.4f, want >= %.3f", f.Name, f.AUC, min)
+		}
+	}
+	if math.IsNaN(res.AUC) || res.AUC < 0.995 {
+		t.Errorf("pooled AUC %.4f, measured 0.9973", res.AUC)
+	}
+	if res.PrecisionAtBudget < 0.99 {
+		t.Errorf("precision in the top 5%% %.4f, measured 1.0000", res.PrecisionAtBudget)
+	}
+	if !strings.Contains(res.Example, "→") || !strings.Contains(res.Example, "capture median") {
+		t.Errorf("example explanation %q lacks the flow or its baseline", res.Example)
 	}
 	j := res.JSON()
-	for _, k := range []string{"auc", "precision_at_budget"} {
+	for _, k := range []string{"auc", "precision_at_budget", "folders"} {
 		if _, ok := j[k]; !ok {
 			t.Errorf("JSON lacks %s", k)
 		}
 	}
-	if again := run(); again.AUC != res.AUC || again.PrecisionAtBudget != res.PrecisionAtBudget {
+	if fj, _ := j["folders"].(map[string]any)["008-zeek-mixed"].(map[string]any); fj == nil || fj["auc"] == nil {
+		t.Errorf("JSON lacks the per-folder AUC: %v", j["folders"])
+	}
+	if again := run(); again.AUC != res.AUC || again.PrecisionAtBudget != res.PrecisionAtBudget || again.Example != res.Example {
 		t.Error("two runs with one seed differ")
+	}
+}
+
+// TestZeekFlowsWithoutDestinationMembers drops the members keyed on the
+// responder (dst_failed_sources, dst_failed_ports, endpoint_no_reply): in 008
+// and 010 the scanned responder is always the capture host, so these
+// coincide with the direction artifact. The score must not hinge on them:
+// measured 0.9821 pooled (001 0.9171, 008 0.9840, 010 0.9873).
+func TestZeekFlowsWithoutDestinationMembers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ablation run skipped in -short")
+	}
+	dir := testutil.SharedData(t, "stratosphere-zeek")
+	cfg := mlflow.DefaultConfig()
+	cfg.Drop = []string{"dst_failed_sources", "dst_failed_ports", "endpoint_no_reply"}
+	res, err := scoreZeekFlows(context.Background(), eval.Options{Data: dir, Seed: 1}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.AUC < 0.975 {
+		t.Errorf("pooled AUC without destination members %.4f, measured 0.9821", res.AUC)
+	}
+	for _, f := range res.Folders {
+		t.Logf("%s AUC %.4f", f.Name, f.AUC)
 	}
 }
 
