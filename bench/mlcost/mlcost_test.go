@@ -214,7 +214,7 @@ func cpuTime() time.Duration {
 // noop measures the engine's own per-detector cost.
 type noop struct{}
 
-func (noop) Name() string { return "noop" }
+func (noop) Name() string                                            { return "noop" }
 func (noop) Detect(context.Context, *event.Event, detect.Emit) error { return nil }
 
 // TestStackSmoke checks the full stack runs on a slice of the corpus and
