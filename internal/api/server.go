@@ -23,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rampart-ids/rampart/internal/alert"
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
@@ -212,6 +213,8 @@ func (s *server) guard(rt Route) http.Handler {
 			return
 		}
 		ctx := context.WithValue(r.Context(), ctxKey{}, Principal{TokenID: tok.ID, Name: tok.Name, Role: tok.Role})
+		// Changes this request makes are audited under the token's name.
+		ctx = audit.WithActor(ctx, "token:"+tok.Name)
 		rt.handler(w, r.WithContext(ctx))
 	})
 }

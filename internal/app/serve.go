@@ -21,6 +21,7 @@ import (
 
 	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/api"
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/config"
 	"github.com/rampart-ids/rampart/internal/demo"
 	"github.com/rampart-ids/rampart/internal/detect"
@@ -63,6 +64,9 @@ type Server struct {
 	outputs  []output.Output
 	inputs   []ingest.Input
 	silence  *silence.Monitor
+	// auditStore holds the hash chain; audit signs its checkpoints.
+	auditStore audit.Store
+	audit      *audit.Log
 	httpSrv  *http.Server
 	listener net.Listener
 	cleanup  func()
@@ -81,10 +85,15 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	s := &Server{cfg: cfg, log: opts.Logger, reg: prometheus.NewRegistry(), cleanup: func() {}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer s.cleanup()
-	if err := s.openStore(ctx); err != nil {
+	var err error
+	if err = s.openStore(ctx); err != nil {
 		return err
 	}
 	defer s.store.Close()
+	s.audit, err = audit.OpenLog(s.auditStore, filepath.Join(cfg.DataDir, audit.KeyFileName), audit.Options{Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("opening audit log: %w", err)
+	}
 	if err := s.ensureAdminToken(ctx, opts.TokenOut); err != nil {
 		return err
 	}
@@ -164,6 +173,8 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); s.housekeeping(runCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); s.audit.Run(runCtx, time.Minute) }()
 	go func() {
 		var err error
 		if s.httpSrv.TLSConfig != nil {
@@ -213,12 +224,20 @@ func (s *Server) openStore(ctx context.Context) error {
 	var err error
 	switch s.cfg.Store.Driver {
 	case "postgres":
-		s.store, err = postgres.Open(ctx, string(s.cfg.Store.DSN), postgres.Options{Logger: s.log})
+		var pg *postgres.Store
+		pg, err = postgres.Open(ctx, string(s.cfg.Store.DSN), postgres.Options{Logger: s.log, Audit: true})
+		if err == nil {
+			s.store, s.auditStore = pg, pg.Audit()
+		}
 	default:
 		if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
 			return fmt.Errorf("creating data dir: %w", err)
 		}
-		s.store, err = sqlite.Open(ctx, s.cfg.DataDir, sqlite.Options{Logger: s.log})
+		var sq *sqlite.Store
+		sq, err = sqlite.Open(ctx, s.cfg.DataDir, sqlite.Options{Logger: s.log, Audit: true})
+		if err == nil {
+			s.store, s.auditStore = sq, sq.Audit()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
@@ -350,10 +369,14 @@ func (s *Server) reload(ctx context.Context) error {
 	err := Reload(ctx, s.engine)
 	if err != nil {
 		s.log.Error("rule reload failed; previous rules stay active", "err", err)
-	} else {
-		s.log.Info("rules reloaded")
+		return err
 	}
-	return err
+	s.log.Info("rules reloaded")
+	actor := audit.ActorFrom(ctx, "component:serve")
+	if _, aerr := s.audit.Record(ctx, audit.RulesReloaded(actor, "rules", nil, "", "rules and indicator files reloaded")); aerr != nil {
+		s.log.Error("auditing rule reload failed", "err", aerr)
+	}
+	return nil
 }
 
 func (s *Server) notify(ctx context.Context, alerts []alert.Alert) {

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/config"
+	"github.com/rampart-ids/rampart/internal/store/sqlite"
 )
 
 type syncBuffer struct {
@@ -149,6 +152,49 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not shut down")
+	}
+	verifyAudit(t, cfg.DataDir, map[string]int{"alert_created": 1, "verdict_set": 1, "token_created": 2})
+}
+
+// verifyAudit checks the node's audit chain (signatures, anchor) and that it
+// recorded the given actions at least that many times.
+func verifyAudit(t *testing.T, dir string, want map[string]int) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, dir, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	keys, err := audit.LoadPublicKeys(filepath.Join(dir, audit.KeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor, err := audit.ReadAnchor(filepath.Join(dir, audit.AnchorFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(ctx, st.Audit(), keys, audit.VerifyOptions{Anchor: anchor})
+	if err != nil || !rep.OK {
+		t.Fatalf("audit chain does not verify: %+v %v", rep, err)
+	}
+	got := map[string]int{}
+	var buf bytes.Buffer
+	if _, err := audit.Export(ctx, st.Audit(), &buf, audit.ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\n") {
+		var r struct {
+			Action string `json:"action"`
+		}
+		if json.Unmarshal([]byte(line), &r) == nil && r.Action != "" {
+			got[r.Action]++
+		}
+	}
+	for a, n := range want {
+		if got[a] < n {
+			t.Errorf("audit log has %d %s records, want at least %d (all: %v)", got[a], a, n, got)
+		}
 	}
 }
 
