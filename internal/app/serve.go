@@ -56,22 +56,22 @@ type ServeOptions struct {
 
 // Server is a running Rampart node.
 type Server struct {
-	cfg      config.Config
-	log      *slog.Logger
-	store    store.Store
-	engine   *detect.Engine
-	pipe     *pipeline.Pipeline
-	outputs  []output.Output
-	inputs   []ingest.Input
-	silence  *silence.Monitor
+	cfg     config.Config
+	log     *slog.Logger
+	store   store.Store
+	engine  *detect.Engine
+	pipe    *pipeline.Pipeline
+	outputs []output.Output
+	inputs  []ingest.Input
+	silence *silence.Monitor
 	// auditStore holds the hash chain; audit signs its checkpoints.
 	auditStore audit.Store
 	audit      *audit.Log
-	httpSrv  *http.Server
-	listener net.Listener
-	cleanup  func()
-	reg      *prometheus.Registry
-	reloadMu sync.Mutex
+	httpSrv    *http.Server
+	listener   net.Listener
+	cleanup    func()
+	reg        *prometheus.Registry
+	reloadMu   sync.Mutex
 }
 
 // Serve runs a node until ctx is done, then shuts down gracefully (flushing the pipeline).
