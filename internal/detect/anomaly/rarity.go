@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/detect"
@@ -90,8 +91,10 @@ type RarityStats struct {
 	EntityEvicted uint64
 }
 
-// Rarity is the first-seen detector. Detect is called from one goroutine.
+// Rarity is the first-seen detector. Detect is called from one goroutine;
+// Snapshot, Restore and Stats may be called from others.
 type Rarity struct {
+	mu    sync.Mutex
 	o     RarityOptions
 	rules map[string]bool
 	// pairs: hash(rule, entity, value) → A = times seen.
@@ -151,6 +154,8 @@ func (r *Rarity) Name() string { return KindRarity }
 
 // Stats returns counters.
 func (r *Rarity) Stats() RarityStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	s := r.stats
 	s.PairsEvicted, s.EntityEvicted = r.pairs.Evicted(), r.ents.Evicted()
 	return s
@@ -164,6 +169,8 @@ type candidate struct {
 
 // Detect checks the event against each enabled rule.
 func (r *Rarity) Detect(_ context.Context, ev *event.Event, emit detect.Emit) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if ev.Time.IsZero() {
 		r.stats.NoTime++
 		return nil
@@ -372,14 +379,18 @@ type raritySnap struct {
 
 // Snapshot writes the learned pairs (versioned, hashed).
 func (r *Rarity) Snapshot(w io.Writer) error {
+	r.mu.Lock()
 	s := raritySnap{Learning: r.o.Learning, Pairs: r.pairs.Entries(), Ents: r.ents.Entries(), Pop: r.pop.Entries(),
 		PairsEv: r.pairs.Evicted(), EntsEv: r.ents.Evicted(), PopEv: r.pop.Evicted(), Stats: r.stats,
 		MaxPairs: r.o.MaxPairs, MaxEnts: r.o.MaxEntities, MaxValue: r.o.MaxValuesPerEntity}
+	r.mu.Unlock() // the copies are ours: encode and write without stalling Detect
 	return baseline.WriteSnapshot(w, KindRarity, raritySnapshotVersion, &s)
 }
 
 // Restore replaces the state with a snapshot; on error it is unchanged.
 func (r *Rarity) Restore(rd io.Reader) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var s raritySnap
 	if err := baseline.ReadSnapshot(rd, KindRarity, raritySnapshotVersion, baseline.MaxSnapshotBytes, &s); err != nil {
 		return err
