@@ -1,0 +1,373 @@
+// Package guard is the ML input guard (issue 4): before a model scores a
+// vector, the guard checks it against the model's training support, so an
+// input unlike anything the model learned never scores silently as benign.
+//
+// Two checks on the inputs themselves, each calibrated on a held-back
+// slice of the training rows so that together they flag about Config.Rate
+// of in-distribution inputs:
+//   - range: per-feature training quantiles [Lo, Hi]; the score is the sum
+//     over features of how far a value lies outside, in units of the
+//     feature's spread, capped per feature so one feature cannot dominate;
+//   - isolation depth: an isolation forest grown on the training inputs
+//     (all classes: it measures support, not maliciousness).
+//
+// A Monitor adds the stream view: a sliding window's feature distributions
+// against the training's (population stability index) and its input rate.
+package guard
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rampart-ids/rampart/internal/ml/iforest"
+	"github.com/rampart-ids/rampart/internal/signal"
+)
+
+// Detector and RuleID of guard signals.
+const (
+	Detector = "input_guard"
+	RuleID   = "model-input-anomaly"
+)
+
+// Config shapes a guard.
+type Config struct {
+	// LoQ and HiQ are the quantiles bounding each feature's support.
+	LoQ, HiQ float64
+	// Cap bounds one feature's share of the range score (in spreads).
+	Cap float64
+	// Rate is the share of in-distribution inputs the guard may flag; each
+	// check gets half.
+	Rate float64
+	// Holdout is the share of training rows kept back for calibration.
+	Holdout float64
+	// Forest shapes the isolation forest on the inputs.
+	Forest iforest.Config
+	// RefSize bounds the reference rows kept for the distance check; K is
+	// the neighbour whose distance is the score.
+	RefSize, K int
+	// MaxRows bounds training rows.
+	MaxRows int
+}
+
+// DefaultConfig flags about 1% of in-distribution inputs.
+func DefaultConfig() Config {
+	fc := iforest.DefaultConfig()
+	return Config{LoQ: 0.001, HiQ: 0.999, Cap: 10, Rate: 0.008, Holdout: 0.2, Forest: fc, RefSize: 4000, K: 1, MaxRows: 5_000_000}
+}
+
+// Guard is a fitted input guard. Exported fields serialise with the model.
+type Guard struct {
+	Features []string  `json:"features"`
+	Lo       []float64 `json:"lo"`
+	Hi       []float64 `json:"hi"`
+	Spread   []float64 `json:"spread"` // unit of the range score per feature
+	Median   []float64 `json:"median"`
+	Cap      float64   `json:"cap"`
+	// RangeThreshold and DepthThreshold are the calibrated cut-offs.
+	RangeThreshold float64         `json:"range_threshold"`
+	DepthThreshold float64         `json:"depth_threshold"`
+	DistThreshold  float64         `json:"dist_threshold"`
+	// Ref holds reference rows (row-major, scaled by Scale) for the
+	// k-nearest-neighbour distance; K is the neighbour used.
+	Ref   []float64 `json:"ref"`
+	Scale []float64 `json:"scale"`
+	K     int       `json:"k"`
+	Forest         *iforest.Forest `json:"forest"`
+	// Bins holds per-feature decile edges of the training data for the
+	// shift monitor.
+	Bins [][]float64 `json:"bins"`
+	// Shares[j][b] is the share of training rows in feature j's bin b.
+	Shares [][]float64 `json:"shares"`
+	Rows int         `json:"rows"`
+}
+
+// ErrDim means a vector has the wrong number of features.
+var ErrDim = errors.New("wrong number of features")
+
+// Fit builds a guard from training rows (every class the model learns).
+func Fit(cfg Config, features []string, rows [][]float64) (*Guard, error) {
+	if cfg.RefSize < 10 || cfg.K < 1 || cfg.K > cfg.RefSize || cfg.Rate <= 0 || cfg.Rate >= 0.5 || cfg.Holdout <= 0 || cfg.Holdout >= 0.9 || cfg.LoQ < 0 || cfg.HiQ > 1 || cfg.LoQ >= cfg.HiQ || cfg.Cap <= 0 {
+		return nil, fmt.Errorf("fitting input guard: invalid config %+v", cfg)
+	}
+	if cfg.MaxRows > 0 && len(rows) > cfg.MaxRows {
+		return nil, fmt.Errorf("fitting input guard: %d rows exceed the limit of %d", len(rows), cfg.MaxRows)
+	}
+	d := len(features)
+	for i, r := range rows {
+		if len(r) != d {
+			return nil, fmt.Errorf("fitting input guard: row %d has %d values, want %d: %w", i, len(r), d, ErrDim)
+		}
+		for j, v := range r {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("fitting input guard: row %d feature %s is %v", i, features[j], v)
+			}
+		}
+	}
+	// Every k-th row calibrates; the rest define the support.
+	k := max(2, int(math.Round(1/cfg.Holdout)))
+	var fit, cal [][]float64
+	for i, r := range rows {
+		if i%k == k-1 {
+			cal = append(cal, r)
+		} else {
+			fit = append(fit, r)
+		}
+	}
+	if len(fit) < 20 || len(cal) < 10 {
+		return nil, fmt.Errorf("fitting input guard: %d rows are too few", len(rows))
+	}
+	g := &Guard{Features: append([]string(nil), features...), Cap: cfg.Cap, Rows: len(rows),
+		Lo: make([]float64, d), Hi: make([]float64, d), Spread: make([]float64, d), Median: make([]float64, d), Bins: make([][]float64, d), Shares: make([][]float64, d), Scale: make([]float64, d), K: cfg.K}
+	col := make([]float64, len(fit))
+	for j := 0; j < d; j++ {
+		for i, r := range fit {
+			col[i] = r[j]
+		}
+		sort.Float64s(col)
+		g.Lo[j], g.Hi[j] = quantile(col, cfg.LoQ), quantile(col, cfg.HiQ)
+		g.Median[j] = quantile(col, 0.5)
+		// Spread: the support's width, or (for features constant in
+		// training) a unit scale so any departure counts but stays capped.
+		g.Spread[j] = g.Hi[j] - g.Lo[j]
+		if g.Spread[j] <= 0 {
+			g.Spread[j] = math.Max(math.Abs(g.Median[j])*0.1, 1e-3)
+		}
+		var edges []float64
+		for q := 1; q < 10; q++ {
+			e := quantile(col, float64(q)/10)
+			if len(edges) == 0 || e > edges[len(edges)-1] {
+				edges = append(edges, e)
+			}
+		}
+		// Distance scale: the central 90% width, so heavy tails do not
+		// shrink everything else; binary features get their own width.
+		g.Scale[j] = quantile(col, 0.95) - quantile(col, 0.05)
+		if g.Scale[j] <= 0 {
+			g.Scale[j] = g.Hi[j] - g.Lo[j]
+		}
+		if g.Scale[j] <= 0 {
+			g.Scale[j] = 1
+		}
+		g.Bins[j] = edges
+		g.Shares[j] = make([]float64, len(edges)+1)
+		for _, v := range col {
+			g.Shares[j][bin(edges, v)] += 1 / float64(len(col))
+		}
+	}
+	// Reference rows: an even stride through the fit rows (deterministic).
+	step := max(1, len(fit)/cfg.RefSize)
+	for i := 0; i < len(fit) && len(g.Ref) < cfg.RefSize*d; i += step {
+		for j, v := range fit[i] {
+			g.Ref = append(g.Ref, v/g.Scale[j])
+		}
+	}
+	fc := cfg.Forest
+	fc.TargetRate = cfg.Rate / 3
+	f, err := iforest.Fit(fc, features, fit)
+	if err != nil {
+		return nil, fmt.Errorf("fitting input guard: %w", err)
+	}
+	g.Forest = f
+	rs, ds, ks := make([]float64, len(cal)), make([]float64, len(cal)), make([]float64, len(cal))
+	for i, r := range cal {
+		rs[i], _ = g.rangeScore(r, nil)
+		res, err := f.Score(r)
+		if err != nil {
+			return nil, fmt.Errorf("calibrating input guard: %w", err)
+		}
+		ds[i] = res.Score
+		ks[i] = g.knn(r)
+	}
+	sort.Float64s(ks)
+	sort.Float64s(rs)
+	sort.Float64s(ds)
+	g.RangeThreshold = quantile(rs, 1-cfg.Rate/3)
+	g.DepthThreshold = quantile(ds, 1-cfg.Rate/3)
+	g.DistThreshold = quantile(ks, 1-cfg.Rate/3)
+	return g, nil
+}
+
+// knn is the Euclidean distance (in Scale units) from x to its K-th
+// nearest reference row. Partial sums stop early once past the current K-th.
+func (g *Guard) knn(x []float64) float64 {
+	d := len(x)
+	if d == 0 || len(g.Ref) < d {
+		return 0
+	}
+	xs := make([]float64, d)
+	for j, v := range x {
+		xs[j] = v / g.Scale[j]
+	}
+	best := make([]float64, 0, g.K+1) // ascending squared distances
+	bound := math.Inf(1)
+	for off := 0; off+d <= len(g.Ref); off += d {
+		row := g.Ref[off : off+d]
+		s := 0.0
+		for j, v := range xs {
+			e := v - row[j]
+			s += e * e
+			if s >= bound {
+				break
+			}
+		}
+		if s >= bound {
+			continue
+		}
+		i := sort.SearchFloat64s(best, s)
+		best = append(best, 0)
+		copy(best[i+1:], best[i:])
+		best[i] = s
+		if len(best) > g.K {
+			best = best[:g.K]
+		}
+		if len(best) == g.K {
+			bound = best[g.K-1]
+		}
+	}
+	return math.Sqrt(best[len(best)-1])
+}
+
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	pos := q * float64(len(sorted)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(sorted)-1)
+	return sorted[lo] + (pos-float64(lo))*(sorted[hi]-sorted[lo])
+}
+
+// OutOfRange is one feature outside the training support.
+type OutOfRange struct {
+	Feature string  `json:"feature"`
+	Value   float64 `json:"value"`
+	Lo      float64 `json:"lo"`
+	Hi      float64 `json:"hi"`
+	// Excess is the distance outside [Lo, Hi] in spreads (capped).
+	Excess float64 `json:"excess"`
+}
+
+// Check is the guard's verdict on one input.
+type Check struct {
+	Flagged    bool
+	RangeScore float64 // sum of capped excesses
+	Depth      float64 // isolation score of the input among training inputs
+	Distance   float64 // scaled distance to the K-th nearest reference row
+	ByRange    bool
+	ByDepth    bool
+	ByDistance bool
+	// Out lists features outside their range, largest excess first.
+	Out []OutOfRange
+	// Unusual names the features the isolation forest credits most, for
+	// inputs flagged by depth with every value inside its range.
+	Unusual []string
+}
+
+func (g *Guard) rangeScore(x []float64, out *[]OutOfRange) (float64, error) {
+	s := 0.0
+	for j, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, fmt.Errorf("checking input: feature %s is %v", g.Features[j], v)
+		}
+		var e float64
+		switch {
+		case v > g.Hi[j]:
+			e = (v - g.Hi[j]) / g.Spread[j]
+		case v < g.Lo[j]:
+			e = (g.Lo[j] - v) / g.Spread[j]
+		default:
+			continue
+		}
+		e = math.Min(e, g.Cap)
+		s += e
+		if out != nil {
+			*out = append(*out, OutOfRange{Feature: g.Features[j], Value: v, Lo: g.Lo[j], Hi: g.Hi[j], Excess: e})
+		}
+	}
+	return s, nil
+}
+
+// Check tests one input vector.
+func (g *Guard) Check(x []float64) (Check, error) {
+	if len(x) != len(g.Features) {
+		return Check{}, fmt.Errorf("checking %d values for %d features: %w", len(x), len(g.Features), ErrDim)
+	}
+	var c Check
+	var err error
+	if c.RangeScore, err = g.rangeScore(x, &c.Out); err != nil {
+		return Check{}, err
+	}
+	res, err := g.Forest.Score(x)
+	if err != nil {
+		return Check{}, fmt.Errorf("checking input: %w", err)
+	}
+	c.Depth = res.Score
+	c.ByRange = c.RangeScore > g.RangeThreshold
+	c.ByDepth = c.Depth > g.DepthThreshold
+	c.Distance = g.knn(x)
+	c.ByDistance = c.Distance > g.DistThreshold
+	c.Flagged = c.ByRange || c.ByDepth || c.ByDistance
+	sort.SliceStable(c.Out, func(a, b int) bool { return c.Out[a].Excess > c.Out[b].Excess })
+	if c.Flagged && len(c.Out) == 0 {
+		for _, t := range res.Explanation.Top {
+			c.Unusual = append(c.Unusual, t.Feature)
+		}
+	}
+	return c, nil
+}
+
+// Input identifies what was checked, for the signal.
+type Input struct {
+	Model    string // the guarded model's name
+	Hash     string // its artifact hash
+	Time     time.Time
+	EventIDs []string
+	Entities []signal.Entity
+}
+
+// Signal turns a flagged check into a model-input-anomaly signal that names
+// the features out of range.
+func (g *Guard) Signal(c Check, in Input) signal.Signal {
+	names := make([]string, 0, min(len(c.Out), 5))
+	parts := make([]string, 0, 5)
+	for _, o := range c.Out {
+		if len(names) == 5 {
+			break
+		}
+		names = append(names, o.Feature)
+		parts = append(parts, fmt.Sprintf("%s=%.4g (training range %.4g–%.4g)", o.Feature, o.Value, o.Lo, o.Hi))
+	}
+	var expl string
+	switch {
+	case len(parts) > 0:
+		expl = fmt.Sprintf("input to model %s is outside its training support: %s", in.Model, strings.Join(parts, "; "))
+		if len(c.Out) > len(parts) {
+			expl += fmt.Sprintf("; %d more features out of range", len(c.Out)-len(parts))
+		}
+	default:
+		expl = fmt.Sprintf("input to model %s is isolated among its training inputs (isolation score %.3f > %.3f), most unusual in %s",
+			in.Model, c.Depth, g.DepthThreshold, strings.Join(c.Unusual, ", "))
+		names = append(names, c.Unusual...)
+	}
+	expl += "; the model's score is not trusted"
+	level := signal.LevelLow
+	if c.ByRange && c.ByDepth {
+		level = signal.LevelMedium
+	}
+	return signal.Signal{
+		ID: signal.DeriveID(Detector, RuleID, append([]string{in.Model}, in.EventIDs...)...), Detector: Detector, Layer: signal.LayerML,
+		RuleID: RuleID, RuleVersion: in.Hash, Title: "Model input outside the training support",
+		Level: level, Score: math.Max(c.Depth, math.Min(1, c.RangeScore/math.Max(g.RangeThreshold, 1e-9)/2)),
+		Entities: in.Entities, Time: in.Time, EventIDs: in.EventIDs, Explanation: expl,
+		Details: map[string]any{
+			"model": in.Model, "model_hash": in.Hash, "features_out_of_range": names,
+			"range_score": c.RangeScore, "range_threshold": g.RangeThreshold,
+			"isolation_score": c.Depth, "isolation_threshold": g.DepthThreshold,
+			"out_of_range": c.Out,
+		},
+	}
+}

@@ -1,0 +1,168 @@
+package guard
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rampart-ids/rampart/internal/signal"
+)
+
+var feats = []string{"bytes", "pkts", "dur", "ratio"}
+
+// blob draws n rows around centre with unit noise (deterministic).
+func blob(n int, centre []float64, seed uint64) [][]float64 {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	out := make([][]float64, n)
+	for i := range out {
+		r := make([]float64, len(centre))
+		for j, c := range centre {
+			r[j] = c + rng.NormFloat64()
+		}
+		out[i] = r
+	}
+	return out
+}
+
+func fitted(t *testing.T) *Guard {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Forest.Trees = 50
+	train := append(blob(3000, []float64{0, 0, 0, 0}, 1), blob(1000, []float64{12, 12, 0, 0}, 2)...)
+	g, err := Fit(cfg, feats, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func rate(t *testing.T, g *Guard, rows [][]float64) float64 {
+	t.Helper()
+	n := 0
+	for _, r := range rows {
+		c, err := g.Check(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Flagged {
+			n++
+		}
+	}
+	return float64(n) / float64(len(rows))
+}
+
+func TestFlagRates(t *testing.T) {
+	g := fitted(t)
+	in := append(blob(3000, []float64{0, 0, 0, 0}, 11), blob(1000, []float64{12, 12, 0, 0}, 12)...)
+	if fp := rate(t, g, in); fp > 0.015 {
+		t.Errorf("in-distribution flag rate %.4f, want ≤ 0.015", fp)
+	}
+	tests := []struct {
+		name   string
+		centre []float64
+		min    float64
+	}{
+		{"between the clusters", []float64{6, 6, 0, 0}, 0.95},
+		{"new cluster on an unused axis", []float64{0, 0, 7, 0}, 0.99},
+		{"mixed clusters' features", []float64{12, 0, 0, 0}, 0.95},
+	}
+	for _, tc := range tests {
+		if got := rate(t, g, blob(500, tc.centre, 21)); got < tc.min {
+			t.Errorf("%s: flag rate %.3f, want ≥ %.2f", tc.name, got, tc.min)
+		}
+	}
+}
+
+func TestSignalNamesFeatures(t *testing.T) {
+	g := fitted(t)
+	c, err := g.Check([]float64{0, 0, 40, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Flagged || !c.ByRange || len(c.Out) != 1 || c.Out[0].Feature != "dur" {
+		t.Fatalf("check %+v", c)
+	}
+	s := g.Signal(c, Input{Model: "kdd", Hash: "sha256:ab", Time: time.Unix(1, 0).UTC(), EventIDs: []string{"e1"},
+		Entities: []signal.Entity{{Kind: "ip", Value: "10.0.0.1"}}})
+	if s.Detector != Detector || s.RuleID != RuleID || s.Layer != signal.LayerML || s.EventIDs[0] != "e1" {
+		t.Errorf("signal %+v", s)
+	}
+	if !strings.Contains(s.Explanation, "dur=40") || s.Details["features_out_of_range"].([]string)[0] != "dur" {
+		t.Errorf("explanation %q details %v", s.Explanation, s.Details)
+	}
+	if s.ID != signal.DeriveID(Detector, RuleID, "kdd", "e1") {
+		t.Error("signal id not derived from model and event")
+	}
+	// An ordinary input is not flagged.
+	if c, _ := g.Check([]float64{0.1, -0.2, 0.3, 0}); c.Flagged {
+		t.Errorf("ordinary input flagged: %+v", c)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	g := fitted(t)
+	if _, err := g.Check([]float64{1, 2}); !errors.Is(err, ErrDim) {
+		t.Errorf("short vector: %v", err)
+	}
+	if _, err := g.Check([]float64{math.NaN(), 0, 0, 0}); err == nil || !strings.Contains(err.Error(), "bytes") {
+		t.Errorf("NaN: %v", err)
+	}
+	if _, err := Fit(DefaultConfig(), feats, blob(10, []float64{0, 0, 0, 0}, 1)); err == nil {
+		t.Error("10 rows accepted")
+	}
+	bad := DefaultConfig()
+	bad.Rate = 0
+	if _, err := Fit(bad, feats, blob(100, []float64{0, 0, 0, 0}, 1)); err == nil {
+		t.Error("zero rate accepted")
+	}
+	if _, err := Fit(DefaultConfig(), feats, [][]float64{{1, 2, 3}}); !errors.Is(err, ErrDim) {
+		t.Errorf("ragged rows: %v", err)
+	}
+}
+
+func TestMonitor(t *testing.T) {
+	g := fitted(t)
+	m, err := NewMonitor(g, MonitorConfig{Window: 1000, PSIBound: 0.25, Rate: 10, RateFactor: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(0, 0).UTC()
+	feed := func(rows [][]float64, every time.Duration) *Shift {
+		var last *Shift
+		for i, r := range rows {
+			s, err := m.Observe(r, t0.Add(time.Duration(i)*every))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s != nil {
+				last = s
+			}
+		}
+		return last
+	}
+	// Same mix as training, at the expected rate: no shift.
+	in := append(blob(750, []float64{0, 0, 0, 0}, 31), blob(250, []float64{12, 12, 0, 0}, 32)...)
+	rand.New(rand.NewPCG(1, 1)).Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+	s := feed(in, 100*time.Millisecond)
+	if s == nil || len(s.Shifted) != 0 || s.RateAnomalous {
+		t.Fatalf("in-distribution window: %+v", s)
+	}
+	// Only the second cluster, 100x faster: both features shift, rate too.
+	s = feed(blob(1000, []float64{12, 12, 0, 0}, 33), time.Millisecond)
+	if s == nil || len(s.Shifted) < 2 || !s.RateAnomalous {
+		t.Fatalf("shifted window: %+v", s)
+	}
+	names := map[string]bool{}
+	for _, f := range s.Shifted {
+		names[f.Feature] = true
+	}
+	if !names["bytes"] || !names["pkts"] || names["ratio"] {
+		t.Errorf("shifted features %+v", s.Shifted)
+	}
+	if _, err := NewMonitor(g, MonitorConfig{Window: 1}); err == nil {
+		t.Error("tiny window accepted")
+	}
+}
