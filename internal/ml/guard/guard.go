@@ -68,21 +68,21 @@ type Guard struct {
 	Median   []float64 `json:"median"`
 	Cap      float64   `json:"cap"`
 	// RangeThreshold and DepthThreshold are the calibrated cut-offs.
-	RangeThreshold float64         `json:"range_threshold"`
-	DepthThreshold float64         `json:"depth_threshold"`
-	DistThreshold  float64         `json:"dist_threshold"`
+	RangeThreshold float64 `json:"range_threshold"`
+	DepthThreshold float64 `json:"depth_threshold"`
+	DistThreshold  float64 `json:"dist_threshold"`
 	// Ref holds reference rows (row-major, scaled by Scale) for the
 	// k-nearest-neighbour distance; K is the neighbour used.
-	Ref   []float64 `json:"ref"`
-	Scale []float64 `json:"scale"`
-	K     int       `json:"k"`
-	Forest         *iforest.Forest `json:"forest"`
+	Ref    []float64       `json:"ref"`
+	Scale  []float64       `json:"scale"`
+	K      int             `json:"k"`
+	Forest *iforest.Forest `json:"forest"`
 	// Bins holds per-feature decile edges of the training data for the
 	// shift monitor.
 	Bins [][]float64 `json:"bins"`
 	// Shares[j][b] is the share of training rows in feature j's bin b.
 	Shares [][]float64 `json:"shares"`
-	Rows int         `json:"rows"`
+	Rows   int         `json:"rows"`
 }
 
 // ErrDim means a vector has the wrong number of features.
