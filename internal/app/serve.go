@@ -424,13 +424,22 @@ func (s *Server) enforceRetention(ctx context.Context) {
 			s.log.Info("events purged by retention", "count", n)
 		}
 	}
-	if d := time.Duration(s.cfg.Retention.Quarantine); d > 0 {
-		if r, ok := s.store.(store.Retention); ok {
-			if n, err := r.PurgeQuarantine(ctx, time.Now().Add(-d)); err != nil {
-				s.log.Error("quarantine retention failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("quarantined records purged by retention", "count", n)
-			}
+	r, ok := s.store.(store.Retention)
+	if !ok {
+		return
+	}
+	for _, c := range []struct {
+		name  string
+		keep  config.Duration
+		purge func(context.Context, time.Time) (int64, error)
+	}{{"quarantine", s.cfg.Retention.Quarantine, r.PurgeQuarantine}, {"alerts", s.cfg.Retention.Alerts, r.PurgeAlerts}} {
+		if c.keep <= 0 {
+			continue
+		}
+		if n, err := c.purge(ctx, time.Now().Add(-time.Duration(c.keep))); err != nil {
+			s.log.Error("retention failed", "class", c.name, "err", err)
+		} else if n > 0 {
+			s.log.Info("purged by retention", "class", c.name, "count", n)
 		}
 	}
 }

@@ -146,8 +146,11 @@ type Store struct {
 
 // Retention bounds how long data is kept.
 type Retention struct {
+	// Events (normalized, with their raw record), Quarantine and Alerts (with
+	// their verdicts) are deleted after these durations; 0 keeps them.
 	Events     Duration `yaml:"events"`
 	Quarantine Duration `yaml:"quarantine"`
+	Alerts     Duration `yaml:"alerts"`
 }
 
 // Pipeline tunes the pipeline.
@@ -228,6 +231,7 @@ func Default() Config {
 		Store:   Store{Driver: "sqlite"},
 		Retention: Retention{
 			Events: Duration(7 * 24 * time.Hour), Quarantine: Duration(30 * 24 * time.Hour),
+			Alerts: Duration(365 * 24 * time.Hour),
 		},
 		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 512, MaxRecordBytes: 1 << 20, StoreEvents: "all"},
 		// Viewers see pseudonyms; the roles that triage and respond see clear data.
