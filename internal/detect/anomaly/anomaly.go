@@ -94,9 +94,13 @@ func hostOf(ev *event.Event) string {
 
 // addrOf returns source.ip in canonical form, "" when it is not an address.
 func addrOf(ev *event.Event) string {
-	a, err := netip.ParseAddr(field(ev, "source.ip"))
+	s := field(ev, "source.ip")
+	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return ""
+	}
+	if a.Is4() && !strings.Contains(s, "%") {
+		return s // ParseAddr accepts only canonical dotted quads: no allocation
 	}
 	return a.Unmap().String()
 }
