@@ -234,13 +234,17 @@ func readConnFlows(path string) ([]labeledFlow, error) {
 			}
 			return x
 		}
+		port := num("id.resp_p")
+		if port > 65535 {
+			return nil, fmt.Errorf("%s:%d: responder port %v out of range", path, line, port)
+		}
 		fl := labeledFlow{Flow: mlflow.Flow{
-			Src: str("id.orig_h"), Dst: str("id.resp_h"), DstPort: int(num("id.resp_p")), Proto: str("proto"),
+			Src: str("id.orig_h"), Dst: str("id.resp_h"), DstPort: int(port), Proto: str("proto"),
 			State: str("conn_state"), History: str("history"), Duration: num("duration"),
 			OrigBytes: num("orig_bytes"), RespBytes: num("resp_bytes"), OrigPkts: num("orig_pkts"), RespPkts: num("resp_pkts"),
 		}, label: str("label")}
-		if fl.Src == "" || fl.Dst == "" || fl.DstPort > 65535 {
-			return nil, fmt.Errorf("%s:%d: conn record without addresses or with port %d", path, line, fl.DstPort)
+		if fl.Src == "" || fl.Dst == "" {
+			return nil, fmt.Errorf("%s:%d: conn record without id.orig_h or id.resp_h", path, line)
 		}
 		out = append(out, fl)
 	}

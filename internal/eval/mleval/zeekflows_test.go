@@ -102,3 +102,29 @@ func TestJSONWithoutBothClasses(t *testing.T) {
 		t.Errorf("JSON with NaN AUC: %v", err)
 	}
 }
+
+func TestReadConnFlows(t *testing.T) {
+	good := zeekConnHeader +
+		"1.5\tC1\t198.51.100.7\t46563\t192.0.2.10\t3933\ttcp\t-\t0.000010\t0\t0\tS0\tF\tT\t0\tS\t2\t80\t0\t0\t(empty)\tMalicious\tExternal-Attack\n" +
+		"2.5\tC2\t192.0.2.10\t62773\t203.0.113.44\t80\ttcp\thttp\t0.012744\t408\t878\tSF\tT\tF\t0\tShADadfF\t10\t1240\t10\t2180\t(empty)\tBenign\tweb\n"
+	flows, err := readConnFlows(fuzzFile(t, []byte(good)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mlflow.Flow{Src: "192.0.2.10", Dst: "203.0.113.44", DstPort: 80, Proto: "tcp", State: "SF", History: "ShADadfF",
+		Duration: 0.012744, OrigBytes: 408, RespBytes: 878, OrigPkts: 10, RespPkts: 10}
+	if len(flows) != 2 || flows[1].Flow != want || flows[1].label != "Benign" || flows[0].label != "Malicious" {
+		t.Fatalf("flows %+v", flows)
+	}
+	for _, tc := range []struct{ name, line, want string }{
+		{"port out of range", "1\tC3\t198.51.100.1\t1\t192.0.2.1\t99999\tudp\t-\t-\t-\t-\tS0\tF\tF\t0\tD\t1\t1\t0\t0\t(empty)\tBenign\t-\n", "out of range"},
+		{"unset originator", "1\tC3\t-\t1\t192.0.2.1\t53\tudp\t-\t-\t-\t-\tS0\tF\tF\t0\tD\t1\t1\t0\t0\t(empty)\tBenign\t-\n", "id.orig_h"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := readConnFlows(fuzzFile(t, []byte(zeekConnHeader+tc.line)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ":8:") {
+				t.Errorf("error %v, want one naming line 8 and %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -389,6 +389,9 @@ func topPositive(cs []ml.Contribution, k int) []ml.Contribution {
 			}
 		}
 	}
+	// The connection state is the most concrete fact about a flow: it leads
+	// whenever it is evidence at all.
+	take(func(i int) bool { return i == 0 }, 1)
 	take(func(i int) bool { return i < flowLevel }, 1)
 	take(func(i int) bool { return i >= flowLevel }, k)
 	take(func(int) bool { return true }, k)
@@ -435,7 +438,7 @@ func phrase(f *Flow, s *srcAgg, e *epAgg, c ml.Contribution) string {
 	case "payload_bytes":
 		return fmt.Sprintf("%s payload bytes (capture median %s)", num(c.Value), num(c.Baseline))
 	case "duration":
-		return fmt.Sprintf("lasted %ss (capture median %ss)", num(c.Value), num(c.Baseline))
+		return fmt.Sprintf("lasted %s (capture median %s)", secs(c.Value), secs(c.Baseline))
 	case "src_failure_ratio":
 		return fmt.Sprintf("source failed %s of %s flows (capture median ratio %s)", num(float64(s.failed)), num(float64(s.flows)), num(c.Baseline))
 	case "src_failed_endpoints":
@@ -450,6 +453,16 @@ func phrase(f *Flow, s *srcAgg, e *epAgg, c ml.Contribution) string {
 		return fmt.Sprintf("one-sided isolation score %s (capture median %s)", num(c.Value), num(c.Baseline))
 	}
 	return fmt.Sprintf("%s=%s (capture median %s)", c.Feature, num(c.Value), num(c.Baseline))
+}
+
+func secs(v float64) string {
+	switch {
+	case v == 0:
+		return "0 s"
+	case v < 1:
+		return strconv.FormatFloat(v*1000, 'g', 3, 64) + " ms"
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64) + " s"
 }
 
 func plural(v float64, word string) string {
