@@ -264,9 +264,11 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 	}
 	var tp, fp, fn, tn int
 	unseen := make([]float64, 0, len(test))
+	scores := make([]bool, 0, len(test))
 	for _, r := range test {
 		s := c.Score(r.payload)
 		unseen = append(unseen, s.Unseen)
+		scores = append(scores, s.Attack)
 		switch {
 		case s.Attack && r.attack:
 			tp++
@@ -279,12 +281,39 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 		}
 	}
 	p, rc, f1 := prf(tp, fp, fn)
-	guard := quantile(unseen, 1-GuardTargetRate)
+	// The guard applies to inputs the model scores benign: its threshold is
+	// the (1-GuardTargetRate) quantile of their unseen shares on half of the
+	// held-out rows (even positions); its flag rates below are measured on
+	// the other half.
+	var calib []float64
+	for i := 0; i < len(test); i += 2 {
+		if !scores[i] {
+			calib = append(calib, unseen[i])
+		}
+	}
+	guard := quantile(calib, 1-GuardTargetRate)
 	// A threshold of 1 would never fire (Unseen ≤ 1): keep the guard able
 	// to flag inputs made entirely of unseen features.
 	guard = math.Min(guard, 0.999)
+	// The guard's flags on in-distribution inputs (the evaluation half of
+	// the held-out rows): inputs the model scores benign but the guard reports.
+	flagged, flaggedBenign, benign, evaluated := 0, 0, 0, 0
+	for i := 1; i < len(test); i += 2 {
+		r := test[i]
+		evaluated++
+		s := unseen[i] > guard && !scores[i]
+		if s {
+			flagged++
+		}
+		if !r.attack {
+			benign++
+			if s {
+				flaggedBenign++
+			}
+		}
+	}
 	metrics := map[string]float64{"heldout_n": float64(len(test)), "precision": p, "recall": rc, "f1": f1,
-		"fp_rate": ratio(fp, fp+tn)}
+		"fp_rate": ratio(fp, fp+tn), "guard_flag_rate": ratio(flagged, evaluated), "guard_flag_rate_benign": ratio(flaggedBenign, benign)}
 	return model.New(model.Body{
 		Kind: "payload-lr", Name: o.Name, Version: o.Version, Created: o.Created,
 		Features: []string{"char 1-3-grams and word tokens of the decoded, case-folded parameter value"},
