@@ -31,6 +31,31 @@ type acMatcher struct {
 	outs   []int32  // local pattern ids
 	plen   []int32  // local pattern id → length
 	base   int32    // global atom id of local pattern 0
+	// start has bit a<<8|b set when some pattern starts with the bytes a, b
+	// (ASCII-folded; a one-byte pattern sets every b). In the root state,
+	// the scan skips positions no pattern starts at without walking the DFA.
+	start [1 << 16 / 64]uint64
+}
+
+// fold is ASCII lower-casing of one byte.
+var fold = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i + 'a' - 'A')
+		}
+	}
+	return t
+}()
+
+func (m *acMatcher) mayStart(a, b byte) bool {
+	k := uint32(fold[a])<<8 | uint32(fold[b])
+	return m.start[k>>6]&(1<<(k&63)) != 0
+}
+
+func (m *acMatcher) setStart(a, b byte) {
+	k := uint32(a)<<8 | uint32(b)
+	m.start[k>>6] |= 1 << (k & 63)
 }
 
 // buildAC compiles patterns (lower-case, non-empty, distinct). It returns
@@ -68,6 +93,13 @@ func buildAC(pats []string, base int32) *acMatcher {
 	m.plen = make([]int32, len(pats))
 	for id, p := range pats {
 		m.plen[id] = int32(len(p))
+		if len(p) == 1 {
+			for b := 0; b < 256; b++ {
+				m.setStart(p[0], byte(b))
+			}
+		} else {
+			m.setStart(p[0], p[1])
+		}
 		s := 0
 		for i := 0; i < len(p); i++ {
 			cl := int(m.class[p[i]])
@@ -130,6 +162,13 @@ func (m *acMatcher) scan(c *evalCtx, s string) {
 	nc := m.nclass
 	st := uint32(0)
 	for i := 0; i < n; i++ {
+		if st == 0 {
+			// No match in progress: no match can start at a position
+			// whose first two bytes no pattern starts with.
+			for i+1 < n && !m.mayStart(s[i], s[i+1]) {
+				i++
+			}
+		}
 		v := m.next[st+uint32(m.class[s[i]])]
 		st = v >> 1
 		if v&1 == 0 {

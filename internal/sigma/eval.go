@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
@@ -145,7 +146,7 @@ func (c *evalCtx) lower(s string) string {
 	for i := 0; i < len(s); i++ {
 		b := s[i]
 		if b >= utf8.RuneSelf {
-			return strings.ToLower(s)
+			return c.lowerUnicode(s)
 		}
 		if 'A' <= b && b <= 'Z' {
 			hasUpper = true
@@ -164,6 +165,31 @@ func (c *evalCtx) lower(s string) string {
 			b += 'a' - 'A'
 		}
 		c.arena = append(c.arena, b)
+	}
+	return c.arenaString(start)
+}
+
+// lowerUnicode is strings.ToLower(s) (invalid bytes become U+FFFD, as
+// strings.Map writes them) into the arena.
+func (c *evalCtx) lowerUnicode(s string) string {
+	if cap(c.arena)-len(c.arena) < len(s)+8 {
+		// Values a third longer after lowering are rare; append grows otherwise.
+		c.arena = make([]byte, 0, 2*cap(c.arena)+2*len(s))
+	}
+	start := len(c.arena)
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if 'A' <= b && b <= 'Z' {
+				b += 'a' - 'A'
+			}
+			c.arena = append(c.arena, b)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		c.arena = utf8.AppendRune(c.arena, unicode.ToLower(r))
+		i += n
 	}
 	return c.arenaString(start)
 }

@@ -81,3 +81,61 @@ func FuzzCondition(f *testing.F) {
 		_, _ = bindCondition(cn, sels, names)
 	})
 }
+
+// FuzzLower checks the evaluation context's lower-casing against strings.ToLower.
+func FuzzLower(f *testing.F) {
+	for _, s := range []string{"", "ABC", "Microsoft® Windows®", "İSTANBUL", "\xff\xfeA", "ÀÉÎ Straße KELVIN\u212a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := &evalCtx{arena: make([]byte, 0, 4)}
+		if got, want := c.lower(s), strings.ToLower(s); got != want {
+			t.Fatalf("lower(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+// FuzzAtoms checks the Aho-Corasick atom flags against the plain string
+// functions: pats is a "|"-separated pattern list, text the scanned value.
+func FuzzAtoms(f *testing.F) {
+	f.Add("abc|bc|c|xabcx|ab", "xABCx")
+	f.Add("\\cmd.exe|cmd|.exe| /c ", "C:\\Windows\\System32\\CMD.EXE /C whoami")
+	f.Add("a|aa|aaa", "aaaa")
+	f.Add("é|straße", "STRAßE é")
+	f.Fuzz(func(t *testing.T, pats, text string) {
+		if len(pats) > 4096 || len(text) > 4096 {
+			return
+		}
+		var lits []string
+		seen := map[string]bool{}
+		for _, p := range strings.Split(strings.ToLower(pats), "|") {
+			if p != "" && !seen[p] {
+				seen[p] = true
+				lits = append(lits, p)
+			}
+		}
+		if len(lits) == 0 {
+			return
+		}
+		m := buildAC(lits, 0)
+		if m == nil {
+			t.Fatal("automaton refused")
+		}
+		rs := &ruleSet{needOff: make([]uint32, len(lits)+1)}
+		c := &evalCtx{rs: rs, gen: 1, atomGen: make([]uint32, len(lits)), atomFl: make([]uint8, len(lits)), arena: make([]byte, 0, 16)}
+		low := c.lower(text)
+		if isASCII(text) {
+			m.scan(c, text)
+		} else {
+			m.scan(c, low)
+		}
+		for i, p := range lits {
+			want := map[uint8]bool{hitAny: strings.Contains(low, p), hitStart: strings.HasPrefix(low, p), hitEnd: strings.HasSuffix(low, p), hitWhole: low == p}
+			for fl, w := range want {
+				if got := c.has(int32(i), fl); got != w {
+					t.Fatalf("pattern %q in %q flag %d: got %v want %v", p, low, fl, got, w)
+				}
+			}
+		}
+	})
+}
