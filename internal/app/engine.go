@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-ids/rampart/rules"
 
 	// Detector kinds and record formats register themselves.
+	_ "github.com/rampart-ids/rampart/internal/detect/anomaly"
 	_ "github.com/rampart-ids/rampart/internal/detect/ioc"
 	_ "github.com/rampart-ids/rampart/internal/detect/threshold"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
@@ -27,10 +28,13 @@ type RuleSet struct {
 	Tags       []string
 	Disabled   []string
 	Exceptions string
+	// NoML leaves out the ML layer (baselines, rarity).
+	NoML bool
 }
 
 // BuildEngine loads the rule-layer detectors (Sigma with correlation,
-// thresholds, IOC) in that order. cleanup removes extracted bundled rules.
+// thresholds, IOC) and then the ML layer (per-entity baselines, rarity).
+// cleanup removes extracted bundled rules.
 func BuildEngine(ctx context.Context, rs RuleSet) (*detect.Engine, func(), error) {
 	ds, cleanup, err := BuildDetectors(ctx, rs)
 	if err != nil {
@@ -100,6 +104,20 @@ func BuildDetectors(ctx context.Context, rs RuleSet) ([]detect.Detector, func(),
 			return nil, func() {}, fmt.Errorf("loading %s rules: %w", k.kind, err)
 		}
 		out = append(out, d)
+	}
+	if !rs.NoML {
+		for _, kind := range []string{"anomaly", "rarity"} {
+			spec, ok := detect.Lookup(kind)
+			if !ok {
+				continue // built without the ML layer
+			}
+			d, err := spec.New(detect.Options{})
+			if err != nil {
+				cleanup()
+				return nil, func() {}, fmt.Errorf("building %s detector: %w", kind, err)
+			}
+			out = append(out, d)
+		}
 	}
 	return out, cleanup, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/config"
 	"github.com/rampart-ids/rampart/internal/demo"
 	"github.com/rampart-ids/rampart/internal/detect"
+	"github.com/rampart-ids/rampart/internal/detect/anomaly"
 	"github.com/rampart-ids/rampart/internal/format"
 	"github.com/rampart-ids/rampart/internal/ingest"
 	"github.com/rampart-ids/rampart/internal/ingest/file"
@@ -105,6 +106,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		return err
 	}
 	s.engine, s.cleanup = eng, cleanup
+	s.loadState()
 	for _, oc := range cfg.Alerts.Outputs {
 		o, err := output.New(oc.Kind, &oc.Node, output.Deps{Logger: s.log})
 		if err != nil {
@@ -203,6 +205,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	if err := s.pipe.Close(shutCtx); err != nil {
 		s.log.Error("pipeline flush incomplete", "err", err)
 	}
+	s.saveState()
 	// Offsets committed during the final flush are saved only now.
 	for _, in := range s.inputs {
 		if f, ok := in.(*file.Input); ok {
@@ -411,6 +414,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 			_ = s.reload(ctx)
 		case <-retention.C:
 			s.enforceRetention(ctx)
+			s.saveState()
 		}
 	}
 }
@@ -440,6 +444,48 @@ func (s *Server) enforceRetention(ctx context.Context) {
 			s.log.Error("retention failed", "class", c.name, "err", err)
 		} else if n > 0 {
 			s.log.Info("purged by retention", "class", c.name, "count", n)
+		}
+	}
+}
+
+// statePath is where a stateful detector's snapshot lives.
+func (s *Server) statePath(d detect.Detector) string {
+	return filepath.Join(s.cfg.DataDir, "state", d.Name()+".snapshot")
+}
+
+// loadState restores ML baselines from their snapshots, so a restart does not
+// forget what was learned; a snapshot that does not verify is refused and
+// learning starts over (logged).
+func (s *Server) loadState() {
+	for _, d := range s.engine.Detectors() {
+		sn, ok := d.(anomaly.Snapshotter)
+		if !ok {
+			continue
+		}
+		err := anomaly.LoadSnapshot(s.statePath(d), sn)
+		switch {
+		case err == nil:
+			s.log.Info("detector state restored", "detector", d.Name())
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			s.log.Error("detector state not restored; learning starts over", "detector", d.Name(), "err", err)
+		}
+	}
+}
+
+// saveState writes the ML baselines' snapshots (atomically).
+func (s *Server) saveState() {
+	for _, d := range s.engine.Detectors() {
+		sn, ok := d.(anomaly.Snapshotter)
+		if !ok {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(s.statePath(d)), 0o700); err != nil {
+			s.log.Error("saving detector state failed", "detector", d.Name(), "err", err)
+			continue
+		}
+		if err := anomaly.SaveSnapshot(s.statePath(d), sn); err != nil {
+			s.log.Error("saving detector state failed", "detector", d.Name(), "err", err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -154,6 +155,12 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal("serve did not shut down")
 	}
 	verifyAudit(t, cfg.DataDir, map[string]int{"alert_created": 1, "verdict_set": 1, "token_created": 2})
+	// ML baselines survive a restart: their snapshots are written at shutdown.
+	for _, kind := range []string{"anomaly", "rarity"} {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "state", kind+".snapshot")); err != nil {
+			t.Errorf("no %s snapshot after shutdown: %v", kind, err)
+		}
+	}
 }
 
 // verifyAudit checks the node's audit chain (signatures, anchor) and that it
