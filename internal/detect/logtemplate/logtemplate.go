@@ -11,7 +11,9 @@
 // Template state is bounded (MaxTemplates); once full, lines that match no
 // template are reported as Detect errors rather than dropped silently.
 // Detect uses no clock and no I/O: a replay of the same events in the same
-// order gives the same signals.
+// order gives the same signals. Snapshot and Restore carry the state over a
+// restart (hashed, in the model artifact format), in the shape of
+// anomaly.Snapshotter.
 package logtemplate
 
 import (
@@ -19,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/rampart-ids/rampart/internal/detect"
@@ -141,6 +145,7 @@ func options(cfg map[string]any) (Options, error) {
 // Detector is the log template detector. It is stateful and, as every
 // detector, called from one goroutine.
 type Detector struct {
+	mu       sync.Mutex // Detect against Snapshot/Restore from another goroutine
 	o        Options
 	miner    *drain.Miner
 	lines    int // lines mined, the model's included
@@ -237,6 +242,8 @@ func (d *Detector) Detect(_ context.Context, ev *event.Event, emit detect.Emit) 
 	if !d.Applies(ev) {
 		return nil
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	msg, _ := ev.GetString("message")
 	if strings.TrimSpace(msg) == "" {
 		return nil
@@ -331,4 +338,57 @@ func (d *Detector) signal(ev *event.Event, m drain.Match, rule string, truncated
 		Entities: ents, Time: ev.Time, EventIDs: []string{ev.ID},
 		Explanation: ex.Sentence, Details: det,
 	}
+}
+
+// State snapshots use the model artifact format, so they are hashed and a
+// damaged one is refused.
+const (
+	stateKind    = "drain-state"
+	stateName    = "logtemplate-state"
+	maxStateSize = 256 << 20
+)
+
+// Snapshot writes the detector's templates and line count (hashed), so its
+// state survives a restart. Detect waits while it runs.
+func (d *Detector) Snapshot(w io.Writer) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a, err := model.New(model.Body{Kind: stateKind, Name: stateName, Version: d.version,
+		Lineage: model.Lineage{ClassCounts: map[string]int{"lines": d.lines}}},
+		modelreg.TemplateParams{Miner: d.miner.Snapshot(), Lines: d.lines})
+	if err != nil {
+		return fmt.Errorf("logtemplate snapshot: %w", err)
+	}
+	if err := a.Write(w); err != nil {
+		return fmt.Errorf("logtemplate snapshot: %w", err)
+	}
+	return nil
+}
+
+// Restore replaces the state with a snapshot. A snapshot that does not
+// verify (hash, format, limits) is refused and the state is unchanged.
+func (d *Detector) Restore(r io.Reader) error {
+	a, err := model.Load(io.LimitReader(r, maxStateSize))
+	if err != nil {
+		return fmt.Errorf("logtemplate restore: %w", err)
+	}
+	if a.Body.Kind != stateKind || a.Body.Name != stateName {
+		return fmt.Errorf("logtemplate restore: not a logtemplate state (%s %s)", a.Body.Kind, a.Body.Name)
+	}
+	var p modelreg.TemplateParams
+	if err := a.Params(&p); err != nil {
+		return fmt.Errorf("logtemplate restore: %w", err)
+	}
+	if p.Lines < 0 {
+		return errors.New("logtemplate restore: negative line count")
+	}
+	p.Miner.Config.MaxClusters = max(d.o.MaxTemplates, len(p.Miner.Clusters))
+	m, err := drain.Restore(p.Miner)
+	if err != nil {
+		return fmt.Errorf("logtemplate restore: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.miner, d.lines, d.version = m, p.Lines, a.Body.Version
+	return nil
 }

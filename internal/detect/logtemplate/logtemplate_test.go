@@ -234,3 +234,37 @@ func TestLoghubLinux(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotRestart: stopping half-way, snapshotting and restoring into a
+// fresh detector gives the same signals as one uninterrupted run; a
+// tampered snapshot is refused and leaves the state unchanged.
+func TestSnapshotRestart(t *testing.T) {
+	evs := decode(t, filepath.Join("testdata", "syslog.log"))
+	cfg := logtemplate.Options{WarmUp: 10, RareCount: 2, RareShare: 0.1}
+	whole, _ := logtemplate.New(cfg)
+	want := run(t, whole, evs)
+
+	first, _ := logtemplate.New(cfg)
+	got := run(t, first, evs[:20])
+	var buf strings.Builder
+	if err := first.Snapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := logtemplate.New(cfg)
+	if err := second.Restore(strings.NewReader(buf.String())); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, run(t, second, evs[20:])...)
+	if !cmp.Equal(want, got) {
+		t.Fatalf("restart changed the signals:\n%s", cmp.Diff(want, got))
+	}
+	bad := []byte(buf.String())
+	bad[len(bad)/2] ^= 0x01
+	third, _ := logtemplate.New(cfg)
+	if err := third.Restore(strings.NewReader(string(bad))); err == nil {
+		t.Fatal("tampered snapshot accepted")
+	}
+	if third.Lines() != 0 || third.Templates() != 0 {
+		t.Fatalf("refused restore changed state: %d lines, %d templates", third.Lines(), third.Templates())
+	}
+}
