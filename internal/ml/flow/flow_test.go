@@ -202,6 +202,18 @@ func TestDeterministicAndDrop(t *testing.T) {
 	if iso[0].Score == a[0].Score && iso[1].Score == a[1].Score {
 		t.Error("Drop had no effect")
 	}
+	cfg.Drop = []string{"failed_state", "no_reply"}
+	d, err := ScoreFlows(cfg, flows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sc := range d {
+		for _, c := range sc.Explanation.Top {
+			if c.Feature == "failed_state" || c.Feature == "no_reply" {
+				t.Fatalf("flow %d: dropped member %s explains the score", i, c.Feature)
+			}
+		}
+	}
 }
 
 func TestBadInput(t *testing.T) {
