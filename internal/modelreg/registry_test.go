@@ -13,6 +13,11 @@ import (
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
+func artifactFor(name, version string) (*model.Artifact, error) {
+	return model.New(model.Body{Kind: "test", Name: name, Version: version,
+		Lineage: model.Lineage{ClassCounts: map[string]int{"normal": 1}, ContentHash: "sha256:00"}}, []int{1})
+}
+
 func artifact(t *testing.T, name, version string, p any) *model.Artifact {
 	t.Helper()
 	a, err := model.New(model.Body{Kind: "test", Name: name, Version: version,

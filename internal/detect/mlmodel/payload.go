@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/event"
@@ -251,7 +252,7 @@ func (p *Payload) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 		if !haveBest || r.Prob > best.Prob {
 			best, bestV, haveBest = r, v, true
 		}
-		if !r.Attack && r.Unseen > p.guard && len([]rune(v.raw)) >= p.minRunes && (!haveOOD || r.Unseen > guard.Unseen) {
+		if !r.Attack && r.Unseen > p.guard && utf8.RuneCountInString(v.raw) >= p.minRunes && (!haveOOD || r.Unseen > guard.Unseen) {
 			guard, guardV, haveOOD = r, v, true
 		}
 	}
