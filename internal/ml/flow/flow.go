@@ -398,7 +398,8 @@ func median(v []float64) float64 {
 	return (v[m-1] + v[m]) / 2
 }
 
-// topPositive keeps k members with positive weight: the strongest
+// topPositive keeps k members with positive weight and a value off the
+// median: the strongest
 // flow-level one (what this flow did), then the strongest aggregates (what
 // its source, destination and port did), then the rest by weight. Ties go
 // to the earlier member.
@@ -415,7 +416,9 @@ func topPositive(cs []ml.Contribution, k int) []ml.Contribution {
 			if len(out) >= limit || len(out) >= k {
 				return
 			}
-			if !taken[i] && cs[i].Weight > 0 && ok(i) {
+			// A value equal to the capture median is no evidence, even if
+			// ties put its percentile above the middle.
+			if !taken[i] && cs[i].Weight > 0 && cs[i].Value != cs[i].Baseline && ok(i) {
 				taken[i] = true
 				out = append(out, cs[i])
 			}
