@@ -417,8 +417,11 @@ func topPositive(cs []ml.Contribution, k int) []ml.Contribution {
 				return
 			}
 			// A value equal to the capture median is no evidence, even if
-			// ties put its percentile above the middle.
-			if !taken[i] && cs[i].Weight > 0 && cs[i].Value != cs[i].Baseline && ok(i) {
+			// ties put its percentile above the middle; a failed connection
+			// state is a fact about the flow and stays even when failures
+			// are the capture's norm.
+			atMedian := cs[i].Value == cs[i].Baseline && !(i == 0 && cs[i].Value > 0)
+			if !taken[i] && cs[i].Weight > 0 && !atMedian && ok(i) {
 				taken[i] = true
 				out = append(out, cs[i])
 			}

@@ -280,3 +280,31 @@ func TestNum(t *testing.T) {
 func mlContribution(name string) ml.Contribution {
 	return ml.Contribution{Feature: name, Value: 3, Baseline: 1, Weight: 0.3}
 }
+
+// When half-open flows are the capture's norm, a half-open flow's
+// explanation still says so (the state is a fact, not a comparison), and
+// a median value is never offered as evidence.
+func TestExplanationWhenFailuresAreTheNorm(t *testing.T) {
+	var flows []Flow
+	for k := 0; k < 40; k++ {
+		flows = append(flows, answered("192.0.2.1", fmt.Sprintf("198.51.100.%d", 1+k%9), 443, k))
+	}
+	for k := 0; k < 200; k++ {
+		flows = append(flows, probe(fmt.Sprintf("203.0.113.%d", k), "192.0.2.1", 1+k%50))
+	}
+	s, err := ScoreFlows(DefaultConfig(), flows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s[len(flows)-1].Explanation
+	if !strings.Contains(e.Sentence, "half-open (S0") {
+		t.Errorf("sentence %q lacks the state", e.Sentence)
+	}
+	for i, sc := range s {
+		for j, c := range sc.Explanation.Top {
+			if c.Feature != "failed_state" && c.Value == c.Baseline {
+				t.Fatalf("flow %d contribution %d %s: value %v is the median", i, j, c.Feature, c.Value)
+			}
+		}
+	}
+}
