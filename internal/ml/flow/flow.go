@@ -175,6 +175,11 @@ func ScoreFlows(cfg Config, flows []Flow) ([]Scored, error) {
 	if cfg.Trees < 1 || cfg.SampleSize < 2 {
 		return nil, fmt.Errorf("scoring flows: invalid config %+v", cfg)
 	}
+	for _, d := range cfg.Drop {
+		if d != isolationMember && !slices.Contains(Features, d) {
+			return nil, fmt.Errorf("scoring flows: Drop names an unknown member %q", d)
+		}
+	}
 	if len(flows) == 0 {
 		return nil, nil
 	}
@@ -253,10 +258,11 @@ func ScoreFlows(cfg Config, flows []Flow) ([]Scored, error) {
 		}
 	}
 	members = append(members, percentiles(iso))
+	names := append(slices.Clone(Features), isolationMember)
 	use := make([]bool, len(members))
 	used := 0
 	for j := range use {
-		use[j] = !slices.Contains(cfg.Drop, append(append([]string(nil), Features...), isolationMember)[j])
+		use[j] = !slices.Contains(cfg.Drop, names[j])
 		if use[j] {
 			used++
 		}
@@ -273,7 +279,6 @@ func ScoreFlows(cfg Config, flows []Flow) ([]Scored, error) {
 	}
 	medRaw[nf] = median(append([]float64(nil), iso...))
 	out := make([]Scored, n)
-	names := append(append([]string(nil), Features...), isolationMember)
 	cs := make([]ml.Contribution, nf+1) // reused: topPositive copies
 	for i := range flows {
 		sum := 0.0

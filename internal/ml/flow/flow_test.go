@@ -202,6 +202,10 @@ func TestDeterministicAndDrop(t *testing.T) {
 	if iso[0].Score == a[0].Score && iso[1].Score == a[1].Score {
 		t.Error("Drop had no effect")
 	}
+	cfg.Drop = []string{"no_such_member"}
+	if _, err := ScoreFlows(cfg, flows); err == nil || !strings.Contains(err.Error(), "no_such_member") {
+		t.Errorf("unknown member in Drop: %v", err)
+	}
 	cfg.Drop = []string{"failed_state", "no_reply"}
 	d, err := ScoreFlows(cfg, flows)
 	if err != nil {
