@@ -574,3 +574,31 @@ func TestSemantics(t *testing.T) {
 		})
 	}
 }
+
+// TestGeneratePlacement: spec v2.0.x has generate beside level, pySigma
+// reads it inside correlation; both are accepted, a contradiction is not.
+func TestGeneratePlacement(t *testing.T) {
+	body := "  type: event_count\n  rules: [a]\n  group-by: [user.name]\n  timespan: 5m\n  condition: {gte: 3}\n"
+	for _, tc := range []struct {
+		name, top, inner string
+		want, wantErr    bool
+	}{
+		{"default", "", "", false, false},
+		{"top level", "generate: true\n", "", true, false},
+		{"inside correlation", "", "  generate: true\n", true, false},
+		{"inside false", "", "  generate: false\n", false, false},
+		{"both agree", "generate: true\n", "  generate: true\n", true, false},
+		{"both contradict", "generate: false\n", "  generate: true\n", false, true},
+		{"not a bool", "", "  generate: yes please\n", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := compileString(t, "title: T\n"+tc.top+"correlation:\n"+body+tc.inner)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err == nil && r.Generate() != tc.want {
+				t.Errorf("Generate() = %v, want %v", r.Generate(), tc.want)
+			}
+		})
+	}
+}

@@ -217,10 +217,9 @@ func Compile(doc *yaml.Node, path string) (*Rule, error) {
 		case "tags":
 			r.tags, err = stringList(path, v, "tags", 256)
 		case "generate":
-			if v.Kind != yaml.ScalarNode || (v.Value != "true" && v.Value != "false") {
-				err = errAt(path, v, "generate must be true or false")
-			}
-			r.generate = v.Value == "true"
+			// Spec v2.0.x puts generate beside level; pySigma reads it inside
+			// the correlation section. Both are accepted (see compileCorrelation).
+			r.generate, err = parseGenerate(path, v)
 		case "correlation":
 			corr = v
 		default:
@@ -240,7 +239,12 @@ func Compile(doc *yaml.Node, path string) (*Rule, error) {
 	if corr == nil {
 		return nil, errAt(path, doc, "missing correlation section")
 	}
-	if err := r.compileCorrelation(corr, path); err != nil {
+	var topGenerate *bool
+	if seen["generate"] {
+		g := r.generate
+		topGenerate = &g
+	}
+	if err := r.compileCorrelation(corr, path, topGenerate); err != nil {
 		return nil, err
 	}
 	switch {
@@ -259,7 +263,16 @@ func Compile(doc *yaml.Node, path string) (*Rule, error) {
 	return r, nil
 }
 
-func (r *Rule) compileCorrelation(n *yaml.Node, path string) error {
+func parseGenerate(path string, v *yaml.Node) (bool, error) {
+	if v.Kind != yaml.ScalarNode || (v.Value != "true" && v.Value != "false") {
+		return false, errAt(path, v, "generate must be true or false")
+	}
+	return v.Value == "true", nil
+}
+
+// compileCorrelation reads the correlation section. topGenerate is the
+// top-level generate value, if the document has one.
+func (r *Rule) compileCorrelation(n *yaml.Node, path string, topGenerate *bool) error {
 	if n.Kind != yaml.MappingNode {
 		return errAt(path, n, "correlation must be a mapping")
 	}
@@ -293,8 +306,16 @@ func (r *Rule) compileCorrelation(n *yaml.Node, path string) error {
 			fieldNode = v
 		case "aliases":
 			err = r.compileAliases(v, path)
+		case "generate":
+			var g bool
+			if g, err = parseGenerate(path, v); err == nil {
+				if topGenerate != nil && *topGenerate != g {
+					err = errAt(path, v, "correlation.generate: %v contradicts generate: %v", g, *topGenerate)
+				}
+				r.generate = g
+			}
 		default:
-			return errAt(path, k, "unknown key correlation.%s (want type, rules, group-by, timespan, condition, aliases)", k.Value)
+			return errAt(path, k, "unknown key correlation.%s (want type, rules, group-by, timespan, condition, aliases, generate)", k.Value)
 		}
 		if err != nil {
 			return err

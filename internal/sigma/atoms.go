@@ -236,11 +236,11 @@ func (vm *valueMatcher) acMatch(c *evalCtx, f *fval) (res, decided bool) {
 		if vm.isInt && f.isInt {
 			return false, false
 		}
-		return c.has(vm.acID-1, vm.acFl) != vm.neg, true
+		return c.has(vm.acID-1, vm.acFl), true
 	}
 	for _, id := range vm.preIDs {
 		if !c.has(id, hitAny) {
-			return vm.neg, true // a literal every match contains is missing
+			return false, true // a literal every match contains is missing
 		}
 	}
 	return false, false

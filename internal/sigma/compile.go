@@ -89,6 +89,7 @@ type item struct {
 	mods    string
 	slot    int
 	all     bool
+	neq     bool              // the field equals none of the values (all is then moot)
 	exists  int8              // -1: no exists modifier; 0/1: must be absent/present
 	vals    []*valueMatcher   // every variant of every value (OR)
 	groups  [][]*valueMatcher // per written value, for all: each group must match
@@ -102,6 +103,16 @@ func (it *item) eval(c *evalCtx) bool {
 	}
 	// One automaton pass per event answers the literal matchers.
 	ac := c.scanSlot(it.slot)
+	if it.neq {
+		// Sigma neq: the field differs from the value; with a list, from
+		// every value (a list of inequalities joined by OR would always hold).
+		for _, v := range it.vals {
+			if v.matchFast(c, f, ac) {
+				return false
+			}
+		}
+		return true
+	}
 	if it.all {
 		for _, g := range it.groups {
 			ok := false
@@ -353,7 +364,7 @@ func (cp *compiler) compileItem(field string, mods []string, vals []*yaml.Node, 
 	if err != nil {
 		return nil, posErr(cp.path, at, "field %q: %v", field, err)
 	}
-	it := &item{field: field, mods: strings.Join(mods, "|"), all: ms.all, exists: -1}
+	it := &item{field: field, mods: strings.Join(mods, "|"), all: ms.all, neq: ms.neq, exists: -1}
 	if field == "" {
 		it.slot = keywordSlot
 		if !(ms.contains || ms.startswith || ms.endswith || ms.re || ms.cidr || ms.num) {

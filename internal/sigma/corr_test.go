@@ -38,9 +38,17 @@ generate: %s
 `
 
 func TestCorrelationInsideDetect(t *testing.T) {
-	for _, gen := range []bool{false, true} {
-		t.Run(fmt.Sprint("generate=", gen), func(t *testing.T) {
-			d, err := New(Options{Paths: []string{writeRule(t, fmt.Sprintf(bruteForce, fmt.Sprint(gen)))}})
+	for _, tc := range []struct {
+		gen    bool
+		nested bool // generate inside the correlation section (pySigma's place)
+	}{{false, false}, {true, false}, {false, true}, {true, true}} {
+		gen := tc.gen
+		t.Run(fmt.Sprint("generate=", gen, "/nested=", tc.nested), func(t *testing.T) {
+			doc := fmt.Sprintf(bruteForce, fmt.Sprint(gen))
+			if tc.nested {
+				doc = strings.Replace(doc, "\ngenerate: ", "\n    generate: ", 1)
+			}
+			d, err := New(Options{Paths: []string{writeRule(t, doc)}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -214,14 +214,6 @@ func (c *evalCtx) lowListOf(f *fval) []string {
 // match applies one value matcher to a field value. An absent field reads
 // as the empty string (docs/fields.md: absent and empty are the same).
 func (vm *valueMatcher) match(c *evalCtx, f *fval) bool {
-	r := vm.matchPos(c, f)
-	if vm.neg {
-		return !r
-	}
-	return r
-}
-
-func (vm *valueMatcher) matchPos(c *evalCtx, f *fval) bool {
 	switch vm.op {
 	case opNull:
 		return !f.present

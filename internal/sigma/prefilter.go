@@ -26,7 +26,7 @@ const minLit = 3
 // itemAtom returns the need atom of an item, or ok=false if the item gives
 // no literal condition (regex, negation, exists, short literals, …).
 func itemAtom(it *item) (needAtom, int, bool) {
-	if it.exists >= 0 || len(it.vals) == 0 {
+	if it.exists >= 0 || it.neq || len(it.vals) == 0 {
 		return needAtom{}, 0, false
 	}
 	vals := it.vals
@@ -58,9 +58,6 @@ func itemAtom(it *item) (needAtom, int, bool) {
 func litScore(vals []*valueMatcher) (int, bool) {
 	minLen := -1
 	for _, v := range vals {
-		if v.neg {
-			return 0, false
-		}
 		l := valueLiteral(v)
 		if len(l) < minLit {
 			return 0, false
@@ -208,4 +205,3 @@ func collectLits(re *syntax.Regexp, depth int, out *[]string) {
 		}
 	}
 }
-

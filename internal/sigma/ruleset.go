@@ -146,12 +146,12 @@ func requiredEIDs(n node, eidSlot int) []int64 {
 	switch x := n.(type) {
 	case *selection:
 		for _, it := range x.items {
-			if it.slot != eidSlot || it.all || it.exists >= 0 {
+			if it.slot != eidSlot || it.all || it.neq || it.exists >= 0 {
 				continue
 			}
 			var ids []int64
 			for _, v := range it.vals {
-				if v.op != opEq || !v.isInt || v.neg {
+				if v.op != opEq || !v.isInt {
 					ids = nil
 					break
 				}

@@ -43,7 +43,6 @@ const (
 type valueMatcher struct {
 	op     op
 	cased  bool
-	neg    bool // neq
 	pat    string
 	glob   []globTok
 	isInt  bool // pat is a plain integer: compared numerically with int64 fields
@@ -198,7 +197,7 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			if m.re || m.cidr || m.num || m.fieldref || m.base64 || m.base64offset {
 				return nil, fmt.Errorf("null value with a modifier")
 			}
-			groups = append(groups, []*valueMatcher{{op: opNull, text: "null", neg: m.neq}})
+			groups = append(groups, []*valueMatcher{{op: opNull, text: "null"}})
 			continue
 		}
 		v := *vp
@@ -225,7 +224,7 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			if err != nil {
 				return nil, fmt.Errorf("bad regular expression %q: %w", v, err)
 			}
-			vm := &valueMatcher{op: opRe, re: re, text: v, neg: m.neq, reLits: regexLiterals(src)}
+			vm := &valueMatcher{op: opRe, re: re, text: v, reLits: regexLiterals(src)}
 			// Go's RE2 compiles .{1000,} into a thousand states; a length
 			// check is equivalent and cheap.
 			if mm := minRunRe.FindStringSubmatch(v); mm != nil && !m.reS {
@@ -238,14 +237,14 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			if err != nil {
 				return nil, fmt.Errorf("bad cidr %q: %w", v, err)
 			}
-			groups = append(groups, []*valueMatcher{&valueMatcher{op: opCidr, pfx: p.Masked(), text: v, neg: m.neq}})
+			groups = append(groups, []*valueMatcher{&valueMatcher{op: opCidr, pfx: p.Masked(), text: v}})
 			continue
 		case m.num:
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {
 				return nil, fmt.Errorf("numeric modifier needs a number, got %q", v)
 			}
-			groups = append(groups, []*valueMatcher{&valueMatcher{op: opNum, num: f, cmp: m.cmp, text: v, neg: m.neq}})
+			groups = append(groups, []*valueMatcher{&valueMatcher{op: opNum, num: f, cmp: m.cmp, text: v}})
 			continue
 		case m.fieldref:
 			vm := &valueMatcher{op: opFieldref, ref: resolveRef(v), refOp: opEq, cased: m.cased, text: v}
@@ -309,7 +308,7 @@ func compileString(s, text string, encoded bool, m modSet) *valueMatcher {
 			toks = append(toks, globTok{kind: '*'})
 		}
 	}
-	vm := &valueMatcher{cased: m.cased || encoded, neg: m.neq, text: text}
+	vm := &valueMatcher{cased: m.cased || encoded, text: text}
 	// base64 is case-sensitive by nature; lowering it would match other bytes.
 	classify(vm, toks)
 	return vm
