@@ -1,7 +1,7 @@
 // Package mleval registers the `rampart eval` suites of the ML layer:
 // loghub (template mining), hdfs (sequence anomalies), http-params and
 // nsl-kdd (supervised and unsupervised classifiers) and zeek-flows
-// (isolation forest on flows). Each suite reads DIR in the layout of its
+// (unsupervised scan/probe scoring of flows, internal/ml/flow). Each suite reads DIR in the layout of its
 // folder under ../shared/data, so the same command scores other data laid
 // out the same way; labels are read only by the scorer.
 package mleval
