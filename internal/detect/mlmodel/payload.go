@@ -127,6 +127,7 @@ func payloadOptions(cfg map[string]any) (PayloadOptions, error) {
 // Payload is the payload detector.
 type Payload struct {
 	clf       *payload.Classifier
+	fast      *fastScorer
 	name      string
 	version   string
 	hash      string
@@ -156,7 +157,7 @@ func NewPayload(o PayloadOptions) (*Payload, error) {
 			return nil, fmt.Errorf("payload detector: model %s@%s: vocabulary entry %q does not match its feature", a.Body.Name, a.Body.Version, f)
 		}
 	}
-	p := &Payload{clf: &c, name: a.Body.Name, version: a.Body.Version, hash: a.Hash, maxValues: o.MaxValues, minRunes: o.MinGuardRunes}
+	p := &Payload{clf: &c, fast: newFastScorer(&c), name: a.Body.Name, version: a.Body.Version, hash: a.Hash, maxValues: o.MaxValues, minRunes: o.MinGuardRunes}
 	p.guard = a.Body.Thresholds["unseen_share"]
 	if o.GuardShare > 0 {
 		p.guard = o.GuardShare
@@ -242,25 +243,29 @@ func (p *Payload) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 		skipped = len(vals) - p.maxValues
 		vals = vals[:p.maxValues]
 	}
+	// Decide with the fast scorer; explain (full Score) only what is reported.
 	var (
-		best, guard       payload.Result
+		bestP, guardU     float64
 		bestV, guardV     value
 		haveBest, haveOOD bool
 	)
 	for _, v := range vals {
-		r := p.clf.Score(v.raw)
-		if !haveBest || r.Prob > best.Prob {
-			best, bestV, haveBest = r, v, true
+		prob, unseen := p.fast.score(v.raw)
+		if !haveBest || prob > bestP {
+			bestP, bestV, haveBest = prob, v, true
 		}
-		if !r.Attack && r.Unseen > p.guard && utf8.RuneCountInString(v.raw) >= p.minRunes && (!haveOOD || r.Unseen > guard.Unseen) {
-			guard, guardV, haveOOD = r, v, true
+		if prob < p.clf.Cfg.Threshold && unseen > p.guard && utf8.RuneCountInString(v.raw) >= p.minRunes && (!haveOOD || unseen > guardU) {
+			guardU, guardV, haveOOD = unseen, v, true
 		}
 	}
-	switch {
-	case best.Attack:
-		emit(p.signal(ev, bestV, best, len(vals), skipped))
-	case haveOOD:
-		emit(p.guardSignal(ev, guardV, guard, len(vals), skipped))
+	if bestP >= p.clf.Cfg.Threshold {
+		if r := p.fast.result(bestV.raw); r.Attack {
+			emit(p.signal(ev, bestV, r, len(vals), skipped))
+			return nil
+		}
+	}
+	if haveOOD {
+		emit(p.guardSignal(ev, guardV, p.fast.result(guardV.raw), len(vals), skipped))
 	}
 	return nil
 }

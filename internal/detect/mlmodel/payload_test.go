@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -246,4 +248,60 @@ func TestPayloadSharedData(t *testing.T) {
 		}
 	}
 	t.Logf("signals: %v", got)
+}
+
+// BenchmarkPayloadDetect: web events carrying one http-params payload each
+// (the committed slice) plus a benign page parameter, benign and attack
+// payloads measured apart (an attack pays for its explanation).
+func BenchmarkPayloadDetect(b *testing.B) {
+	_, a := trainRegistry(b)
+	d, err := mlmodel.NewPayload(mlmodel.PayloadOptions{Artifact: a})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join("testdata", "http-params", "payload_train.csv"))
+	evs := map[string][]*event.Event{}
+	for i, line := range strings.Split(string(data), "\n")[1:] {
+		p, _, _ := strings.Cut(strings.TrimPrefix(line, `"`), `",`)
+		if p == "" {
+			continue
+		}
+		kind := "attack"
+		if strings.HasSuffix(strings.TrimSpace(line), `"norm"`) {
+			kind = "benign"
+		}
+		ev := event.New()
+		ev.ID = strconv.Itoa(i)
+		ev.Set("url.query", "q="+url.QueryEscape(p)+"&page=2")
+		evs[kind] = append(evs[kind], ev)
+	}
+	emit := func(signal.Signal) {}
+	for _, kind := range []string{"benign", "attack"} {
+		b.Run(kind, func(b *testing.B) {
+			es := evs[kind]
+			for i := 0; i < b.N; i++ {
+				d.Detect(context.Background(), es[i%len(es)], emit)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// TestFastScoreMatches: the detector's fast path decides exactly as the
+// classifier's full Score on every payload of the committed slice.
+func TestFastScoreMatches(t *testing.T) {
+	_, a := trainRegistry(t)
+	data, _ := os.ReadFile(filepath.Join("testdata", "http-params", "payload_train.csv"))
+	payloads := []string{"", " ", "\x02\x03", "a  b\tc", "ÀÉ 漢字 %C0%AE", strings.Repeat("x'", 5000)}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		p, _, _ := strings.Cut(strings.TrimPrefix(line, `"`), `",`)
+		payloads = append(payloads, p)
+	}
+	n, err := mlmodel.CheckFastScore(a, payloads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 2000 {
+		t.Fatalf("checked %d payloads", n)
+	}
 }
