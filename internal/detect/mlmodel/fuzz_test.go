@@ -44,5 +44,11 @@ func FuzzPayloadDetect(f *testing.F) {
 		if err != nil || n > 1 {
 			t.Fatalf("err %v, %d signals", err, n)
 		}
+		// The fast path decides and explains exactly as the classifier.
+		for _, s := range []string{query, body} {
+			if err := fuzzDet.CheckFast(s); err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 }
