@@ -54,18 +54,19 @@ func exactAtom(v *valueMatcher) (string, uint8, bool) {
 	return "", 0, false
 }
 
-// preLits are lower-case literals every (positive) match of v contains:
-// checked before running a regex, wildcard or case-sensitive pattern.
-func preLits(v *valueMatcher) []string {
+// preFactors are what every match of v contains: per factor, one of its
+// lower-case literals. Checked before running a regex, wildcard or
+// case-sensitive pattern.
+func preFactors(v *valueMatcher) [][]string {
 	switch v.op {
 	case opRe:
-		return v.reLits
+		return v.reFactors
 	case opGlob, opEq, opContains, opPrefix, opSuffix:
 		if _, _, ok := exactAtom(v); ok {
 			return nil
 		}
 		if l := valueLiteral(v); l != "" {
-			return []string{l}
+			return [][]string{{l}}
 		}
 	}
 	return nil
@@ -131,8 +132,10 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 				if l, _, ok := exactAtom(v); ok {
 					t.add(it.slot, l)
 				}
-				for _, l := range preLits(v) {
-					t.add(it.slot, l)
+				for _, alts := range preFactors(v) {
+					for _, l := range alts {
+						t.add(it.slot, l)
+					}
 				}
 			}
 		})
@@ -164,10 +167,17 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 					}
 				}
 				v.preIDs = v.preIDs[:0]
-				for _, l := range preLits(v) {
-					if id, ok := t.global(it.slot, l); ok {
-						v.preIDs = append(v.preIDs, id)
+			factors:
+				for _, alts := range preFactors(v) {
+					var ids []int32
+					for _, l := range alts {
+						id, ok := t.global(it.slot, l)
+						if !ok {
+							continue factors // no automaton: the factor cannot be checked
+						}
+						ids = append(ids, id)
 					}
+					v.preIDs = append(v.preIDs, ids)
 				}
 			}
 		})
@@ -238,10 +248,14 @@ func (vm *valueMatcher) acMatch(c *evalCtx, f *fval) (res, decided bool) {
 		}
 		return c.has(vm.acID-1, vm.acFl), true
 	}
-	for _, id := range vm.preIDs {
-		if !c.has(id, hitAny) {
-			return false, true // a literal every match contains is missing
+factors:
+	for _, ids := range vm.preIDs {
+		for _, id := range ids {
+			if c.has(id, hitAny) {
+				continue factors
+			}
 		}
+		return false, true // no literal of a factor every match has occurs
 	}
 	return false, false
 }

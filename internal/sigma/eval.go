@@ -243,10 +243,10 @@ func (vm *valueMatcher) match(c *evalCtx, f *fval) bool {
 	}
 	switch vm.op {
 	case opRe:
-		if len(vm.reLits) > 0 && !c.slow {
+		if len(vm.reFactors) > 0 && !c.slow {
 			low := c.lowOf(f)
-			for _, l := range vm.reLits {
-				if !strings.Contains(low, l) {
+			for _, alts := range vm.reFactors {
+				if !containsAny(low, alts) {
 					return false
 				}
 			}
@@ -343,6 +343,15 @@ func hasRun(s string, n int) bool {
 		}
 		run++
 		if run >= n {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
 			return true
 		}
 	}

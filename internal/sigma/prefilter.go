@@ -75,8 +75,8 @@ func valueLiteral(v *valueMatcher) string {
 	case opEq, opContains, opPrefix, opSuffix:
 		return strings.ToLower(v.pat)
 	case opRe:
-		if len(v.reLits) > 0 {
-			return v.reLits[0]
+		if len(v.reFactors) > 0 && len(v.reFactors[0]) == 1 {
+			return v.reFactors[0][0]
 		}
 		return ""
 	case opGlob:
@@ -170,38 +170,105 @@ func needOfAll(kids []node, eidSlot, skip int) ([]needAtom, int) {
 	return best, bestScore
 }
 
-// regexLiterals returns lower-cased literals every match of src contains
-// (the mandatory literal parts of its top-level concatenation), longest first.
-func regexLiterals(src string) []string {
+// regexFactors returns what every match of src contains: per factor, at
+// least one of its lower-cased literals. A factor with one literal comes
+// from a mandatory literal of the top-level concatenation, one with several
+// from an alternation whose branches each have a mandatory literal.
+// Single-literal factors come first, longest first.
+func regexFactors(src string) [][]string {
 	re, err := syntax.Parse(src, syntax.Perl)
 	if err != nil {
 		return nil
 	}
-	var out []string
-	collectLits(re.Simplify(), 0, &out)
-	for i := range out {
-		out[i] = strings.ToLower(out[i])
-	}
-	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return slices.Compact(out)
+	fs := factorsOf(re.Simplify(), 0)
+	slices.SortStableFunc(fs, func(a, b []string) int {
+		if (len(a) == 1) != (len(b) == 1) {
+			if len(a) == 1 {
+				return -1
+			}
+			return 1
+		}
+		return minLen(b) - minLen(a)
+	})
+	return slices.CompactFunc(fs, slices.Equal)
 }
 
-func collectLits(re *syntax.Regexp, depth int, out *[]string) {
-	if depth > 20 || len(*out) > 16 {
-		return
+func minLen(alts []string) int {
+	m := -1
+	for _, a := range alts {
+		if m < 0 || len(a) < m {
+			m = len(a)
+		}
+	}
+	return m
+}
+
+func factorsOf(re *syntax.Regexp, depth int) [][]string {
+	if depth > 20 {
+		return nil
 	}
 	switch re.Op {
 	case syntax.OpLiteral:
-		*out = append(*out, string(re.Rune))
+		if l, ok := foldSafeLiteral(re); ok {
+			return [][]string{{l}}
+		}
 	case syntax.OpCapture, syntax.OpPlus:
-		collectLits(re.Sub[0], depth+1, out)
+		return factorsOf(re.Sub[0], depth+1)
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			collectLits(re.Sub[0], depth+1, out)
+			return factorsOf(re.Sub[0], depth+1)
 		}
 	case syntax.OpConcat:
+		var out [][]string
 		for _, s := range re.Sub {
-			collectLits(s, depth+1, out)
+			out = append(out, factorsOf(s, depth+1)...)
 		}
+		if len(out) > 16 {
+			out = out[:16]
+		}
+		return out
+	case syntax.OpAlternate:
+		var alts []string
+		for _, s := range re.Sub {
+			best := []string(nil)
+			for _, f := range factorsOf(s, depth+1) {
+				if best == nil || minLen(f) > minLen(best) {
+					best = f
+				}
+			}
+			if best == nil || minLen(best) < 2 {
+				return nil // a branch without a literal (or a one-byte one): no factor
+			}
+			alts = append(alts, best...)
+		}
+		if len(alts) > 32 {
+			return nil
+		}
+		slices.Sort(alts)
+		return [][]string{slices.Compact(alts)}
 	}
+	return nil
+}
+
+// foldSafeLiteral lower-cases a regex literal. Of a case-folding literal
+// it keeps the longest run without k, s or non-ASCII letters: (?i)k also
+// matches the Kelvin sign and (?i)s the long s, whose lower case is not k or s.
+func foldSafeLiteral(re *syntax.Regexp) (string, bool) {
+	if re.Flags&syntax.FoldCase == 0 {
+		return strings.ToLower(string(re.Rune)), true
+	}
+	best, start := "", 0
+	for i := 0; i <= len(re.Rune); i++ {
+		if i < len(re.Rune) {
+			r := re.Rune[i]
+			if r < 0x80 && r != 'k' && r != 'K' && r != 's' && r != 'S' {
+				continue
+			}
+		}
+		if i-start > len(best) {
+			best = string(re.Rune[start:i])
+		}
+		start = i + 1
+	}
+	return strings.ToLower(best), best != ""
 }

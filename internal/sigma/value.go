@@ -41,24 +41,26 @@ const (
 // lower-cased at compile time unless cased; the field text is lower-cased
 // once per event by the evaluation cache.
 type valueMatcher struct {
-	op     op
-	cased  bool
-	pat    string
-	glob   []globTok
-	isInt  bool // pat is a plain integer: compared numerically with int64 fields
-	ival   int64
-	re     *regexp.Regexp
-	pfx    netip.Prefix
-	num    float64
-	cmp    numCmp
-	ref    int      // fieldref: slot of the referenced field
-	refOp  op       // fieldref: opEq, opContains, opPrefix, opSuffix
-	reLits []string // re: lower-case literals every match contains (checked before the regex)
-	acID   int32    // 1 + the atom deciding this matcher (0: none)
-	acFl   uint8    // the atom's hit flag that means a match
-	preIDs []int32  // atoms every match contains (checked before running)
-	minRun int      // re of the form .{N,}: a run of N non-newline characters
-	text   string   // the value as written, for explanations
+	op    op
+	cased bool
+	pat   string
+	glob  []globTok
+	isInt bool // pat is a plain integer: compared numerically with int64 fields
+	ival  int64
+	re    *regexp.Regexp
+	pfx   netip.Prefix
+	num   float64
+	cmp   numCmp
+	ref   int // fieldref: slot of the referenced field
+	refOp op  // fieldref: opEq, opContains, opPrefix, opSuffix
+	// re: per factor, lower-case literals one of which every match contains
+	// (checked before running the regex)
+	reFactors [][]string
+	acID      int32     // 1 + the atom deciding this matcher (0: none)
+	acFl      uint8     // the atom's hit flag that means a match
+	preIDs    [][]int32 // per factor, atoms one of which every match contains
+	minRun    int       // re of the form .{N,}: a run of N non-newline characters
+	text      string    // the value as written, for explanations
 }
 
 // globTok is one element of a wildcard pattern.
@@ -224,7 +226,7 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			if err != nil {
 				return nil, fmt.Errorf("bad regular expression %q: %w", v, err)
 			}
-			vm := &valueMatcher{op: opRe, re: re, text: v, reLits: regexLiterals(src)}
+			vm := &valueMatcher{op: opRe, re: re, text: v, reFactors: regexFactors(src)}
 			// Go's RE2 compiles .{1000,} into a thousand states; a length
 			// check is equivalent and cheap.
 			if mm := minRunRe.FindStringSubmatch(v); mm != nil && !m.reS {

@@ -1,0 +1,43 @@
+package sigma
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestRegexFactors(t *testing.T) {
+	for _, tc := range []struct {
+		re   string
+		want [][]string
+		hits []string // texts the regex matches: each must satisfy every factor
+	}{
+		{`abc.*def`, [][]string{{"abc"}, {"def"}}, []string{"xxabcyydef"}},
+		{`(Get-Item|gci|Get-ChildItem).{1,64}-Path.{1,64}\\(currentcontrolset\\services|CurrentVersion\\Run)\\`,
+			[][]string{{"-path"}, {`\`}, {`currentcontrolset\services`, `currentversion\run`}, {"gci", "get-childitem", "get-item"}},
+			[]string{`gci -Path HKLM:\System\currentcontrolset\services\x`, `Get-ChildItem -Path x\CurrentVersion\Run\`}},
+		{`(?i)kerberos`, [][]string{{"erbero"}}, []string{"KERBEROS", "\u212aerberos"}},
+		{`(?i)ſ?tart`, [][]string{{"tart"}}, []string{"START"}},
+		{`(a|bc)x`, [][]string{{"x"}}, []string{"ax"}}, // a one-byte branch gives no factor
+		{`a?b*`, nil, []string{""}},
+		{`\w+` + "`" + `(\w+|-|.)`, [][]string{{"`"}}, []string{"a`b"}},
+	} {
+		got := regexFactors(tc.re)
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("%s: factors (-want +got):\n%s", tc.re, d)
+		}
+		re := regexp.MustCompile(tc.re)
+		for _, h := range tc.hits {
+			if !re.MatchString(h) {
+				t.Fatalf("%s does not match %q", tc.re, h)
+			}
+			for _, f := range got {
+				if !containsAny(strings.ToLower(h), f) {
+					t.Errorf("%s matches %q but factor %q is missing", tc.re, h, f)
+				}
+			}
+		}
+	}
+}
