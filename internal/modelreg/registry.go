@@ -50,13 +50,14 @@ type Registry struct {
 	dir string
 }
 
-// Open returns the registry in dir, creating the folder if needed.
+// Open returns the registry in dir. The folder is created by the first
+// Save, so reading commands on a fresh node leave no trace.
 func Open(dir string) (*Registry, error) {
 	if dir == "" {
 		return nil, errors.New("opening model registry: empty folder")
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("opening model registry: %w", err)
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("opening model registry: %s is not a folder", dir)
 	}
 	return &Registry{dir: dir}, nil
 }
@@ -323,6 +324,9 @@ func (r *Registry) List() ([]Entry, error) {
 		return nil, err
 	}
 	ents, err := os.ReadDir(r.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing models: %w", err)
 	}

@@ -29,9 +29,16 @@ func artifact(t *testing.T, name, version string, p any) *model.Artifact {
 }
 
 func TestRegistrySaveLoadActivate(t *testing.T) {
-	reg, err := Open(t.TempDir())
+	dir := filepath.Join(t.TempDir(), "data", "models")
+	reg, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if es, err := reg.List(); err != nil || len(es) != 0 {
+		t.Fatalf("list of a missing folder: %v %v", es, err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatal("reading created the registry folder")
 	}
 	if _, err := reg.Load("m", ""); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("load before save: %v, want ErrNotFound", err)
