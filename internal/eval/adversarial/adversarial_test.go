@@ -152,3 +152,45 @@ func TestKDDFull(t *testing.T) {
 	}
 	r.Table(os.Stderr)
 }
+
+func TestPayloadFull(t *testing.T) {
+	if os.Getenv("RAMPART_ADV_FULL") == "" {
+		t.Skip("set RAMPART_ADV_FULL=1 for the full-data run")
+	}
+	dir := testutil.SharedData(t, "http-params")
+	r, err := run(context.Background(), eval.Options{Data: dir, Seed: 1, Progress: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Table(os.Stderr)
+}
+
+// TestPayloadSlice runs the suite on a slice of http-params.
+func TestPayloadSlice(t *testing.T) {
+	small(t)
+	src := testutil.SharedData(t, "http-params")
+	dir := t.TempDir()
+	// The file is sorted by nothing useful; a stride keeps every attack type.
+	f, err := os.ReadFile(filepath.Join(src, "payload_train.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(f), "\n")
+	var b strings.Builder
+	b.WriteString(lines[0])
+	for i := 1; i < len(lines); i += 5 {
+		b.WriteString(lines[i])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "payload_train.csv"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := runJSON(t, dir, 3)
+	checkCommon(t, m)
+	if m["layout"] != "http-params" {
+		t.Errorf("layout %v", m["layout"])
+	}
+	ev := m["evasion"].([]any)
+	if len(ev) < 6 {
+		t.Errorf("want none, case, encodings, comments, whitespace, mimicry; got %d", len(ev))
+	}
+}

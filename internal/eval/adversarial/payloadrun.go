@@ -1,0 +1,525 @@
+package adversarial
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/ml/guard"
+	"github.com/rampart-ids/rampart/internal/ml/model"
+	"github.com/rampart-ids/rampart/internal/ml/payload"
+	"github.com/rampart-ids/rampart/internal/ml/robust"
+	"github.com/rampart-ids/rampart/internal/sigma"
+	"github.com/rampart-ids/rampart/rules"
+)
+
+const maxPayloadRows = 2_000_000
+
+type payloadRow struct {
+	Payload string
+	Type    string // attack_type: norm, sqli, xss, …
+	Attack  bool
+}
+
+func readPayloads(path string) ([]payloadRow, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening payloads: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	head, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s header: %w", path, err)
+	}
+	col := map[string]int{}
+	for i, h := range head {
+		col[strings.TrimPrefix(strings.TrimSpace(h), "\ufeff")] = i
+	}
+	pi, ok1 := col["payload"]
+	ti, ok2 := col["attack_type"]
+	li, ok3 := col["label"]
+	if !ok1 || !ok2 || !ok3 {
+		return nil, fmt.Errorf("%s: want columns payload, attack_type, label; have %v", path, head)
+	}
+	var out []payloadRow
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		if len(rec) <= max(pi, ti, li) {
+			return nil, fmt.Errorf("%s:%d: short row", path, line)
+		}
+		if len(out) >= maxPayloadRows {
+			return nil, fmt.Errorf("%s: more than %d rows", path, maxPayloadRows)
+		}
+		lab := strings.TrimSpace(rec[li])
+		if lab != "norm" && lab != "anom" {
+			return nil, fmt.Errorf("%s:%d: label %q, want norm or anom", path, line, lab)
+		}
+		out = append(out, payloadRow{Payload: rec[pi], Type: strings.TrimSpace(rec[ti]), Attack: lab == "anom"})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no rows", path)
+	}
+	return out, nil
+}
+
+// webRules loads the bundled Sigma rules: the rule layer of the stack.
+func webRules() (*sigma.Detector, func(), error) {
+	dir, err := os.MkdirTemp("", "rampart-adv-rules-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("rules: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	if err := rules.Extract(dir); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	d, err := sigma.New(sigma.Options{Paths: []string{filepath.Join(dir, "sigma")}})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return d, cleanup, nil
+}
+
+// webEvent is the access-log event a request carrying p in a query
+// parameter produces; the payload appears as sent (already encoded or not).
+func webEvent(p string) *event.Event {
+	ev := event.New()
+	ev.Set("event.module", "web")
+	ev.Set("event.dataset", "web.access")
+	ev.Set("event.category", "web")
+	ev.Set("url.path", "/app/search")
+	ev.Set("url.query", "q="+p)
+	ev.Set("url.original", "/app/search?q="+p)
+	ev.Set("http.request.method", "GET")
+	return ev
+}
+
+func ruleHit(d *sigma.Detector, p string) bool { return len(d.Matches(webEvent(p))) > 0 }
+
+// payloadFeatures are dense, model-independent properties of a payload
+// for the input guard, plus the classifier's unseen-feature share.
+var payloadSpecials = "'\"<>/\\.;|&()=-#%*+,:@$!?[]{}~^`_"
+
+func payloadFeatureNames() []string {
+	names := []string{"log_len", "unseen_share", "letters", "digits", "spaces", "upper", "nonascii"}
+	for _, c := range payloadSpecials {
+		names = append(names, "char_"+string(c))
+	}
+	return names
+}
+
+func payloadVec(c *payload.Classifier, p string) []float64 {
+	n := float64(max(1, len(p)))
+	v := make([]float64, 0, 7+len(payloadSpecials))
+	var letters, digits, spaces, upper, nonascii float64
+	counts := map[rune]float64{}
+	for _, r := range p {
+		switch {
+		case r >= 'a' && r <= 'z':
+			letters++
+		case r >= 'A' && r <= 'Z':
+			letters++
+			upper++
+		case r >= '0' && r <= '9':
+			digits++
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			spaces++
+		case r > 127:
+			nonascii++
+		default:
+			counts[r]++
+		}
+	}
+	v = append(v, math.Log1p(float64(len(p))), c.Score(p).Unseen, letters/n, digits/n, spaces/n, upper/n, nonascii/n)
+	for _, ch := range payloadSpecials {
+		v = append(v, counts[ch]/n)
+	}
+	return v
+}
+
+func trainPayload(rows []payloadRow) (*payload.Classifier, error) {
+	ps, ys := make([]string, len(rows)), make([]bool, len(rows))
+	for i, r := range rows {
+		ps[i], ys[i] = r.Payload, r.Attack
+	}
+	return payload.Train(payload.DefaultConfig(), ps, ys)
+}
+
+func payloadRecall(c *payload.Classifier, rows []payloadRow) (rec, fp float64) {
+	var tp, na, fpn, nn int
+	for _, r := range rows {
+		hit := c.Score(r.Payload).Attack
+		if r.Attack {
+			na++
+			if hit {
+				tp++
+			}
+		} else {
+			nn++
+			if hit {
+				fpn++
+			}
+		}
+	}
+	return float64(tp) / float64(max(na, 1)), float64(fpn) / float64(max(nn, 1))
+}
+
+func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer) (*Result, error) {
+	path := filepath.Join(dir, "payload_train.csv")
+	rows, err := readPayloads(path)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Layout: "http-params"}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x4854))
+	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	var normal, attack []payloadRow
+	for _, r := range rows {
+		if r.Attack {
+			attack = append(attack, r)
+		} else {
+			normal = append(normal, r)
+		}
+	}
+	if len(normal) < 200 || len(attack) < 100 {
+		return nil, fmt.Errorf("%s: %d normal and %d attack rows; need at least 200 and 100", path, len(normal), len(attack))
+	}
+	det, cleanup, err := webRules()
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	// Normal: champion 30%, window 40%, test 30%. Attacks: champion 20%,
+	// window 30%, injection pool 25%, test 25%.
+	nc, nw := len(normal)*3/10, len(normal)*7/10
+	a1, a2, a3 := len(attack)*2/10, len(attack)*5/10, len(attack)*75/100
+	champRows := append(append([]payloadRow(nil), normal[:nc]...), attack[:a1]...)
+	windowRows := append(append([]payloadRow(nil), normal[nc:nw]...), attack[a1:a2]...)
+	pool := attack[a2:a3]
+	test := append(append([]payloadRow(nil), normal[nw:]...), attack[a3:]...)
+	fmt.Fprintf(progress, "adversarial http-params: champion %d, window %d, pool %d, test %d rows\n", len(champRows), len(windowRows), len(pool), len(test))
+	champion, err := trainPayload(champRows)
+	if err != nil {
+		return nil, fmt.Errorf("champion model: %w", err)
+	}
+	var def0 *payload.Classifier
+	var rep0 robust.Report
+	for _, rate := range PoisonRates {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		// Poison: attack payloads that reach the training window labeled
+		// benign (the trainer takes unalerted traffic as benign).
+		n := int(rate / (1 - rate) * float64(len(windowRows)))
+		if n > len(pool) {
+			n = len(pool)
+		}
+		win := append([]payloadRow(nil), windowRows...)
+		for _, r := range pool[:n] {
+			win = append(win, payloadRow{Payload: r.Payload, Type: "norm", Attack: false})
+		}
+		prng := rand.New(rand.NewPCG(uint64(seed), uint64(rate*1000)))
+		prng.Shuffle(len(win), func(i, j int) { win[i], win[j] = win[j], win[i] })
+		p := Poison{Rate: rate, Injected: n, Excluded: map[string]int{}}
+		naive, err := trainPayload(win)
+		if err != nil {
+			return nil, fmt.Errorf("naive model at %.2f: %w", rate, err)
+		}
+		def, rep, err := defendPayload(champion, det, win)
+		if err != nil {
+			return nil, fmt.Errorf("defended model at %.2f: %w", rate, err)
+		}
+		for _, e := range rep.Lineage() {
+			p.Excluded[e.Reason] = e.Rows
+		}
+		p.RecallNaive, p.FPNaive = payloadRecall(naive, test)
+		p.RecallDefended, p.FPDefended = payloadRecall(def, test)
+		fmt.Fprintf(progress, "  poisoning %.2f: recall defended %.4f naive %.4f (excluded %v)\n", rate, p.RecallDefended, p.RecallNaive, p.Excluded)
+		res.Poisoning = append(res.Poisoning, p)
+		if rate == 0 {
+			def0, rep0 = def, rep
+		}
+	}
+	// Evasion against the defended clean model; the stack adds the rules
+	// and the input guard (fitted on the training window's inputs).
+	gv := make([][]float64, len(windowRows))
+	for i, r := range windowRows {
+		gv[i] = payloadVec(def0, r.Payload)
+	}
+	gcfg := guard.DefaultConfig()
+	gcfg.Forest.Trees, gcfg.Forest.Seed = size.guardTrees, uint64(seed)
+	g, err := guard.Fit(gcfg, payloadFeatureNames(), gv)
+	if err != nil {
+		return nil, fmt.Errorf("input guard: %w", err)
+	}
+	var testAttacks, testNormal []string
+	for _, r := range test {
+		if r.Attack {
+			testAttacks = append(testAttacks, r.Payload)
+		} else {
+			testNormal = append(testNormal, r.Payload)
+		}
+	}
+	benignWords := wordsOf(normal[nc:nw], 500)
+	for _, ob := range obfuscations(benignWords) {
+		e := Evasion{Attack: ob.name, N: len(testAttacks)}
+		orng := rand.New(rand.NewPCG(uint64(seed), 0x0b))
+		ml, stack := 0, 0
+		for _, p := range testAttacks {
+			q := ob.f(p, orng)
+			hit := def0.Score(q).Attack
+			if hit {
+				ml++
+			}
+			if hit || ruleHit(det, q) {
+				stack++
+				continue
+			}
+			c, err := g.Check(payloadVec(def0, q))
+			if err != nil {
+				return nil, err
+			}
+			if c.Flagged {
+				stack++
+			}
+		}
+		e.MLRecall, e.StackRecall = float64(ml)/float64(e.N), float64(stack)/float64(e.N)
+		fmt.Fprintf(progress, "  evasion %s: ml %.4f stack %.4f\n", e.Attack, e.MLRecall, e.StackRecall)
+		res.Evasion = append(res.Evasion, e)
+	}
+	// The stack's cost on benign test traffic, beside its recall.
+	sfp := 0
+	for _, p := range testNormal {
+		c, err := g.Check(payloadVec(def0, p))
+		if err != nil {
+			return nil, err
+		}
+		if def0.Score(p).Attack || ruleHit(det, p) || c.Flagged {
+			sfp++
+		}
+	}
+	res.Notes = append(res.Notes,
+		fmt.Sprintf("http-params stack = bundled Sigma web rules on a synthesized access-log event + payload classifier + input guard; stack false-positive rate on benign test payloads %.4f", float64(sfp)/float64(max(1, len(testNormal)))),
+		"poisoning: attack payloads injected into the training window labeled benign; defences exclude window rows the champion classifier or the rules alerted on")
+	a, err := model.New(model.Body{Kind: "payload-lr", Name: "http-params-payload", Version: "adversarial",
+		Lineage: model.Lineage{Sources: []model.Source{{Name: "http-params training window", Rows: len(windowRows)}},
+			ClassCounts: map[string]int{"rows": len(windowRows)}, Exclusions: rep0.Lineage(), Seed: seed}}, def0)
+	if err != nil {
+		return nil, err
+	}
+	if err := tamper(a, seed, size.tamperTrials, res); err != nil {
+		return nil, err
+	}
+	if err := payloadOOD(ctx, rows, seed, res, progress); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// defendPayload excludes window rows tied to alerts (the champion
+// classifier's or the rules') and trains on the rest. Rows labeled attack
+// stay: an alert on a row already known bad is no reason to drop it.
+func defendPayload(champion *payload.Classifier, det *sigma.Detector, win []payloadRow) (*payload.Classifier, robust.Report, error) {
+	alerted := map[string]bool{}
+	type item struct {
+		id string
+		r  payloadRow
+	}
+	items := make([]item, len(win))
+	for i, r := range win {
+		items[i] = item{fmt.Sprint(i), r}
+		if !r.Attack && (champion.Score(r.Payload).Attack || ruleHit(det, r.Payload)) {
+			alerted[items[i].id] = true
+		}
+	}
+	kept, rep := robust.Filter(items, func(it item) robust.Item { return robust.Item{EventID: it.id} }, robust.Exclusions{AlertEvents: alerted})
+	rows := make([]payloadRow, len(kept))
+	for i, it := range kept {
+		rows[i] = it.r
+	}
+	c, err := trainPayload(rows)
+	return c, rep, err
+}
+
+func wordsOf(rows []payloadRow, k int) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range rows {
+		for _, w := range strings.Fields(r.Payload) {
+			if len(w) >= 3 && !seen[w] && len(out) < k {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+type obfuscation struct {
+	name string
+	f    func(string, *rand.Rand) string
+}
+
+// obfuscations are the evasions a payload attacker uses: none (the
+// reference), random case, URL encoding (single and double), SQL comments
+// for spaces, odd whitespace, and mimicry (benign words appended).
+func obfuscations(benign []string) []obfuscation {
+	return []obfuscation{
+		{"none", func(s string, _ *rand.Rand) string { return s }},
+		{"case", func(s string, r *rand.Rand) string {
+			b := []rune(s)
+			for i, c := range b {
+				if r.IntN(2) == 0 {
+					b[i] = []rune(strings.ToUpper(string(c)))[0]
+				} else {
+					b[i] = []rune(strings.ToLower(string(c)))[0]
+				}
+			}
+			return string(b)
+		}},
+		{"url-encoding", func(s string, _ *rand.Rand) string { return percentAll(s) }},
+		{"double-url-encoding", func(s string, _ *rand.Rand) string { return percentAll(percentAll(s)) }},
+		{"sql-comments", func(s string, _ *rand.Rand) string { return strings.ReplaceAll(s, " ", "/**/") }},
+		{"whitespace", func(s string, r *rand.Rand) string {
+			ws := []string{"\t", "\n", "  ", "\r\n", " \t "}
+			var b strings.Builder
+			for _, c := range s {
+				if c == ' ' {
+					b.WriteString(ws[r.IntN(len(ws))])
+				} else {
+					b.WriteRune(c)
+				}
+			}
+			return b.String()
+		}},
+		{"mimicry-benign-words", func(s string, r *rand.Rand) string {
+			if len(benign) == 0 {
+				return s
+			}
+			var b strings.Builder
+			b.WriteString(s)
+			for range 8 {
+				b.WriteString(" ")
+				b.WriteString(benign[r.IntN(len(benign))])
+			}
+			return b.String()
+		}},
+	}
+}
+
+// percentAll percent-encodes every byte that is not a letter or digit.
+func percentAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// payloadOOD holds each attack type with at least 10 rows out of the
+// classifier and guard's training (70% of the other rows) and measures the
+// guard's flag rate on it and on the other 30%.
+func payloadOOD(ctx context.Context, rows []payloadRow, seed int64, res *Result, progress io.Writer) error {
+	count := map[string]int{}
+	for _, r := range rows {
+		if r.Attack {
+			count[r.Type]++
+		}
+	}
+	var held []string
+	for c, n := range count {
+		if n >= 10 {
+			held = append(held, c)
+		}
+	}
+	sort.Strings(held)
+	res.OODHeldOut = map[string][2]float64{}
+	var sumF, sumFP float64
+	for _, h := range held {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var train, in, out []payloadRow
+		k := 0
+		for _, r := range rows {
+			switch {
+			case r.Attack && r.Type == h:
+				out = append(out, r)
+			case k%10 < 7:
+				train = append(train, r)
+				k++
+			default:
+				in = append(in, r)
+				k++
+			}
+		}
+		c, err := trainPayload(train)
+		if err != nil {
+			return err
+		}
+		tv := make([][]float64, len(train))
+		for i, r := range train {
+			tv[i] = payloadVec(c, r.Payload)
+		}
+		cfg := guard.DefaultConfig()
+		cfg.Forest.Trees, cfg.Forest.Seed = size.guardTrees, uint64(seed)
+		g, err := guard.Fit(cfg, payloadFeatureNames(), tv)
+		if err != nil {
+			return fmt.Errorf("input guard without %s: %w", h, err)
+		}
+		rate := func(rs []payloadRow) (float64, error) {
+			n := 0
+			for _, r := range rs {
+				ck, err := g.Check(payloadVec(c, r.Payload))
+				if err != nil {
+					return 0, err
+				}
+				if ck.Flagged {
+					n++
+				}
+			}
+			return float64(n) / float64(len(rs)), nil
+		}
+		f, err := rate(out)
+		if err != nil {
+			return err
+		}
+		fp, err := rate(in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(progress, "  input guard, %s held out (%d rows): flagged %.4f, in-distribution false flags %.4f\n", h, len(out), f, fp)
+		res.OODHeldOut[h] = [2]float64{f, fp}
+		sumF += f
+		sumFP += fp
+	}
+	if len(held) > 0 {
+		res.OODFlagRate, res.OODFalse = sumF/float64(len(held)), sumFP/float64(len(held))
+	}
+	res.Notes = append(res.Notes, "ood rates are means over held-out attack types (each type held out of the classifier's and guard's training in turn)")
+	return nil
+}
