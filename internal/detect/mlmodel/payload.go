@@ -238,12 +238,17 @@ func (p *Payload) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 	if len(vals) == 0 {
 		return nil
 	}
+	// Over the limit, score the longest values (attack payloads are long;
+	// padding a request with many short benign parameters does not push
+	// one out). A request whose values were not all scored is reported by
+	// the input guard when nothing else is.
 	skipped := 0
 	if len(vals) > p.maxValues {
 		skipped = len(vals) - p.maxValues
+		sort.SliceStable(vals, func(i, j int) bool { return len(vals[i].raw) > len(vals[j].raw) })
 		vals = vals[:p.maxValues]
 	}
-	// Decide with the fast scorer; explain (full Score) only what is reported.
+	// Decide with the fast scorer; explain only what is reported.
 	var (
 		bestP, guardU     float64
 		bestV, guardV     value
@@ -264,8 +269,13 @@ func (p *Payload) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 			return nil
 		}
 	}
-	if haveOOD {
+	switch {
+	case haveOOD:
 		emit(p.guardSignal(ev, guardV, p.fast.result(guardV.raw), len(vals), skipped))
+	case skipped > 0:
+		// Nothing out of support among the scored values, but the model
+		// did not see the whole input: its benign verdict is not trusted.
+		emit(p.guardSignal(ev, vals[len(vals)-1], p.fast.result(vals[len(vals)-1].raw), len(vals), skipped))
 	}
 	return nil
 }
@@ -351,8 +361,15 @@ func (p *Payload) guardSignal(ev *event.Event, v value, r payload.Result, scored
 	words := p.unseenWords(v.raw, 5)
 	ex := ml.Explanation{Model: p.name, Score: r.Unseen,
 		Top: []ml.Contribution{{Feature: "unseen_feature_share", Value: r.Unseen, Baseline: p.guard, Weight: r.Unseen - p.guard}}}
-	ex.Sentence = fmt.Sprintf("%s = %q: %.0f%% of its features never occurred in the payload model's training data (guard threshold %.0f%%); the model's benign score (P=%.3f) is not trusted",
-		where(v), shown(v.raw), 100*r.Unseen, 100*p.guard, r.Prob)
+	if r.Unseen > p.guard {
+		ex.Sentence = fmt.Sprintf("%s = %q: %.0f%% of its features never occurred in the payload model's training data (guard threshold %.0f%%); the model's benign score (P=%.3f) is not trusted",
+			where(v), shown(v.raw), 100*r.Unseen, 100*p.guard, r.Prob)
+	} else {
+		ex.Sentence = fmt.Sprintf("request has %d parameter values, over the limit of %d: %d were not scored, so the model's benign score (P=%.3f at most on the scored ones) is not trusted",
+			scored+skipped, p.maxValues, skipped, r.Prob)
+		ex.Top = []ml.Contribution{{Feature: "parameter_values", Value: float64(scored + skipped), Baseline: float64(p.maxValues), Weight: float64(skipped)}}
+		words = nil
+	}
 	if len(words) > 0 {
 		ex.Sentence += fmt.Sprintf("; unseen tokens: %s", strings.Join(words, ", "))
 	}

@@ -172,15 +172,20 @@ func TestPayloadLimitsAndErrors(t *testing.T) {
 	}
 	ev := event.New()
 	ev.ID = "many"
-	ev.Set("url.query", "a=1&b=2&c=3&d=4&e=../../../../etc/passwd")
+	// Padding with short benign values does not push the long attack out:
+	// the longest values are scored, and the skipped count is reported.
+	ev.Set("url.query", "a=1&b=2&c=3&d=4&e=1%27%20union%20select%20username,password%20from%20users--&f=5")
 	var sigs []signal.Signal
 	d.Detect(context.Background(), ev, func(s signal.Signal) { sigs = append(sigs, s) })
-	// The attack sits beyond the limit: nothing is scored there, and a
-	// signal (if any) reports the skipped values.
-	for _, s := range sigs {
-		if s.Details["values_skipped"] != 2 {
-			t.Fatalf("values_skipped = %v", s.Details["values_skipped"])
-		}
+	if len(sigs) != 1 || sigs[0].RuleID != "payload" || sigs[0].Details["values_skipped"] != 3 || sigs[0].Details["param"] != "e" {
+		t.Fatalf("padded attack: %+v", sigs)
+	}
+	// Benign values beyond the limit: the guard says the verdict is partial.
+	ev.Set("url.query", "a=madrid&b=2&c=3&d=4&e=5")
+	sigs = nil
+	d.Detect(context.Background(), ev, func(s signal.Signal) { sigs = append(sigs, s) })
+	if len(sigs) != 1 || sigs[0].RuleID != mlmodel.RuleInputAnomaly || !strings.Contains(sigs[0].Explanation, "2 were not scored") {
+		t.Fatalf("over the limit: %+v", sigs)
 	}
 	ev.Set("url.query", "e=../../../../etc/passwd&"+strings.Repeat("x", 100000)+"=1")
 	sigs = nil
