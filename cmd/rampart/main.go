@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,13 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
+	}
+	if p := os.Getenv("RAMPART_CPUPROFILE"); p != "" {
+		// For profiling offline commands: RAMPART_CPUPROFILE=cpu.prof rampart replay …
+		if f, err := os.Create(p); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 	}
 	root.AddCommand(newServeCmd(), newReplayCmd(), newExplainCmd(), newRulesCmd(), newEvalCmd(), newTokenCmd())
 	root.AddCommand(newAuditCmd())

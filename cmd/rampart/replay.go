@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -104,8 +105,9 @@ func eachInput(args []string, fn func(name string, r io.Reader) error) error {
 }
 
 type replaySummary struct {
-	events, records int
-	quarantined     map[string]int
+	events      int
+	mu          sync.Mutex // quarantined is written by the decoding goroutine
+	quarantined map[string]int
 	signals         map[string]int
 	start           time.Time
 }
@@ -130,7 +132,7 @@ func newReplayCmd() *cobra.Command {
 			defer cleanup()
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			enc := json.NewEncoder(out)
-			sum := replaySummary{quarantined: map[string]int{}, signals: map[string]int{}, start: time.Now()}
+			sum := &replaySummary{quarantined: map[string]int{}, signals: map[string]int{}, start: time.Now()}
 			var encErr error
 			var curSource string
 			emit := func(s signal.Signal) {
@@ -139,36 +141,61 @@ func newReplayCmd() *cobra.Command {
 					encErr = err
 				}
 			}
-			ev := event.New()
-			err = eachInput(args, func(name string, r io.Reader) error {
-				curSource = name
-				dec := format.NewDecoder(r, name, opts)
-				for {
-					if err := cmd.Context().Err(); err != nil {
-						return err
+			// Decoding runs in its own goroutine, detection in this one, so
+			// replay uses two cores; batches keep the channel cheap.
+			type batch struct {
+				source string
+				evs    []*event.Event
+			}
+			batches := make(chan batch, 8)
+			decErr := make(chan error, 1)
+			ctx := cmd.Context()
+			go func() {
+				defer close(batches)
+				decErr <- eachInput(args, func(name string, r io.Reader) error {
+					dec := format.NewDecoder(r, name, opts)
+					cur := batch{source: name}
+					for {
+						if err := ctx.Err(); err != nil {
+							return err
+						}
+						ev := event.New()
+						err := dec.Next(ev)
+						if errors.Is(err, io.EOF) {
+							if len(cur.evs) > 0 {
+								batches <- cur
+							}
+							return nil
+						}
+						var re *format.RecordError
+						if errors.As(err, &re) {
+							sum.countQuarantined(re.Reason)
+							continue
+						}
+						if err != nil {
+							return fmt.Errorf("reading %s: %w", name, err)
+						}
+						cur.evs = append(cur.evs, ev)
+						if len(cur.evs) == 256 {
+							batches <- cur
+							cur = batch{source: name}
+						}
 					}
-					err := dec.Next(ev)
-					if errors.Is(err, io.EOF) {
-						return nil
-					}
-					sum.records++
-					var re *format.RecordError
-					if errors.As(err, &re) {
-						sum.quarantined[re.Reason]++
-						continue
-					}
-					if err != nil {
-						return fmt.Errorf("reading %s: %w", name, err)
-					}
+				})
+			}()
+			for b := range batches {
+				curSource = b.source
+				for _, ev := range b.evs {
 					sum.events++
-					eng.Process(cmd.Context(), ev, emit)
+					eng.Process(ctx, ev, emit)
 				}
-			})
+			}
+			err = <-decErr
 			eng.Flush(cmd.Context(), emit)
 			if ferr := out.Flush(); ferr != nil && encErr == nil {
 				encErr = ferr
 			}
-			printSummary(cmd.ErrOrStderr(), &sum)
+			printSummary(cmd.ErrOrStderr(), sum)
 			if err != nil {
 				return err
 			}
@@ -177,6 +204,12 @@ func newReplayCmd() *cobra.Command {
 	}
 	rf.add(cmd)
 	return cmd
+}
+
+func (s *replaySummary) countQuarantined(reason string) {
+	s.mu.Lock()
+	s.quarantined[reason]++
+	s.mu.Unlock()
 }
 
 func printSummary(w io.Writer, s *replaySummary) {
