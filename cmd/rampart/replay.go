@@ -108,8 +108,8 @@ type replaySummary struct {
 	events      int
 	mu          sync.Mutex // quarantined is written by the decoding goroutine
 	quarantined map[string]int
-	signals         map[string]int
-	start           time.Time
+	signals     map[string]int
+	start       time.Time
 }
 
 func newReplayCmd() *cobra.Command {
