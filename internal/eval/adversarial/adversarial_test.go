@@ -194,3 +194,29 @@ func TestPayloadSlice(t *testing.T) {
 		t.Errorf("want none, case, encodings, comments, whitespace, mimicry; got %d", len(ev))
 	}
 }
+
+func TestHDFSFull(t *testing.T) {
+	if os.Getenv("RAMPART_ADV_FULL") == "" {
+		t.Skip("set RAMPART_ADV_FULL=1 for the full-data run")
+	}
+	dir := testutil.SharedData(t, "hdfs-deeplog")
+	r, err := run(context.Background(), eval.Options{Data: dir, Seed: 1, Progress: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Table(os.Stderr)
+}
+
+// TestHDFSSlice runs the suite on a slice of hdfs-deeplog.
+func TestHDFSSlice(t *testing.T) {
+	small(t)
+	src := testutil.SharedData(t, "hdfs-deeplog")
+	dir := t.TempDir()
+	slice(t, filepath.Join(src, "hdfs_train"), filepath.Join(dir, "hdfs_train"), 1000)
+	slice(t, filepath.Join(src, "hdfs_test_abnormal"), filepath.Join(dir, "hdfs_test_abnormal"), 800)
+	m := runJSON(t, dir, 5)
+	checkCommon(t, m)
+	if m["layout"] != "hdfs" {
+		t.Errorf("layout %v", m["layout"])
+	}
+}
