@@ -38,7 +38,11 @@ import (
 func TestMain(m *testing.M) {
 	// Loading rules logs at info; keep benchmark output parseable.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	os.Exit(m.Run())
+	code := m.Run()
+	if modelDir != "" {
+		os.RemoveAll(modelDir)
+	}
+	os.Exit(code)
 }
 
 var (
