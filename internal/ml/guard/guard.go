@@ -56,7 +56,7 @@ type Config struct {
 // DefaultConfig flags about 1% of in-distribution inputs.
 func DefaultConfig() Config {
 	fc := iforest.DefaultConfig()
-	return Config{LoQ: 0.001, HiQ: 0.999, Cap: 10, Rate: 0.008, Holdout: 0.2, Forest: fc, RefSize: 4000, K: 1, MaxRows: 5_000_000}
+	return Config{LoQ: 0.001, HiQ: 0.999, Cap: 10, Rate: 0.01, Holdout: 0.2, Forest: fc, RefSize: 4000, K: 1, MaxRows: 5_000_000}
 }
 
 // Guard is a fitted input guard. Exported fields serialise with the model.
