@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -221,6 +222,14 @@ func (vm *valueMatcher) match(c *evalCtx, f *fval) bool {
 		return true
 	case opFieldref:
 		return vm.matchRef(c, f)
+	case opRe:
+		if c.slow {
+			// The reference path runs the regex as written.
+			if f.isList {
+				return slices.ContainsFunc(f.list, vm.reOrig.MatchString)
+			}
+			return vm.reOrig.MatchString(f.raw)
+		}
 	}
 	if f.isList {
 		if vm.op == opRe || vm.op == opCidr || vm.op == opNum || vm.cased {
@@ -279,6 +288,9 @@ func (vm *valueMatcher) matchStr(s string) bool {
 	case opRe:
 		if vm.minRun > 0 {
 			return hasRun(s, vm.minRun)
+		}
+		if vm.lead != nil {
+			return vm.lead.match(s)
 		}
 		return vm.re.MatchString(s)
 	case opCidr:

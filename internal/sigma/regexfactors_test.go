@@ -41,3 +41,42 @@ func TestRegexFactors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMatchOnlyRegexp: the search-only rewrite matches exactly the texts
+// the original matches.
+func FuzzMatchOnlyRegexp(f *testing.F) {
+	for _, s := range [][2]string{
+		{"\\w+`(\\w+|-|.)`[\\w+|\\s]", "IN`V`o`Ke-eXp`ResSIOn"},
+		{"(?i)a+b*", "xAAb"},
+		{"^a+b+$", "aab"},
+		{"(?m)^x+\\s*$", "y\nxx  \nz"},
+		{"(?s).*secret.*", "a\nsecret\n"},
+		{"\\d+\\b", "abc123 x"},
+		{"a?", ""},
+		{"\\w`x+\\b", "\xe2`xx é`x"},
+		{"[é]-(?m)^a", "é-\na"},
+		{".ab(?i)c", "\xf0\x9f`abC"},
+		{"(?i)\\$\\{`?e`?n`?v`?:`?p`?a`?t`?h`?\\}", "${E`Nv:pATh}"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pat, text string) {
+		if len(pat) > 256 || len(text) > 1024 {
+			return
+		}
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			return
+		}
+		fast, lead := matchOnlyRegexp(re, pat)
+		want := re.MatchString(text)
+		if got := fast.MatchString(text); got != want {
+			t.Fatalf("%q (rewritten %q) on %q: %v, original %v", pat, fast.String(), text, got, want)
+		}
+		if lead != nil {
+			if got := lead.match(text); got != want {
+				t.Fatalf("%q (lead %q + %q) on %q: %v, original %v", pat, lead.lit, lead.rest.String(), text, got, want)
+			}
+		}
+	})
+}

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // op is what a compiled value does with a field's text.
@@ -56,11 +59,13 @@ type valueMatcher struct {
 	// re: per factor, lower-case literals one of which every match contains
 	// (checked before running the regex)
 	reFactors [][]string
-	acID      int32     // 1 + the atom deciding this matcher (0: none)
-	acFl      uint8     // the atom's hit flag that means a match
-	preIDs    [][]int32 // per factor, atoms one of which every match contains
-	minRun    int       // re of the form .{N,}: a run of N non-newline characters
-	text      string    // the value as written, for explanations
+	reOrig    *regexp.Regexp // re as written (re may be a cheaper equivalent; see matchOnlyRegexp)
+	lead      *leadMatcher   // re is "one character, then a literal, then the rest"
+	acID      int32          // 1 + the atom deciding this matcher (0: none)
+	acFl      uint8          // the atom's hit flag that means a match
+	preIDs    [][]int32      // per factor, atoms one of which every match contains
+	minRun    int            // re of the form .{N,}: a run of N non-newline characters
+	text      string         // the value as written, for explanations
 }
 
 // globTok is one element of a wildcard pattern.
@@ -226,7 +231,9 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			if err != nil {
 				return nil, fmt.Errorf("bad regular expression %q: %w", v, err)
 			}
-			vm := &valueMatcher{op: opRe, re: re, text: v, reFactors: regexFactors(src)}
+			orig := re
+			re, lead := matchOnlyRegexp(re, src)
+			vm := &valueMatcher{op: opRe, re: re, reOrig: orig, lead: lead, text: v, reFactors: regexFactors(src)}
 			// Go's RE2 compiles .{1000,} into a thousand states; a length
 			// check is equivalent and cheap.
 			if mm := minRunRe.FindStringSubmatch(v); mm != nil && !m.reS {
@@ -601,4 +608,143 @@ func expandPlaceholders(v string, ph map[string][]string) ([]string, error) {
 		variants[i] += v[prev:]
 	}
 	return variants, nil
+}
+
+// matchOnlyRegexp returns a regexp that matches exactly the texts re
+// matches somewhere, and is cheaper to search with: a leading or trailing
+// x+ becomes x and a leading or trailing x* or x? goes (a match of the
+// longer form contains a match of the shorter one and vice versa). Without
+// it, a leading \w+ costs time quadratic in the length of word runs.
+func matchOnlyRegexp(re *regexp.Regexp, src string) (*regexp.Regexp, *leadMatcher) {
+	t, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return re, nil
+	}
+	t = t.Simplify()
+	changed := false
+	trim := func(x *syntax.Regexp) (*syntax.Regexp, bool) {
+		switch x.Op {
+		case syntax.OpPlus:
+			changed = true
+			return x.Sub[0], true
+		case syntax.OpStar, syntax.OpQuest:
+			changed = true
+			return nil, true
+		}
+		return x, false
+	}
+	switch t.Op {
+	case syntax.OpPlus:
+		t, _ = trim(t)
+	case syntax.OpConcat:
+		subs := slices.Clone(t.Sub)
+		for len(subs) > 0 {
+			x, ok := trim(subs[0])
+			if !ok {
+				break
+			}
+			if x == nil {
+				subs = subs[1:]
+				continue
+			}
+			subs[0] = x
+			break
+		}
+		for len(subs) > 0 {
+			x, ok := trim(subs[len(subs)-1])
+			if !ok {
+				break
+			}
+			if x == nil {
+				subs = subs[:len(subs)-1]
+				continue
+			}
+			subs[len(subs)-1] = x
+			break
+		}
+		if len(subs) == 0 {
+			t = &syntax.Regexp{Op: syntax.OpEmptyMatch}
+		} else {
+			t = &syntax.Regexp{Op: syntax.OpConcat, Flags: t.Flags, Sub: subs}
+		}
+	}
+	out := re
+	if changed {
+		if out, err = regexp.Compile(t.String()); err != nil {
+			return re, nil
+		}
+	}
+	return out, newLeadMatcher(t, out)
+}
+
+// leadMatcher searches a regex of the form C L R (C one character, L a
+// literal starting with an ASCII byte, R the rest) by finding L with
+// strings.Index and checking C before it and L R anchored at it: Go's
+// regexp only skips ahead to a literal that starts the pattern.
+type leadMatcher struct {
+	full  *regexp.Regexp // fallback for text that is not valid UTF-8 before L
+	first *regexp.Regexp // \A(?:C)\z
+	lit   string
+	rest  *regexp.Regexp // \A(?:L R)
+}
+
+func newLeadMatcher(t *syntax.Regexp, full *regexp.Regexp) *leadMatcher {
+	if t.Op != syntax.OpConcat || len(t.Sub) < 2 {
+		return nil
+	}
+	c, l := t.Sub[0], t.Sub[1]
+	switch c.Op {
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+	default:
+		return nil
+	}
+	if l.Op != syntax.OpLiteral || l.Flags&syntax.FoldCase != 0 || len(l.Rune) == 0 || l.Rune[0] >= utf8.RuneSelf {
+		return nil
+	}
+	// R is matched on the text from L on: it must not look behind L.
+	for _, x := range t.Sub[1:] {
+		if looksBehind(x) {
+			return nil
+		}
+	}
+	rest := &syntax.Regexp{Op: syntax.OpConcat, Flags: t.Flags, Sub: t.Sub[1:]}
+	first, err1 := regexp.Compile(`\A(?:` + c.String() + `)\z`)
+	restRe, err2 := regexp.Compile(`\A(?:` + rest.String() + `)`)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	return &leadMatcher{full: full, first: first, lit: string(l.Rune), rest: restRe}
+}
+
+func looksBehind(x *syntax.Regexp) bool {
+	switch x.Op {
+	case syntax.OpBeginLine, syntax.OpBeginText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return true
+	}
+	for _, s := range x.Sub {
+		if looksBehind(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *leadMatcher) match(s string) bool {
+	for off := 0; ; {
+		i := strings.Index(s[off:], m.lit)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if i > 0 {
+			r, n := utf8.DecodeLastRuneInString(s[:i])
+			if r == utf8.RuneError {
+				return m.full.MatchString(s)
+			}
+			if m.first.MatchString(s[i-n:i]) && m.rest.MatchString(s[i:]) {
+				return true
+			}
+		}
+		off = i + 1
+	}
 }
