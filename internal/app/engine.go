@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/rules"
@@ -14,6 +15,8 @@ import (
 	// Detector kinds and record formats register themselves.
 	_ "github.com/rampart-ids/rampart/internal/detect/anomaly"
 	_ "github.com/rampart-ids/rampart/internal/detect/ioc"
+	_ "github.com/rampart-ids/rampart/internal/detect/logtemplate"
+	_ "github.com/rampart-ids/rampart/internal/detect/mlmodel"
 	_ "github.com/rampart-ids/rampart/internal/detect/threshold"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
 	_ "github.com/rampart-ids/rampart/internal/sigma"
@@ -28,8 +31,11 @@ type RuleSet struct {
 	Tags       []string
 	Disabled   []string
 	Exceptions string
-	// NoML leaves out the ML layer (baselines, rarity).
+	// NoML leaves out the ML layer (baselines, rarity, log templates, payload model).
 	NoML bool
+	// Models is the model registry folder; the payload detector runs when it
+	// holds a trained "payload" model (`rampart model train --kind payload`).
+	Models string
 }
 
 // BuildEngine loads the rule-layer detectors (Sigma with correlation,
@@ -106,12 +112,22 @@ func BuildDetectors(ctx context.Context, rs RuleSet) ([]detect.Detector, func(),
 		out = append(out, d)
 	}
 	if !rs.NoML {
-		for _, kind := range []string{"anomaly", "rarity"} {
+		kinds := []string{"anomaly", "rarity", "logtemplate"}
+		if rs.Models != "" {
+			if _, err := os.Stat(filepath.Join(rs.Models, "payload")); err == nil {
+				kinds = append(kinds, "payload")
+			}
+		}
+		for _, kind := range kinds {
 			spec, ok := detect.Lookup(kind)
 			if !ok {
 				continue // built without the ML layer
 			}
-			d, err := spec.New(detect.Options{})
+			var cfg map[string]any
+			if kind == "payload" {
+				cfg = map[string]any{"models": rs.Models}
+			}
+			d, err := spec.New(detect.Options{Config: cfg})
 			if err != nil {
 				cleanup()
 				return nil, func() {}, fmt.Errorf("building %s detector: %w", kind, err)
