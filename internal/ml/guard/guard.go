@@ -40,7 +40,7 @@ type Config struct {
 	// Cap bounds one feature's share of the range score (in spreads).
 	Cap float64
 	// Rate is the share of in-distribution inputs the guard may flag; each
-	// check gets half.
+	// check gets a third.
 	Rate float64
 	// Holdout is the share of training rows kept back for calibration.
 	Holdout float64
