@@ -10,7 +10,9 @@ type atomTable struct {
 }
 
 func (t *atomTable) add(slot int, lit string) {
-	if lit == "" {
+	if lit == "" || (slot == keywordSlot && len(lit) < 4) {
+		// The keyword slot scans whole records: short literals would force
+		// the byte-pair skip; they are searched one by one instead.
 		return
 	}
 	for len(t.ids) <= slot {
