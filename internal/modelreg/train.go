@@ -1,12 +1,9 @@
 package modelreg
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,13 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"github.com/rampart-ids/rampart/internal/ml/drain"
-	"github.com/rampart-ids/rampart/internal/ml/iforest"
-	"github.com/rampart-ids/rampart/internal/ml/linear"
 	"github.com/rampart-ids/rampart/internal/ml/model"
 	"github.com/rampart-ids/rampart/internal/ml/payload"
 	"github.com/rampart-ids/rampart/internal/ml/seq"
@@ -39,9 +34,8 @@ func Kinds() []string { return []string{KindHDFS, KindTemplates, KindNSLKDD, Kin
 
 // Input limits: a training folder larger than this is refused, not cut.
 const (
-	maxRows      = 2_000_000
-	maxLineBytes = 1 << 20
-	maxLogLines  = 1_000_000
+	maxRows     = 2_000_000
+	maxLogLines = 1_000_000
 )
 
 // TrainOptions configure Train.
@@ -150,67 +144,13 @@ func quantile(xs []float64, q float64) float64 {
 
 // ---- payload (http-params) ----
 
-type payloadRow struct {
-	payload, typ string
-	attack       bool
-}
-
-func readPayloads(path string) ([]payloadRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening payloads: %w", err)
-	}
-	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
-	r.FieldsPerRecord = -1
-	head, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s header: %w", path, err)
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimPrefix(strings.TrimSpace(h), "\ufeff")] = i
-	}
-	pi, ok1 := col["payload"]
-	ti, ok2 := col["attack_type"]
-	li, ok3 := col["label"]
-	if !ok1 || !ok2 || !ok3 {
-		return nil, fmt.Errorf("%s: want columns payload, attack_type, label; have %v", path, head)
-	}
-	var out []payloadRow
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		if len(rec) <= max(pi, ti, li) {
-			return nil, fmt.Errorf("%s:%d: short row", path, line)
-		}
-		if len(out) >= maxRows {
-			return nil, fmt.Errorf("%s: more than %d rows", path, maxRows)
-		}
-		lab := rec[li]
-		if lab != "norm" && lab != "anom" {
-			return nil, fmt.Errorf("%s:%d: label %q is neither norm nor anom", path, line, lab)
-		}
-		out = append(out, payloadRow{payload: rec[pi], typ: rec[ti], attack: lab == "anom"})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no rows", path)
-	}
-	return out, nil
-}
-
 // GuardTargetRate is the share of in-distribution inputs the input guard
 // may flag: its unseen-share threshold is that quantile of held-out inputs.
 const GuardTargetRate = 0.01
 
 func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	trainPath := filepath.Join(o.Data, "payload_train.csv")
-	all, err := readPayloads(trainPath)
+	all, err := dataset.ReadPayloads(trainPath, maxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -219,11 +159,11 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 		return nil, err
 	}
 	sources := []model.Source{src}
-	var train, test []payloadRow
+	var train, test []dataset.PayloadRow
 	var excl []model.Exclusion
 	testPath := filepath.Join(o.Data, "payload_test.csv")
 	if _, err := os.Stat(testPath); err == nil {
-		test, err = readPayloads(testPath)
+		test, err = dataset.ReadPayloads(testPath, maxRows)
 		if err != nil {
 			return nil, err
 		}
@@ -249,9 +189,9 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 	ps := make([]string, len(train))
 	ys := make([]bool, len(train))
 	for i, r := range train {
-		ps[i], ys[i] = r.payload, r.attack
-		counts[r.typ]++
-		ch.Add([]byte(r.typ + "\x00" + r.payload))
+		ps[i], ys[i] = r.Payload, r.Attack
+		counts[r.Type]++
+		ch.Add([]byte(r.Type + "\x00" + r.Payload))
 	}
 	o.progress("payload: training on %d payloads", len(train))
 	if err := ctx.Err(); err != nil {
@@ -266,15 +206,15 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 	unseen := make([]float64, 0, len(test))
 	scores := make([]bool, 0, len(test))
 	for _, r := range test {
-		s := c.Score(r.payload)
+		s := c.Score(r.Payload)
 		unseen = append(unseen, s.Unseen)
 		scores = append(scores, s.Attack)
 		switch {
-		case s.Attack && r.attack:
+		case s.Attack && r.Attack:
 			tp++
 		case s.Attack:
 			fp++
-		case r.attack:
+		case r.Attack:
 			fn++
 		default:
 			tn++
@@ -305,7 +245,7 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 		if s {
 			flagged++
 		}
-		if !r.attack {
+		if !r.Attack {
 			benign++
 			if s {
 				flaggedBenign++
@@ -336,30 +276,9 @@ func ratio(a, b int) float64 {
 // HDFSTargetRate is the alert rate on normal sessions the threshold is set for.
 const HDFSTargetRate = 0.003
 
-func readSessions(path string) ([][]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening sessions: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
-	var out [][]string
-	for sc.Scan() {
-		if len(out) >= maxRows {
-			return nil, fmt.Errorf("%s: more than %d sessions", path, maxRows)
-		}
-		out = append(out, strings.Fields(sc.Text()))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return out, nil
-}
-
 func trainHDFS(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	trainPath := filepath.Join(o.Data, "hdfs_train")
-	all, err := readSessions(trainPath)
+	all, err := dataset.ReadSessions(trainPath, maxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +348,7 @@ func trainHDFS(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	metrics := map[string]float64{}
 	var fp, nNormal, tp, nAbn int
 	for _, n := range normal {
-		ss, err := readSessions(filepath.Join(o.Data, n))
+		ss, err := dataset.ReadSessions(filepath.Join(o.Data, n), maxRows)
 		if err != nil {
 			return nil, err
 		}
@@ -446,7 +365,7 @@ func trainHDFS(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	}
 	nNormal = len(heldNormal)
 	for _, n := range abnormal {
-		ss, err := readSessions(filepath.Join(o.Data, n))
+		ss, err := dataset.ReadSessions(filepath.Join(o.Data, n), maxRows)
 		if err != nil {
 			return nil, err
 		}
@@ -485,29 +404,6 @@ type TemplateParams struct {
 	Lines int            `json:"lines"` // lines mined (the warm-up the detector credits)
 }
 
-func readLines(path string, limit int) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening log: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
-	var out []string
-	for sc.Scan() {
-		if len(out) >= limit {
-			return nil, fmt.Errorf("%s: more than %d lines", path, limit)
-		}
-		if l := strings.TrimRight(sc.Text(), "\r"); l != "" {
-			out = append(out, l)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return out, nil
-}
-
 // trainTemplates mines the contents of every *.log file (DIR/*.log and
 // DIR/<system>/*.log). Each file's header layout is learned from its own
 // lines. The first 1-HoldOut of each file is mined first; the share of the
@@ -536,7 +432,7 @@ func trainTemplates(ctx context.Context, o TrainOptions) (*model.Artifact, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		lines, err := readLines(p, maxLogLines)
+		lines, err := dataset.ReadNonEmptyLines(p, maxLogLines)
 		if err != nil {
 			return nil, err
 		}
@@ -593,183 +489,9 @@ func trainTemplates(ctx context.Context, o TrainOptions) (*model.Artifact, error
 
 // ---- nsl-kdd (connection records) ----
 
-const kddFeatures = 41
-
-var kddCategorical = map[int]bool{1: true, 2: true, 3: true}
-
-var kddColumns = []string{"duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
-	"wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised", "root_shell",
-	"su_attempted", "num_root", "num_file_creations", "num_shells", "num_access_files", "num_outbound_cmds",
-	"is_host_login", "is_guest_login", "count", "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate",
-	"srv_rerror_rate", "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
-	"dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate", "dst_host_same_src_port_rate",
-	"dst_host_srv_diff_host_rate", "dst_host_serror_rate", "dst_host_srv_serror_rate", "dst_host_rerror_rate",
-	"dst_host_srv_rerror_rate"}
-
-type kddRow struct {
-	f      []string
-	label  string
-	attack bool
-}
-
-func readKDD(path string) ([]kddRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening nsl-kdd file: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
-	var out []kddRow
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		cols := strings.Split(text, ",")
-		if len(cols) != kddFeatures+1 && len(cols) != kddFeatures+2 {
-			return nil, fmt.Errorf("%s:%d: %d columns, want %d or %d", path, line, len(cols), kddFeatures+1, kddFeatures+2)
-		}
-		if len(out) >= maxRows {
-			return nil, fmt.Errorf("%s: more than %d rows", path, maxRows)
-		}
-		label := strings.TrimSuffix(cols[kddFeatures], ".")
-		out = append(out, kddRow{f: cols[:kddFeatures], label: label, attack: label != "normal"})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no rows", path)
-	}
-	return out, nil
-}
-
 // KDDParams is the serialised nsl-kdd model (the same shape the nsl-kdd
 // eval suite writes): featuriser, classifier and isolation forest.
-type KDDParams struct {
-	Categories map[string]map[string]int `json:"categories"` // column → value → slot
-	Mean       []float64                 `json:"mean"`       // of log1p(numeric column)
-	SD         []float64                 `json:"sd"`
-	Features   []string                  `json:"features"`
-	LR         *linear.Model             `json:"lr"`
-	Forest     *iforest.Forest           `json:"forest"`
-}
-
-type kddModel struct {
-	cats     map[int]map[string]int
-	mean, sd []float64
-	names    []string
-	lr       *linear.Model
-	forest   *iforest.Forest
-}
-
-func fitKDD(rows []kddRow, seed int64) (*kddModel, error) {
-	m := &kddModel{cats: map[int]map[string]int{}}
-	nNum := 0
-	for j := 0; j < kddFeatures; j++ {
-		if !kddCategorical[j] {
-			m.names = append(m.names, kddColumns[j])
-			nNum++
-		}
-	}
-	for _, j := range []int{1, 2, 3} {
-		m.cats[j] = map[string]int{}
-		vals := map[string]bool{}
-		for _, r := range rows {
-			vals[r.f[j]] = true
-		}
-		keys := make([]string, 0, len(vals))
-		for v := range vals {
-			keys = append(keys, v)
-		}
-		sort.Strings(keys)
-		for _, v := range keys {
-			m.cats[j][v] = len(m.names)
-			m.names = append(m.names, kddColumns[j]+"="+v)
-		}
-	}
-	m.mean, m.sd = make([]float64, nNum), make([]float64, nNum)
-	dense := make([][]float64, len(rows))
-	for i, r := range rows {
-		v, err := m.raw(r)
-		if err != nil {
-			return nil, fmt.Errorf("training row %d: %w", i+1, err)
-		}
-		dense[i] = v
-	}
-	for k := 0; k < nNum; k++ {
-		s, s2 := 0.0, 0.0
-		for _, v := range dense {
-			s += v[k]
-			s2 += v[k] * v[k]
-		}
-		n := float64(len(dense))
-		m.mean[k] = s / n
-		m.sd[k] = math.Sqrt(math.Max(s2/n-m.mean[k]*m.mean[k], 0))
-		if m.sd[k] == 0 {
-			m.sd[k] = 1
-		}
-	}
-	xs := make([]linear.Sparse, len(rows))
-	ys := make([]float64, len(rows))
-	var normal [][]float64
-	for i, r := range rows {
-		xs[i] = m.sparse(dense[i])
-		if r.attack {
-			ys[i] = 1
-		} else {
-			normal = append(normal, dense[i])
-		}
-	}
-	if len(normal) == 0 {
-		return nil, errors.New("training nsl-kdd: no normal rows")
-	}
-	var err error
-	if m.lr, err = linear.Train(xs, ys, len(m.names), linear.Options{L2: 1e-5, MaxIter: 150, PosWeight: 1}); err != nil {
-		return nil, fmt.Errorf("training nsl-kdd classifier: %w", err)
-	}
-	cfg := iforest.DefaultConfig()
-	cfg.Seed = uint64(seed)
-	if m.forest, err = iforest.Fit(cfg, m.names, normal); err != nil {
-		return nil, fmt.Errorf("training nsl-kdd isolation forest: %w", err)
-	}
-	return m, nil
-}
-
-func (m *kddModel) raw(r kddRow) ([]float64, error) {
-	v := make([]float64, len(m.names))
-	k := 0
-	for j := 0; j < kddFeatures; j++ {
-		if kddCategorical[j] {
-			if slot, ok := m.cats[j][r.f[j]]; ok {
-				v[slot] = 1
-			}
-			continue
-		}
-		x, err := strconv.ParseFloat(r.f[j], 64)
-		if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) {
-			return nil, fmt.Errorf("column %s: bad value %q", kddColumns[j], r.f[j])
-		}
-		v[k] = math.Log1p(x)
-		k++
-	}
-	return v, nil
-}
-
-func (m *kddModel) sparse(v []float64) linear.Sparse {
-	var x linear.Sparse
-	for j, val := range v {
-		if j < len(m.mean) {
-			val = (val - m.mean[j]) / m.sd[j]
-		}
-		if val != 0 {
-			x.Idx = append(x.Idx, int32(j))
-			x.Val = append(x.Val, val)
-		}
-	}
-	return x
-}
+type KDDParams = dataset.KDDParams
 
 // auc is the ROC AUC of scores for positives (Mann–Whitney, ties count half).
 func auc(scores []float64, pos []bool) float64 {
@@ -806,7 +528,7 @@ func auc(scores []float64, pos []bool) float64 {
 
 func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	trainPath := filepath.Join(o.Data, "KDDTrain+_20Percent.txt")
-	all, err := readKDD(trainPath)
+	all, err := dataset.ReadKDD(trainPath, maxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -815,11 +537,11 @@ func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 		return nil, err
 	}
 	sources := []model.Source{src}
-	var train, test []kddRow
+	var train, test []dataset.KDDRow
 	var excl []model.Exclusion
 	testPath := filepath.Join(o.Data, "KDDTest+.txt")
 	if _, err := os.Stat(testPath); err == nil {
-		if test, err = readKDD(testPath); err != nil {
+		if test, err = dataset.ReadKDD(testPath, maxRows); err != nil {
 			return nil, err
 		}
 		ts, err := fileSource(testPath, len(test))
@@ -841,8 +563,8 @@ func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	ch := model.NewContentHasher()
 	counts := map[string]int{}
 	for _, r := range train {
-		ch.Add([]byte(strings.Join(r.f, ",") + "," + r.label))
-		if r.attack {
+		ch.Add([]byte(strings.Join(r.F, ",") + "," + r.Label))
+		if r.Attack {
 			counts["attack"]++
 		} else {
 			counts["normal"]++
@@ -853,7 +575,7 @@ func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 		return nil, err
 	}
 	o.progress("nsl-kdd: training on %d records", len(train))
-	m, err := fitKDD(train, o.Seed)
+	m, err := dataset.FitKDD(train, o.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -861,37 +583,33 @@ func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	scores := make([]float64, len(test))
 	labels := make([]bool, len(test))
 	for i, r := range test {
-		v, err := m.raw(r)
+		v, err := m.Raw(r)
 		if err != nil {
 			return nil, fmt.Errorf("held-out row %d: %w", i+1, err)
 		}
-		pred := m.lr.Score(m.sparse(v)) >= 0.5
-		s, err := m.forest.Score(v)
+		pred := m.LR.Score(m.Sparse(v)) >= 0.5
+		s, err := m.Forest.Score(v)
 		if err != nil {
 			return nil, err
 		}
-		scores[i], labels[i] = s.Score, r.attack
+		scores[i], labels[i] = s.Score, r.Attack
 		switch {
-		case pred && r.attack:
+		case pred && r.Attack:
 			tp++
 		case pred:
 			fp++
-		case r.attack:
+		case r.Attack:
 			fn++
 		default:
 			tn++
 		}
 	}
 	p, rc, f1 := prf(tp, fp, fn)
-	cats := map[string]map[string]int{}
-	for j, vals := range m.cats {
-		cats[kddColumns[j]] = vals
-	}
 	return model.New(model.Body{
-		Kind: "nsl-kdd", Name: o.Name, Version: o.Version, Created: o.Created, Features: m.names,
+		Kind: "nsl-kdd", Name: o.Name, Version: o.Version, Created: o.Created, Features: m.Names,
 		Lineage: model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: ch.Sum(), Seed: o.Seed},
 		Metrics: map[string]float64{"heldout_n": float64(len(test)), "accuracy": ratio(tp+tn, len(test)),
 			"precision": p, "recall": rc, "f1": f1, "forest_auc": auc(scores, labels)},
-		Thresholds: map[string]float64{"lr": 0.5, "forest": m.forest.Threshold, "forest_target_rate": m.forest.Cfg.TargetRate},
-	}, KDDParams{Categories: cats, Mean: m.mean, SD: m.sd, Features: m.names, LR: m.lr, Forest: m.forest})
+		Thresholds: map[string]float64{"lr": 0.5, "forest": m.Forest.Threshold, "forest_target_rate": m.Forest.Cfg.TargetRate},
+	}, m.Params())
 }

@@ -1,7 +1,6 @@
 package mleval
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/rampart-ids/rampart/internal/eval"
+	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"github.com/rampart-ids/rampart/internal/ml/seq"
 )
 
@@ -79,7 +79,7 @@ func (r *HDFSResult) Table(w io.Writer) error {
 }
 
 func runHDFS(ctx context.Context, opts eval.Options) (eval.Result, error) {
-	train, err := readSessions(filepath.Join(opts.Data, "hdfs_train"))
+	train, err := dataset.ReadSessions(filepath.Join(opts.Data, "hdfs_train"), maxSessions)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func runHDFS(ctx context.Context, opts eval.Options) (eval.Result, error) {
 		return nil
 	}
 	for _, n := range abnormal {
-		ss, err := readSessions(filepath.Join(opts.Data, n))
+		ss, err := dataset.ReadSessions(filepath.Join(opts.Data, n), maxSessions)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +165,7 @@ func runHDFS(ctx context.Context, opts eval.Options) (eval.Result, error) {
 		}
 	}
 	for _, n := range normal {
-		ss, err := readSessions(filepath.Join(opts.Data, n))
+		ss, err := dataset.ReadSessions(filepath.Join(opts.Data, n), maxSessions)
 		if err != nil {
 			return nil, err
 		}
@@ -194,27 +194,4 @@ func splitHoldout[T any](xs []T, frac float64, seed int64) (train, held []T) {
 		}
 	}
 	return train, held
-}
-
-// readSessions reads one session per line, keys separated by white space.
-// Empty lines are sessions with no keys (kept: they are scored too).
-func readSessions(path string) ([][]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening sessions: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	var out [][]string
-	for sc.Scan() {
-		if len(out) >= maxSessions {
-			return nil, fmt.Errorf("%s: more than %d sessions", path, maxSessions)
-		}
-		out = append(out, strings.Fields(sc.Text()))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return out, nil
 }

@@ -2,18 +2,16 @@ package mleval
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/rampart-ids/rampart/internal/eval"
+	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"github.com/rampart-ids/rampart/internal/ml/payload"
 )
 
@@ -26,11 +24,6 @@ func init() {
 }
 
 const maxPayloadRows = 2_000_000
-
-type payloadRow struct {
-	Payload, Type string
-	Attack        bool
-}
 
 // TypeScore is one attack type's (or benign's) outcome.
 type TypeScore struct {
@@ -86,13 +79,13 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func runHTTPParams(ctx context.Context, opts eval.Options) (eval.Result, error) {
-	train, err := readPayloads(filepath.Join(opts.Data, "payload_train.csv"))
+	train, err := dataset.ReadPayloads(filepath.Join(opts.Data, "payload_train.csv"), maxPayloadRows)
 	if err != nil {
 		return nil, err
 	}
 	res := &HTTPParamsResult{Types: map[string]TypeScore{}}
 	cfg := payload.DefaultConfig()
-	score := func(c *payload.Classifier, rows []payloadRow) {
+	score := func(c *payload.Classifier, rows []dataset.PayloadRow) {
 		for _, r := range rows {
 			s := c.Score(r.Payload)
 			ts := res.Types[r.Type]
@@ -118,7 +111,7 @@ func runHTTPParams(ctx context.Context, opts eval.Options) (eval.Result, error) 
 	}
 	testPath := filepath.Join(opts.Data, "payload_test.csv")
 	if _, err := os.Stat(testPath); err == nil {
-		test, err := readPayloads(testPath)
+		test, err := dataset.ReadPayloads(testPath, maxPayloadRows)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +132,7 @@ func runHTTPParams(ctx context.Context, opts eval.Options) (eval.Result, error) 
 			for _, i := range test {
 				inTest[i] = true
 			}
-			var tr, te []payloadRow
+			var tr, te []dataset.PayloadRow
 			for i, r := range train {
 				if inTest[i] {
 					te = append(te, r)
@@ -181,7 +174,7 @@ func prf(tp, fp, fn int) (p, r, f float64) {
 	return p, r, f
 }
 
-func trainPayloads(cfg payload.Config, rows []payloadRow) (*payload.Classifier, error) {
+func trainPayloads(cfg payload.Config, rows []dataset.PayloadRow) (*payload.Classifier, error) {
 	ps := make([]string, len(rows))
 	ys := make([]bool, len(rows))
 	for i, r := range rows {
@@ -198,54 +191,4 @@ func kFold(n, k int, seed int64) [][]int {
 		folds[i%k] = append(folds[i%k], j)
 	}
 	return folds
-}
-
-// readPayloads reads the HttpParamsDataset CSV: payload, length, attack_type, label.
-func readPayloads(path string) ([]payloadRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening payloads: %w", err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	head, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s header: %w", path, err)
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimPrefix(strings.TrimSpace(h), "\ufeff")] = i
-	}
-	pi, ok1 := col["payload"]
-	ti, ok2 := col["attack_type"]
-	li, ok3 := col["label"]
-	if !ok1 || !ok2 || !ok3 {
-		return nil, fmt.Errorf("%s: want columns payload, attack_type, label; have %v", path, head)
-	}
-	var out []payloadRow
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		if len(rec) <= max(pi, ti, li) {
-			return nil, fmt.Errorf("%s:%d: short row", path, line)
-		}
-		if len(out) >= maxPayloadRows {
-			return nil, fmt.Errorf("%s: more than %d rows", path, maxPayloadRows)
-		}
-		lab := rec[li]
-		if lab != "norm" && lab != "anom" {
-			return nil, fmt.Errorf("%s:%d: label %q is neither norm nor anom", path, line, lab)
-		}
-		out = append(out, payloadRow{Payload: rec[pi], Type: rec[ti], Attack: lab == "anom"})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no rows", path)
-	}
-	return out, nil
 }

@@ -1,10 +1,7 @@
 package mleval
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/rampart-ids/rampart/internal/eval"
+	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"github.com/rampart-ids/rampart/internal/ml/drain"
 )
 
@@ -132,11 +130,11 @@ func MineLines(lines []string) ([]string, *drain.Miner, error) {
 
 func scoreLoghubSystem(logPath, truthPath string) (LoghubSystem, error) {
 	name := strings.TrimSuffix(filepath.Base(logPath), "_2k.log")
-	lines, err := readLines(logPath, maxLogLines)
+	lines, err := dataset.ReadLines(logPath, maxLogLines)
 	if err != nil {
 		return LoghubSystem{}, err
 	}
-	truthIDs, truthTpl, err := readLoghubTruth(truthPath)
+	truthIDs, truthTpl, err := dataset.ReadLoghubTruth(truthPath, maxLogLines)
 	if err != nil {
 		return LoghubSystem{}, err
 	}
@@ -210,69 +208,4 @@ func normTemplate(t string) string {
 		t = strings.ReplaceAll(t, "<*><*>", "<*>")
 	}
 	return t
-}
-
-func readLines(path string, max int) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening log: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var out []string
-	for sc.Scan() {
-		if len(out) >= max {
-			return nil, fmt.Errorf("%s: more than %d lines", path, max)
-		}
-		out = append(out, strings.TrimRight(sc.Text(), "\r"))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return out, nil
-}
-
-func readLoghubTruth(path string) (ids, templates []string, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening ground truth: %w", err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	head, err := r.Read()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s header: %w", path, err)
-	}
-	idCol, tplCol := -1, -1
-	for i, h := range head {
-		switch strings.TrimPrefix(h, "\ufeff") {
-		case "EventId":
-			idCol = i
-		case "EventTemplate":
-			tplCol = i
-		}
-	}
-	if idCol < 0 || tplCol < 0 {
-		return nil, nil, fmt.Errorf("%s: no EventId/EventTemplate columns", path)
-	}
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		if len(rec) <= idCol || len(rec) <= tplCol {
-			return nil, nil, fmt.Errorf("%s: short row %d", path, len(ids)+2)
-		}
-		if len(ids) >= maxLogLines {
-			return nil, nil, fmt.Errorf("%s: more than %d rows", path, maxLogLines)
-		}
-		ids = append(ids, rec[idCol])
-		templates = append(templates, rec[tplCol])
-	}
-	return ids, templates, nil
 }

@@ -1,7 +1,6 @@
 package mleval
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,14 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/rampart-ids/rampart/internal/eval"
 	"github.com/rampart-ids/rampart/internal/ml"
-	"github.com/rampart-ids/rampart/internal/ml/iforest"
-	"github.com/rampart-ids/rampart/internal/ml/linear"
+	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"github.com/rampart-ids/rampart/internal/ml/model"
 )
 
@@ -30,19 +27,7 @@ func init() {
 	})
 }
 
-const (
-	kddFeatures = 41
-	maxKDDRows  = 5_000_000
-)
-
-// kddCategorical are the symbolic columns (protocol_type, service, flag).
-var kddCategorical = map[int]bool{1: true, 2: true, 3: true}
-
-type kddRow struct {
-	F      []string // the 41 feature columns as text
-	Label  string
-	Attack bool
-}
+const maxKDDRows = 5_000_000
 
 // KDDScore is one evaluation's numbers.
 type KDDScore struct {
@@ -101,7 +86,7 @@ func (r *NSLKDDResult) Table(w io.Writer) error {
 }
 
 func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
-	train, err := readKDD(filepath.Join(opts.Data, "KDDTrain+_20Percent.txt"))
+	train, err := dataset.ReadKDD(filepath.Join(opts.Data, "KDDTrain+_20Percent.txt"), maxKDDRows)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +106,7 @@ func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
 		for _, i := range test {
 			inTest[i] = true
 		}
-		var tr, te []kddRow
+		var tr, te []dataset.KDDRow
 		for i, r := range train {
 			if inTest[i] {
 				te = append(te, r)
@@ -129,11 +114,11 @@ func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
 				tr = append(tr, r)
 			}
 		}
-		m, err := fitKDD(tr, opts.Seed+int64(f))
+		m, err := dataset.FitKDD(tr, opts.Seed+int64(f))
 		if err != nil {
 			return nil, err
 		}
-		p, auc, _, err := m.evaluate(te)
+		p, auc, _, err := evaluateKDD(m, te)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +136,7 @@ func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
 	// The model trained on the whole training file: scored on the official
 	// test files when present, and written as a hashed artifact with its
 	// lineage (what `rampart model train` would write).
-	final, err := fitKDD(train, opts.Seed)
+	final, err := dataset.FitKDD(train, opts.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -160,11 +145,11 @@ func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
 		if _, err := os.Stat(path); err != nil {
 			continue
 		}
-		test, err := readKDD(path)
+		test, err := dataset.ReadKDD(path, maxKDDRows)
 		if err != nil {
 			return nil, err
 		}
-		p, auc, ex, err := final.evaluate(test)
+		p, auc, ex, err := evaluateKDD(final, test)
 		if err != nil {
 			return nil, err
 		}
@@ -181,9 +166,9 @@ func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
 		}
 	}
 	if res.Example == "" {
-		_, _, res.Example, _ = final.evaluate(train[:min(len(train), 2000)])
+		_, _, res.Example, _ = evaluateKDD(final, train[:min(len(train), 2000)])
 	}
-	art, err := final.artifact(filepath.Join(opts.Data, "KDDTrain+_20Percent.txt"), train, opts.Seed, res.CV)
+	art, err := kddArtifact(final, filepath.Join(opts.Data, "KDDTrain+_20Percent.txt"), train, opts.Seed, res.CV)
 	if err != nil {
 		return nil, err
 	}
@@ -196,16 +181,9 @@ func runNSLKDD(ctx context.Context, opts eval.Options) (eval.Result, error) {
 }
 
 // KDDParams is the serialised nsl-kdd model: featuriser, classifier and forest.
-type KDDParams struct {
-	Categories map[string]map[string]int `json:"categories"` // column → value → slot
-	Mean       []float64                 `json:"mean"`       // of log1p(numeric column)
-	SD         []float64                 `json:"sd"`
-	Features   []string                  `json:"features"`
-	LR         *linear.Model             `json:"lr"`
-	Forest     *iforest.Forest           `json:"forest"`
-}
+type KDDParams = dataset.KDDParams
 
-func (m *kddModel) artifact(path string, rows []kddRow, seed int64, cv KDDScore) (*model.Artifact, error) {
+func kddArtifact(m *dataset.KDDModel, path string, rows []dataset.KDDRow, seed int64, cv KDDScore) (*model.Artifact, error) {
 	fileHash, err := fileSHA256(path)
 	if err != nil {
 		return nil, err
@@ -220,12 +198,8 @@ func (m *kddModel) artifact(path string, rows []kddRow, seed int64, cv KDDScore)
 			counts["normal"]++
 		}
 	}
-	cats := map[string]map[string]int{}
-	for j, vals := range m.cats {
-		cats[kddColumns[j]] = vals
-	}
 	return model.New(model.Body{
-		Kind: "nsl-kdd", Name: "nsl-kdd-connection", Version: "1", Features: m.names,
+		Kind: "nsl-kdd", Name: "nsl-kdd-connection", Version: "1", Features: m.Names,
 		Lineage: model.Lineage{
 			Sources:     []model.Source{{Name: filepath.Base(path), SHA256: fileHash, Rows: len(rows)}},
 			ClassCounts: counts, ContentHash: ch.Sum(), Seed: seed,
@@ -233,8 +207,8 @@ func (m *kddModel) artifact(path string, rows []kddRow, seed int64, cv KDDScore)
 			Exclusions: []model.Exclusion{{Reason: "attack rows excluded from the isolation forest", Rows: counts["attack"]}},
 		},
 		Metrics:    map[string]float64{"cv_auc": cv.AUC, "cv_accuracy": cv.Accuracy, "cv_f1": cv.F1},
-		Thresholds: map[string]float64{"lr": 0.5, "forest": m.forest.Threshold, "forest_target_rate": m.forest.Cfg.TargetRate},
-	}, KDDParams{Categories: cats, Mean: m.mean, SD: m.sd, Features: m.names, LR: m.lr, Forest: m.forest})
+		Thresholds: map[string]float64{"lr": 0.5, "forest": m.Forest.Threshold, "forest_target_rate": m.Forest.Cfg.TargetRate},
+	}, m.Params())
 }
 
 func fileSHA256(path string) (string, error) {
@@ -272,150 +246,21 @@ func classScores(pred, truth []bool) KDDScore {
 	return s
 }
 
-// kddModel holds the featuriser (fitted on training rows) and both models.
-type kddModel struct {
-	cats     map[int]map[string]int // categorical column → value → one-hot slot
-	mean, sd []float64              // per numeric column, of log1p(value)
-	names    []string               // dense feature names
-	lr       *linear.Model
-	forest   *iforest.Forest
-}
-
-func fitKDD(rows []kddRow, seed int64) (*kddModel, error) {
-	m := &kddModel{cats: map[int]map[string]int{}}
-	dim := 0
-	for j := 0; j < kddFeatures; j++ {
-		if kddCategorical[j] {
-			continue
-		}
-		m.names = append(m.names, kddColumns[j])
-		dim++
-	}
-	for j := range kddCategorical {
-		m.cats[j] = map[string]int{}
-	}
-	// One-hot slots in first-seen order of sorted values (deterministic).
-	for _, j := range []int{1, 2, 3} {
-		vals := map[string]bool{}
-		for _, r := range rows {
-			vals[r.F[j]] = true
-		}
-		keys := make([]string, 0, len(vals))
-		for v := range vals {
-			keys = append(keys, v)
-		}
-		sort.Strings(keys)
-		for _, v := range keys {
-			m.cats[j][v] = dim
-			m.names = append(m.names, kddColumns[j]+"="+v)
-			dim++
-		}
-	}
-	nNum := 0
-	for j := 0; j < kddFeatures; j++ {
-		if !kddCategorical[j] {
-			nNum++
-		}
-	}
-	m.mean, m.sd = make([]float64, nNum), make([]float64, nNum)
-	dense := make([][]float64, len(rows))
-	for i, r := range rows {
-		v, err := m.raw(r)
-		if err != nil {
-			return nil, fmt.Errorf("training row %d: %w", i+1, err)
-		}
-		dense[i] = v
-	}
-	for k := 0; k < nNum; k++ {
-		s, s2 := 0.0, 0.0
-		for _, v := range dense {
-			s += v[k]
-			s2 += v[k] * v[k]
-		}
-		n := float64(len(dense))
-		m.mean[k] = s / n
-		m.sd[k] = math.Sqrt(math.Max(s2/n-m.mean[k]*m.mean[k], 0))
-		if m.sd[k] == 0 {
-			m.sd[k] = 1
-		}
-	}
-	xs := make([]linear.Sparse, len(rows))
-	ys := make([]float64, len(rows))
-	var normal [][]float64
-	for i, r := range rows {
-		xs[i] = m.sparse(dense[i])
-		if r.Attack {
-			ys[i] = 1
-		} else {
-			normal = append(normal, dense[i])
-		}
-	}
-	lr, err := linear.Train(xs, ys, len(m.names), linear.Options{L2: 1e-5, MaxIter: 150, PosWeight: 1})
-	if err != nil {
-		return nil, fmt.Errorf("training nsl-kdd classifier: %w", err)
-	}
-	m.lr = lr
-	cfg := iforest.DefaultConfig()
-	cfg.Seed = uint64(seed)
-	m.forest, err = iforest.Fit(cfg, m.names, normal)
-	if err != nil {
-		return nil, fmt.Errorf("training nsl-kdd isolation forest: %w", err)
-	}
-	return m, nil
-}
-
-// raw is the dense vector: log1p of numeric columns, then one-hot slots.
-// An unseen category sets no slot (it is out of the training support).
-func (m *kddModel) raw(r kddRow) ([]float64, error) {
-	v := make([]float64, len(m.names))
-	k := 0
-	for j := 0; j < kddFeatures; j++ {
-		if kddCategorical[j] {
-			if slot, ok := m.cats[j][r.F[j]]; ok {
-				v[slot] = 1
-			}
-			continue
-		}
-		x, err := strconv.ParseFloat(r.F[j], 64)
-		if err != nil || x < 0 || math.IsInf(x, 0) || math.IsNaN(x) {
-			return nil, fmt.Errorf("column %s: bad value %q", kddColumns[j], r.F[j])
-		}
-		v[k] = math.Log1p(x)
-		k++
-	}
-	return v, nil
-}
-
-// sparse standardises the numeric part for the linear model.
-func (m *kddModel) sparse(v []float64) linear.Sparse {
-	var x linear.Sparse
-	for j, val := range v {
-		if j < len(m.mean) {
-			val = (val - m.mean[j]) / m.sd[j]
-		}
-		if val != 0 {
-			x.Idx = append(x.Idx, int32(j))
-			x.Val = append(x.Val, val)
-		}
-	}
-	return x
-}
-
 // evaluate returns the classifier's predictions, the forest's ROC AUC and
 // the explanation of the first record the forest flags.
-func (m *kddModel) evaluate(rows []kddRow) ([]bool, float64, string, error) {
+func evaluateKDD(m *dataset.KDDModel, rows []dataset.KDDRow) ([]bool, float64, string, error) {
 	preds := make([]bool, len(rows))
 	scores := make([]float64, len(rows))
 	labels := make([]bool, len(rows))
 	example := ""
 	for i, r := range rows {
-		v, err := m.raw(r)
+		v, err := m.Raw(r)
 		if err != nil {
 			return nil, 0, "", fmt.Errorf("test row %d: %w", i+1, err)
 		}
-		x := m.sparse(v)
-		preds[i] = m.lr.Score(x) >= 0.5
-		s, err := m.forest.Score(v)
+		x := m.Sparse(v)
+		preds[i] = m.LR.Score(x) >= 0.5
+		s, err := m.Forest.Score(v)
 		if err != nil {
 			return nil, 0, "", err
 		}
@@ -429,7 +274,7 @@ func (m *kddModel) evaluate(rows []kddRow) ([]bool, float64, string, error) {
 				}
 			}
 			// Standardised units (z-scores) for the classifier's numbers.
-			lr := m.lr.Explain(x, m.names, nil, 3)
+			lr := m.LR.Explain(x, m.Names, nil, 3)
 			example = ml.Sentence("isolation forest", s.Score, top) + "; " + lr.Sentence + " (z-scores) (label " + r.Label + ")"
 		}
 	}
@@ -471,47 +316,4 @@ func AUC(scores []float64, pos []bool) float64 {
 		i = j
 	}
 	return (rankSum - np*(np+1)/2) / (np * nn)
-}
-
-var kddColumns = []string{"duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
-	"wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised", "root_shell",
-	"su_attempted", "num_root", "num_file_creations", "num_shells", "num_access_files", "num_outbound_cmds",
-	"is_host_login", "is_guest_login", "count", "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate",
-	"srv_rerror_rate", "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
-	"dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate", "dst_host_same_src_port_rate",
-	"dst_host_srv_diff_host_rate", "dst_host_serror_rate", "dst_host_srv_serror_rate", "dst_host_rerror_rate",
-	"dst_host_srv_rerror_rate"}
-
-// readKDD reads NSL-KDD CSV rows: 41 features, label, optional difficulty.
-func readKDD(path string) ([]kddRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening nsl-kdd file: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var out []kddRow
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		cols := strings.Split(text, ",")
-		if len(cols) != kddFeatures+1 && len(cols) != kddFeatures+2 {
-			return nil, fmt.Errorf("%s:%d: %d columns, want %d or %d", path, line, len(cols), kddFeatures+1, kddFeatures+2)
-		}
-		if len(out) >= maxKDDRows {
-			return nil, fmt.Errorf("%s: more than %d rows", path, maxKDDRows)
-		}
-		label := strings.TrimSuffix(cols[kddFeatures], ".")
-		out = append(out, kddRow{F: cols[:kddFeatures], Label: label, Attack: label != "normal"})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no rows", path)
-	}
-	return out, nil
 }
