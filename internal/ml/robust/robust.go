@@ -22,6 +22,7 @@ const (
 	ReasonAlert      = "alert-linked event"
 	ReasonVerdict    = "entity with a malicious verdict"
 	ReasonSuppressed = "suppressed activity"
+	ReasonGuard      = "model-input-anomaly event"
 	ReasonEntityCap  = "entity share cap"
 	ReasonTrimmed    = "trimmed as most anomalous"
 )
@@ -33,6 +34,9 @@ type Exclusions struct {
 	AlertEvents       map[string]bool
 	MaliciousEntities map[string]bool
 	SuppressedEvents  map[string]bool
+	// GuardEvents are event ids the live model's input guard reported as
+	// outside its training support (model-input-anomaly signals).
+	GuardEvents map[string]bool
 }
 
 // Item is what Filter needs to know about one training row.
@@ -90,10 +94,10 @@ func (r *Report) Lineage() []model.Exclusion {
 
 // Filter keeps the rows none of the exclusions touch. Each left-out row is
 // counted once, under the first reason that applies (alert, verdict,
-// suppressed).
+// suppressed, input guard).
 func Filter[T any](rows []T, item func(T) Item, ex Exclusions) ([]T, Report) {
 	var rep Report
-	var a, v, s int
+	var a, v, s, g int
 	kept := make([]T, 0, len(rows))
 	for _, r := range rows {
 		it := item(r)
@@ -104,6 +108,8 @@ func Filter[T any](rows []T, item func(T) Item, ex Exclusions) ([]T, Report) {
 			v++
 		case it.EventID != "" && ex.SuppressedEvents[it.EventID]:
 			s++
+		case it.EventID != "" && ex.GuardEvents[it.EventID]:
+			g++
 		default:
 			kept = append(kept, r)
 		}
@@ -111,6 +117,7 @@ func Filter[T any](rows []T, item func(T) Item, ex Exclusions) ([]T, Report) {
 	rep.add(ReasonAlert, a)
 	rep.add(ReasonVerdict, v)
 	rep.add(ReasonSuppressed, s)
+	rep.add(ReasonGuard, g)
 	return kept, rep
 }
 

@@ -18,11 +18,12 @@ type row struct {
 }
 
 func TestFilter(t *testing.T) {
-	rows := []row{{"e1", "alice", 1}, {"e2", "mallory", 2}, {"e3", "bob", 3}, {"e4", "mallory", 4}, {"e5", "bob", 5}, {"e6", "carol", 6}}
+	rows := []row{{"e1", "alice", 1}, {"e2", "mallory", 2}, {"e3", "bob", 3}, {"e4", "mallory", 4}, {"e5", "bob", 5}, {"e6", "carol", 6}, {"e7", "dave", 7}}
 	ex := Exclusions{
 		AlertEvents:       map[string]bool{"e2": true, "e3": true},
 		MaliciousEntities: map[string]bool{"user:mallory": true},
 		SuppressedEvents:  map[string]bool{"e5": true, "e2": true},
+		GuardEvents:       map[string]bool{"e7": true},
 	}
 	kept, rep := Filter(rows, func(r row) Item { return Item{EventID: r.id, Entities: []string{"user:" + r.user}} }, ex)
 	var ids []string
@@ -32,11 +33,11 @@ func TestFilter(t *testing.T) {
 	if diff := cmp.Diff([]string{"e1", "e6"}, ids); diff != "" {
 		t.Errorf("kept (-want +got):\n%s", diff)
 	}
-	want := []model.Exclusion{{Reason: ReasonAlert, Rows: 2}, {Reason: ReasonVerdict, Rows: 1}, {Reason: ReasonSuppressed, Rows: 1}}
+	want := []model.Exclusion{{Reason: ReasonAlert, Rows: 2}, {Reason: ReasonVerdict, Rows: 1}, {Reason: ReasonSuppressed, Rows: 1}, {Reason: ReasonGuard, Rows: 1}}
 	if diff := cmp.Diff(want, rep.Lineage()); diff != "" {
 		t.Errorf("lineage (-want +got):\n%s", diff)
 	}
-	if rep.Total() != 4 {
+	if rep.Total() != 5 {
 		t.Errorf("total %d", rep.Total())
 	}
 }
