@@ -132,7 +132,7 @@ func buildDocs(all []*Doc, opts Options, selecting bool, rep Report) (*ruleSet, 
 		if selecting && !selected(&d.Meta, opts) {
 			continue
 		}
-		r := &crule{idx: len(rs.rules), meta: &d.Meta, cond: cond}
+		r := &crule{idx: len(rs.rules), meta: &d.Meta, cond: cond, techniques: signal.TechniquesFromTags(lowerAll(d.Meta.Tags))}
 		if d.Logsource.Product == "windows" {
 			r.eids = requiredEIDs(cond, eidSlot)
 		}

@@ -235,7 +235,7 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		Level:       level,
 		Score:       1,
 		Tags:        slices.Clone(m.Tags),
-		Techniques:  signal.TechniquesFromTags(lowerAll(m.Tags)),
+		Techniques:  slices.Clone(r.techniques),
 		Entities:    entities(ev),
 		Time:        ev.Time,
 		EventIDs:    []string{ev.ID},
@@ -265,13 +265,13 @@ var entityFields = []struct{ kind, key string }{
 
 func entities(ev *event.Event) []signal.Entity {
 	var out []signal.Entity
-	seenKind := map[string]bool{}
+	var seenHost, seenProcess bool
 	for _, f := range entityFields {
 		v, ok := ev.GetString(f.key)
 		if !ok || v == "" || v == "-" {
 			continue
 		}
-		if (f.kind == "host" || f.kind == "process") && seenKind[f.kind] {
+		if (f.kind == "host" && seenHost) || (f.kind == "process" && seenProcess) {
 			continue
 		}
 		dup := false
@@ -282,7 +282,8 @@ func entities(ev *event.Event) []signal.Entity {
 		}
 		if !dup {
 			out = append(out, signal.Entity{Kind: f.kind, Value: v})
-			seenKind[f.kind] = true
+			seenHost = seenHost || f.kind == "host"
+			seenProcess = seenProcess || f.kind == "process"
 		}
 	}
 	return out

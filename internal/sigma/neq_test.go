@@ -44,3 +44,19 @@ func TestNeqGolden(t *testing.T) {
 		t.Errorf("matches:\n%s\nwant:\n%s", g, w)
 	}
 }
+
+// TestDescribeFormat: describe writes what fmt's "%s %v matched %q" wrote.
+func TestDescribeFormat(t *testing.T) {
+	items := []matchedItem{
+		{field: "CommandLine", mods: "contains", value: "cmd.exe /c \"x\"\t\u00e9", values: []string{"/c", "-c"}},
+		{field: "", value: "raw", values: []string{"a", "b", "c", "d", "e"}},
+	}
+	want := `CommandLine|contains [/c -c] matched "cmd.exe /c \"x\"\té"; keywords [a b c … 2 more] matched "raw"`
+	if got := describe(items); got != want {
+		t.Errorf("describe:\n got %s\nwant %s", got, want)
+	}
+	ref := fmt.Sprintf("%s %v matched %q", "CommandLine|contains", []string{"/c", "-c"}, items[0].value)
+	if got := describe(items[:1]); got != ref {
+		t.Errorf("describe %s, fmt %s", got, ref)
+	}
+}

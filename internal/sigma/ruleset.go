@@ -24,6 +24,8 @@ type crule struct {
 	// silent rules feed correlations but emit no signal of their own.
 	silent bool
 	corr   bool // referenced by a correlation rule
+	// techniques are the ATT&CK ids of the rule's tags (computed once).
+	techniques []string
 }
 
 // entry is a rule in a routing bucket, with the clause that put it there.
@@ -366,7 +368,12 @@ func describe(items []matchedItem) string {
 		if len(v) > 120 {
 			v = v[:120] + "…"
 		}
-		fmt.Fprintf(&b, "%s %v matched %q", name, vals, v)
+		// As fmt's "%s %v matched %q", without its per-call cost.
+		b.WriteString(name)
+		b.WriteString(" [")
+		b.WriteString(strings.Join(vals, " "))
+		b.WriteString("] matched ")
+		b.WriteString(strconv.Quote(v))
 	}
 	return b.String()
 }
