@@ -94,6 +94,16 @@ func (z *sessionFeaturizer) vec(s []string) []float64 {
 	return v
 }
 
+func fitSessionGuard(z *sessionFeaturizer, ss [][]string, seed int64) (*guard.Guard, error) {
+	gv := make([][]float64, len(ss))
+	for i, s := range ss {
+		gv[i] = z.vec(s)
+	}
+	cfg := guard.DefaultConfig()
+	cfg.Forest.Trees, cfg.Forest.Seed = size.guardTrees, uint64(seed)
+	return guard.Fit(cfg, z.names, gv)
+}
+
 func seqFlags(m *seq.Model, ss [][]string) ([]bool, error) {
 	out := make([]bool, len(ss))
 	for i, s := range ss {
@@ -144,6 +154,13 @@ func runHDFS(ctx context.Context, dir string, seed int64, progress io.Writer) (*
 	if err != nil {
 		return nil, fmt.Errorf("champion model: %w", err)
 	}
+	// The live model's input guard, fitted on its own training window: its
+	// model-input-anomaly signals are something production sees.
+	cz := newSessionFeaturizer(champN)
+	cg, err := fitSessionGuard(cz, champN, seed)
+	if err != nil {
+		return nil, fmt.Errorf("champion input guard: %w", err)
+	}
 	var def0 *seq.Model
 	var rep0 robust.Report
 	for _, rate := range PoisonRates {
@@ -163,15 +180,23 @@ func runHDFS(ctx context.Context, dir string, seed int64, progress io.Writer) (*
 		if err != nil {
 			return nil, err
 		}
-		alerted := map[string]bool{}
+		alerted, guarded := map[string]bool{}, map[string]bool{}
 		ids := make([]int, len(win))
-		for i := range win {
+		for i, s := range win {
 			ids[i] = i
 			if flags[i] {
 				alerted[fmt.Sprint(i)] = true
 			}
+			c, err := cg.Check(cz.vec(s))
+			if err != nil {
+				return nil, err
+			}
+			if c.Flagged {
+				guarded[fmt.Sprint(i)] = true
+			}
 		}
-		kept, rep := robust.Filter(ids, func(i int) robust.Item { return robust.Item{EventID: fmt.Sprint(i)} }, robust.Exclusions{AlertEvents: alerted})
+		kept, rep := robust.Filter(ids, func(i int) robust.Item { return robust.Item{EventID: fmt.Sprint(i)} },
+			robust.Exclusions{AlertEvents: alerted, GuardEvents: guarded})
 		kw := make([][]string, len(kept))
 		for i, k := range kept {
 			kw[i] = win[k]
@@ -205,13 +230,7 @@ func runHDFS(ctx context.Context, dir string, seed int64, progress io.Writer) (*
 	}
 	// Input guard on session key counts, fitted on the clean window.
 	z := newSessionFeaturizer(windowN)
-	gv := make([][]float64, len(windowN))
-	for i, s := range windowN {
-		gv[i] = z.vec(s)
-	}
-	gcfg := guard.DefaultConfig()
-	gcfg.Forest.Trees, gcfg.Forest.Seed = size.guardTrees, uint64(seed)
-	g, err := guard.Fit(gcfg, z.names, gv)
+	g, err := fitSessionGuard(z, windowN, seed)
 	if err != nil {
 		return nil, fmt.Errorf("input guard: %w", err)
 	}
@@ -272,7 +291,7 @@ func runHDFS(ctx context.Context, dir string, seed int64, progress io.Writer) (*
 	res.Notes = append(res.Notes,
 		"hdfs: training is normal sessions only, so every abnormal session is out of the training support; ood rates are the guard's flag rate on abnormal sessions and on held-out normal ones",
 		"hdfs evasion stack = next-key model + input guard; no rules apply to log-key sessions",
-		"poisoning: abnormal sessions injected into the training window; defences exclude sessions the champion model alerted on")
+		"poisoning: abnormal sessions injected into the training window; defences exclude sessions the champion model alerted on or its input guard flagged")
 	a, err := model.New(model.Body{Kind: "seq", Name: "hdfs-seq", Version: "adversarial",
 		Lineage: model.Lineage{Sources: []model.Source{{Name: "hdfs training window", Rows: len(windowN)}},
 			ClassCounts: map[string]int{"normal": len(windowN)}, Exclusions: rep0.Lineage(), Seed: seed},

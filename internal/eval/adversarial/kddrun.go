@@ -132,6 +132,13 @@ func runKDD(ctx context.Context, dir string, seed int64, progress io.Writer) (*R
 	if err != nil {
 		return nil, fmt.Errorf("champion model: %w", err)
 	}
+	// The live model's input guard, fitted on its own training window.
+	cgcfg := guard.DefaultConfig()
+	cgcfg.Forest.Trees, cgcfg.Forest.Seed = size.guardTrees, uint64(seed)
+	cg, err := guard.Fit(cgcfg, z.names, champV)
+	if err != nil {
+		return nil, fmt.Errorf("champion input guard: %w", err)
+	}
 	var defended0 *forestModel
 	var lineage0 robust.Report
 	for _, rate := range PoisonRates {
@@ -151,7 +158,7 @@ func runKDD(ctx context.Context, dir string, seed int64, progress io.Writer) (*R
 		if err != nil {
 			return nil, fmt.Errorf("naive model at %.2f: %w", rate, err)
 		}
-		def, rep, err := defendKDD(z.names, champion, win, seed)
+		def, rep, err := defendKDD(z.names, champion, cg, win, seed)
 		if err != nil {
 			return nil, fmt.Errorf("defended model at %.2f: %w", rate, err)
 		}
@@ -214,7 +221,7 @@ func runKDD(ctx context.Context, dir string, seed int64, progress io.Writer) (*R
 		res.Evasion = append(res.Evasion, e)
 	}
 	res.Notes = append(res.Notes, "nsl-kdd evasion stack = isolation forest + input guard; no rules apply to connection feature vectors",
-		fmt.Sprintf("defences: exclude window rows the champion model alerted on, trim the top %.0f%% after a first fit, refit; each model's threshold alerts on %.0f%% of the rows its trainer takes as normal (defended: after exclusions, before trimming)", 100*kddTrim, 100*kddAlertRate))
+		fmt.Sprintf("defences: exclude window rows the champion model alerted on or its input guard flagged, trim the top %.0f%% after a first fit, refit; each model's threshold alerts on %.0f%% of the rows its trainer takes as normal (defended: after exclusions, before trimming)", 100*kddTrim, 100*kddAlertRate))
 	// Tampering on the defended model's signed artifact.
 	a, err := kddArtifact(defended0, lineage0, windowV, seed)
 	if err != nil {
@@ -232,14 +239,14 @@ func runKDD(ctx context.Context, dir string, seed int64, progress io.Writer) (*R
 }
 
 // defendKDD is the defended trainer: window rows the champion alerted on
-// are excluded (alert-linked events), a first fit ranks the rest, the most
+// or its input guard flagged are excluded, a first fit ranks the rest, the most
 // anomalous kddTrim are trimmed, and the model is refitted.
-func defendKDD(names []string, champion *forestModel, win [][]float64, seed int64) (*forestModel, robust.Report, error) {
+func defendKDD(names []string, champion *forestModel, cg *guard.Guard, win [][]float64, seed int64) (*forestModel, robust.Report, error) {
 	flags, _, err := champion.flags(win)
 	if err != nil {
 		return nil, robust.Report{}, err
 	}
-	alerted := map[string]bool{}
+	alerted, guarded := map[string]bool{}, map[string]bool{}
 	type item struct {
 		id string
 		v  []float64
@@ -250,8 +257,16 @@ func defendKDD(names []string, champion *forestModel, win [][]float64, seed int6
 		if flags[i] {
 			alerted[items[i].id] = true
 		}
+		c, err := cg.Check(v)
+		if err != nil {
+			return nil, robust.Report{}, err
+		}
+		if c.Flagged {
+			guarded[items[i].id] = true
+		}
 	}
-	kept, rep := robust.Filter(items, func(it item) robust.Item { return robust.Item{EventID: it.id} }, robust.Exclusions{AlertEvents: alerted})
+	kept, rep := robust.Filter(items, func(it item) robust.Item { return robust.Item{EventID: it.id} },
+		robust.Exclusions{AlertEvents: alerted, GuardEvents: guarded})
 	vs := make([][]float64, len(kept))
 	for i, it := range kept {
 		vs[i] = it.v

@@ -155,6 +155,16 @@ func payloadVec(c *payload.Classifier, p string) []float64 {
 	return v
 }
 
+func fitPayloadGuard(c *payload.Classifier, rows []payloadRow, seed int64) (*guard.Guard, error) {
+	gv := make([][]float64, len(rows))
+	for i, r := range rows {
+		gv[i] = payloadVec(c, r.Payload)
+	}
+	cfg := guard.DefaultConfig()
+	cfg.Forest.Trees, cfg.Forest.Seed = size.guardTrees, uint64(seed)
+	return guard.Fit(cfg, payloadFeatureNames(), gv)
+}
+
 func trainPayload(rows []payloadRow) (*payload.Classifier, error) {
 	ps, ys := make([]string, len(rows)), make([]bool, len(rows))
 	for i, r := range rows {
@@ -220,6 +230,11 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 	if err != nil {
 		return nil, fmt.Errorf("champion model: %w", err)
 	}
+	// The live model's input guard, fitted on its own training rows.
+	cg, err := fitPayloadGuard(champion, champRows, seed)
+	if err != nil {
+		return nil, fmt.Errorf("champion input guard: %w", err)
+	}
 	var def0 *payload.Classifier
 	var rep0 robust.Report
 	for _, rate := range PoisonRates {
@@ -243,7 +258,7 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 		if err != nil {
 			return nil, fmt.Errorf("naive model at %.2f: %w", rate, err)
 		}
-		def, rep, err := defendPayload(champion, det, win)
+		def, rep, err := defendPayload(champion, cg, det, win)
 		if err != nil {
 			return nil, fmt.Errorf("defended model at %.2f: %w", rate, err)
 		}
@@ -260,13 +275,7 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 	}
 	// Evasion against the defended clean model; the stack adds the rules
 	// and the input guard (fitted on the training window's inputs).
-	gv := make([][]float64, len(windowRows))
-	for i, r := range windowRows {
-		gv[i] = payloadVec(def0, r.Payload)
-	}
-	gcfg := guard.DefaultConfig()
-	gcfg.Forest.Trees, gcfg.Forest.Seed = size.guardTrees, uint64(seed)
-	g, err := guard.Fit(gcfg, payloadFeatureNames(), gv)
+	g, err := fitPayloadGuard(def0, windowRows, seed)
 	if err != nil {
 		return nil, fmt.Errorf("input guard: %w", err)
 	}
@@ -318,7 +327,7 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 	}
 	res.Notes = append(res.Notes,
 		fmt.Sprintf("http-params stack = bundled Sigma web rules on a synthesized access-log event + payload classifier + input guard; stack false-positive rate on benign test payloads %.4f", float64(sfp)/float64(max(1, len(testNormal)))),
-		"poisoning: attack payloads injected into the training window labeled benign; defences exclude window rows the champion classifier or the rules alerted on")
+		"poisoning: attack payloads injected into the training window labeled benign; defences exclude window rows the champion classifier or the rules alerted on or the champion's input guard flagged")
 	a, err := model.New(model.Body{Kind: "payload-lr", Name: "http-params-payload", Version: "adversarial",
 		Lineage: model.Lineage{Sources: []model.Source{{Name: "http-params training window", Rows: len(windowRows)}},
 			ClassCounts: map[string]int{"rows": len(windowRows)}, Exclusions: rep0.Lineage(), Seed: seed}}, def0)
@@ -337,8 +346,8 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 // defendPayload excludes window rows tied to alerts (the champion
 // classifier's or the rules') and trains on the rest. Rows labeled attack
 // stay: an alert on a row already known bad is no reason to drop it.
-func defendPayload(champion *payload.Classifier, det *sigma.Detector, win []payloadRow) (*payload.Classifier, robust.Report, error) {
-	alerted := map[string]bool{}
+func defendPayload(champion *payload.Classifier, cg *guard.Guard, det *sigma.Detector, win []payloadRow) (*payload.Classifier, robust.Report, error) {
+	alerted, guarded := map[string]bool{}, map[string]bool{}
 	type item struct {
 		id string
 		r  payloadRow
@@ -346,11 +355,22 @@ func defendPayload(champion *payload.Classifier, det *sigma.Detector, win []payl
 	items := make([]item, len(win))
 	for i, r := range win {
 		items[i] = item{fmt.Sprint(i), r}
-		if !r.Attack && (champion.Score(r.Payload).Attack || ruleHit(det, r.Payload)) {
+		if r.Attack {
+			continue
+		}
+		if champion.Score(r.Payload).Attack || ruleHit(det, r.Payload) {
 			alerted[items[i].id] = true
 		}
+		c, err := cg.Check(payloadVec(champion, r.Payload))
+		if err != nil {
+			return nil, robust.Report{}, err
+		}
+		if c.Flagged {
+			guarded[items[i].id] = true
+		}
 	}
-	kept, rep := robust.Filter(items, func(it item) robust.Item { return robust.Item{EventID: it.id} }, robust.Exclusions{AlertEvents: alerted})
+	kept, rep := robust.Filter(items, func(it item) robust.Item { return robust.Item{EventID: it.id} },
+		robust.Exclusions{AlertEvents: alerted, GuardEvents: guarded})
 	rows := make([]payloadRow, len(kept))
 	for i, it := range kept {
 		rows[i] = it.r
