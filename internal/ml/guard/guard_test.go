@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-ids/rampart/internal/ml/model"
 	"github.com/rampart-ids/rampart/internal/signal"
 )
 
@@ -164,5 +165,34 @@ func TestMonitor(t *testing.T) {
 	}
 	if _, err := NewMonitor(g, MonitorConfig{Window: 1}); err == nil {
 		t.Error("tiny window accepted")
+	}
+}
+
+// TestSerialise checks a guard survives the model artifact round trip
+// (it is stored beside the model it guards) and checks identically.
+func TestSerialise(t *testing.T) {
+	g := fitted(t)
+	a, err := model.New(model.Body{Kind: "guard", Name: "g", Version: "1", Lineage: model.Lineage{ContentHash: "sha256:00"}}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := a.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h Guard
+	if err := b.Params(&h); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range [][]float64{{0, 0, 0, 0}, {6, 6, 0, 0}, {0, 0, 40, 0}, {12, 12, 1, -1}} {
+		c1, _ := g.Check(x)
+		c2, err := h.Check(x)
+		if err != nil || c1.Flagged != c2.Flagged || c1.Distance != c2.Distance || c1.Depth != c2.Depth || c1.RangeScore != c2.RangeScore {
+			t.Errorf("%v: before %+v after %+v (%v)", x, c1, c2, err)
+		}
 	}
 }
