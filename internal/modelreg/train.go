@@ -116,6 +116,43 @@ func split(n int, frac float64, seed int64) (train, held []int) {
 	return train, held
 }
 
+// trainTest reads DIR/trainName and, when DIR/testName exists, that file
+// as the held-out rows; without one it holds back o.HoldOut of the
+// training rows (seeded). Both files are recorded as sources.
+func trainTest[T any](o TrainOptions, trainName, testName string, read func(string, int) ([]T, error)) (train, test []T, sources []model.Source, excl []model.Exclusion, err error) {
+	trainPath := filepath.Join(o.Data, trainName)
+	all, err := read(trainPath, maxRows)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	src, err := fileSource(trainPath, len(all))
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	sources = []model.Source{src}
+	testPath := filepath.Join(o.Data, testName)
+	if _, err := os.Stat(testPath); err == nil {
+		if test, err = read(testPath, maxRows); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ts, err := fileSource(testPath, len(test))
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ts.Name += " (held-out test, not trained on)"
+		return all, test, append(sources, ts), nil, nil
+	}
+	tr, te := split(len(all), o.HoldOut, o.Seed)
+	for _, i := range tr {
+		train = append(train, all[i])
+	}
+	for _, i := range te {
+		test = append(test, all[i])
+	}
+	excl = []model.Exclusion{{Reason: fmt.Sprintf("held out for metrics (seeded %.0f%% split)", 100*o.HoldOut), Rows: len(test)}}
+	return train, test, sources, excl, nil
+}
+
 func prf(tp, fp, fn int) (p, r, f float64) {
 	if tp+fp > 0 {
 		p = float64(tp) / float64(tp+fp)
@@ -149,40 +186,9 @@ func quantile(xs []float64, q float64) float64 {
 const GuardTargetRate = 0.01
 
 func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
-	trainPath := filepath.Join(o.Data, "payload_train.csv")
-	all, err := dataset.ReadPayloads(trainPath, maxRows)
+	train, test, sources, excl, err := trainTest(o, "payload_train.csv", "payload_test.csv", dataset.ReadPayloads)
 	if err != nil {
 		return nil, err
-	}
-	src, err := fileSource(trainPath, len(all))
-	if err != nil {
-		return nil, err
-	}
-	sources := []model.Source{src}
-	var train, test []dataset.PayloadRow
-	var excl []model.Exclusion
-	testPath := filepath.Join(o.Data, "payload_test.csv")
-	if _, err := os.Stat(testPath); err == nil {
-		test, err = dataset.ReadPayloads(testPath, maxRows)
-		if err != nil {
-			return nil, err
-		}
-		ts, err := fileSource(testPath, len(test))
-		if err != nil {
-			return nil, err
-		}
-		ts.Name += " (held-out test, not trained on)"
-		sources = append(sources, ts)
-		train = all
-	} else {
-		tr, te := split(len(all), o.HoldOut, o.Seed)
-		for _, i := range tr {
-			train = append(train, all[i])
-		}
-		for _, i := range te {
-			test = append(test, all[i])
-		}
-		excl = append(excl, model.Exclusion{Reason: fmt.Sprintf("held out for metrics (seeded %.0f%% split)", 100*o.HoldOut), Rows: len(test)})
 	}
 	ch := model.NewContentHasher()
 	counts := map[string]int{}
@@ -277,7 +283,7 @@ func ratio(a, b int) float64 {
 const HDFSTargetRate = 0.003
 
 func trainHDFS(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
-	trainPath := filepath.Join(o.Data, "hdfs_train")
+	trainPath := filepath.Join(o.Data, dataset.HDFSTrain)
 	all, err := dataset.ReadSessions(trainPath, maxRows)
 	if err != nil {
 		return nil, err
@@ -290,20 +296,9 @@ func trainHDFS(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 		return nil, err
 	}
 	sources := []model.Source{src}
-	ents, err := os.ReadDir(o.Data)
+	abnormal, normal, err := dataset.HDFSFiles(o.Data)
 	if err != nil {
-		return nil, fmt.Errorf("reading hdfs dir: %w", err)
-	}
-	var abnormal, normal []string
-	for _, e := range ents {
-		n := e.Name()
-		switch {
-		case e.IsDir() || n == "hdfs_train":
-		case strings.Contains(n, "abnormal"):
-			abnormal = append(abnormal, n)
-		case strings.Contains(n, "normal"):
-			normal = append(normal, n)
-		}
+		return nil, err
 	}
 	var train, heldNormal [][]string
 	var excl []model.Exclusion
@@ -527,38 +522,9 @@ func auc(scores []float64, pos []bool) float64 {
 }
 
 func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
-	trainPath := filepath.Join(o.Data, "KDDTrain+_20Percent.txt")
-	all, err := dataset.ReadKDD(trainPath, maxRows)
+	train, test, sources, excl, err := trainTest(o, "KDDTrain+_20Percent.txt", "KDDTest+.txt", dataset.ReadKDD)
 	if err != nil {
 		return nil, err
-	}
-	src, err := fileSource(trainPath, len(all))
-	if err != nil {
-		return nil, err
-	}
-	sources := []model.Source{src}
-	var train, test []dataset.KDDRow
-	var excl []model.Exclusion
-	testPath := filepath.Join(o.Data, "KDDTest+.txt")
-	if _, err := os.Stat(testPath); err == nil {
-		if test, err = dataset.ReadKDD(testPath, maxRows); err != nil {
-			return nil, err
-		}
-		ts, err := fileSource(testPath, len(test))
-		if err != nil {
-			return nil, err
-		}
-		ts.Name += " (held-out test, not trained on)"
-		sources, train = append(sources, ts), all
-	} else {
-		tr, te := split(len(all), o.HoldOut, o.Seed)
-		for _, i := range tr {
-			train = append(train, all[i])
-		}
-		for _, i := range te {
-			test = append(test, all[i])
-		}
-		excl = append(excl, model.Exclusion{Reason: fmt.Sprintf("held out for metrics (seeded %.0f%% split)", 100*o.HoldOut), Rows: len(test)})
 	}
 	ch := model.NewContentHasher()
 	counts := map[string]int{}

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/rampart-ids/rampart/internal/eval"
@@ -79,27 +76,14 @@ func (r *HDFSResult) Table(w io.Writer) error {
 }
 
 func runHDFS(ctx context.Context, opts eval.Options) (eval.Result, error) {
-	train, err := dataset.ReadSessions(filepath.Join(opts.Data, "hdfs_train"), maxSessions)
+	train, err := dataset.ReadSessions(filepath.Join(opts.Data, dataset.HDFSTrain), maxSessions)
 	if err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(opts.Data)
+	abnormal, normal, err := dataset.HDFSFiles(opts.Data)
 	if err != nil {
-		return nil, fmt.Errorf("reading hdfs dir: %w", err)
+		return nil, err
 	}
-	var abnormal, normal []string
-	for _, e := range entries {
-		n := e.Name()
-		switch {
-		case e.IsDir() || n == "hdfs_train":
-		case strings.Contains(n, "abnormal"):
-			abnormal = append(abnormal, n)
-		case strings.Contains(n, "normal"):
-			normal = append(normal, n)
-		}
-	}
-	sort.Strings(abnormal)
-	sort.Strings(normal)
 	if len(abnormal) == 0 {
 		return nil, fmt.Errorf("no file named *abnormal* under %s", opts.Data)
 	}

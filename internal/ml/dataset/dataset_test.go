@@ -411,3 +411,26 @@ func FuzzReaders(f *testing.F) {
 		}
 	})
 }
+
+func TestHDFSFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{HDFSTrain, "hdfs_test_normal", "b_abnormal", "a_abnormal", "README.md"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "normal_dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ab, no, err := HDFSFiles(dir)
+	if err != nil || strings.Join(ab, ",") != "a_abnormal,b_abnormal" || strings.Join(no, ",") != "hdfs_test_normal" {
+		t.Errorf("HDFSFiles = %v, %v, %v", ab, no, err)
+	}
+	if _, _, err := HDFSFiles(filepath.Join(dir, "missing")); err == nil {
+		t.Error("missing folder: no error")
+	}
+	ab, no, err = HDFSFiles(testutil.SharedData(t, "hdfs-deeplog"))
+	if err != nil || strings.Join(ab, ",") != "hdfs_test_abnormal" || len(no) != 0 {
+		t.Errorf("shared hdfs-deeplog: %v, %v, %v", ab, no, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -27,6 +28,32 @@ func ReadSessions(path string, limit int) ([][]string, error) {
 		return nil
 	})
 	return out, err
+}
+
+// HDFSTrain is the training file of an HDFS (DeepLog) folder.
+const HDFSTrain = "hdfs_train"
+
+// HDFSFiles lists the held-out files of an HDFS (DeepLog) folder, by name
+// and sorted: those whose name contains "abnormal", and the other ones
+// containing "normal". HDFSTrain and sub-folders are not listed.
+func HDFSFiles(dir string) (abnormal, normal []string, err error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading hdfs dir: %w", err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		switch {
+		case e.IsDir() || n == HDFSTrain:
+		case strings.Contains(n, "abnormal"):
+			abnormal = append(abnormal, n)
+		case strings.Contains(n, "normal"):
+			normal = append(normal, n)
+		}
+	}
+	sort.Strings(abnormal)
+	sort.Strings(normal)
+	return abnormal, normal, nil
 }
 
 // ReadLines reads a raw log file's lines, a trailing "\r" removed, empty
