@@ -526,16 +526,7 @@ func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch := model.NewContentHasher()
-	counts := map[string]int{}
-	for _, r := range train {
-		ch.Add([]byte(strings.Join(r.F, ",") + "," + r.Label))
-		if r.Attack {
-			counts["attack"]++
-		} else {
-			counts["normal"]++
-		}
-	}
+	contentHash, counts := dataset.KDDLineage(train)
 	excl = append(excl, model.Exclusion{Reason: "attack rows excluded from the isolation forest (trained on normal only)", Rows: counts["attack"]})
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -573,7 +564,7 @@ func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	p, rc, f1 := prf(tp, fp, fn)
 	return model.New(model.Body{
 		Kind: "nsl-kdd", Name: o.Name, Version: o.Version, Created: o.Created, Features: m.Names,
-		Lineage: model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: ch.Sum(), Seed: o.Seed},
+		Lineage: model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: contentHash, Seed: o.Seed},
 		Metrics: map[string]float64{"heldout_n": float64(len(test)), "accuracy": ratio(tp+tn, len(test)),
 			"precision": p, "recall": rc, "f1": f1, "forest_auc": auc(scores, labels)},
 		Thresholds: map[string]float64{"lr": 0.5, "forest": m.Forest.Threshold, "forest_target_rate": m.Forest.Cfg.TargetRate},

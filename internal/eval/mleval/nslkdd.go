@@ -188,21 +188,12 @@ func kddArtifact(m *dataset.KDDModel, path string, rows []dataset.KDDRow, seed i
 	if err != nil {
 		return nil, err
 	}
-	ch := model.NewContentHasher()
-	counts := map[string]int{}
-	for _, r := range rows {
-		ch.Add([]byte(strings.Join(r.F, ",") + "," + r.Label))
-		if r.Attack {
-			counts["attack"]++
-		} else {
-			counts["normal"]++
-		}
-	}
+	contentHash, counts := dataset.KDDLineage(rows)
 	return model.New(model.Body{
 		Kind: "nsl-kdd", Name: "nsl-kdd-connection", Version: "1", Features: m.Names,
 		Lineage: model.Lineage{
 			Sources:     []model.Source{{Name: filepath.Base(path), SHA256: fileHash, Rows: len(rows)}},
-			ClassCounts: counts, ContentHash: ch.Sum(), Seed: seed,
+			ClassCounts: counts, ContentHash: contentHash, Seed: seed,
 			// The forest learns from normal rows only: attacks are excluded from it.
 			Exclusions: []model.Exclusion{{Reason: "attack rows excluded from the isolation forest", Rows: counts["attack"]}},
 		},

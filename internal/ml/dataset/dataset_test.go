@@ -434,3 +434,28 @@ func TestHDFSFiles(t *testing.T) {
 		t.Errorf("shared hdfs-deeplog: %v, %v, %v", ab, no, err)
 	}
 }
+
+func TestKDDLineage(t *testing.T) {
+	rows, err := ReadKDD(writeFile(t, kddLine+"\n"+strings.Replace(kddLine, "normal", "smurf", 1)+"\n"), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, counts := KDDLineage(rows)
+	if counts["normal"] != 1 || counts["attack"] != 1 || len(counts) != 2 {
+		t.Errorf("counts %v", counts)
+	}
+	if h2, _ := KDDLineage(rows); h2 != h || h == "" {
+		t.Errorf("content hash not stable: %q, %q", h, h2)
+	}
+	// The label is part of the content: relabelling a row changes the hash.
+	rows[1].Label = "normal"
+	if h3, _ := KDDLineage(rows); h3 == h {
+		t.Error("relabelled rows give the same content hash")
+	}
+	// Order matters (the hash is of rows as used, in order).
+	rows[0], rows[1] = rows[1], rows[0]
+	rows[0].Label = "smurf"
+	if h4, _ := KDDLineage(rows); h4 == h {
+		t.Error("reordered rows give the same content hash")
+	}
+}

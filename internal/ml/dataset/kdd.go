@@ -12,6 +12,7 @@ import (
 
 	"github.com/rampart-ids/rampart/internal/ml/iforest"
 	"github.com/rampart-ids/rampart/internal/ml/linear"
+	"github.com/rampart-ids/rampart/internal/ml/model"
 )
 
 // KDDFeatures is the number of feature columns of an NSL-KDD record.
@@ -77,6 +78,23 @@ func ReadKDD(path string, limit int) ([]KDDRow, error) {
 		return nil, fmt.Errorf("%s: no rows", path)
 	}
 	return out, nil
+}
+
+// KDDLineage is the lineage of training rows: their content hash (each row
+// as its 41 features and label, comma-joined) and counts of normal and
+// attack rows.
+func KDDLineage(rows []KDDRow) (contentHash string, counts map[string]int) {
+	ch := model.NewContentHasher()
+	counts = map[string]int{}
+	for _, r := range rows {
+		ch.Add([]byte(strings.Join(r.F, ",") + "," + r.Label))
+		if r.Attack {
+			counts["attack"]++
+		} else {
+			counts["normal"]++
+		}
+	}
+	return ch.Sum(), counts
 }
 
 // KDDFeaturiser maps records to dense vectors: log1p of the 38 numeric
