@@ -227,6 +227,10 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 	}
 	// Each bucket scans the slots its rules need before choosing rules.
 	for _, b := range rs.allBuckets() {
+		for i := range b.entries {
+			e := &b.entries[i]
+			e.idx, e.need = int32(e.r.idx), e.r.hasNeed
+		}
 		set := map[int]bool{}
 		for _, e := range b.entries {
 			for _, a := range e.r.need {

@@ -32,6 +32,10 @@ type crule struct {
 type entry struct {
 	r  *crule
 	cl *lsClause
+	// Copies of r.idx and r.hasNeed: the routing loop skips most entries
+	// without loading the rule.
+	idx  int32
+	need bool
 }
 
 // ruleSet is an immutable compiled rule set; Reload swaps whole sets.
@@ -251,13 +255,13 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 	for _, b := range buckets {
 		for i := range b.entries {
 			e := &b.entries[i]
+			if e.need && !c.slow && c.possible[e.idx] != c.gen {
+				continue
+			}
+			if c.seen[e.idx] == c.gen {
+				continue
+			}
 			r := e.r
-			if c.seen[r.idx] == c.gen {
-				continue
-			}
-			if r.hasNeed && !c.slow && c.possible[r.idx] != c.gen {
-				continue
-			}
 			if e.cl != nil && !e.cl.extraOK(c) {
 				continue
 			}
