@@ -165,17 +165,28 @@ func buildAC(pats []string, base int32) *acMatcher {
 			}
 		}
 	}
+	// Number states in BFS order: the shallow states, where a scan spends
+	// most steps, share cache lines instead of spreading over the table.
+	newID := make([]int32, states)
+	order := append([]int32{0}, queue...)
+	for k, s := range order {
+		newID[s] = int32(k)
+	}
 	m.next = make([]uint32, len(trans))
-	for i, t := range trans {
-		v := uint32(int(t)*nc) << 1
-		if len(outs[t]) > 0 {
-			v |= 1
+	for s := 0; s < states; s++ {
+		row := int(newID[s]) * nc
+		for cl := 0; cl < nc; cl++ {
+			t := trans[s*nc+cl]
+			v := uint32(int(newID[t])*nc) << 1
+			if len(outs[t]) > 0 {
+				v |= 1
+			}
+			m.next[row+cl] = v
 		}
-		m.next[i] = v
 	}
 	m.outOff = make([]uint32, states+1)
-	for s := 0; s < states; s++ {
-		m.outOff[s+1] = m.outOff[s] + uint32(len(outs[s]))
+	for k, s := range order {
+		m.outOff[k+1] = m.outOff[k] + uint32(len(outs[s]))
 		m.outs = append(m.outs, outs[s]...)
 	}
 	return m
