@@ -1,9 +1,9 @@
 package adversarial
 
 import (
-	"bufio"
 	"context"
 	"fmt"
+	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -26,29 +26,7 @@ const (
 	hdfsMaxTest = 3000
 )
 
-func readSessions(path string) ([][]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening sessions: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	var out [][]string
-	for sc.Scan() {
-		if len(out) >= maxSessions {
-			return nil, fmt.Errorf("%s: more than %d sessions", path, maxSessions)
-		}
-		out = append(out, strings.Fields(sc.Text()))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no sessions", path)
-	}
-	return out, nil
-}
+func readSessions(path string) ([][]string, error) { return dataset.ReadSessions(path, maxSessions) }
 
 // sessionFeaturizer maps a session to log1p key counts over the keys of
 // the training window, an "other keys" count and the length.

@@ -1,17 +1,16 @@
 package adversarial
 
 import (
-	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // NSL-KDD layout: KDDTrain+_20Percent.txt (or KDDTrain+.txt), 41 features,
@@ -24,20 +23,10 @@ const (
 
 var kddCategorical = map[int]bool{1: true, 2: true, 3: true}
 
-var kddColumns = []string{"duration", "protocol_type", "service", "flag", "src_bytes", "dst_bytes", "land",
-	"wrong_fragment", "urgent", "hot", "num_failed_logins", "logged_in", "num_compromised", "root_shell",
-	"su_attempted", "num_root", "num_file_creations", "num_shells", "num_access_files", "num_outbound_cmds",
-	"is_host_login", "is_guest_login", "count", "srv_count", "serror_rate", "srv_serror_rate", "rerror_rate",
-	"srv_rerror_rate", "same_srv_rate", "diff_srv_rate", "srv_diff_host_rate", "dst_host_count",
-	"dst_host_srv_count", "dst_host_same_srv_rate", "dst_host_diff_srv_rate", "dst_host_same_src_port_rate",
-	"dst_host_srv_diff_host_rate", "dst_host_serror_rate", "dst_host_srv_serror_rate", "dst_host_rerror_rate",
-	"dst_host_srv_rerror_rate"}
+var kddColumns = dataset.KDDColumns
 
-type kddRow struct {
-	F      []string
-	Label  string
-	Attack bool
-}
+// kddRow is one NSL-KDD record (read by internal/ml/dataset).
+type kddRow = dataset.KDDRow
 
 // kddTrainFile finds the training file of an NSL-KDD folder.
 func kddTrainFile(dir string) string {
@@ -50,38 +39,7 @@ func kddTrainFile(dir string) string {
 	return ""
 }
 
-func readKDD(path string, limit int) ([]kddRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening nsl-kdd file: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var out []kddRow
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		cols := strings.Split(text, ",")
-		if len(cols) != kddFeatures+1 && len(cols) != kddFeatures+2 {
-			return nil, fmt.Errorf("%s:%d: %d columns, want %d or %d", path, line, len(cols), kddFeatures+1, kddFeatures+2)
-		}
-		if len(out) >= limit {
-			return nil, fmt.Errorf("%s: more than %d rows", path, limit)
-		}
-		label := strings.TrimSuffix(cols[kddFeatures], ".")
-		out = append(out, kddRow{F: cols[:kddFeatures], Label: label, Attack: label != "normal"})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no rows", path)
-	}
-	return out, nil
-}
+func readKDD(path string, limit int) ([]kddRow, error) { return dataset.ReadKDD(path, limit) }
 
 // readCategories reads attack_categories.csv (label,category,…) if present.
 func readCategories(dir string) (map[string]string, error) {

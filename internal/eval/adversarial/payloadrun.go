@@ -2,9 +2,8 @@ package adversarial
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
+	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -24,59 +23,11 @@ import (
 
 const maxPayloadRows = 2_000_000
 
-type payloadRow struct {
-	Payload string
-	Type    string // attack_type: norm, sqli, xss, …
-	Attack  bool
-}
+// payloadRow is one HttpParamsDataset row (read by internal/ml/dataset).
+type payloadRow = dataset.PayloadRow
 
 func readPayloads(path string) ([]payloadRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("opening payloads: %w", err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	head, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s header: %w", path, err)
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimPrefix(strings.TrimSpace(h), "\ufeff")] = i
-	}
-	pi, ok1 := col["payload"]
-	ti, ok2 := col["attack_type"]
-	li, ok3 := col["label"]
-	if !ok1 || !ok2 || !ok3 {
-		return nil, fmt.Errorf("%s: want columns payload, attack_type, label; have %v", path, head)
-	}
-	var out []payloadRow
-	for line := 2; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		if len(rec) <= max(pi, ti, li) {
-			return nil, fmt.Errorf("%s:%d: short row", path, line)
-		}
-		if len(out) >= maxPayloadRows {
-			return nil, fmt.Errorf("%s: more than %d rows", path, maxPayloadRows)
-		}
-		lab := strings.TrimSpace(rec[li])
-		if lab != "norm" && lab != "anom" {
-			return nil, fmt.Errorf("%s:%d: label %q, want norm or anom", path, line, lab)
-		}
-		out = append(out, payloadRow{Payload: rec[pi], Type: strings.TrimSpace(rec[ti]), Attack: lab == "anom"})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no rows", path)
-	}
-	return out, nil
+	return dataset.ReadPayloads(path, maxPayloadRows)
 }
 
 // webRules loads the bundled Sigma rules: the rule layer of the stack.
