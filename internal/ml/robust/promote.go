@@ -179,16 +179,31 @@ func ReadDecisions(path, name string) ([]Decision, error) {
 }
 
 // RollbackTarget finds the version to re-activate for name, whose active
-// version is active: the From of the last promotion that made it active.
-// The returned Decision is the rollback to log once it is done.
+// version is active: promotions stack up and each rollback undoes the
+// latest one not yet undone, whose result must be the active version. The
+// returned Decision is the rollback to log once it is done.
 func RollbackTarget(ds []Decision, name, active string) (Decision, error) {
-	for i := len(ds) - 1; i >= 0; i-- {
-		p := ds[i]
-		if p.Name != name || p.Action != ActionPromote || p.To != active {
+	var stack []Decision
+	for _, d := range ds {
+		if d.Name != name {
 			continue
 		}
-		return Decision{Action: ActionRollback, Name: name, From: active, To: p.From,
-			Reason: fmt.Sprintf("undoes the promotion of %s over %s at %s", active, p.From, p.Time.UTC().Format(time.RFC3339))}, nil
+		switch d.Action {
+		case ActionPromote:
+			stack = append(stack, d)
+		case ActionRollback:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
 	}
-	return Decision{}, fmt.Errorf("rolling back %s: no logged promotion made %s active: %w", name, active, ErrNoPromotion)
+	if len(stack) == 0 {
+		return Decision{}, fmt.Errorf("rolling back %s: no promotion left to undo: %w", name, ErrNoPromotion)
+	}
+	p := stack[len(stack)-1]
+	if p.To != active {
+		return Decision{}, fmt.Errorf("rolling back %s: the last promotion made %s active but %s is (changed outside promote): %w", name, p.To, active, ErrNoPromotion)
+	}
+	return Decision{Action: ActionRollback, Name: name, From: active, To: p.From,
+		Reason: fmt.Sprintf("undoes the promotion of %s over %s at %s", active, p.From, p.Time.UTC().Format(time.RFC3339))}, nil
 }

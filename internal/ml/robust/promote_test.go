@@ -71,6 +71,20 @@ func TestDecisionLogAndRollback(t *testing.T) {
 	if _, err := RollbackTarget(ds, "m", "1"); !errors.Is(err, ErrNoPromotion) {
 		t.Errorf("rollback of the first version: %v", err)
 	}
+	// Promotions stack: 1→2, 2→3, rollback (to 2), rollback (to 1), then none.
+	p2, _ := Decide("m", sc("2", 95, 100), sc("3", 96, 100), DefaultBounds())
+	chain := []Decision{p1, r1, p2}
+	for _, want := range []string{"2", "1"} {
+		active := chain[len(chain)-1].To
+		rb, err := RollbackTarget(chain, "m", active)
+		if err != nil || rb.To != want {
+			t.Fatalf("rollback from %s: %+v, %v; want %s", active, rb, err, want)
+		}
+		chain = append(chain, rb)
+	}
+	if _, err := RollbackTarget(chain, "m", "1"); !errors.Is(err, ErrNoPromotion) {
+		t.Errorf("rollback with every promotion undone: %v", err)
+	}
 	if ds, err := ReadDecisions(filepath.Join(t.TempDir(), "none"), ""); err != nil || ds != nil {
 		t.Errorf("missing log: %v %v", ds, err)
 	}
