@@ -277,8 +277,8 @@ func (c *evalCtx) has(atom int32, fl uint8) bool {
 // scanSlot runs slot's automaton over its value once per event and
 // reports whether the atom table is valid for the slot.
 func (c *evalCtx) scanSlot(slot int) bool {
-	m := c.rs.ac[slot]
-	if m == nil || c.slow {
+	m, mu := c.rs.ac[slot], c.rs.acU[slot]
+	if (m == nil && mu == nil) || c.slow {
 		return false
 	}
 	if c.scanned[slot] == c.gen {
@@ -292,19 +292,30 @@ func (c *evalCtx) scanSlot(slot int) bool {
 	if f.isList {
 		for _, s := range f.list {
 			if isASCII(s) {
-				m.scan(c, s)
+				m.scanIf(c, s)
 			} else {
-				m.scan(c, c.lower(s))
+				low := c.lower(s)
+				m.scanIf(c, low)
+				mu.scanIf(c, low)
 			}
 		}
 		return true
 	}
-	if f.lowOK || !isASCII(f.raw) {
-		m.scan(c, c.lowOf(f))
+	if isASCII(f.raw) {
+		m.scanIf(c, f.raw)
 	} else {
-		m.scan(c, f.raw)
+		low := c.lowOf(f)
+		m.scanIf(c, low)
+		mu.scanIf(c, low)
 	}
 	return true
+}
+
+// scanIf is scan on a possibly absent automaton.
+func (m *acMatcher) scanIf(c *evalCtx, s string) {
+	if m != nil {
+		m.scan(c, s)
+	}
 }
 
 func isASCII(s string) bool {

@@ -143,6 +143,7 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 		})
 	}
 	rs.ac = make([]*acMatcher, len(rs.slotKeys))
+	rs.acU = make([]*acMatcher, len(rs.slotKeys))
 	t.base = make([]int32, len(t.lits))
 	natoms := int32(0)
 	for slot, lits := range t.lits {
@@ -150,11 +151,28 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 		if len(lits) == 0 {
 			continue
 		}
-		m := buildAC(lits, natoms)
-		if m == nil {
-			continue
+		// ASCII literals first: an ASCII value (most) only needs their
+		// automaton, which has fewer byte classes and a smaller table.
+		slices.SortStableFunc(lits, func(a, b string) int { return b2i(!isASCII(a)) - b2i(!isASCII(b)) })
+		na := 0
+		for i, l := range lits {
+			t.ids[slot][l] = int32(i)
+			if isASCII(l) {
+				na++
+			}
 		}
-		rs.ac[slot] = m
+		var m, mu *acMatcher
+		if na > 0 {
+			if m = buildAC(lits[:na], natoms); m == nil {
+				continue
+			}
+		}
+		if na < len(lits) {
+			if mu = buildAC(lits[na:], natoms+int32(na)); mu == nil {
+				continue
+			}
+		}
+		rs.ac[slot], rs.acU[slot] = m, mu
 		t.base[slot] = natoms
 		natoms += int32(len(lits))
 	}

@@ -54,7 +54,8 @@ type ruleSet struct {
 
 	// ac[slot] finds the slot's literal atoms (nil: none); needPost[needOff[a]:needOff[a+1]]
 	// are the rules whose prefilter need atom a satisfies.
-	ac       []*acMatcher
+	ac       []*acMatcher // ASCII literals
+	acU      []*acMatcher // literals with non-ASCII bytes (scanned only over non-ASCII values)
 	natoms   int
 	needOff  []uint32
 	needPost []int32
