@@ -84,13 +84,20 @@ func FuzzCondition(f *testing.F) {
 
 // FuzzLower checks the evaluation context's lower-casing against strings.ToLower.
 func FuzzLower(f *testing.F) {
-	for _, s := range []string{"", "ABC", "Microsoft® Windows®", "İSTANBUL", "\xff\xfeA", "ÀÉÎ Straße KELVIN\u212a"} {
+	for _, s := range []string{"", "ABC", "0123456789abcdef\xff", "01234567\x80", "Microsoft® Windows®", "İSTANBUL", "\xff\xfeA", "ÀÉÎ Straße KELVIN\u212a"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		c := &evalCtx{arena: make([]byte, 0, 4)}
 		if got, want := c.lower(s), strings.ToLower(s); got != want {
 			t.Fatalf("lower(%q) = %q, want %q", s, got, want)
+		}
+		ascii := true
+		for i := 0; i < len(s); i++ {
+			ascii = ascii && s[i] < 0x80
+		}
+		if isASCII(s) != ascii {
+			t.Fatalf("isASCII(%q) = %v", s, !ascii)
 		}
 	})
 }
