@@ -17,7 +17,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/modelreg"
 )
 
-// newModelCmd is `rampart model train|list|inspect`: the on-disk model registry.
+// newModelCmd is `rampart model train|list|inspect|promote|rollback`: the on-disk model registry.
 func newModelCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "model",
@@ -32,7 +32,7 @@ func newModelCmd() *cobra.Command {
 		}
 		return modelreg.Open(dir)
 	}
-	cmd.AddCommand(newModelTrainCmd(open), newModelListCmd(open), newModelInspectCmd(open))
+	cmd.AddCommand(newModelTrainCmd(open), newModelListCmd(open), newModelInspectCmd(open), newModelPromoteCmd(open), newModelRollbackCmd(open))
 	return cmd
 }
 
