@@ -2,6 +2,7 @@ package robust
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,4 +89,31 @@ func TestDecisionLogAndRollback(t *testing.T) {
 	if ds, err := ReadDecisions(filepath.Join(t.TempDir(), "none"), ""); err != nil || ds != nil {
 		t.Errorf("missing log: %v %v", ds, err)
 	}
+}
+
+// FuzzReadDecisions: any log content either reads or fails with an error,
+// and what reads re-encodes to decisions that read back equal.
+func FuzzReadDecisions(f *testing.F) {
+	f.Add([]byte(`{"time":"2026-11-27T12:00:00Z","action":"promote","name":"m","from":"1","to":"2","reason":"r"}` + "\n"))
+	f.Add([]byte("{}\n{\"action\":1}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "log")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := ReadDecisions(path, "")
+		if err != nil {
+			return
+		}
+		again := filepath.Join(t.TempDir(), "again")
+		for _, d := range ds {
+			if err := AppendDecision(again, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		back, err := ReadDecisions(again, "")
+		if err != nil || len(back) != len(ds) {
+			t.Fatalf("re-read %d of %d: %v", len(back), len(ds), err)
+		}
+	})
 }
