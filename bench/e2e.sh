@@ -3,6 +3,7 @@
 # rule layer on. Prints events/s and the server's peak RSS.
 #   EVENTS=500000 bench/e2e.sh            (real Windows events from the shared corpus)
 #   SYNTHETIC=1 EVENTS=500000 bench/e2e.sh
+#   STORE_EVENTS=evidence bench/e2e.sh     (keep only events that raised a signal)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-300000}
@@ -16,6 +17,8 @@ data_dir: $tmp/data
 http:
   listen: 127.0.0.1:$port
   ingest_rate: 0
+pipeline:
+  store_events: ${STORE_EVENTS:-all}
 YAML
 "$tmp/rampart" serve --config "$tmp/rampart.yaml" > "$tmp/serve.log" 2>&1 &
 pid=$!
@@ -24,5 +27,5 @@ for _ in $(seq 1 100); do grep -q 'rmp_' "$tmp/serve.log" && grep -q 'listening'
 token=$(grep -o 'rmp_[A-Za-z0-9_-]*' "$tmp/serve.log" | head -1)
 corpus=""
 [ -z "${SYNTHETIC:-}" ] && [ -d "$DATA/windows-evtx/jsonl" ] && corpus="$DATA/windows-evtx/jsonl"
-echo "corpus: ${corpus:-synthetic ECS}"
+echo "corpus: ${corpus:-synthetic ECS}  store_events: ${STORE_EVENTS:-all}"
 "$tmp/load" -url "http://127.0.0.1:$port" -token "$token" -pid "$pid" -events "$EVENTS" -corpus "$corpus"
