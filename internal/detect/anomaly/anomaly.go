@@ -134,23 +134,23 @@ func anomalyOptions(cfg map[string]any) (AnomalyOptions, error) {
 	for k, v := range cfg {
 		switch k {
 		case "window":
-			o.Baseline.Window, err = cfgDuration(k, v)
+			o.Baseline.Window, err = detect.ConfigDuration(k, v)
 		case "learning":
-			o.Baseline.Learning, err = cfgDuration(k, v)
+			o.Baseline.Learning, err = detect.ConfigDuration(k, v)
 		case "max_entities":
-			o.Baseline.MaxEntities, err = cfgInt(k, v)
+			o.Baseline.MaxEntities, err = detect.ConfigInt(k, v)
 		case "min_history":
-			o.Baseline.MinHistory, err = cfgInt(k, v)
+			o.Baseline.MinHistory, err = detect.ConfigInt(k, v)
 		case "budget":
-			o.Baseline.Budget, err = cfgFloat(k, v)
+			o.Baseline.Budget, err = detect.ConfigFloat(k, v)
 		case "min_z":
-			o.Baseline.MinZ, err = cfgFloat(k, v)
+			o.Baseline.MinZ, err = detect.ConfigFloat(k, v)
 		case "max_share":
-			o.Baseline.MaxShare, err = cfgFloat(k, v)
+			o.Baseline.MaxShare, err = detect.ConfigFloat(k, v)
 		case "season_alpha":
-			o.Baseline.SeasonAlpha, err = cfgFloat(k, v)
+			o.Baseline.SeasonAlpha, err = detect.ConfigFloat(k, v)
 		case "entities":
-			o.Entities, err = cfgList(k, v, []string{"user", "host", "ip", "process"})
+			o.Entities, err = detect.ConfigList(k, v, "user", "host", "ip", "process")
 		default:
 			err = fmt.Errorf("unknown config key %q (want window, learning, max_entities, min_history, budget, min_z, max_share, season_alpha, entities)", k)
 		}

@@ -57,17 +57,17 @@ func rarityOptions(cfg map[string]any) (RarityOptions, error) {
 	for k, v := range cfg {
 		switch k {
 		case "learning":
-			o.Learning, err = cfgDuration(k, v)
+			o.Learning, err = detect.ConfigDuration(k, v)
 		case "max_pairs":
-			o.MaxPairs, err = cfgInt(k, v)
+			o.MaxPairs, err = detect.ConfigInt(k, v)
 		case "max_entities":
-			o.MaxEntities, err = cfgInt(k, v)
+			o.MaxEntities, err = detect.ConfigInt(k, v)
 		case "max_values_per_entity":
-			o.MaxValuesPerEntity, err = cfgInt(k, v)
+			o.MaxValuesPerEntity, err = detect.ConfigInt(k, v)
 		case "max_signals_per_entity_day":
-			o.MaxSignalsPerEntityDay, err = cfgInt(k, v)
+			o.MaxSignalsPerEntityDay, err = detect.ConfigInt(k, v)
 		case "rules":
-			o.Rules, err = cfgList(k, v, rarityRules)
+			o.Rules, err = detect.ConfigList(k, v, rarityRules...)
 		default:
 			err = fmt.Errorf("unknown config key %q (want learning, max_pairs, max_entities, max_values_per_entity, max_signals_per_entity_day, rules)", k)
 		}

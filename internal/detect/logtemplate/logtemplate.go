@@ -97,23 +97,23 @@ func options(cfg map[string]any) (Options, error) {
 		var err error
 		switch k {
 		case "models":
-			dir, err = cfgString(k, v)
+			dir, err = detect.ConfigString(k, v)
 		case "model":
-			name, err = cfgString(k, v)
+			name, err = detect.ConfigString(k, v)
 		case "version":
-			version, err = cfgString(k, v)
+			version, err = detect.ConfigString(k, v)
 		case "warm_up":
-			o.WarmUp, err = cfgInt(k, v)
+			o.WarmUp, err = detect.ConfigInt(k, v)
 		case "rare_count":
-			o.RareCount, err = cfgInt(k, v)
+			o.RareCount, err = detect.ConfigInt(k, v)
 		case "rare_share":
-			o.RareShare, err = cfgFloat(k, v)
+			o.RareShare, err = detect.ConfigFloat(k, v)
 		case "max_templates":
-			o.MaxTemplates, err = cfgInt(k, v)
+			o.MaxTemplates, err = detect.ConfigInt(k, v)
 		case "datasets":
-			o.Datasets, err = cfgList(k, v)
+			o.Datasets, err = detect.ConfigList(k, v)
 		case "formats":
-			o.Formats, err = cfgList(k, v)
+			o.Formats, err = detect.ConfigList(k, v)
 		case "skip_unparsed_auth":
 			b, ok := v.(bool)
 			if !ok {

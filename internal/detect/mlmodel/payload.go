@@ -97,15 +97,15 @@ func payloadOptions(cfg map[string]any) (PayloadOptions, error) {
 		var err error
 		switch k {
 		case "models":
-			dir, err = cfgString(k, v)
+			dir, err = detect.ConfigString(k, v)
 		case "model":
-			name, err = cfgString(k, v)
+			name, err = detect.ConfigString(k, v)
 		case "version":
-			version, err = cfgString(k, v)
+			version, err = detect.ConfigString(k, v)
 		case "max_values":
-			o.MaxValues, err = cfgInt(k, v)
+			o.MaxValues, err = detect.ConfigInt(k, v)
 		case "guard_share":
-			o.GuardShare, err = cfgFloat(k, v)
+			o.GuardShare, err = detect.ConfigFloat(k, v)
 		default:
 			err = fmt.Errorf("unknown config key %q (want models, model, version, max_values, guard_share)", k)
 		}
