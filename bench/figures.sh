@@ -9,7 +9,9 @@ bin=$(mktemp -d)/rampart
 CGO_ENABLED=0 go build -o "$bin" ./cmd/rampart
 S="$D/sigma"
 run() { echo "\$ rampart $*" | sed "s|$D|../shared/data|g"; "$bin" "$@" || true; echo; }
-run rules check "$S/rules" "$S/rules-emerging-threats" "$S/rules-threat-hunting" | tail -4
+echo "\$ rampart rules check ../shared/data/sigma/rules ../shared/data/sigma/rules-emerging-threats ../shared/data/sigma/rules-threat-hunting"
+"$bin" rules check "$S/rules" "$S/rules-emerging-threats" "$S/rules-threat-hunting" | tail -3 || true
+echo
 run eval --suite sigma-regression --data "$S" --json
 run eval --suite coverage --data "$D/windows-evtx" --rules "$S/rules" --rules "$S/rules-emerging-threats" --rules "$S/rules-threat-hunting" --json
 run eval --suite evtx-parity --data "$D/windows-evtx" --json
