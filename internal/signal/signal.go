@@ -16,7 +16,7 @@ const (
 	LayerRules    Layer = "rules"    // Sigma, IOC
 	LayerStateful Layer = "stateful" // thresholds, correlation, sequences
 	LayerML       Layer = "ml"       // baselines, anomaly models
-	LayerHealth   Layer = "health"   // Rampart's own health (silent inputs, model input guard)
+	LayerHealth   Layer = "health"   // Rampart's own health (silent inputs)
 )
 
 // Level is a Sigma-style severity.

@@ -354,9 +354,9 @@ func (p *Payload) unseenWords(raw string, k int) []string {
 	return out
 }
 
-// guardSignal reports an input outside the model's support. It is a
-// health-layer signal (signal.LayerHealth documents the model input guard
-// there): the model's benign verdict on it is not to be trusted.
+// guardSignal reports an input outside the model's support (the input
+// guard is part of the ML layer, as in DESIGN.md): the model's benign
+// verdict on it is not to be trusted.
 func (p *Payload) guardSignal(ev *event.Event, v value, r payload.Result, scored, skipped int) signal.Signal {
 	words := p.unseenWords(v.raw, 5)
 	ex := ml.Explanation{Model: p.name, Score: r.Unseen,
@@ -376,7 +376,7 @@ func (p *Payload) guardSignal(ev *event.Event, v value, r payload.Result, scored
 	d := p.details(ex, v, r, scored, skipped)
 	d["unseen_tokens"], d["prob_attack"], d["guard_threshold"] = words, r.Prob, p.guard
 	return signal.Signal{
-		ID: signal.DeriveID(KindPayload, RuleInputAnomaly, ev.ID), Detector: KindPayload, Layer: signal.LayerHealth,
+		ID: signal.DeriveID(KindPayload, RuleInputAnomaly, ev.ID), Detector: KindPayload, Layer: signal.LayerML,
 		RuleID: RuleInputAnomaly, RuleVersion: p.version, Title: "Web input outside the payload model's training support",
 		Level: signal.LevelLow, Score: r.Unseen, Entities: entities(ev), Time: ev.Time, EventIDs: []string{ev.ID},
 		Explanation: ex.Sentence, Details: d,

@@ -147,7 +147,7 @@ func TestPayloadGolden(t *testing.T) {
 			t.Errorf("%s: attack passed silently", id)
 		}
 	}
-	if s, ok := byEvent["ood-blob"]; !ok || s.RuleID != mlmodel.RuleInputAnomaly || s.Layer != signal.LayerHealth {
+	if s, ok := byEvent["ood-blob"]; !ok || s.RuleID != mlmodel.RuleInputAnomaly || s.Layer != signal.LayerML {
 		t.Errorf("ood-blob: want a model-input-anomaly signal, got %+v", s)
 	}
 	// cmdi-unix (";cat /etc/shadow") is pinned by the golden file only: the
