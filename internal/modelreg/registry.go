@@ -8,16 +8,27 @@
 // request): later versions wait beside the active one as challengers for
 // promotion (issue 4).
 //
+// Every saved artifact is signed (ed25519, ml/model signing) with the
+// active key of a key directory kept outside the models folder and the
+// database, by default <dir>/../keys/models (so <data_dir>/keys/models),
+// created with a first key on the first Save (private keys 0600). Load
+// refuses an unsigned artifact, one signed by a key the directory does not
+// hold, or one whose signature does not verify, and says which. Rotation
+// (RotateKey) keeps old public keys, so models signed before it still load.
+//
 // Layout:
 //
 //	<dir>/index.json            {"active":{"payload":"2",...}}
 //	<dir>/<name>/<version>.model
+//	<dir>/<name>/<version>.model.sig
+//	<keys>/<id>.key, <id>.pub, active
 //
 // A Registry is safe for use by one process at a time; writes go through a
 // temporary file and a rename so a crash never leaves half a model.
 package modelreg
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +39,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"io"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/ml/model"
@@ -45,25 +57,88 @@ var ErrNotFound = errors.New("model not found")
 // validName restricts names and versions to what is safe as a path element.
 var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
-// Registry is a models folder.
+// maxSigBytes bounds a .sig file (ml/model bounds it again when decoding).
+const maxSigBytes = 64 << 10
+
+// Registry is a models folder and the key directory that signs its models.
 type Registry struct {
-	dir string
+	dir    string
+	keyDir string
 }
 
-// Open returns the registry in dir. The folder is created by the first
-// Save, so reading commands on a fresh node leave no trace.
-func Open(dir string) (*Registry, error) {
+// Open returns the registry in dir with its keys in DefaultKeyDir(dir).
+// The folders are created by the first Save, so reading commands on a
+// fresh node leave no trace.
+func Open(dir string) (*Registry, error) { return OpenKeys(dir, "") }
+
+// OpenKeys is Open with the signing key directory given ("" for
+// DefaultKeyDir(dir)).
+func OpenKeys(dir, keyDir string) (*Registry, error) {
 	if dir == "" {
 		return nil, errors.New("opening model registry: empty folder")
 	}
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		return nil, fmt.Errorf("opening model registry: %s is not a folder", dir)
 	}
-	return &Registry{dir: dir}, nil
+	if keyDir == "" {
+		keyDir = DefaultKeyDir(dir)
+	}
+	return &Registry{dir: dir, keyDir: keyDir}, nil
+}
+
+// DefaultKeyDir is the signing key directory of a models folder: beside
+// it, not inside it, so copying or replacing the models folder does not
+// carry the keys along (<data_dir>/models → <data_dir>/keys/models).
+func DefaultKeyDir(modelsDir string) string {
+	return filepath.Join(filepath.Dir(filepath.Clean(modelsDir)), "keys", "models")
 }
 
 // Dir is the registry folder.
 func (r *Registry) Dir() string { return r.dir }
+
+// KeyDir is the signing key directory.
+func (r *Registry) KeyDir() string { return r.keyDir }
+
+// signer opens the key directory, creating it with a first key if needed.
+func (r *Registry) signer() (*model.KeyRing, error) {
+	kr, err := model.InitKeyRing(r.keyDir, rand.Reader, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("model signing keys in %s: %w", r.keyDir, err)
+	}
+	return kr, nil
+}
+
+// Keys opens the key directory for reading (it is not created).
+func (r *Registry) Keys() (*model.KeyRing, error) {
+	kr, err := model.OpenKeyRing(r.keyDir)
+	if err != nil {
+		return nil, fmt.Errorf("model signing keys: %w", err)
+	}
+	return kr, nil
+}
+
+// RotateKey makes a new active signing key (creating the key directory if
+// needed) and returns its id. Old public keys stay, so models they signed
+// still load; new Saves use the new key.
+func (r *Registry) RotateKey() (string, error) {
+	if _, err := os.Stat(filepath.Join(r.keyDir, "active")); errors.Is(err, fs.ErrNotExist) {
+		// A first key is created, not rotated into.
+		kr, err := r.signer()
+		if err != nil {
+			return "", err
+		}
+		return kr.ActiveKeyID(), nil
+	}
+	kr, err := r.signer()
+	if err != nil {
+		return "", err
+	}
+	id, err := kr.Rotate(rand.Reader, time.Now())
+	if err != nil {
+		return "", fmt.Errorf("rotating model signing key in %s: %w", r.keyDir, err)
+	}
+	return id, nil
+}
 
 // DefaultDir is the registry folder under a data folder.
 func DefaultDir(dataDir string) string { return filepath.Join(dataDir, "models") }
@@ -206,12 +281,29 @@ func (r *Registry) Save(a *model.Artifact, activate bool) (string, bool, error) 
 	if err != nil {
 		return "", false, err
 	}
-	if err := os.MkdirAll(filepath.Join(r.dir, name), 0o750); err != nil {
-		return "", false, fmt.Errorf("saving model %s: %w", name, err)
-	}
 	p := r.path(name, version)
 	if _, err := os.Stat(p); err == nil {
 		return "", false, fmt.Errorf("saving model %s@%s: version exists (versions are immutable)", name, version)
+	}
+	kr, err := r.signer()
+	if err != nil {
+		return "", false, err
+	}
+	sig, err := kr.Sign(a)
+	if err != nil {
+		return "", false, err
+	}
+	sb, err := sig.Encode()
+	if err != nil {
+		return "", false, err
+	}
+	if err := os.MkdirAll(filepath.Join(r.dir, name), 0o750); err != nil {
+		return "", false, fmt.Errorf("saving model %s: %w", name, err)
+	}
+	// Signature first: a crash in between leaves a stray .sig (overwritten
+	// by the next Save of that version), never an unsigned model.
+	if err := writeAtomic(model.SigPath(p), sb); err != nil {
+		return "", false, err
 	}
 	if err := writeAtomic(p, data); err != nil {
 		return "", false, err
@@ -268,8 +360,9 @@ func ParseRef(ref string) (name, version string, err error) {
 }
 
 // Load reads and verifies name@version ("" for the active version). It
-// refuses a file whose hash does not verify, or whose body names another
-// model or version than its path, and says why.
+// refuses a file whose hash does not verify, whose body names another
+// model or version than its path, or whose signature is missing, made by a
+// key not in the key directory, or does not verify, and says why.
 func (r *Registry) Load(name, version string) (*model.Artifact, error) {
 	if err := CheckName("name", name); err != nil {
 		return nil, err
@@ -284,23 +377,66 @@ func (r *Registry) Load(name, version string) (*model.Artifact, error) {
 	if err := CheckName("version", version); err != nil {
 		return nil, err
 	}
+	a, _, err := r.load(name, version)
+	return a, err
+}
+
+// load reads, verifies and returns name@version and the id of the key that
+// signed it. Order of checks: hash, identity, signature, so the reason
+// given is the most specific one.
+func (r *Registry) load(name, version string) (*model.Artifact, string, error) {
 	p := r.path(name, version)
-	f, err := os.Open(p)
+	data, err := readLimited(p, model.MaxFileBytes)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("model %s@%s: %w", name, version, ErrNotFound)
+		return nil, "", fmt.Errorf("model %s@%s: %w", name, version, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening model %s@%s: %w", name, version, err)
+		return nil, "", fmt.Errorf("refusing model file %s: %w", p, err)
 	}
-	defer f.Close()
-	a, err := model.Load(f)
+	a, err := model.Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("refusing model file %s: %w", p, err)
+		return nil, "", fmt.Errorf("refusing model file %s: %w", p, err)
 	}
 	if a.Body.Name != name || a.Body.Version != version {
-		return nil, fmt.Errorf("refusing model file %s: it holds %s@%s, not %s@%s", p, a.Body.Name, a.Body.Version, name, version)
+		return nil, "", fmt.Errorf("refusing model file %s: it holds %s@%s, not %s@%s", p, a.Body.Name, a.Body.Version, name, version)
 	}
-	return a, nil
+	sp := model.SigPath(p)
+	sb, err := readLimited(sp, maxSigBytes)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("refusing model file %s: %w (no %s)", p, model.ErrUnsigned, filepath.Base(sp))
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("refusing model file %s: %w", p, err)
+	}
+	sig, err := model.DecodeSignature(sb)
+	if err != nil {
+		return nil, "", fmt.Errorf("refusing model file %s: %w", p, err)
+	}
+	kr, err := model.OpenKeyRing(r.keyDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("refusing model file %s: cannot verify its signature: %w", p, err)
+	}
+	if err := kr.Verify(a, sig); err != nil {
+		return nil, "", fmt.Errorf("refusing model file %s: %w", p, err)
+	}
+	return a, sig.KeyID, nil
+}
+
+// readLimited reads path, refusing more than limit bytes.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", path, limit)
+	}
+	return data, nil
 }
 
 // Entry is one model version in a listing.
@@ -312,6 +448,8 @@ type Entry struct {
 	Hash    string    `json:"hash,omitempty"`
 	Created time.Time `json:"created,omitzero"`
 	Bytes   int64     `json:"bytes"`
+	// KeyID is the signing key that verified the file.
+	KeyID string `json:"key_id,omitempty"`
 	// Error is why the file failed verification ("" when it verified).
 	Error string `json:"error,omitempty"`
 }
@@ -344,11 +482,11 @@ func (r *Registry) List() ([]Entry, error) {
 			if st, err := os.Stat(r.path(e.Name(), v)); err == nil {
 				en.Bytes = st.Size()
 			}
-			a, err := r.Load(e.Name(), v)
+			a, kid, err := r.load(e.Name(), v)
 			if err != nil {
 				en.Error = err.Error()
 			} else {
-				en.Kind, en.Hash, en.Created = a.Body.Kind, a.Hash, a.Body.Created
+				en.Kind, en.Hash, en.Created, en.KeyID = a.Body.Kind, a.Hash, a.Body.Created, kid
 			}
 			out = append(out, en)
 		}
