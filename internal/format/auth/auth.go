@@ -15,6 +15,8 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
@@ -57,7 +59,9 @@ type Parser struct {
 	opts  format.Options
 	h     syslog.Header
 	conns map[string]conn // host + "/" + pid → last address seen
-	order []string        // FIFO of conns keys, for eviction
+	order []string        // ring of conns keys in insertion order, for eviction
+	head  int             // oldest entry of order once it is full
+	key   []byte          // scratch for building conns keys without allocating
 }
 
 var _ format.Parser = (*Parser)(nil)
@@ -78,7 +82,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	ev.Set("event.module", "system")
 	ev.Set("event.dataset", "system.auth")
 	ev.Set("event.category", "authentication")
-	msg := strings.TrimRight(string(p.h.Msg), " \t")
+	msg := p.h.Message() // the string Apply stored as "message"; no second copy
 	// syslogd's "message repeated N times: [ msg]" stands for N identical lines.
 	if rest, ok := strings.CutPrefix(msg, "message repeated "); ok {
 		if n, inner, ok := strings.Cut(rest, " times: [ "); ok && strings.HasSuffix(inner, "]") {
@@ -187,23 +191,25 @@ func (p *Parser) sshd(msg string, ev *event.Event) {
 // process logged before.
 func (p *Parser) address(msg string, ev *event.Event) {
 	ip, port := findAddr(msg)
-	key := string(p.h.Hostname) + "/" + string(p.h.ProcID)
-	if len(p.h.ProcID) == 0 {
-		key = ""
+	hasKey := len(p.h.ProcID) > 0
+	if hasKey {
+		// The key is built in a scratch buffer: map lookups with string(bytes)
+		// do not allocate, only a new entry does.
+		p.key = append(append(append(p.key[:0], p.h.Hostname...), '/'), p.h.ProcID...)
 	}
 	if ip != "" {
 		fieldkit.SetIP(ev, "source.ip", ip)
 		fieldkit.SetPort(ev, "source.port", port)
-		if key != "" {
+		if hasKey {
 			u, _ := ev.Fields["user.name"].(string)
-			p.remember(key, conn{ip: ip, port: port, user: u})
+			p.remember(p.key, conn{ip: ip, port: port, user: u})
 		}
 		return
 	}
-	if key == "" {
+	if !hasKey {
 		return
 	}
-	if c, ok := p.conns[key]; ok {
+	if c, ok := p.conns[string(p.key)]; ok {
 		fieldkit.SetIP(ev, "source.ip", c.ip)
 		fieldkit.SetPort(ev, "source.port", c.port)
 		if _, has := ev.Fields["user.name"]; !has && c.user != "" {
@@ -213,27 +219,36 @@ func (p *Parser) address(msg string, ev *event.Event) {
 	}
 }
 
-func (p *Parser) remember(key string, c conn) {
-	if old, ok := p.conns[key]; ok {
+func (p *Parser) remember(kb []byte, c conn) {
+	if old, ok := p.conns[string(kb)]; ok {
 		if c.user == "" {
 			c.user = old.user
 		}
-		p.conns[key] = c
+		p.conns[string(kb)] = c
 		return
 	}
-	if len(p.order) >= MaxPids {
-		delete(p.conns, p.order[0])
-		p.order = p.order[1:]
+	key := string(kb)
+	if len(p.order) < MaxPids {
+		p.order = append(p.order, key)
+	} else {
+		// Full: evict the oldest key and reuse its ring slot (FIFO).
+		delete(p.conns, p.order[p.head])
+		p.order[p.head] = key
+		p.head = (p.head + 1) % MaxPids
 	}
 	p.conns[key] = c
-	p.order = append(p.order, key)
 }
 
 // findAddr returns the first IP address token of msg and the port after it
 // ("from 1.2.3.4 port 22", "[1.2.3.4]", "rhost=1.2.3.4").
+// It walks the words in place (the words of strings.Fields) rather than
+// splitting: this runs on every sshd line.
 func findAddr(msg string) (ip, port string) {
-	fields := strings.Fields(msg)
-	for i, f := range fields {
+	for rest := msg; ; {
+		var f string
+		if f, rest = nextField(rest); f == "" {
+			return "", ""
+		}
 		f = strings.TrimPrefix(f, "rhost=")
 		f = strings.Trim(f, "[](),;:'\"")
 		if strings.IndexByte(f, '.') < 0 && strings.Count(f, ":") < 2 {
@@ -242,15 +257,57 @@ func findAddr(msg string) (ip, port string) {
 		if !fieldkit.IsIP(f) {
 			continue
 		}
-		if i+2 < len(fields) && fields[i+1] == "port" {
-			port = strings.TrimRight(fields[i+2], ":.,")
-			if j := strings.IndexByte(port, ':'); j >= 0 {
-				port = port[:j]
+		if w1, r1 := nextField(rest); w1 == "port" {
+			if w2, _ := nextField(r1); w2 != "" {
+				port = strings.TrimRight(w2, ":.,")
+				if j := strings.IndexByte(port, ':'); j >= 0 {
+					port = port[:j]
+				}
 			}
 		}
 		return f, port
 	}
-	return "", ""
+}
+
+// nextField returns the first word of s and what follows it, splitting on
+// white space exactly as strings.Fields does; field is "" when none is left.
+func nextField(s string) (field, rest string) {
+	i := 0
+	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf {
+			if !isASCIISpace(c) {
+				break
+			}
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		i += w
+	}
+	s = s[i:]
+	j := 0
+	for j < len(s) {
+		if c := s[j]; c < utf8.RuneSelf {
+			if isASCIISpace(c) {
+				break
+			}
+			j++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[j:])
+		if unicode.IsSpace(r) {
+			break
+		}
+		j += w
+	}
+	return s[:j], s[j:]
+}
+
+func isASCIISpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // sudo handles "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls"

@@ -24,7 +24,33 @@ type Header struct {
 	MsgID    []byte
 	SD       []byte // RFC 5424 structured data, raw ("" or "-" when none)
 	Msg      []byte
+
+	msg    string         // message as stored by Apply
+	intern map[string]any // boxed host and program names, kept across ParseHeader
 }
+
+// maxIntern bounds the per-Header cache of boxed host and program names.
+const maxIntern = 256
+
+// boxed returns b as a boxed string, reusing one value per distinct name:
+// hosts and programs repeat on nearly every line, and each fresh string put
+// in an event costs two allocations.
+func (h *Header) boxed(b []byte) any {
+	if v, ok := h.intern[string(b)]; ok {
+		return v
+	}
+	if h.intern == nil || len(h.intern) >= maxIntern {
+		h.intern = make(map[string]any, 16)
+	}
+	s := string(b)
+	var v any = s
+	h.intern[s] = v
+	return v
+}
+
+// Message returns the message as Apply stored it in the "message" field
+// (trailing blanks trimmed), or "" before Apply.
+func (h *Header) Message() string { return h.msg }
 
 // maxLine bounds what the header parser looks at; longer lines are still
 // parsed, the message just keeps the rest.
@@ -34,7 +60,7 @@ const maxHeader = 512
 // is not syslog. With wantTime false the timestamp is only validated, which
 // keeps Sniff cheap. opts resolve RFC 3164's missing year and zone.
 func ParseHeader(line []byte, opts format.Options, h *Header, wantTime bool) bool {
-	*h = Header{Pri: -1}
+	*h = Header{Pri: -1, intern: h.intern}
 	rest := line
 	if len(rest) > 0 && rest[0] == '<' {
 		end := bytes.IndexByte(rest[:min(len(rest), 6)], '>')
@@ -308,18 +334,18 @@ func (h *Header) Apply(ev *event.Event) {
 	}
 	ev.Set("log.syslog.version", string(h.Version))
 	if len(h.Hostname) > 0 {
-		host := string(h.Hostname)
+		host := h.boxed(h.Hostname)
 		ev.Set("log.syslog.hostname", host)
 		ev.Set("host.hostname", host)
 		ev.Set("host.name", host)
 	}
 	if len(h.AppName) > 0 {
-		ev.Set("log.syslog.appname", string(h.AppName))
-		ev.Set("process.name", string(Program(h.AppName)))
+		ev.Set("log.syslog.appname", h.boxed(h.AppName))
+		ev.Set("process.name", h.boxed(Program(h.AppName)))
 	}
 	if len(h.ProcID) > 0 {
 		ev.Set("log.syslog.procid", string(h.ProcID))
-		if pid, err := strconv.ParseInt(string(h.ProcID), 10, 64); err == nil {
+		if pid, ok := parsePid(h.ProcID); ok {
 			ev.Set("process.pid", pid)
 		}
 	}
@@ -327,10 +353,29 @@ func (h *Header) Apply(ev *event.Event) {
 	if len(h.SD) > 0 {
 		applySD(ev, h.SD)
 	}
-	ev.Set("message", string(bytes.TrimRight(h.Msg, " \t")))
+	h.msg = string(bytes.TrimRight(h.Msg, " \t"))
+	ev.Set("message", h.msg)
 	if !h.Time.IsZero() {
 		ev.Time = h.Time
 	}
+}
+
+// parsePid is strconv.ParseInt(string(b), 10, 64) without the string
+// allocation for the usual all-digit pid.
+func parsePid(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		return n, err == nil
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			n, err := strconv.ParseInt(string(b), 10, 64)
+			return n, err == nil
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 var facilities = [...]string{"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
