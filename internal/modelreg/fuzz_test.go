@@ -29,3 +29,38 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoadSigned puts arbitrary bytes in a model file and its .sig beside a
+// key directory that has signed exactly one artifact: anything Load accepts
+// must be that artifact (no forged or altered model verifies).
+func FuzzLoadSigned(f *testing.F) {
+	keys := f.TempDir()
+	seedReg, err := OpenKeys(filepath.Join(f.TempDir(), "models"), keys)
+	if err != nil {
+		f.Fatal(err)
+	}
+	a, _ := artifactFor("m", "1")
+	p, _, err := seedReg.Save(a, false)
+	if err != nil {
+		f.Fatal(err)
+	}
+	enc, _ := os.ReadFile(p)
+	sig, _ := os.ReadFile(p + ".sig")
+	f.Add(enc, sig)
+	f.Add(enc, []byte{})
+	f.Add([]byte("{}"), sig)
+	f.Fuzz(func(t *testing.T, data, sigData []byte) {
+		dir := t.TempDir()
+		r, err := OpenKeys(dir, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(dir, "m"), 0o750)
+		os.WriteFile(filepath.Join(dir, "m", "1.model"), data, 0o600)
+		os.WriteFile(filepath.Join(dir, "m", "1.model.sig"), sigData, 0o600)
+		got, err := r.Load("m", "1")
+		if err == nil && got.Hash != a.Hash {
+			t.Fatalf("loaded an artifact with hash %s; only %s was signed", got.Hash, a.Hash)
+		}
+	})
+}
