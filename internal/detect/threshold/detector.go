@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,6 +98,8 @@ type Detector struct {
 	buckets map[string]*bucket
 	lru     *list.List // of *bucket, front = least recently touched
 	nBucket atomic.Int64
+	vals    []string // scratch for pour, guarded by mu
+	key     []byte   // scratch for pour, guarded by mu
 	c       struct {
 		matched, overflows, blackholed, evicted, noTime, noGroup, distinctCapped atomic.Uint64
 	}
@@ -261,9 +264,9 @@ func valueMatches(v any, want []string) bool {
 }
 
 func matches(r *Rule, ev *event.Event) bool {
-	for _, k := range r.filterKeys {
+	for i, k := range r.filterKeys {
 		v, ok := ev.Fields[k]
-		if !ok || !valueMatches(v, r.Filter[k]) {
+		if !ok || !valueMatches(v, r.filterVals[i]) {
 			return false
 		}
 	}
@@ -281,15 +284,18 @@ func matches(r *Rule, ev *event.Event) bool {
 }
 
 func (d *Detector) pour(r *Rule, ev *event.Event, emit detect.Emit) {
-	vals := make([]string, len(r.GroupBy))
-	for i, f := range r.GroupBy {
+	// vals and the bucket key are built in scratch space: most events pour
+	// into an existing bucket, and only a new bucket keeps copies.
+	vals := d.vals[:0]
+	for _, f := range r.GroupBy {
 		v, ok := ev.GetString(f)
 		if !ok || v == "" {
 			d.c.noGroup.Add(1)
 			return
 		}
-		vals[i] = v
+		vals = append(vals, v)
 	}
+	d.vals = vals
 	var dv string
 	if r.Distinct != "" {
 		v, ok := ev.GetString(r.Distinct)
@@ -300,9 +306,18 @@ func (d *Detector) pour(r *Rule, ev *event.Event, emit detect.Emit) {
 		dv = v
 	}
 	t := ev.Time
-	key := r.ID + "\x00" + strings.Join(vals, "\x00")
-	b := d.buckets[key]
+	kb := append(d.key[:0], r.ID...) // r.ID + "\x00" + strings.Join(vals, "\x00")
+	if len(vals) == 0 {
+		kb = append(kb, 0)
+	}
+	for _, v := range vals {
+		kb = append(append(kb, 0), v...)
+	}
+	d.key = kb
+	b := d.buckets[string(kb)]
 	if b == nil {
+		key := string(kb)
+		vals := slices.Clone(vals)
 		if len(d.buckets) >= d.opts.MaxBuckets {
 			d.remove(d.lru.Front().Value.(*bucket))
 			d.c.evicted.Add(1)
