@@ -54,14 +54,30 @@ type entityKind struct {
 	noun     string // in sentences
 	distinct string // noun of the distinct feature
 	key      func(ev *event.Event) string
-	other    func(ev *event.Event) string // the counterpart counted as distinct
+	other    int // index in entityKinds of the counterpart counted as distinct
 }
 
+// Each kind's counterpart is another kind's key, so Detect reads each
+// entity of an event once.
 var entityKinds = []entityKind{
-	{name: "user", noun: "user", distinct: "distinct source addresses", key: userOf, other: addrOf},
-	{name: "host", noun: "host", distinct: "distinct users", key: hostOf, other: userOf},
-	{name: "ip", noun: "address", distinct: "distinct users", key: addrOf, other: userOf},
-	{name: "process", noun: "process", distinct: "distinct hosts", key: exeOf, other: hostOf},
+	{name: "user", noun: "user", distinct: "distinct source addresses", key: userOf, other: 2},
+	{name: "host", noun: "host", distinct: "distinct users", key: hostOf, other: 0},
+	{name: "ip", noun: "address", distinct: "distinct users", key: addrOf, other: 0},
+	{name: "process", noun: "process", distinct: "distinct hosts", key: exeOf, other: 1},
+}
+
+// entities memoizes the entity keys of one event.
+type entities struct {
+	ev   *event.Event
+	val  [4]string
+	done [4]bool
+}
+
+func (e *entities) get(i int) string {
+	if !e.done[i] {
+		e.val[i], e.done[i] = entityKinds[i].key(e.ev), true
+	}
+	return e.val[i]
 }
 
 func field(ev *event.Event, k string) string {
@@ -230,14 +246,15 @@ func (a *Anomaly) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 	}
 	noLearn := a.exclude != nil && a.exclude(ev)
 	failure := field(ev, "event.outcome") == "failure"
+	ents := entities{ev: ev}
 	for _, ki := range a.kinds {
 		k := entityKinds[ki]
-		key := k.key(ev)
+		key := ents.get(ki)
 		if key == "" {
 			continue
 		}
 		o := baseline.Obs{Kind: ki, Key: key, Time: ev.Time.UTC(), Failure: failure, NoLearn: noLearn}
-		if other := k.other(ev); other != "" {
+		if other := ents.get(k.other); other != "" {
 			o.Distinct, o.HasDistinct = sketch.Hash(other), true
 		}
 		a.buf = a.m.Observe(o, a.buf[:0])
