@@ -17,22 +17,25 @@ import (
 	"github.com/rampart-ids/rampart/internal/modelreg"
 )
 
-// newModelCmd is `rampart model train|list|inspect|promote|rollback`: the on-disk model registry.
+// newModelCmd is `rampart model train|list|inspect|promote|rollback|keys`:
+// the on-disk model registry, every model signed with keys kept beside it.
 func newModelCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "model",
 		Short: "Train, list and inspect ML models (hashed artifacts with lineage)",
 	}
-	var modelsDir string
+	var modelsDir, keysDir string
 	cmd.PersistentFlags().StringVar(&modelsDir, "models", "", "models folder (default <data_dir>/models of the default config)")
+	cmd.PersistentFlags().StringVar(&keysDir, "keys", "", "model signing key folder (default <models>/../keys/models)")
 	open := func() (*modelreg.Registry, error) {
 		dir := modelsDir
 		if dir == "" {
 			dir = modelreg.DefaultDir(config.Default().DataDir)
 		}
-		return modelreg.Open(dir)
+		return modelreg.OpenKeys(dir, keysDir)
 	}
-	cmd.AddCommand(newModelTrainCmd(open), newModelListCmd(open), newModelInspectCmd(open), newModelPromoteCmd(open), newModelRollbackCmd(open))
+	cmd.AddCommand(newModelTrainCmd(open), newModelListCmd(open), newModelInspectCmd(open), newModelPromoteCmd(open),
+		newModelRollbackCmd(open), newModelKeysCmd(open))
 	return cmd
 }
 
@@ -79,6 +82,7 @@ func newModelTrainCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
 				state = "active"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "trained %s@%s (%s) → %s, %s\n", a.Body.Name, a.Body.Version, a.Body.Kind, path, state)
+			fmt.Fprintf(cmd.OutOrStdout(), "signed (%s) with a key in %s\n", model.SigPath(path), reg.KeyDir())
 			fmt.Fprintf(cmd.OutOrStdout(), "hash %s\nmetrics: %s\nthresholds: %s\n", a.Hash, fmtMetrics(a.Body.Metrics), fmtMetrics(a.Body.Thresholds))
 			return nil
 		},
@@ -97,7 +101,7 @@ func newModelListCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list [--json]",
-		Short: "List stored models, each verified against its hash",
+		Short: "List stored models, each verified against its hash and signature",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg, err := open()
@@ -119,7 +123,7 @@ func newModelListCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tACTIVE\tKIND\tCREATED\tBYTES\tHASH / ERROR")
+			fmt.Fprintln(tw, "NAME\tVERSION\tACTIVE\tKIND\tCREATED\tBYTES\tKEY\tHASH / ERROR")
 			for _, e := range es {
 				act, tail := "", e.Hash
 				if e.Active {
@@ -132,7 +136,7 @@ func newModelListCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
 				if !e.Created.IsZero() {
 					created = e.Created.Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", e.Name, e.Version, act, e.Kind, created, e.Bytes, tail)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", e.Name, e.Version, act, e.Kind, created, e.Bytes, e.KeyID, tail)
 			}
 			return tw.Flush()
 		},
@@ -189,7 +193,7 @@ func newModelInspectCmd(open func() (*modelreg.Registry, error)) *cobra.Command 
 			if v.Active {
 				fmt.Fprint(w, ", active")
 			}
-			fmt.Fprintf(w, "\nhash: %s (verified)\n", v.Hash)
+			fmt.Fprintf(w, "\nhash: %s (verified)\nsignature: verified against %s\n", v.Hash, reg.KeyDir())
 			if !v.Created.IsZero() {
 				fmt.Fprintf(w, "created: %s\n", v.Created.Format(time.RFC3339))
 			}
@@ -245,4 +249,63 @@ func kvInt(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// newModelKeysCmd is `rampart model keys list|rotate`: the ed25519 keys that
+// sign models.
+func newModelKeysCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "List or rotate the keys that sign models",
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the model signing keys (the active one signs new models)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, err := open()
+			if err != nil {
+				return err
+			}
+			kr, err := reg.Keys()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "keys in %s\nKEY\tACTIVE\tPRIVATE\tCREATED\n", reg.KeyDir())
+			for _, k := range kr.Keys() {
+				act, priv := "", ""
+				if k.Active {
+					act = "*"
+				}
+				if k.Private {
+					priv = "yes"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, act, priv, k.Created.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Make a new active signing key; old public keys stay so older models still verify",
+		Long: "Writes a new ed25519 key pair (private key 0600) and makes it the one new models are signed with. " +
+			"Public keys of earlier keys are kept, so models they signed still load; delete a key's .pub file " +
+			"to revoke every model it signed.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, err := open()
+			if err != nil {
+				return err
+			}
+			id, err := reg.RotateKey()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "active model signing key is now %s (in %s)\n", id, reg.KeyDir())
+			return nil
+		},
+	}
+	cmd.AddCommand(list, rotate)
+	return cmd
 }

@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -39,7 +40,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"io"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/ml/model"
