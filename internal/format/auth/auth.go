@@ -13,6 +13,7 @@ package auth
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 	"strings"
 	"unicode"
@@ -198,7 +199,7 @@ func (p *Parser) address(msg string, ev *event.Event) {
 		p.key = append(append(append(p.key[:0], p.h.Hostname...), '/'), p.h.ProcID...)
 	}
 	if ip != "" {
-		fieldkit.SetIP(ev, "source.ip", ip)
+		setIP(ev, ip)
 		fieldkit.SetPort(ev, "source.port", port)
 		if hasKey {
 			u, _ := ev.Fields["user.name"].(string)
@@ -210,13 +211,20 @@ func (p *Parser) address(msg string, ev *event.Event) {
 		return
 	}
 	if c, ok := p.conns[string(p.key)]; ok {
-		fieldkit.SetIP(ev, "source.ip", c.ip)
+		setIP(ev, c.ip)
 		fieldkit.SetPort(ev, "source.port", c.port)
 		if _, has := ev.Fields["user.name"]; !has && c.user != "" {
 			ev.Set("user.name", c.user)
 		}
 		ev.Set("source.attributed", true) // address taken from the pid's earlier line
 	}
+}
+
+// setIP is fieldkit.SetIP for an address findAddr already validated and
+// made canonical: it skips the second parse and the copy.
+func setIP(ev *event.Event, ip string) {
+	ev.Set("source.ip", ip)
+	fieldkit.AddRelated(ev, "related.ip", ip)
 }
 
 func (p *Parser) remember(kb []byte, c conn) {
@@ -239,8 +247,9 @@ func (p *Parser) remember(kb []byte, c conn) {
 	p.conns[key] = c
 }
 
-// findAddr returns the first IP address token of msg and the port after it
-// ("from 1.2.3.4 port 22", "[1.2.3.4]", "rhost=1.2.3.4").
+// findAddr returns the first IP address token of msg, canonical as
+// fieldkit.SetIP stores it, and the port after it ("from 1.2.3.4 port 22",
+// "[1.2.3.4]", "rhost=1.2.3.4").
 // It walks the words in place (the words of strings.Fields) rather than
 // splitting: this runs on every sshd line.
 func findAddr(msg string) (ip, port string) {
@@ -254,8 +263,14 @@ func findAddr(msg string) (ip, port string) {
 		if strings.IndexByte(f, '.') < 0 && strings.Count(f, ":") < 2 {
 			continue
 		}
-		if !fieldkit.IsIP(f) {
+		a, err := netip.ParseAddr(f)
+		if err != nil {
 			continue
+		}
+		if !a.Is4() {
+			// ParseAddr takes only canonical dotted quads, so an IPv4 word is
+			// already in fieldkit.SetIP's form; others are rewritten to it.
+			f = a.Unmap().String()
 		}
 		if w1, r1 := nextField(rest); w1 == "port" {
 			if w2, _ := nextField(r1); w2 != "" {
