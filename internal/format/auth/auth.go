@@ -259,7 +259,7 @@ func findAddr(msg string) (ip, port string) {
 			return "", ""
 		}
 		f = strings.TrimPrefix(f, "rhost=")
-		f = strings.Trim(f, "[](),;:'\"")
+		f = trimPunct(f)
 		if strings.IndexByte(f, '.') < 0 && strings.Count(f, ":") < 2 {
 			continue
 		}
@@ -319,6 +319,26 @@ func nextField(s string) (field, rest string) {
 		j += w
 	}
 	return s[:j], s[j:]
+}
+
+// trimPunct is strings.Trim(f, "[](),;:'\"") without building the cutset
+// on every call; the set is ASCII, so trimming bytes trims the same runes.
+func trimPunct(f string) string {
+	for len(f) > 0 && isPunct(f[0]) {
+		f = f[1:]
+	}
+	for len(f) > 0 && isPunct(f[len(f)-1]) {
+		f = f[:len(f)-1]
+	}
+	return f
+}
+
+func isPunct(c byte) bool {
+	switch c {
+	case '[', ']', '(', ')', ',', ';', ':', '\'', '"':
+		return true
+	}
+	return false
 }
 
 func isASCIISpace(c byte) bool {

@@ -107,3 +107,11 @@ func FuzzFindAddr(f *testing.F) {
 		}
 	})
 }
+
+func TestTrimPunct(t *testing.T) {
+	for _, s := range []string{"", "[", "[]", "[1.2.3.4]", "'a'", "(x),;:", "\"é\"", "]é[", "a:b", "::1", ";;"} {
+		if got, want := trimPunct(s), strings.Trim(s, "[](),;:'\""); got != want {
+			t.Errorf("trimPunct(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
