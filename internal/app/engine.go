@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/rampart-ids/rampart/internal/detect"
+	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/rules"
 
 	// Detector kinds and record formats register themselves.
@@ -33,6 +34,7 @@ type RuleSet struct {
 	Exceptions string
 	// NoML leaves out the ML layer (baselines, rarity, log templates, payload model).
 	NoML bool
+	excludeFromLearning func(*event.Event) bool
 	// Models is the model registry folder; the payload detector runs when it
 	// holds a trained "payload" model (`rampart model train --kind payload`).
 	Models string
@@ -42,11 +44,16 @@ type RuleSet struct {
 // thresholds, IOC) and then the ML layer (per-entity baselines, rarity).
 // cleanup removes extracted bundled rules.
 func BuildEngine(ctx context.Context, rs RuleSet) (*detect.Engine, func(), error) {
+	// ML detectors learn only from events no earlier layer flagged: an
+	// attacker's alerted activity must not become part of the baseline.
+	var eng *detect.Engine
+	rs.excludeFromLearning = func(*event.Event) bool { return eng != nil && eng.Flagged() }
 	ds, cleanup, err := BuildDetectors(ctx, rs)
 	if err != nil {
 		return nil, func() {}, err
 	}
-	return detect.NewEngine(ds...), cleanup, nil
+	eng = detect.NewEngine(ds...)
+	return eng, cleanup, nil
 }
 
 // BuildDetectors builds the rule-layer detectors.
@@ -127,7 +134,7 @@ func BuildDetectors(ctx context.Context, rs RuleSet) ([]detect.Detector, func(),
 			if kind == "payload" {
 				cfg = map[string]any{"models": rs.Models}
 			}
-			d, err := spec.New(detect.Options{Config: cfg})
+			d, err := spec.New(detect.Options{Config: cfg, ExcludeFromLearning: rs.excludeFromLearning})
 			if err != nil {
 				cleanup()
 				return nil, func() {}, fmt.Errorf("building %s detector: %w", kind, err)

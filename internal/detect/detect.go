@@ -57,6 +57,8 @@ type Reloader interface {
 type Engine struct {
 	detectors []Detector
 	observers []SignalObserver
+	// pending counts the signals raised so far for the event being processed.
+	pending int
 	errs      map[string]uint64
 	mu        sync.Mutex
 }
@@ -80,7 +82,8 @@ func (e *Engine) Detectors() []Detector { return e.detectors }
 // the signals that observers derive from them) to emit.
 func (e *Engine) Process(ctx context.Context, ev *event.Event, emit Emit) {
 	var pending []signal.Signal
-	collect := func(s signal.Signal) { pending = append(pending, s) }
+	collect := func(s signal.Signal) { pending = append(pending, s); e.pending++ }
+	e.pending = 0
 	for _, d := range e.detectors {
 		if err := d.Detect(ctx, ev, collect); err != nil {
 			e.mu.Lock()
@@ -104,6 +107,12 @@ func (e *Engine) Process(ctx context.Context, ev *event.Event, emit Emit) {
 		emit(pending[i])
 	}
 }
+
+// Flagged reports whether the event being processed has raised a signal
+// in a detector that ran before the caller. Detectors run in engine order
+// (rules, stateful, then ML), so ML detectors can keep flagged events out
+// of their baselines. Only meaningful from inside Detect.
+func (e *Engine) Flagged() bool { return e.pending > 0 }
 
 // Flush asks every Flusher to emit what is pending.
 func (e *Engine) Flush(ctx context.Context, emit Emit) {
@@ -135,6 +144,10 @@ type Options struct {
 	RulePaths []string
 	// Config is the kind's own config section, decoded by the kind.
 	Config map[string]any
+	// ExcludeFromLearning, for learning detectors, marks events that are
+	// scored but never learned from (poisoning defence: events tied to
+	// alerts). Nil learns from every event.
+	ExcludeFromLearning func(*event.Event) bool
 }
 
 // Spec describes a detector kind.

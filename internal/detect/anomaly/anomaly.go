@@ -31,6 +31,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			opts.ExcludeFromLearning = o.ExcludeFromLearning
 			return NewAnomaly(opts)
 		},
 	})
@@ -43,6 +44,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			opts.ExcludeFromLearning = o.ExcludeFromLearning
 			return NewRarity(opts)
 		},
 	})
