@@ -33,7 +33,7 @@ type RuleSet struct {
 	Disabled   []string
 	Exceptions string
 	// NoML leaves out the ML layer (baselines, rarity, log templates, payload model).
-	NoML bool
+	NoML                bool
 	excludeFromLearning func(*event.Event) bool
 	// Models is the model registry folder; the payload detector runs when it
 	// holds a trained "payload" model (`rampart model train --kind payload`).

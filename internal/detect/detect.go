@@ -59,8 +59,8 @@ type Engine struct {
 	observers []SignalObserver
 	// pending counts the signals raised so far for the event being processed.
 	pending int
-	errs      map[string]uint64
-	mu        sync.Mutex
+	errs    map[string]uint64
+	mu      sync.Mutex
 }
 
 // NewEngine builds an engine over detectors, in the given order.
