@@ -98,9 +98,16 @@ type Detector struct {
 	buckets map[string]*bucket
 	lru     *list.List // of *bucket, front = least recently touched
 	nBucket atomic.Int64
-	vals    []string // scratch for pour, guarded by mu
-	key     []byte   // scratch for pour, guarded by mu
-	c       struct {
+	// Rules share filter fields (event.dataset, event.action…): each is read
+	// from an event once per Detect. fkeys are the distinct filter fields,
+	// fidx[i][j] the index in fkeys of rules[i].filterKeys[j].
+	fkeys  []string
+	fidx   [][]int
+	mval   []any    // per Detect: value of fkeys[i]
+	mstate []uint8  // per Detect: 0 not read, 1 present, 2 absent
+	vals   []string // scratch for pour, guarded by mu
+	key    []byte   // scratch for pour, guarded by mu
+	c      struct {
 		matched, overflows, blackholed, evicted, noTime, noGroup, distinctCapped atomic.Uint64
 	}
 }
@@ -149,7 +156,8 @@ func New(opts Options) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Detector{opts: opts, log: opts.Logger, rules: rules, buckets: map[string]*bucket{}, lru: list.New()}
+	d := &Detector{opts: opts, log: opts.Logger, buckets: map[string]*bucket{}, lru: list.New()}
+	d.setRules(rules)
 	d.log.Info("threshold rules loaded", "rules", len(rules))
 	return d, nil
 }
@@ -168,7 +176,9 @@ func NewFromRules(rules []*Rule, opts Options) *Detector {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Detector{opts: opts, log: opts.Logger, rules: rules, buckets: map[string]*bucket{}, lru: list.New()}
+	d := &Detector{opts: opts, log: opts.Logger, buckets: map[string]*bucket{}, lru: list.New()}
+	d.setRules(rules)
+	return d
 }
 
 // Name returns "threshold".
@@ -210,7 +220,7 @@ func (d *Detector) Reload(ctx context.Context) error {
 		}
 		el = next
 	}
-	d.rules = rules
+	d.setRules(rules)
 	d.log.Info("threshold rules reloaded", "rules", len(rules), "buckets_kept", len(d.buckets))
 	return nil
 }
@@ -228,8 +238,10 @@ func (d *Detector) Stats() Stats {
 func (d *Detector) Detect(ctx context.Context, ev *event.Event, emit detect.Emit) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, r := range d.rules {
-		if !matches(r, ev) {
+	clear(d.mstate)
+	defer clear(d.mval) // do not keep the event's values alive
+	for i, r := range d.rules {
+		if !d.matches(i, r, ev) {
 			continue
 		}
 		d.c.matched.Add(1)
@@ -263,9 +275,46 @@ func valueMatches(v any, want []string) bool {
 	return false
 }
 
-func matches(r *Rule, ev *event.Event) bool {
-	for i, k := range r.filterKeys {
-		v, ok := ev.Fields[k]
+// setRules installs rules and indexes their filter fields.
+func (d *Detector) setRules(rules []*Rule) {
+	d.rules, d.fkeys, d.fidx = rules, nil, make([][]int, len(rules))
+	at := map[string]int{}
+	for i, r := range rules {
+		for _, k := range r.filterKeys {
+			j, ok := at[k]
+			if !ok {
+				j = len(d.fkeys)
+				at[k] = j
+				d.fkeys = append(d.fkeys, k)
+			}
+			d.fidx[i] = append(d.fidx[i], j)
+		}
+	}
+	d.mval, d.mstate = make([]any, len(d.fkeys)), make([]uint8, len(d.fkeys))
+}
+
+// field returns the event's value of filter field fkeys[j], reading the
+// event map at most once per Detect.
+func (d *Detector) field(j int, ev *event.Event) (any, bool) {
+	switch d.mstate[j] {
+	case 1:
+		return d.mval[j], true
+	case 2:
+		return nil, false
+	}
+	v, ok := ev.Fields[d.fkeys[j]]
+	if ok {
+		d.mval[j], d.mstate[j] = v, 1
+	} else {
+		d.mstate[j] = 2
+	}
+	return v, ok
+}
+
+// matches reports whether ev passes rules[ri] (r).
+func (d *Detector) matches(ri int, r *Rule, ev *event.Event) bool {
+	for i, j := range d.fidx[ri] {
+		v, ok := d.field(j, ev)
 		if !ok || !valueMatches(v, r.filterVals[i]) {
 			return false
 		}
