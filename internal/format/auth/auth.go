@@ -496,9 +496,14 @@ func (p *Parser) pam(msg string, ev *event.Event) {
 				ev.Set("source.domain", r)
 			}
 		}
-		if n := strings.Fields(msg); len(n) > 2 && n[0] == "PAM" {
-			if c, err := strconv.Atoi(n[1]); err == nil {
-				ev.Set("pam.failures", int64(c))
+		// "PAM 2 more authentication failures": the first three words.
+		if w0, r := nextField(msg); w0 == "PAM" {
+			if w1, r := nextField(r); w1 != "" {
+				if w2, _ := nextField(r); w2 != "" {
+					if c, err := strconv.Atoi(w1); err == nil {
+						ev.Set("pam.failures", int64(c))
+					}
+				}
 			}
 		}
 	case strings.HasPrefix(msg, "check pass; user unknown"):
