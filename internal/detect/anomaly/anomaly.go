@@ -68,16 +68,31 @@ var entityKinds = []entityKind{
 	{name: "process", noun: "process", distinct: "distinct hosts", key: exeOf, other: 1},
 }
 
+// hostKind is the index of "host" in entityKinds.
+const hostKind = 1
+
 // entities memoizes the entity keys of one event.
 type entities struct {
 	ev   *event.Event
+	host *[2]string // last host name and its lower case, across events
 	val  [4]string
 	done [4]bool
 }
 
 func (e *entities) get(i int) string {
 	if !e.done[i] {
-		e.val[i], e.done[i] = entityKinds[i].key(e.ev), true
+		if i == hostKind {
+			// Streams repeat one host: reuse its lower case (ToLower
+			// allocates for every mixed-case name).
+			h := hostName(e.ev)
+			if h != e.host[0] {
+				e.host[0], e.host[1] = h, strings.ToLower(h)
+			}
+			e.val[i] = e.host[1]
+		} else {
+			e.val[i] = entityKinds[i].key(e.ev)
+		}
+		e.done[i] = true
 	}
 	return e.val[i]
 }
@@ -99,7 +114,10 @@ func userOf(ev *event.Event) string {
 	return u
 }
 
-func hostOf(ev *event.Event) string {
+func hostOf(ev *event.Event) string { return strings.ToLower(hostName(ev)) }
+
+// hostName is hostOf before lower-casing.
+func hostName(ev *event.Event) string {
 	h := field(ev, "host.name")
 	if h == "" {
 		h = field(ev, "host.hostname")
@@ -107,7 +125,7 @@ func hostOf(ev *event.Event) string {
 	if len(h) > 256 {
 		return ""
 	}
-	return strings.ToLower(h)
+	return h
 }
 
 // addrOf returns source.ip in canonical form, "" when it is not an address.
@@ -189,6 +207,7 @@ type Anomaly struct {
 	exclude func(*event.Event) bool
 	version string
 	buf     []baseline.Finding
+	host    [2]string // entities' host cache, guarded by mu
 }
 
 var _ detect.Detector = (*Anomaly)(nil)
@@ -248,7 +267,7 @@ func (a *Anomaly) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 	}
 	noLearn := a.exclude != nil && a.exclude(ev)
 	failure := field(ev, "event.outcome") == "failure"
-	ents := entities{ev: ev}
+	ents := entities{ev: ev, host: &a.host}
 	for _, ki := range a.kinds {
 		k := entityKinds[ki]
 		key := ents.get(ki)

@@ -178,9 +178,11 @@ func (r *Rarity) Detect(_ context.Context, ev *event.Event, emit detect.Emit) er
 	learn := r.o.ExcludeFromLearning == nil || !r.o.ExcludeFromLearning(ev)
 	if r.rules[RuleProcessPair] {
 		parent, child := exePath(field(ev, "process.parent.executable")), exeOf(ev)
-		if host := hostOf(ev); host != "" && parent != "" && child != "" {
-			r.check(ev, emit, RuleProcessPair, "host", host, learn,
-				[]candidate{{parent + "\x00" + child, parent + " → " + child}})
+		if parent != "" && child != "" { // before hostOf: most events have no process pair
+			if host := hostOf(ev); host != "" {
+				r.check(ev, emit, RuleProcessPair, "host", host, learn,
+					[]candidate{{parent + "\x00" + child, parent + " → " + child}})
+			}
 		}
 	}
 	if r.rules[RuleLoginSource] && successfulLogin(ev) {
