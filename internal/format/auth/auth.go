@@ -181,11 +181,16 @@ func (p *Parser) sshd(msg string, ev *event.Event) {
 	case strings.HasPrefix(msg, "error: ") || strings.HasPrefix(msg, "fatal: "):
 		set(ev, "ssh_error", "")
 	}
-	switch method {
-	case "password", "publickey", "keyboard-interactive/pam", "keyboard-interactive", "none", "hostbased", "gssapi-with-mic":
-		ev.Set("ssh.method", strings.TrimSuffix(method, "/pam"))
+	if m, ok := sshMethods[method]; ok {
+		ev.Set("ssh.method", m)
 	}
 	p.address(msg, ev)
+}
+
+// sshMethods maps the methods sshd logs to ssh.method, boxed once.
+var sshMethods = map[string]any{
+	"password": "password", "publickey": "publickey", "keyboard-interactive/pam": "keyboard-interactive",
+	"keyboard-interactive": "keyboard-interactive", "none": "none", "hostbased": "hostbased", "gssapi-with-mic": "gssapi-with-mic",
 }
 
 // address finds the source address of an sshd line, or takes the one its
@@ -534,7 +539,9 @@ func (p *Parser) pam(msg string, ev *event.Event) {
 	}
 }
 
-func set(ev *event.Event, action, outcome string) {
+// set takes any so that the usual constant arguments are boxed at compile
+// time rather than on every call.
+func set(ev *event.Event, action, outcome any) {
 	ev.Set("event.action", action)
 	ev.Set("event.outcome", outcome)
 	if outcome == "success" {
