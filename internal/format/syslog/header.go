@@ -27,6 +27,33 @@ type Header struct {
 
 	msg    string         // message as stored by Apply
 	intern map[string]any // boxed host and program names, kept across ParseHeader
+	pids   map[string]pid // boxed procids, kept across ParseHeader
+}
+
+// pid is a procid boxed as log.syslog.procid and, when numeric, process.pid.
+type pid struct {
+	s, n any
+	ok   bool
+}
+
+// maxPids bounds the per-Header procid cache; a process logs several lines
+// in a row (sshd: one connection), so a small cache hits most of them.
+const maxPids = 1024
+
+func (h *Header) pid(b []byte) pid {
+	if p, ok := h.pids[string(b)]; ok {
+		return p
+	}
+	if h.pids == nil || len(h.pids) >= maxPids {
+		h.pids = make(map[string]pid, 64)
+	}
+	s := string(b)
+	p := pid{s: s}
+	if n, ok := parsePid(b); ok {
+		p.n, p.ok = n, true
+	}
+	h.pids[s] = p
+	return p
 }
 
 // maxIntern bounds the per-Header cache of boxed host and program names.
@@ -60,7 +87,7 @@ const maxHeader = 512
 // is not syslog. With wantTime false the timestamp is only validated, which
 // keeps Sniff cheap. opts resolve RFC 3164's missing year and zone.
 func ParseHeader(line []byte, opts format.Options, h *Header, wantTime bool) bool {
-	*h = Header{Pri: -1, intern: h.intern}
+	*h = Header{Pri: -1, intern: h.intern, pids: h.pids}
 	rest := line
 	if len(rest) > 0 && rest[0] == '<' {
 		end := bytes.IndexByte(rest[:min(len(rest), 6)], '>')
@@ -344,9 +371,10 @@ func (h *Header) Apply(ev *event.Event) {
 		ev.Set("process.name", h.boxed(Program(h.AppName)))
 	}
 	if len(h.ProcID) > 0 {
-		ev.Set("log.syslog.procid", string(h.ProcID))
-		if pid, ok := parsePid(h.ProcID); ok {
-			ev.Set("process.pid", pid)
+		p := h.pid(h.ProcID)
+		ev.Set("log.syslog.procid", p.s)
+		if p.ok {
+			ev.Set("process.pid", p.n)
 		}
 	}
 	ev.Set("log.syslog.msgid", string(h.MsgID))
