@@ -132,6 +132,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	if err := s.buildInputs(); err != nil {
 		return err
 	}
+	s.registerInputMetrics()
 	if err := s.listen(); err != nil {
 		return err
 	}
@@ -340,6 +341,33 @@ func (s *Server) listen() error {
 		s.log.Info("serving HTTPS", "self_signed", info.SelfSigned, "sha256_fingerprint", info.Fingerprint, "not_after", info.NotAfter)
 	}
 	return nil
+}
+
+// registerInputMetrics exposes each input's own counters, among them the UDP
+// datagrams the kernel dropped before Rampart could read them.
+func (s *Server) registerInputMetrics() {
+	for _, in := range s.inputs {
+		sp, ok := in.(ingest.StatsProvider)
+		if !ok {
+			continue
+		}
+		labels := prometheus.Labels{"input": in.Name()}
+		for _, m := range []struct {
+			name, help string
+			get        func(ingest.Stats) uint64
+		}{
+			{"rampart_input_records_total", "Records read by the input.", func(st ingest.Stats) uint64 { return st.Records }},
+			{"rampart_input_dropped_total", "Records lost outside Rampart (UDP datagrams the kernel dropped).", func(st ingest.Stats) uint64 { return st.Dropped }},
+			{"rampart_input_truncated_total", "Records over the size limit (quarantined).", func(st ingest.Stats) uint64 { return st.Truncated }},
+		} {
+			get := m.get
+			c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help, ConstLabels: labels},
+				func() float64 { return float64(get(sp.Stats())) })
+			if err := s.reg.Register(c); err != nil {
+				s.log.Warn("input metrics not registered (duplicate input name?)", "input", in.Name(), "err", err)
+			}
+		}
+	}
 }
 
 // pseudonymizer builds the privacy layer; keys and the encrypted mapping

@@ -44,6 +44,7 @@ func TestServeEndToEnd(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.HTTP.IngestRate = 0
+	cfg.Syslog.UDP = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var tokenOut syncBuffer
@@ -112,6 +113,19 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("re-delivery changed alerts: before %v, after %v", first["count"], again)
 	}
 
+	// Input counters, among them kernel-dropped UDP datagrams, are exposed.
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	mresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(metrics), "rampart_input_dropped_total{input=") {
+		t.Fatalf("/metrics lacks the input drop counter")
+	}
+
 	id := first["id"].(string)
 	if code, m := call("POST", "/api/v1/alerts/"+id+"/verdict", `{"verdict":"true_positive","reason":"known scanner"}`); code != 200 {
 		t.Fatalf("verdict: %d %v", code, m)
@@ -128,7 +142,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("token create: %d %v", code, m)
 	}
-	req, _ := http.NewRequest("GET", base+"/api/v1/alerts/"+id, nil)
+	req, _ = http.NewRequest("GET", base+"/api/v1/alerts/"+id, nil)
 	req.Header.Set("Authorization", "Bearer "+m["token"].(string))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
