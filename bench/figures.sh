@@ -20,7 +20,7 @@ run eval --suite hdfs --data "$D/hdfs-deeplog" --json
 run eval --suite http-params --data "$D/http-params" --json
 run eval --suite nsl-kdd --data "$D/nsl-kdd" --json
 run eval --suite zeek-flows --data "$D/stratosphere-zeek" --json
-if "$bin" eval --suite list | grep -q adversarial; then
+if "$bin" eval --suite list | grep -c adversarial >/dev/null; then
   run eval --suite adversarial --data "$D/nsl-kdd" --json
   run eval --suite adversarial --data "$D/http-params" --json
 fi
