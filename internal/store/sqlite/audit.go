@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -19,9 +18,6 @@ var _ audit.Store = AuditStore{}
 
 // Audit returns the store's audit chain.
 func (s *Store) Audit() AuditStore { return AuditStore{s} }
-
-// auditPage bounds the rows Range reads per query.
-const auditPage = 500
 
 // Append seals recs after the head and stores them in one write
 // transaction. SQLite's single writer makes head and insert atomic.
@@ -59,7 +55,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, recs []audit.Record
 	}
 	defer st.Close()
 	for _, r := range out {
-		vs, err := encodeVersions(r.Versions)
+		vs, err := audit.EncodeVersions(r.Versions)
 		if err != nil {
 			return nil, err
 		}
@@ -87,28 +83,6 @@ func auditHead(ctx context.Context, q queryer) (audit.Head, error) {
 	return h, nil
 }
 
-func encodeVersions(v map[string]string) (string, error) {
-	if len(v) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(v) // keys sorted
-	if err != nil {
-		return "", fmt.Errorf("encoding audit versions: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeVersions(s string) (map[string]string, error) {
-	var v map[string]string
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		return nil, fmt.Errorf("decoding versions: %w", err)
-	}
-	if len(v) == 0 {
-		return nil, nil
-	}
-	return v, nil
-}
-
 // Head returns the newest record's seq and hash.
 func (a AuditStore) Head(ctx context.Context) (audit.Head, error) {
 	return auditHead(ctx, a.s.r)
@@ -117,29 +91,12 @@ func (a AuditStore) Head(ctx context.Context) (audit.Head, error) {
 // Range calls fn for records with from <= seq <= to (to <= 0: through the
 // head) in ascending order, reading a page at a time so fn may be slow.
 func (a AuditStore) Range(ctx context.Context, from, to int64, fn func(audit.Record) error) error {
-	if to <= 0 {
-		to = 1<<63 - 1
-	}
-	for {
-		page, err := a.page(ctx, from, to)
-		if err != nil {
-			return err
-		}
-		for _, r := range page {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		if len(page) < auditPage {
-			return nil
-		}
-		from = page[len(page)-1].Seq + 1
-	}
+	return audit.RangePages(ctx, from, to, a.page, fn)
 }
 
 func (a AuditStore) page(ctx context.Context, from, to int64) ([]audit.Record, error) {
 	rows, err := a.s.r.QueryContext(ctx, `SELECT seq, time, actor, action, subject_kind, subject_id, input_digest,
-		versions, explanation, prev_hash, hash FROM audit_records WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`, from, to, auditPage)
+		versions, explanation, prev_hash, hash FROM audit_records WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`, from, to, audit.PageSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading audit records: %w", err)
 	}
@@ -154,7 +111,7 @@ func (a AuditStore) page(ctx context.Context, from, to int64) ([]audit.Record, e
 			return nil, fmt.Errorf("reading audit records: %w", err)
 		}
 		r.Time = fromMicros(t)
-		if r.Versions, err = decodeVersions(vs); err != nil {
+		if r.Versions, err = audit.DecodeVersions(vs); err != nil {
 			return nil, &audit.RecordError{Seq: r.Seq, Err: err}
 		}
 		out = append(out, r)
