@@ -384,28 +384,7 @@ func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, se
 		if err != nil {
 			return fmt.Errorf("input guard without %s: %w", h, err)
 		}
-		rate := func(rs []kddRow) (float64, error) {
-			n := 0
-			for _, r := range rs {
-				v, err := z.vec(r)
-				if err != nil {
-					return 0, err
-				}
-				c, err := g.Check(v)
-				if err != nil {
-					return 0, err
-				}
-				if c.Flagged {
-					n++
-				}
-			}
-			return float64(n) / float64(len(rs)), nil
-		}
-		f, err := rate(out)
-		if err != nil {
-			return err
-		}
-		fp, err := rate(in)
+		f, fp, err := guardRates(g, out, in, z.vec)
 		if err != nil {
 			return err
 		}
@@ -419,4 +398,31 @@ func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, se
 	}
 	res.Notes = append(res.Notes, "ood rates are means over held-out attack categories (each category held out of the guard's training in turn)")
 	return nil
+}
+
+// guardRates is the input guard's share of flagged rows among out (inputs
+// outside its training support) and among in (in-distribution: false flags).
+func guardRates[T any](g *guard.Guard, out, in []T, vec func(T) ([]float64, error)) (flagged, falseFlags float64, err error) {
+	rate := func(rs []T) (float64, error) {
+		n := 0
+		for _, r := range rs {
+			v, err := vec(r)
+			if err != nil {
+				return 0, err
+			}
+			ck, err := g.Check(v)
+			if err != nil {
+				return 0, err
+			}
+			if ck.Flagged {
+				n++
+			}
+		}
+		return float64(n) / float64(len(rs)), nil
+	}
+	if flagged, err = rate(out); err != nil {
+		return 0, 0, err
+	}
+	falseFlags, err = rate(in)
+	return flagged, falseFlags, err
 }

@@ -462,24 +462,7 @@ func payloadOOD(ctx context.Context, rows []payloadRow, seed int64, res *Result,
 		if err != nil {
 			return fmt.Errorf("input guard without %s: %w", h, err)
 		}
-		rate := func(rs []payloadRow) (float64, error) {
-			n := 0
-			for _, r := range rs {
-				ck, err := g.Check(payloadVec(c, r.Payload))
-				if err != nil {
-					return 0, err
-				}
-				if ck.Flagged {
-					n++
-				}
-			}
-			return float64(n) / float64(len(rs)), nil
-		}
-		f, err := rate(out)
-		if err != nil {
-			return err
-		}
-		fp, err := rate(in)
+		f, fp, err := guardRates(g, out, in, func(r payloadRow) ([]float64, error) { return payloadVec(c, r.Payload), nil })
 		if err != nil {
 			return err
 		}
