@@ -122,15 +122,16 @@ func (p *pparser) enter() error {
 	return nil
 }
 
-// obsOr: obsAnd (OR obsAnd)*
-func (p *pparser) obsOr() (*node, error) {
-	first, err := p.obsAnd()
+// joined parses next (KEYWORD next)* into one node of kind, or the single
+// operand when the keyword does not follow.
+func (p *pparser) joined(kind nodeKind, keyword string, next func() (*node, error)) (*node, error) {
+	first, err := next()
 	if err != nil {
 		return nil, err
 	}
-	n := &node{kind: nOr, kids: []*node{first}}
-	for p.keyword("OR") {
-		k, err := p.obsAnd()
+	n := &node{kind: kind, kids: []*node{first}}
+	for p.keyword(keyword) {
+		k, err := next()
 		if err != nil {
 			return nil, err
 		}
@@ -141,6 +142,9 @@ func (p *pparser) obsOr() (*node, error) {
 	}
 	return n, nil
 }
+
+// obsOr: obsAnd (OR obsAnd)*
+func (p *pparser) obsOr() (*node, error) { return p.joined(nOr, "OR", p.obsAnd) }
 
 // obsAnd: obsQualified ((AND|FOLLOWEDBY) obsQualified)*. Joining observations
 // needs correlation across events, which this detector does not do.
@@ -258,44 +262,10 @@ func (p *pparser) number() (string, error) {
 }
 
 // cmpOr: cmpAnd (OR cmpAnd)*
-func (p *pparser) cmpOr() (*node, error) {
-	first, err := p.cmpAnd()
-	if err != nil {
-		return nil, err
-	}
-	n := &node{kind: nOr, kids: []*node{first}}
-	for p.keyword("OR") {
-		k, err := p.cmpAnd()
-		if err != nil {
-			return nil, err
-		}
-		n.kids = append(n.kids, k)
-	}
-	if len(n.kids) == 1 {
-		return first, nil
-	}
-	return n, nil
-}
+func (p *pparser) cmpOr() (*node, error) { return p.joined(nOr, "OR", p.cmpAnd) }
 
 // cmpAnd: cmpPrimary (AND cmpPrimary)*
-func (p *pparser) cmpAnd() (*node, error) {
-	first, err := p.cmpPrimary()
-	if err != nil {
-		return nil, err
-	}
-	n := &node{kind: nAnd, kids: []*node{first}}
-	for p.keyword("AND") {
-		k, err := p.cmpPrimary()
-		if err != nil {
-			return nil, err
-		}
-		n.kids = append(n.kids, k)
-	}
-	if len(n.kids) == 1 {
-		return first, nil
-	}
-	return n, nil
-}
+func (p *pparser) cmpAnd() (*node, error) { return p.joined(nAnd, "AND", p.cmpPrimary) }
 
 // cmpPrimary: '(' cmpOr ')' | comparison
 func (p *pparser) cmpPrimary() (*node, error) {
