@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -255,35 +254,6 @@ func (s *Store) GetAlert(ctx context.Context, id string) (alert.Alert, error) {
 	return a, nil
 }
 
-// cursor is the keyset position after the last alert of a page.
-type cursor struct {
-	lastSeen int64 // Unix microseconds
-	id       string
-}
-
-func (c cursor) encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.lastSeen, 10) + ":" + c.id))
-}
-
-func decodeCursor(s string) (cursor, error) {
-	if len(s) > 512 {
-		return cursor{}, fmt.Errorf("%w: cursor too long", store.ErrInvalid)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, fmt.Errorf("%w: malformed cursor", store.ErrInvalid)
-	}
-	ts, id, ok := strings.Cut(string(b), ":")
-	if !ok || id == "" {
-		return cursor{}, fmt.Errorf("%w: malformed cursor", store.ErrInvalid)
-	}
-	n, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return cursor{}, fmt.Errorf("%w: malformed cursor", store.ErrInvalid)
-	}
-	return cursor{lastSeen: n, id: pgText(id)}, nil
-}
-
 // ListAlerts pages through alerts newest LastSeen first (ties by id,
 // descending). The cursor is the position after the last alert returned, so
 // alerts stored while paging never shift later pages: nothing repeats and
@@ -325,7 +295,7 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) (store.Alert
 	if len(page.Alerts) > limit {
 		page.Alerts = page.Alerts[:limit]
 		last := page.Alerts[limit-1]
-		page.Next = cursor{lastSeen: last.LastSeen.UnixMicro(), id: last.ID}.encode()
+		page.Next = store.Cursor{LastSeen: last.LastSeen.UnixMicro(), ID: last.ID}.Encode()
 	}
 	return page, nil
 }
@@ -369,12 +339,12 @@ func listWhere(q store.AlertQuery) ([]string, []any, error) {
 		add(`a.first_seen < ?`, q.Until)
 	}
 	if q.Cursor != "" {
-		c, err := decodeCursor(q.Cursor)
+		c, err := store.DecodeCursor(q.Cursor)
 		if err != nil {
 			return nil, nil, err
 		}
-		t := time.UnixMicro(c.lastSeen).UTC()
-		add(`(a.last_seen < ? OR (a.last_seen = ? AND a.id < ?))`, t, t, c.id)
+		t := time.UnixMicro(c.LastSeen).UTC()
+		add(`(a.last_seen < ? OR (a.last_seen = ? AND a.id < ?))`, t, t, pgText(c.ID))
 	}
 	return where, args, nil
 }

@@ -1,22 +1,20 @@
-package postgres
+package store
 
 import (
 	"errors"
 	"testing"
-
-	"github.com/rampart-ids/rampart/internal/store"
 )
 
 func TestCursorRoundTrip(t *testing.T) {
-	for _, c := range []cursor{{0, "a"}, {-62135596800000000, "x:y:z"}, {1 << 60, "ünï"}} {
-		got, err := decodeCursor(c.encode())
+	for _, c := range []Cursor{{0, "a"}, {-62135596800000000, "x:y:z"}, {1 << 60, "ünï"}} {
+		got, err := DecodeCursor(c.Encode())
 		if err != nil || got != c {
-			t.Errorf("decodeCursor(encode(%+v)) = %+v, %v", c, got, err)
+			t.Errorf("DecodeCursor(encode(%+v)) = %+v, %v", c, got, err)
 		}
 	}
 	for _, bad := range []string{"", "!!", "MTIz", "OjEyMw", "eDph"} { // "", "!!", "123", ":123", "x:a"
-		if _, err := decodeCursor(bad); !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("decodeCursor(%q) error = %v, want ErrInvalid", bad, err)
+		if _, err := DecodeCursor(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("DecodeCursor(%q) error = %v, want ErrInvalid", bad, err)
 		}
 	}
 }
@@ -25,14 +23,14 @@ func TestCursorRoundTrip(t *testing.T) {
 // and whatever decodes must survive another encode/decode unchanged.
 func FuzzCursor(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := decodeCursor(s)
+		c, err := DecodeCursor(s)
 		if err != nil {
-			if !errors.Is(err, store.ErrInvalid) {
+			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %v is not ErrInvalid", err)
 			}
 			return
 		}
-		again, err := decodeCursor(c.encode())
+		again, err := DecodeCursor(c.Encode())
 		if err != nil || again != c {
 			t.Fatalf("re-decoding %+v gave %+v, %v", c, again, err)
 		}
