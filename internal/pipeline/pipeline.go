@@ -17,7 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -316,10 +315,6 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 		}
 		quarantine(reasonOf(err))
 		return
-	}
-	if !utf8.Valid(ev.Raw) {
-		// Parsers accept some invalid encodings with replacement; the raw record is kept as is.
-		p.m.errors.WithLabelValues("invalid_utf8_raw").Inc()
 	}
 	if rec.Host != "" {
 		if _, ok := ev.Fields["log.source.address"]; !ok {
