@@ -519,5 +519,3 @@ func (s *Server) saveState() {
 	}
 }
 
-// DataPath joins a name under the data dir.
-func DataPath(cfg config.Config, name string) string { return filepath.Join(cfg.DataDir, name) }
