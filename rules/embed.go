@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 )
 
-//go:embed all:sigma threshold ioc
+//go:embed sigma threshold ioc
 var bundled embed.FS
 
 // FS returns the bundled rules.
