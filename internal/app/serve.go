@@ -518,4 +518,3 @@ func (s *Server) saveState() {
 		}
 	}
 }
-
