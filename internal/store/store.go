@@ -156,6 +156,26 @@ type StatsStore interface {
 	Stats(ctx context.Context) (Stats, error)
 }
 
+// DetectorStats are one detector's alert volume and verdicts (the current
+// verdict of each alert), for the console's detector health.
+type DetectorStats struct {
+	Detector      string
+	Alerts        int64 // alerts raised
+	Signals       int64 // signals folded into them (sum of Count)
+	Open          int64
+	TruePositive  int64
+	Benign        int64
+	FalsePositive int64
+}
+
+// DetectorStatsStore is implemented by stores that can group alerts by
+// detector (both stores in this repository do). Like Stats it scans the
+// alerts table.
+type DetectorStatsStore interface {
+	// DetectorStats returns one entry per detector with alerts, by detector name.
+	DetectorStats(ctx context.Context) ([]DetectorStats, error)
+}
+
 // Retention is implemented by stores that can expire each data class on
 // its own schedule (events use EventStore.PurgeEvents).
 type Retention interface {

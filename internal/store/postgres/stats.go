@@ -85,3 +85,28 @@ func (s *Store) purge(ctx context.Context, q string, before time.Time) (int64, e
 		}
 	}
 }
+
+var _ store.DetectorStatsStore = (*Store)(nil)
+
+// DetectorStats groups alerts by detector with their current verdicts.
+func (s *Store) DetectorStats(ctx context.Context) ([]store.DetectorStats, error) {
+	rows, err := s.pool.Query(ctx, `SELECT detector, count(*), coalesce(sum(count), 0)::bigint,
+		count(*) FILTER (WHERE status = 'open'),
+		count(*) FILTER (WHERE verdict_kind = 'true_positive'),
+		count(*) FILTER (WHERE verdict_kind = 'benign'),
+		count(*) FILTER (WHERE verdict_kind = 'false_positive')
+		FROM alerts GROUP BY detector ORDER BY detector`)
+	if err != nil {
+		return nil, fmt.Errorf("counting alerts by detector: %w", err)
+	}
+	out := []store.DetectorStats{}
+	var d store.DetectorStats
+	_, err = pgx.ForEachRow(rows, []any{&d.Detector, &d.Alerts, &d.Signals, &d.Open, &d.TruePositive, &d.Benign, &d.FalsePositive}, func() error {
+		out = append(out, d)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("counting alerts by detector: %w", err)
+	}
+	return out, nil
+}

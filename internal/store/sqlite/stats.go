@@ -94,3 +94,34 @@ func (s *Store) purge(ctx context.Context, q string, before time.Time) (int64, e
 		}
 	}
 }
+
+var _ store.DetectorStatsStore = (*Store)(nil)
+
+// DetectorStats groups alerts by detector with their current verdicts.
+func (s *Store) DetectorStats(ctx context.Context) ([]store.DetectorStats, error) {
+	rows, err := s.r.QueryContext(ctx, detectorStatsQuery)
+	if err != nil {
+		return nil, fmt.Errorf("counting alerts by detector: %w", err)
+	}
+	defer rows.Close()
+	out := []store.DetectorStats{}
+	for rows.Next() {
+		var d store.DetectorStats
+		if err := rows.Scan(&d.Detector, &d.Alerts, &d.Signals, &d.Open, &d.TruePositive, &d.Benign, &d.FalsePositive); err != nil {
+			return nil, fmt.Errorf("counting alerts by detector: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting alerts by detector: %w", err)
+	}
+	return out, nil
+}
+
+// detectorStatsQuery is plain SQL both stores share.
+const detectorStatsQuery = `SELECT detector, count(*), coalesce(sum(count), 0),
+	sum(CASE WHEN status = 'open' THEN 1 ELSE 0 END),
+	sum(CASE WHEN verdict_kind = 'true_positive' THEN 1 ELSE 0 END),
+	sum(CASE WHEN verdict_kind = 'benign' THEN 1 ELSE 0 END),
+	sum(CASE WHEN verdict_kind = 'false_positive' THEN 1 ELSE 0 END)
+	FROM alerts GROUP BY detector ORDER BY detector`

@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Offsets", testOffsets},
 		{"Tokens", testTokens},
 		{"Stats", testStats},
+		{"DetectorStats", testDetectorStats},
 		{"Retention", testRetention},
 	}
 	for _, tc := range tests {
@@ -969,6 +970,34 @@ func testStats(t *testing.T, s store.Store) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+}
+
+func testDetectorStats(t *testing.T, s store.Store) {
+	ds, ok := s.(store.DetectorStatsStore)
+	if !ok {
+		t.Fatalf("%T does not implement store.DetectorStatsStore", s)
+	}
+	if got, err := ds.DetectorStats(ctxFor(t)); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: DetectorStats = %v, %v; want none", got, err)
+	}
+	seedAlerts(t, s) // sigma a1 a2 (false positive) a5, ioc a3, threshold a4; two signals each
+	for id, k := range map[string]alert.VerdictKind{"a1": alert.TruePositive, "a3": alert.BenignTruePositive} {
+		if err := s.SetVerdict(ctxFor(t), alert.Verdict{AlertID: id, Kind: k, Reason: "r", Author: "ann", Time: base}); err != nil {
+			t.Fatalf("SetVerdict: %v", err)
+		}
+	}
+	got, err := ds.DetectorStats(ctxFor(t))
+	if err != nil {
+		t.Fatalf("DetectorStats: %v", err)
+	}
+	want := []store.DetectorStats{
+		{Detector: "ioc", Alerts: 1, Signals: 2, Benign: 1},
+		{Detector: "sigma", Alerts: 3, Signals: 6, Open: 1, TruePositive: 1, FalsePositive: 1},
+		{Detector: "threshold", Alerts: 1, Signals: 2, Open: 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("detector stats (-want +got):\n%s", diff)
 	}
 }
 
