@@ -185,6 +185,15 @@ type Retention interface {
 	PurgeAlerts(ctx context.Context, before time.Time) (int64, error)
 	// PurgeQuarantine deletes quarantined records whose Time is before t.
 	PurgeQuarantine(ctx context.Context, before time.Time) (int64, error)
+	// PurgeRaw empties the raw record of events received before t; the
+	// normalized event stays (raw and normalized events have their own
+	// retention). It returns how many raw records it emptied.
+	PurgeRaw(ctx context.Context, before time.Time) (int64, error)
+	// PurgeVerdicts deletes verdicts set before t from the verdict history
+	// and clears an alert's current verdict set before t (the alert stays
+	// closed). It returns how many history entries it deleted. Verdicts are
+	// also deleted with their alert (PurgeAlerts).
+	PurgeVerdicts(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Store is everything a Rampart node persists.

@@ -70,6 +70,30 @@ func (s *Store) PurgeQuarantine(ctx context.Context, before time.Time) (int64, e
 	return n, nil
 }
 
+// PurgeRaw empties the raw record of events received before t.
+func (s *Store) PurgeRaw(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.purge(ctx, `UPDATE events SET raw = x'' WHERE rowid IN
+		(SELECT rowid FROM events WHERE received < ? AND length(raw) > 0 LIMIT ?)`, before)
+	if err != nil {
+		return n, fmt.Errorf("purging raw records: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeVerdicts deletes verdict history set before t and clears current
+// verdicts set before t.
+func (s *Store) PurgeVerdicts(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.purge(ctx, `DELETE FROM verdicts WHERE id IN (SELECT id FROM verdicts WHERE time < ? LIMIT ?)`, before)
+	if err == nil {
+		_, err = s.purge(ctx, `UPDATE alerts SET verdict_kind = NULL, verdict_reason = NULL, verdict_author = NULL,
+			verdict_time = NULL WHERE rowid IN (SELECT rowid FROM alerts WHERE verdict_time < ? LIMIT ?)`, before)
+	}
+	if err != nil {
+		return n, fmt.Errorf("purging verdicts: %w", err)
+	}
+	return n, nil
+}
+
 // purgeChunk bounds the rows one purge transaction deletes, so a large purge
 // does not hold the write lock for long.
 const purgeChunk = 5000

@@ -67,6 +67,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Stats", testStats},
 		{"DetectorStats", testDetectorStats},
 		{"Retention", testRetention},
+		{"Retention/Raw", testPurgeRaw},
+		{"Retention/Verdicts", testPurgeVerdicts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1039,5 +1041,63 @@ func testRetention(t *testing.T, s store.Store) {
 	}
 	if diff := cmp.Diff(map[string]int64{"a": 1, "b": 1}, counts); diff != "" {
 		t.Errorf("quarantine after purge (-want +got):\n%s", diff)
+	}
+}
+
+// testPurgeRaw: raw records go before their normalized events; a second
+// purge finds nothing left to empty.
+func testPurgeRaw(t *testing.T, s store.Store) {
+	r := s.(store.Retention)
+	old, mid, recent := mkEvent("e-old", base), mkEvent("e-mid", base.Add(time.Minute)), mkEvent("e-new", base.Add(time.Hour))
+	mustAppend(t, s, old, mid, recent)
+	if n, err := r.PurgeRaw(ctxFor(t), base.Add(30*time.Minute)); err != nil || n != 2 {
+		t.Fatalf("PurgeRaw = %d, %v; want 2", n, err)
+	}
+	if n, err := r.PurgeRaw(ctxFor(t), base.Add(30*time.Minute)); err != nil || n != 0 {
+		t.Errorf("second PurgeRaw = %d, %v; want 0", n, err)
+	}
+	got := getEvents(t, s, "e-old", "e-mid", "e-new")
+	if len(got) != 3 {
+		t.Fatalf("events after PurgeRaw: %d, want 3 (normalized events stay)", len(got))
+	}
+	for _, ev := range got {
+		want := ev.ID == "e-new"
+		if has := len(ev.Raw) > 0; has != want {
+			t.Errorf("%s: raw kept = %v, want %v", ev.ID, has, want)
+		}
+		if ev.Fields["message"] != "hello "+ev.ID {
+			t.Errorf("%s: normalized fields changed: %v", ev.ID, ev.Fields)
+		}
+	}
+}
+
+// testPurgeVerdicts: history entries before the cut go, the current
+// verdict set before it is cleared, later ones stay.
+func testPurgeVerdicts(t *testing.T, s store.Store) {
+	r := s.(store.Retention)
+	seedAlerts(t, s) // a2 has a false_positive verdict at base
+	for _, v := range []alert.Verdict{
+		{AlertID: "a3", Kind: alert.BenignTruePositive, Author: "ann", Reason: "old", Time: base.Add(time.Minute)},
+		{AlertID: "a3", Kind: alert.TruePositive, Author: "bo", Reason: "new", Time: base.Add(2 * time.Hour)},
+	} {
+		if err := s.SetVerdict(ctxFor(t), v); err != nil {
+			t.Fatalf("SetVerdict: %v", err)
+		}
+	}
+	if n, err := r.PurgeVerdicts(ctxFor(t), base.Add(time.Hour)); err != nil || n != 2 {
+		t.Fatalf("PurgeVerdicts = %d, %v; want 2", n, err)
+	}
+	if a := getAlert(t, s, "a2"); a.Verdict != nil || a.Status != alert.StatusClosed {
+		t.Errorf("a2 after purge: verdict %+v status %s; want none, closed", a.Verdict, a.Status)
+	}
+	if a := getAlert(t, s, "a3"); a.Verdict == nil || a.Verdict.Kind != alert.TruePositive {
+		t.Errorf("a3 after purge: verdict %+v; want the newer true_positive", a.Verdict)
+	}
+	vs, err := s.(store.VerdictHistory).Verdicts(ctxFor(t), "a3")
+	if err != nil || len(vs) != 1 || vs[0].Reason != "new" {
+		t.Errorf("a3 history after purge: %+v, %v; want only the newer verdict", vs, err)
+	}
+	if n, err := r.PurgeVerdicts(ctxFor(t), base.Add(time.Hour)); err != nil || n != 0 {
+		t.Errorf("second PurgeVerdicts = %d, %v; want 0", n, err)
 	}
 }
