@@ -83,6 +83,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for _, e := range matrix {
 		for i, role := range roles {
 			path := strings.ReplaceAll(e.path, "{id}", "0123456789abcdef")
+			path = strings.TrimSuffix(path, "{$}") // "/{$}" matches exactly "/"
 			req, _ := http.NewRequest(e.method, srv.URL+path, strings.NewReader(""))
 			if role != "" {
 				req.Header.Set("Authorization", "Bearer "+secrets[role])

@@ -66,8 +66,13 @@ type Deps struct {
 	PublicMetrics bool
 	// IngestRate bounds ingest requests/s per token (0: unlimited).
 	IngestRate float64
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Audit is the node's audit log: console logins are recorded in it and
+	// /api/v1/audit reads and verifies it (nil: not recorded, 404).
+	Audit *audit.Log
+	// Console serves the web console's static files under /console/ (nil: 404).
+	Console http.Handler
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 type server struct {
@@ -75,6 +80,7 @@ type server struct {
 	log      *slog.Logger
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
+	sessions *sessions
 }
 
 type ctxKey struct{}
@@ -108,6 +114,11 @@ func (s *server) routes() []Route {
 	}
 	return []Route{
 		{"GET", "/healthz", nil, s.healthz},
+		{"GET", "/{$}", nil, s.rootRedirect},
+		{"GET", "/console/", nil, s.console},
+		{"POST", "/api/v1/session", nil, s.login},
+		{"GET", "/api/v1/session", anyRole, s.currentSession},
+		{"DELETE", "/api/v1/session", anyRole, s.logout},
 		{"GET", "/metrics", metricsRoles, s.metrics},
 		{"GET", "/api/v1/whoami", anyRole, s.whoami},
 		{"GET", "/api/v1/openapi.yaml", anyRole, s.openapi},
@@ -119,6 +130,9 @@ func (s *server) routes() []Route {
 		{"GET", "/api/v1/quarantine", analysts, s.quarantine},
 		{"POST", "/api/v1/tokens", admins, s.createToken},
 		{"POST", "/api/v1/rules/reload", admins, s.reload},
+		{"GET", "/api/v1/detectors", readers, s.detectors},
+		{"GET", "/api/v1/audit", admins, s.auditList},
+		{"GET", "/api/v1/audit/verify", admins, s.auditVerify},
 	}
 }
 
@@ -133,7 +147,7 @@ func NewHandler(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &server{d: d, log: d.Logger.With("component", "api"), limiters: map[string]*rate.Limiter{}}
+	s := &server{d: d, log: d.Logger.With("component", "api"), limiters: map[string]*rate.Limiter{}, sessions: newSessions()}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.guard(rt))
@@ -187,20 +201,33 @@ func (s *server) guard(rt Route) http.Handler {
 			return
 		}
 		auth := r.Header.Get("Authorization")
-		secret, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || secret == "" || len(secret) > 256 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="rampart"`)
-			writeError(w, http.StatusUnauthorized, "unauthenticated", "a bearer token is required")
-			return
-		}
-		tok, err := s.d.Store.TokenByHash(r.Context(), HashToken(secret))
-		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				s.log.Error("token lookup failed", "err", err)
+		var (
+			tok     store.Token
+			sessKey string
+		)
+		// A console session cookie authenticates only requests without an
+		// Authorization header; bearer requests are unchanged.
+		if c, cerr := r.Cookie(SessionCookie); auth == "" && cerr == nil && c.Value != "" {
+			var ok bool
+			if tok, sessKey, ok = s.sessionAuth(w, r, c.Value); !ok {
+				return
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="rampart", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid token")
-			return
+		} else {
+			secret, ok := strings.CutPrefix(auth, "Bearer ")
+			if !ok || secret == "" || len(secret) > 256 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="rampart"`)
+				writeError(w, http.StatusUnauthorized, "unauthenticated", "a bearer token is required")
+				return
+			}
+			var err error
+			if tok, err = s.d.Store.TokenByHash(r.Context(), HashToken(secret)); err != nil {
+				if !errors.Is(err, store.ErrNotFound) {
+					s.log.Error("token lookup failed", "err", err)
+				}
+				w.Header().Set("WWW-Authenticate", `Bearer realm="rampart", error="invalid_token"`)
+				writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid token")
+				return
+			}
 		}
 		allowed := false
 		for _, role := range rt.Roles {
@@ -215,6 +242,9 @@ func (s *server) guard(rt Route) http.Handler {
 		ctx := context.WithValue(r.Context(), ctxKey{}, Principal{TokenID: tok.ID, Name: tok.Name, Role: tok.Role})
 		// Changes this request makes are audited under the token's name.
 		ctx = audit.WithActor(ctx, "token:"+tok.Name)
+		if sessKey != "" {
+			ctx = context.WithValue(ctx, sessionKey{}, sessKey)
+		}
 		rt.handler(w, r.WithContext(ctx))
 	})
 }

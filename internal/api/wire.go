@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/alert"
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
@@ -152,4 +153,85 @@ func EventJSON(ev *event.Event, withRaw bool) Event {
 // QuarantinedJSON converts a quarantined record for the wire.
 func QuarantinedJSON(q *store.Quarantined) Quarantined {
 	return Quarantined{Time: q.Time.UTC(), Source: q.Source, Position: q.Position, Reason: q.Reason, Raw: string(q.Raw)}
+}
+
+// Session is the body of the console session endpoints.
+type Session struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+	CSRF string `json:"csrf,omitempty"`
+}
+
+// DetectorHealth is one detector's volume and measured precision.
+type DetectorHealth struct {
+	Detector      string `json:"detector"`
+	Alerts        int64  `json:"alerts"`
+	Signals       int64  `json:"signals"`
+	Open          int64  `json:"open"`
+	TruePositive  int64  `json:"true_positive"`
+	Benign        int64  `json:"benign"`
+	FalsePositive int64  `json:"false_positive"`
+	// Precision is TP/(TP+FP) over judged alerts; null before any.
+	Precision *float64 `json:"precision"`
+}
+
+// DetectorHealthJSON converts a store's per-detector counts for the wire.
+func DetectorHealthJSON(d store.DetectorStats) DetectorHealth {
+	out := DetectorHealth{Detector: d.Detector, Alerts: d.Alerts, Signals: d.Signals, Open: d.Open,
+		TruePositive: d.TruePositive, Benign: d.Benign, FalsePositive: d.FalsePositive}
+	if n := d.TruePositive + d.FalsePositive; n > 0 {
+		p := float64(d.TruePositive) / float64(n)
+		out.Precision = &p
+	}
+	return out
+}
+
+// AuditRecord is an audit record on the wire.
+type AuditRecord struct {
+	Seq         int64             `json:"seq"`
+	Time        time.Time         `json:"time"`
+	Actor       string            `json:"actor"`
+	Action      string            `json:"action"`
+	SubjectKind string            `json:"subject_kind,omitempty"`
+	SubjectID   string            `json:"subject_id,omitempty"`
+	InputDigest string            `json:"input_digest,omitempty"`
+	Versions    map[string]string `json:"versions,omitempty"`
+	Explanation string            `json:"explanation,omitempty"`
+	PrevHash    string            `json:"prev_hash"`
+	Hash        string            `json:"hash"`
+}
+
+// AuditRecordJSON converts an audit record for the wire.
+func AuditRecordJSON(r *audit.Record) AuditRecord {
+	return AuditRecord{Seq: r.Seq, Time: r.Time.UTC(), Actor: r.Actor, Action: r.Action, SubjectKind: r.SubjectKind,
+		SubjectID: r.SubjectID, InputDigest: r.InputDigest, Versions: r.Versions, Explanation: r.Explanation,
+		PrevHash: r.PrevHash, Hash: r.Hash}
+}
+
+// AuditVerification is the outcome of verifying the audit chain.
+type AuditVerification struct {
+	OK            bool          `json:"ok"`
+	Records       int64         `json:"records"`
+	FirstSeq      int64         `json:"first_seq"`
+	LastSeq       int64         `json:"last_seq"`
+	Checkpoints   int           `json:"checkpoints"`
+	SignedThrough int64         `json:"signed_through"`
+	Unsigned      int64         `json:"unsigned"`
+	Problem       *AuditProblem `json:"problem,omitempty"`
+}
+
+// AuditProblem names the first bad record.
+type AuditProblem struct {
+	Seq    int64  `json:"seq"`
+	Reason string `json:"reason"`
+}
+
+// AuditVerificationJSON converts a verification report for the wire.
+func AuditVerificationJSON(rep audit.Report) AuditVerification {
+	out := AuditVerification{OK: rep.OK, Records: rep.Records, FirstSeq: rep.FirstSeq, LastSeq: rep.LastSeq,
+		Checkpoints: rep.Checkpoints, SignedThrough: rep.SignedThrough, Unsigned: rep.Unsigned}
+	if rep.Problem != nil {
+		out.Problem = &AuditProblem{Seq: rep.Problem.Seq, Reason: rep.Problem.Reason}
+	}
+	return out
 }

@@ -1,0 +1,366 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/store"
+)
+
+// Console sessions: the console user pastes an API token once and gets a
+// cookie naming a server-side session. Only the SHA-256 of the session id is
+// kept, the token is looked up again on every request (deleting it ends its
+// sessions), and cookie-authenticated unsafe requests need the session's
+// CSRF token in X-CSRF-Token and, when the browser sends one, a same-host
+// Origin.
+
+// SessionCookie is the console session cookie's name.
+const SessionCookie = "rampart_session"
+
+// Session limits.
+const (
+	SessionIdle     = 30 * time.Minute
+	SessionAbsolute = 12 * time.Hour
+	// maxSessions bounds the in-memory table; the least recently used
+	// session is dropped to make room.
+	maxSessions = 10000
+	// Login attempts per client address: a burst of loginBurst, then one
+	// per loginEvery (5 a minute). Failures and successes both count.
+	loginBurst = 5
+	loginEvery = 12 * time.Second
+	// maxLoginClients bounds the per-address limiter table.
+	maxLoginClients = 10000
+)
+
+// Audit actions of console sessions.
+const (
+	ActionSessionLogin       = "session_login"
+	ActionSessionLoginFailed = "session_login_failed"
+	ActionSessionLogout      = "session_logout"
+)
+
+type session struct {
+	tokenHash string // the token's stored hash, looked up again per request
+	csrf      string
+	created   time.Time
+	lastSeen  time.Time
+}
+
+type sessions struct {
+	mu     sync.Mutex
+	byHash map[string]*session // key: hex SHA-256 of the session id
+
+	loginMu sync.Mutex
+	logins  map[string]*rate.Limiter // key: client address
+}
+
+func newSessions() *sessions {
+	return &sessions{byHash: map[string]*session{}, logins: map[string]*rate.Limiter{}}
+}
+
+func hashSessionID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+func randomToken() (string, error) {
+	b := make([]byte, 32) // 256 bits
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// create stores a new session for the token and returns its id and CSRF token.
+func (ss *sessions) create(tokenHash string, now time.Time) (id string, sess session, err error) {
+	if id, err = randomToken(); err != nil {
+		return "", session{}, err
+	}
+	csrf, err := randomToken()
+	if err != nil {
+		return "", session{}, err
+	}
+	sess = session{tokenHash: tokenHash, csrf: csrf, created: now, lastSeen: now}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if len(ss.byHash) >= maxSessions {
+		ss.evictLocked(now)
+	}
+	s := sess
+	ss.byHash[hashSessionID(id)] = &s
+	return id, sess, nil
+}
+
+// evictLocked drops expired sessions and, if the table is still full, the
+// least recently used one.
+func (ss *sessions) evictLocked(now time.Time) {
+	var oldestKey string
+	var oldest time.Time
+	for k, s := range ss.byHash {
+		if s.expired(now) {
+			delete(ss.byHash, k)
+			continue
+		}
+		if oldestKey == "" || s.lastSeen.Before(oldest) {
+			oldestKey, oldest = k, s.lastSeen
+		}
+	}
+	if len(ss.byHash) >= maxSessions && oldestKey != "" {
+		delete(ss.byHash, oldestKey)
+	}
+}
+
+func (s *session) expired(now time.Time) bool {
+	return now.Sub(s.lastSeen) >= SessionIdle || now.Sub(s.created) >= SessionAbsolute
+}
+
+// get returns the live session for a cookie value and marks it used; an
+// expired one is removed.
+func (ss *sessions) get(id string, now time.Time) (key string, sess session, ok bool) {
+	if id == "" || len(id) > 128 {
+		return "", session{}, false
+	}
+	key = hashSessionID(id)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.byHash[key]
+	if !ok {
+		return "", session{}, false
+	}
+	if s.expired(now) {
+		delete(ss.byHash, key)
+		return "", session{}, false
+	}
+	s.lastSeen = now
+	return key, *s, true
+}
+
+func (ss *sessions) remove(key string) {
+	ss.mu.Lock()
+	delete(ss.byHash, key)
+	ss.mu.Unlock()
+}
+
+// allowLogin takes one login attempt from the client's budget; when none
+// is left it returns false and how long until the next one.
+func (ss *sessions) allowLogin(client string, now time.Time) (bool, time.Duration) {
+	ss.loginMu.Lock()
+	defer ss.loginMu.Unlock()
+	l, ok := ss.logins[client]
+	if !ok {
+		if len(ss.logins) >= maxLoginClients {
+			// Forget clients whose budget is full again: they lose nothing.
+			for k, lim := range ss.logins {
+				if lim.TokensAt(now) >= loginBurst {
+					delete(ss.logins, k)
+				}
+			}
+			if len(ss.logins) >= maxLoginClients {
+				return false, loginEvery
+			}
+		}
+		l = rate.NewLimiter(rate.Every(loginEvery), loginBurst)
+		ss.logins[client] = l
+	}
+	res := l.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// clientAddr is the peer address without the port. Proxies' forwarding
+// headers are not trusted: a client could pick its own rate-limit key.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// sameOrigin reports whether the request's Origin header, when present,
+// names the host the request was sent to.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false // includes "null" from sandboxed or privacy-sensitive contexts
+	}
+	return u.Host == r.Host
+}
+
+func unsafeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+type sessionKey struct{}
+
+// sessionAuth authenticates a request by its session cookie. It returns the
+// token and the session key, or writes the answer (401, 403 csrf) and
+// returns ok false.
+func (s *server) sessionAuth(w http.ResponseWriter, r *http.Request, cookie string) (tok store.Token, key string, ok bool) {
+	now := s.d.Now()
+	key, sess, found := s.sessions.get(cookie, now)
+	if !found {
+		clearSessionCookie(w, r)
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "session expired or unknown; log in again")
+		return tok, "", false
+	}
+	tok, err := s.d.Store.TokenByHash(r.Context(), sess.tokenHash)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("token lookup failed", "err", err)
+			writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			return tok, "", false
+		}
+		// The token was revoked: its sessions end with it.
+		s.sessions.remove(key)
+		clearSessionCookie(w, r)
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "the session's token was revoked")
+		return tok, "", false
+	}
+	if unsafeMethod(r.Method) {
+		got := r.Header.Get("X-CSRF-Token")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) != 1 || !sameOrigin(r) {
+			s.log.Warn("request refused: CSRF check failed", "method", r.Method, "path", r.URL.Path, "client", clientAddr(r), "token_name", tok.Name)
+			writeError(w, http.StatusForbidden, "csrf", "missing or wrong X-CSRF-Token, or a foreign Origin")
+			return tok, "", false
+		}
+	}
+	return tok, key, true
+}
+
+func setSessionCookie(w http.ResponseWriter, r *http.Request, id string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil,
+	})
+}
+
+func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil,
+	})
+}
+
+// login is POST /api/v1/session: {"token": "<api token secret>"}.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	now := s.d.Now()
+	client := clientAddr(r)
+	if ok, wait := s.sessions.allowLogin(client, now); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many login attempts; try again later")
+		return
+	}
+	if !sameOrigin(r) {
+		writeError(w, http.StatusForbidden, "csrf", "login from a foreign Origin")
+		return
+	}
+	var body struct {
+		Token string `json:"token"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	fail := func(reason string) {
+		// Never the secret, not even a prefix of it.
+		s.log.Warn("console login failed", "client", client, "reason", reason)
+		s.auditLogin(r, audit.Record{Actor: "client:" + client, Action: ActionSessionLoginFailed,
+			SubjectKind: "session", Explanation: "console login failed: " + reason})
+	}
+	if body.Token == "" || len(body.Token) > 256 {
+		fail("malformed token")
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid token")
+		return
+	}
+	hash := HashToken(body.Token)
+	tok, err := s.d.Store.TokenByHash(r.Context(), hash)
+	if errors.Is(err, store.ErrNotFound) {
+		fail("unknown token")
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "invalid token")
+		return
+	}
+	if err != nil {
+		s.log.Error("token lookup failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	if tok.Role == RoleIngest {
+		// Ingest tokens are machine credentials; the console is for people.
+		fail("ingest token")
+		writeError(w, http.StatusForbidden, "forbidden", "role ingest may not use the console")
+		return
+	}
+	id, sess, err := s.sessions.create(hash, now)
+	if err != nil {
+		s.log.Error("creating session failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
+	setSessionCookie(w, r, id)
+	s.log.Info("console login", "client", client, "token_id", tok.ID, "name", tok.Name, "role", tok.Role)
+	s.auditLogin(r, audit.Record{Actor: "token:" + tok.Name, Action: ActionSessionLogin, SubjectKind: "token",
+		SubjectID: tok.ID, Explanation: "console login as " + tok.Name + " (" + tok.Role + ") from " + client})
+	writeJSON(w, http.StatusOK, Session{Name: tok.Name, Role: tok.Role, CSRF: sess.csrf})
+}
+
+// auditLogin records a session event when the server has an audit log.
+func (s *server) auditLogin(r *http.Request, rec audit.Record) {
+	if s.d.Audit == nil {
+		return
+	}
+	if _, err := s.d.Audit.Record(r.Context(), rec); err != nil {
+		s.log.Error("auditing console session failed", "action", rec.Action, "err", err)
+	}
+}
+
+// currentSession is GET /api/v1/session: the caller and, for a cookie
+// session, its CSRF token (a reloaded console page reads it here).
+func (s *server) currentSession(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	out := Session{Name: p.Name, Role: p.Role}
+	if key, ok := r.Context().Value(sessionKey{}).(string); ok {
+		s.sessions.mu.Lock()
+		if sess, ok := s.sessions.byHash[key]; ok {
+			out.CSRF = sess.csrf
+		}
+		s.sessions.mu.Unlock()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// logout is DELETE /api/v1/session.
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	if key, ok := r.Context().Value(sessionKey{}).(string); ok {
+		s.sessions.remove(key)
+		p := principal(r)
+		s.auditLogin(r, audit.Record{Actor: "token:" + p.Name, Action: ActionSessionLogout, SubjectKind: "token",
+			SubjectID: p.TokenID, Explanation: "console logout"})
+	}
+	clearSessionCookie(w, r)
+	w.WriteHeader(http.StatusNoContent)
+}
