@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/rampart-ids/rampart/internal/retention/purpose"
 )
 
 // Kind is the kind of personal data a value holds; it selects the
@@ -70,6 +72,11 @@ type Config struct {
 	TouchEvery time.Duration `yaml:"touch_every"`
 	// MaxPending bounds mapping entries buffered between flushes (default 262144).
 	MaxPending int `yaml:"max_pending"`
+	// Purposes tag data by source with the purposes it may be used for
+	// (package retention/purpose). When any are declared, model training
+	// uses only sources whose tags allow "training"; untagged sources are
+	// excluded and counted in the model's lineage.
+	Purposes purpose.Rules `yaml:"purposes"`
 
 	// Deps are the collaborators; they are not configuration.
 	Deps Deps `yaml:"-"`
@@ -204,6 +211,9 @@ func (c Config) compile() (*compiled, error) {
 	cc.roles = c.ReidentifyRoles
 	if len(cc.roles) == 0 {
 		cc.roles = []string{"admin"}
+	}
+	if err := c.Purposes.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("privacy.%w", err))
 	}
 	if cc.window < 0 || cc.touch < 0 || cc.pending < 0 {
 		errs = append(errs, errors.New("privacy: continuity_window, touch_every and max_pending must not be negative"))

@@ -54,8 +54,10 @@ type AuditEntry struct {
 	Role      string
 	Action    string // always "privacy.reidentify"
 	Pseudonym string
-	Epoch     uint32 // 0 when not resolved
-	Outcome   string // "allowed", "denied", "not_found", "error"
+	// Reason is the caller's stated reason (free text, bounded by the caller).
+	Reason  string
+	Epoch   uint32 // 0 when not resolved
+	Outcome string // "allowed", "denied", "not_found", "error"
 }
 
 // AuditFunc records an AuditEntry. If it fails for an allowed call, the
@@ -362,6 +364,20 @@ func (p *Pseudonymizer) Stats() Stats {
 // fields are removed; Raw is dropped, or scrubbed the same way with
 // Config.Raw = "scrub". ID, times and Format are kept.
 func (p *Pseudonymizer) Event(ev *event.Event) *event.Event {
+	return p.event(ev, p.cfg.rawScrub)
+}
+
+// Raw returns ev's raw record scrubbed of the event's personal values, of
+// e-mail addresses and of in-scope addresses, whatever Config.Raw says:
+// for training sets built from raw lines.
+func (p *Pseudonymizer) Raw(ev *event.Event) string {
+	if ev == nil || len(ev.Raw) == 0 {
+		return ""
+	}
+	return string(p.event(ev, true).Raw)
+}
+
+func (p *Pseudonymizer) event(ev *event.Event, rawScrub bool) *event.Event {
 	if ev == nil {
 		return nil
 	}
@@ -415,7 +431,7 @@ func (p *Pseudonymizer) Event(ev *event.Event) *event.Event {
 		}
 	}
 	out.Source = sc.text(ev.Source)
-	if p.cfg.rawScrub && ev.Raw != nil {
+	if rawScrub && ev.Raw != nil {
 		out.Raw = []byte(sc.text(string(ev.Raw)))
 	}
 	return out
@@ -492,11 +508,21 @@ func (s *scrubber) addr(m string) string {
 // (needed for addresses, whose pseudonyms can recur across epochs); without
 // it epochs are searched newest first.
 func (p *Pseudonymizer) Reidentify(ctx context.Context, pseudonym, actor string) (string, error) {
+	return p.ReidentifyReason(ctx, pseudonym, actor, "")
+}
+
+// MayReidentify reports whether role is one of Config.ReidentifyRoles
+// (default admin).
+func (p *Pseudonymizer) MayReidentify(role string) bool { return slices.Contains(p.cfg.roles, role) }
+
+// ReidentifyReason is Reidentify with the caller's reason, which goes into
+// the audit entry.
+func (p *Pseudonymizer) ReidentifyReason(ctx context.Context, pseudonym, actor, reason string) (string, error) {
 	if p.deps.Mappings == nil || p.deps.Audit == nil {
 		return "", ErrDisabled
 	}
 	role := RoleFrom(ctx)
-	entry := AuditEntry{Time: p.now().UTC(), Actor: actor, Role: role, Action: "privacy.reidentify", Pseudonym: pseudonym}
+	entry := AuditEntry{Time: p.now().UTC(), Actor: actor, Role: role, Action: "privacy.reidentify", Pseudonym: pseudonym, Reason: reason}
 	if actor == "" || !slices.Contains(p.cfg.roles, role) {
 		entry.Outcome = "denied"
 		if err := p.deps.Audit(ctx, entry); err != nil {

@@ -27,11 +27,18 @@ const (
 	Verdicts  Class = "verdicts"
 	Models    Class = "models" // trained model artifacts and their training sets
 	Audit     Class = "audit"
+	// Quarantine holds records that could not be read (raw, with the reason).
+	Quarantine Class = "quarantine"
+	// Mappings is the sealed pseudonym → original mapping of package privacy;
+	// once purged, a pseudonym is one-way.
+	Mappings Class = "privacy_mappings"
 )
 
 // Classes lists every class in purge order (audit last, so a run never
 // removes audit records before the data they describe).
-func Classes() []Class { return []Class{RawEvents, Events, Alerts, Verdicts, Models, Audit} }
+func Classes() []Class {
+	return []Class{RawEvents, Quarantine, Events, Alerts, Verdicts, Models, Mappings, Audit}
+}
 
 // DefaultMinAudit is the audit retention required when Policy.MinAudit is
 // zero: one year, a common floor of security-logging regulation.
@@ -45,6 +52,9 @@ type Policy struct {
 	Verdicts  time.Duration `yaml:"verdicts"`
 	Models    time.Duration `yaml:"models"`
 	Audit     time.Duration `yaml:"audit"`
+	// Quarantine and Mappings (privacy mappings) are kept this long.
+	Quarantine time.Duration `yaml:"quarantine"`
+	Mappings   time.Duration `yaml:"privacy_mappings"`
 	// MinAudit is the shortest audit retention allowed (default DefaultMinAudit).
 	MinAudit time.Duration `yaml:"min_audit"`
 }
@@ -71,6 +81,10 @@ func (p Policy) For(c Class) time.Duration {
 		return p.Models
 	case Audit:
 		return p.Audit
+	case Quarantine:
+		return p.Quarantine
+	case Mappings:
+		return p.Mappings
 	}
 	return 0
 }

@@ -8,7 +8,11 @@
 package purpose
 
 import (
+	"errors"
+	"fmt"
+	"path"
 	"slices"
+	"strings"
 
 	"github.com/rampart-ids/rampart/internal/event"
 )
@@ -70,4 +74,75 @@ func Filter[T any](items []T, tagsOf func(T) []string, p string) (kept []T, excl
 // TrainingSet filters events to those whose purpose allows training.
 func TrainingSet(evs []*event.Event) (kept []*event.Event, excluded int) {
 	return Filter(evs, Of, Training)
+}
+
+// Rule gives the data of matching sources their purposes.
+type Rule struct {
+	// Source is a path.Match pattern over a source name: an input name
+	// ("file:auth", "syslog"), a file path ("/data/loghub/*/*.log"), or, with
+	// no '/' in the pattern, a file's base name ("*.log").
+	Source string `yaml:"source"`
+	// Tags are the purposes ("training", "!export", "*").
+	Tags []string `yaml:"tags"`
+}
+
+// Rules are the configured purpose declarations; the first matching rule
+// wins. Nil Rules declare nothing (see Declared).
+type Rules []Rule
+
+// Declared reports whether any purposes are configured. When they are,
+// data from a source no rule matches is untagged and allows nothing.
+func (rs Rules) Declared() bool { return len(rs) > 0 }
+
+// Validate reports every malformed rule at once.
+func (rs Rules) Validate() error {
+	var errs []error
+	for i, r := range rs {
+		if r.Source == "" {
+			errs = append(errs, fmt.Errorf("purposes[%d]: source is empty", i))
+		} else if _, err := path.Match(r.Source, ""); err != nil {
+			errs = append(errs, fmt.Errorf("purposes[%d]: source %q: %w", i, r.Source, err))
+		}
+		if len(r.Tags) == 0 {
+			errs = append(errs, fmt.Errorf("purposes[%d]: no tags (use \"*\" for any purpose)", i))
+		}
+		for _, t := range r.Tags {
+			if t == "" || t == "!" || t == "!"+Any {
+				errs = append(errs, fmt.Errorf("purposes[%d]: invalid tag %q", i, t))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// For returns the tags of source (nil when no rule matches).
+func (rs Rules) For(source string) []string {
+	for _, r := range rs {
+		if ok, _ := path.Match(r.Source, source); ok {
+			return r.Tags
+		}
+		if !strings.Contains(r.Source, "/") {
+			if ok, _ := path.Match(r.Source, path.Base(source)); ok {
+				return r.Tags
+			}
+		}
+	}
+	return nil
+}
+
+// Decide says whether data from source may be used for purpose p under
+// rs, and if not, why (for lineage and logs). Without declarations every
+// source is allowed: purposes are opt-in per deployment.
+func (rs Rules) Decide(source, p string) (bool, string) {
+	if !rs.Declared() {
+		return true, ""
+	}
+	tags := rs.For(source)
+	if tags == nil {
+		return false, "untagged (no purposes rule matches the source), so no purpose allows " + p
+	}
+	if !Allowed(tags, p) {
+		return false, fmt.Sprintf("purposes %v do not allow %s", tags, p)
+	}
+	return true, ""
 }

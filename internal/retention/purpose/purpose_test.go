@@ -2,6 +2,7 @@ package purpose
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -61,5 +62,39 @@ func TestTrainingSet(t *testing.T) {
 	Tag(ev, nil)
 	if Of(ev) != nil {
 		t.Error("Tag(nil) did not clear tags")
+	}
+}
+
+func TestRulesDecide(t *testing.T) {
+	rs := Rules{
+		{Source: "/data/loghub/Linux/*.log", Tags: []string{Training, Detection}},
+		{Source: "*.csv", Tags: []string{Any, "!" + Training}},
+		{Source: "file:auth", Tags: []string{Detection}},
+	}
+	if err := rs.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		source string
+		allow  bool
+		why    string
+	}{
+		{"/data/loghub/Linux/Linux_2k.log", true, ""},
+		{"/data/other/payload_train.csv", false, "do not allow training"},
+		{"file:auth", false, "do not allow training"},
+		{"/data/loghub/Mac/Mac_2k.log", false, "untagged"},
+	}
+	for _, tc := range tests {
+		ok, why := rs.Decide(tc.source, Training)
+		if ok != tc.allow || !strings.Contains(why, tc.why) {
+			t.Errorf("Decide(%s) = %v %q; want %v %q", tc.source, ok, why, tc.allow, tc.why)
+		}
+	}
+	if ok, _ := Rules(nil).Decide("anything", Training); !ok {
+		t.Error("no declarations must allow every source")
+	}
+	bad := Rules{{Source: "[", Tags: []string{Training}}, {Source: "x"}, {Source: "y", Tags: []string{"!*"}}}
+	if err := bad.Validate(); err == nil || strings.Count(err.Error(), "purposes[") != 3 {
+		t.Errorf("Validate(bad) = %v; want three problems", err)
 	}
 }
