@@ -69,6 +69,11 @@ type Deps struct {
 	// Audit is the node's audit log: console logins are recorded in it and
 	// /api/v1/audit reads and verifies it (nil: not recorded, 404).
 	Audit *audit.Log
+	// Reidentify returns the original of a pseudonym for POST
+	// /api/v1/reidentify and audits every call (nil: 404); MayReidentify
+	// says which roles may call it (nil: admin only). See reidentify.go.
+	Reidentify    func(ctx context.Context, p Principal, pseudonym, reason string) (string, error)
+	MayReidentify func(role string) bool
 	// Console serves the web console's static files under /console/ (nil: 404).
 	Console http.Handler
 	Logger  *slog.Logger
@@ -133,6 +138,7 @@ func (s *server) routes() []Route {
 		{"GET", "/api/v1/detectors", readers, s.detectors},
 		{"GET", "/api/v1/audit", admins, s.auditList},
 		{"GET", "/api/v1/audit/verify", admins, s.auditVerify},
+		{"POST", "/api/v1/reidentify", readers, s.reidentify}, // role checked against the privacy config in the handler
 	}
 }
 
