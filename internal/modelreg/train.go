@@ -16,6 +16,7 @@ import (
 
 	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"github.com/rampart-ids/rampart/internal/ml/drain"
+	"github.com/rampart-ids/rampart/internal/ml/guard"
 	"github.com/rampart-ids/rampart/internal/ml/model"
 	"github.com/rampart-ids/rampart/internal/ml/payload"
 	"github.com/rampart-ids/rampart/internal/ml/seq"
@@ -227,8 +228,8 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 		}
 	}
 	p, rc, f1 := prf(tp, fp, fn)
-	// The guard applies to inputs the model scores benign: its threshold is
-	// the (1-GuardTargetRate) quantile of their unseen shares on half of the
+	// The unseen-share guard applies to inputs the model scores benign: its
+	// threshold is the (1-GuardTargetRate) quantile of their unseen shares on half of the
 	// held-out rows (even positions); its flag rates below are measured on
 	// the other half.
 	var calib []float64
@@ -237,17 +238,17 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 			calib = append(calib, unseen[i])
 		}
 	}
-	guard := quantile(calib, 1-GuardTargetRate)
+	unseenCut := quantile(calib, 1-GuardTargetRate)
 	// A threshold of 1 would never fire (Unseen ≤ 1): keep the guard able
 	// to flag inputs made entirely of unseen features.
-	guard = math.Min(guard, 0.999)
-	// The guard's flags on in-distribution inputs (the evaluation half of
-	// the held-out rows): inputs the model scores benign but the guard reports.
+	unseenCut = math.Min(unseenCut, 0.999)
+	// The unseen-share guard's flags on in-distribution inputs (the
+	// evaluation half of the held-out rows): inputs the model scores benign but the guard reports.
 	flagged, flaggedBenign, benign, evaluated := 0, 0, 0, 0
 	for i := 1; i < len(test); i += 2 {
 		r := test[i]
 		evaluated++
-		s := unseen[i] > guard && !scores[i]
+		s := unseen[i] > unseenCut && !scores[i]
 		if s {
 			flagged++
 		}
@@ -260,14 +261,69 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 	}
 	metrics := map[string]float64{"heldout_n": float64(len(test)), "precision": p, "recall": rc, "f1": f1,
 		"fp_rate": ratio(fp, fp+tn), "guard_flag_rate": ratio(flagged, evaluated), "guard_flag_rate_benign": ratio(flaggedBenign, benign)}
-	return model.New(model.Body{
+	// The input guard on the shape of every training input (all classes:
+	// it measures support, not maliciousness), stored in the artifact.
+	o.progress("payload: fitting the input guard")
+	tv := make([][]float64, len(train))
+	for i, r := range train {
+		tv[i] = PayloadGuardVector(r.Payload)
+	}
+	g, err := fitGuard(guard.TextFeatureNames(), tv, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	hv := make([][]float64, len(test))
+	for i, r := range test {
+		hv[i] = PayloadGuardVector(r.Payload)
+	}
+	if metrics["input_guard_flag_rate"], err = flagRate(g, hv); err != nil {
+		return nil, err
+	}
+	rawGuard, err := g.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return model.New(model.Body{InputGuard: rawGuard,
 		Kind: "payload-lr", Name: o.Name, Version: o.Version, Created: o.Created,
 		Features: []string{"char 1-3-grams and word tokens of the decoded, case-folded parameter value"},
 		Lineage:  model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: ch.Sum(), Seed: o.Seed},
 		Metrics:  metrics,
-		Thresholds: map[string]float64{"threshold": cfg.Threshold, "unseen_share": guard,
+		Thresholds: map[string]float64{"threshold": cfg.Threshold, "unseen_share": unseenCut,
 			"guard_target_rate": GuardTargetRate, "vocabulary": float64(len(c.Names))},
 	}, c)
+}
+
+// PayloadGuardVector is the input-guard vector of a web parameter value:
+// the shape of the text the payload model sees (decoded, case-folded).
+func PayloadGuardVector(raw string) []float64 {
+	return guard.TextFeatures(payload.Normalize(raw))
+}
+
+// fitGuard fits the input guard on training vectors, seeded like the model.
+func fitGuard(names []string, rows [][]float64, seed int64) (*guard.Guard, error) {
+	cfg := guard.DefaultConfig()
+	cfg.Forest.Seed = uint64(seed)
+	g, err := guard.Fit(cfg, names, rows)
+	if err != nil {
+		return nil, fmt.Errorf("training the input guard: %w", err)
+	}
+	return g, nil
+}
+
+// flagRate is the share of rows the guard flags (on held-out rows: its
+// false-flag rate on in-distribution inputs).
+func flagRate(g *guard.Guard, rows [][]float64) (float64, error) {
+	n := 0
+	for _, r := range rows {
+		c, err := g.Check(r)
+		if err != nil {
+			return 0, err
+		}
+		if c.Flagged {
+			n++
+		}
+	}
+	return ratio(n, len(rows)), nil
 }
 
 func ratio(a, b int) float64 {
@@ -562,11 +618,37 @@ func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 		}
 	}
 	p, rc, f1 := prf(tp, fp, fn)
-	return model.New(model.Body{
+	// The input guard on the training connections' feature vectors.
+	o.progress("nsl-kdd: fitting the input guard")
+	tv := make([][]float64, len(train))
+	for i, r := range train {
+		if tv[i], err = m.Raw(r); err != nil {
+			return nil, fmt.Errorf("training row %d: %w", i+1, err)
+		}
+	}
+	g, err := fitGuard(m.Names, tv, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	hv := make([][]float64, len(test))
+	for i, r := range test {
+		if hv[i], err = m.Raw(r); err != nil {
+			return nil, fmt.Errorf("held-out row %d: %w", i+1, err)
+		}
+	}
+	guardRate, err := flagRate(g, hv)
+	if err != nil {
+		return nil, err
+	}
+	rawGuard, err := g.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return model.New(model.Body{InputGuard: rawGuard,
 		Kind: "nsl-kdd", Name: o.Name, Version: o.Version, Created: o.Created, Features: m.Names,
 		Lineage: model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: contentHash, Seed: o.Seed},
 		Metrics: map[string]float64{"heldout_n": float64(len(test)), "accuracy": ratio(tp+tn, len(test)),
-			"precision": p, "recall": rc, "f1": f1, "forest_auc": auc(scores, labels)},
+			"precision": p, "recall": rc, "f1": f1, "forest_auc": auc(scores, labels), "input_guard_flag_rate": guardRate},
 		Thresholds: map[string]float64{"lr": 0.5, "forest": m.Forest.Threshold, "forest_target_rate": m.Forest.Cfg.TargetRate},
 	}, m.Params())
 }

@@ -2,10 +2,13 @@
 // from the model registry (internal/modelreg). The payload detector scores
 // the parameter values of web requests with the active web payload
 // classifier (ml/payload) and explains every score with the tokens that
-// drove it. Its input guard (issue 4, first part) refuses to let an input
-// the model has not seen the like of score silently as benign: when a
-// large share of a value's features never occurred in training it raises a
-// model-input-anomaly signal instead.
+// drove it. Its input guard (issue 4) refuses to let an input the model
+// has not seen the like of score silently as benign: every value is checked
+// against the input guard stored in the signed artifact (ml/guard: the
+// shape of the training inputs — length, character classes, punctuation)
+// and against the share of its features that never occurred in training;
+// a value outside that support raises a model-input-anomaly signal naming
+// the features out of range instead of a silent benign score.
 //
 // Models are loaded and verified when the detector is built; Detect does no
 // I/O and keeps no state, so replays are deterministic.
@@ -15,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sort"
 	"strings"
@@ -24,6 +28,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/ml"
+	"github.com/rampart-ids/rampart/internal/ml/guard"
 	"github.com/rampart-ids/rampart/internal/ml/model"
 	"github.com/rampart-ids/rampart/internal/ml/payload"
 	"github.com/rampart-ids/rampart/internal/modelreg"
@@ -134,7 +139,17 @@ type Payload struct {
 	guard     float64
 	maxValues int
 	minRunes  int
+	// input is the artifact's input guard; nil for artifacts trained before
+	// it existed (inputGuard then says so in every signal).
+	input      *guard.Guard
+	inputGuard string
 }
+
+// Values of the input_guard signal detail.
+const (
+	inputGuardOn     = "shape and unseen-feature share"
+	inputGuardAbsent = "unseen-feature share only: the artifact has no input guard (trained before it existed); retrain to guard input shape"
+)
 
 // NewPayload builds the detector from a verified artifact.
 func NewPayload(o PayloadOptions) (*Payload, error) {
@@ -170,6 +185,18 @@ func NewPayload(o PayloadOptions) (*Payload, error) {
 	}
 	if p.minRunes <= 0 {
 		p.minRunes = 4
+	}
+	g, err := guard.FromArtifact(a)
+	switch {
+	case errors.Is(err, guard.ErrNoGuard):
+		p.inputGuard = inputGuardAbsent
+		slog.Warn("payload detector: model has no input guard; only the unseen-feature share guards its inputs", "model", a.Body.Name, "version", a.Body.Version)
+	case err != nil:
+		return nil, fmt.Errorf("payload detector: %w", err)
+	case len(g.Features) != len(guard.TextFeatureNames()):
+		return nil, fmt.Errorf("payload detector: model %s@%s: input guard has %d features, want %d", a.Body.Name, a.Body.Version, len(g.Features), len(guard.TextFeatureNames()))
+	default:
+		p.input, p.inputGuard = g, inputGuardOn
 	}
 	return p, nil
 }
@@ -248,19 +275,37 @@ func (p *Payload) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 		sort.SliceStable(vals, func(i, j int) bool { return len(vals[i].raw) > len(vals[j].raw) })
 		vals = vals[:p.maxValues]
 	}
-	// Decide with the fast scorer; explain only what is reported.
+	// Every value is checked by the input guard, then scored by the fast
+	// scorer; only what is reported is explained.
 	var (
-		bestP, guardU     float64
-		bestV, guardV     value
-		haveBest, haveOOD bool
+		bestP    float64
+		bestV    value
+		haveBest bool
+		ood      oodValue
+		haveOOD  bool
 	)
 	for _, v := range vals {
+		var chk *guard.Check
+		guarded := utf8.RuneCountInString(v.raw) >= p.minRunes
+		if guarded && p.input != nil {
+			c, err := p.input.Check(modelreg.PayloadGuardVector(v.raw))
+			if err != nil {
+				return fmt.Errorf("payload detector: input guard: %w", err)
+			}
+			if c.Flagged {
+				chk = &c
+			}
+		}
 		prob, unseen := p.fast.score(v.raw)
 		if !haveBest || prob > bestP {
 			bestP, bestV, haveBest = prob, v, true
 		}
-		if prob < p.clf.Cfg.Threshold && unseen > p.guard && utf8.RuneCountInString(v.raw) >= p.minRunes && (!haveOOD || unseen > guardU) {
-			guardU, guardV, haveOOD = unseen, v, true
+		if prob >= p.clf.Cfg.Threshold || !guarded {
+			continue
+		}
+		o := oodValue{v: v, unseen: unseen, byUnseen: unseen > p.guard, check: chk}
+		if (o.byUnseen || chk != nil) && (!haveOOD || o.rank() > ood.rank()) {
+			ood, haveOOD = o, true
 		}
 	}
 	if bestP >= p.clf.Cfg.Threshold {
@@ -271,13 +316,36 @@ func (p *Payload) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 	}
 	switch {
 	case haveOOD:
-		emit(p.guardSignal(ev, guardV, p.fast.result(guardV.raw), len(vals), skipped))
+		emit(p.guardSignal(ev, ood, p.fast.result(ood.v.raw), len(vals), skipped))
 	case skipped > 0:
 		// Nothing out of support among the scored values, but the model
 		// did not see the whole input: its benign verdict is not trusted.
-		emit(p.guardSignal(ev, vals[len(vals)-1], p.fast.result(vals[len(vals)-1].raw), len(vals), skipped))
+		last := vals[len(vals)-1]
+		emit(p.guardSignal(ev, oodValue{v: last}, p.fast.result(last.raw), len(vals), skipped))
 	}
 	return nil
+}
+
+// oodValue is a value the model scored benign that is outside its
+// training support: by unseen-feature share, by the input guard, or both.
+type oodValue struct {
+	v        value
+	unseen   float64
+	byUnseen bool
+	check    *guard.Check
+}
+
+// rank orders candidates: flagged by both checks first, then by the
+// unseen share.
+func (o oodValue) rank() float64 {
+	r := o.unseen
+	if o.byUnseen {
+		r++
+	}
+	if o.check != nil {
+		r++
+	}
+	return r
 }
 
 func shown(s string) string {
@@ -315,6 +383,7 @@ func (p *Payload) details(ex ml.Explanation, v value, r payload.Result, scored, 
 	d["field"], d["param"], d["value"] = v.field, v.param, shown(v.raw)
 	d["unseen_share"], d["truncated"] = r.Unseen, r.Truncated
 	d["model_name"], d["model_version"], d["model_hash"] = p.name, p.version, p.hash
+	d["input_guard"] = p.inputGuard
 	d["values_scored"], d["values_skipped"] = scored, skipped
 	return d
 }
@@ -357,14 +426,33 @@ func (p *Payload) unseenWords(raw string, k int) []string {
 // guardSignal reports an input outside the model's support (the input
 // guard is part of the ML layer, as in DESIGN.md): the model's benign
 // verdict on it is not to be trusted.
-func (p *Payload) guardSignal(ev *event.Event, v value, r payload.Result, scored, skipped int) signal.Signal {
+func (p *Payload) guardSignal(ev *event.Event, o oodValue, r payload.Result, scored, skipped int) signal.Signal {
+	v := o.v
 	words := p.unseenWords(v.raw, 5)
 	ex := ml.Explanation{Model: p.name, Score: r.Unseen,
 		Top: []ml.Contribution{{Feature: "unseen_feature_share", Value: r.Unseen, Baseline: p.guard, Weight: r.Unseen - p.guard}}}
-	if r.Unseen > p.guard {
-		ex.Sentence = fmt.Sprintf("%s = %q: %.0f%% of its features never occurred in the payload model's training data (guard threshold %.0f%%); the model's benign score (P=%.3f) is not trusted",
-			where(v), shown(v.raw), 100*r.Unseen, 100*p.guard, r.Prob)
-	} else {
+	var why []string
+	var outFeatures []string
+	if o.byUnseen {
+		why = append(why, fmt.Sprintf("%.0f%% of its features never occurred in the payload model's training data (guard threshold %.0f%%)", 100*r.Unseen, 100*p.guard))
+	}
+	if o.check != nil {
+		names, text := p.input.Explain(*o.check)
+		outFeatures = names
+		why = append(why, "its shape is "+text)
+		for _, out := range o.check.Out {
+			ex.Top = append(ex.Top, ml.Contribution{Feature: out.Feature, Value: out.Value, Baseline: p.input.Median[featureIndex(p.input, out.Feature)], Weight: out.Excess})
+		}
+	}
+	score := r.Unseen
+	switch {
+	case len(why) > 0:
+		ex.Sentence = fmt.Sprintf("%s = %q: %s; the model's benign score (P=%.3f) is not trusted",
+			where(v), shown(v.raw), strings.Join(why, "; "), r.Prob)
+		if o.check != nil {
+			score = max(score, o.check.Depth)
+		}
+	default:
 		ex.Sentence = fmt.Sprintf("request has %d parameter values, over the limit of %d: %d were not scored, so the model's benign score (P=%.3f at most on the scored ones) is not trusted",
 			scored+skipped, p.maxValues, skipped, r.Prob)
 		ex.Top = []ml.Contribution{{Feature: "parameter_values", Value: float64(scored + skipped), Baseline: float64(p.maxValues), Weight: float64(skipped)}}
@@ -373,12 +461,33 @@ func (p *Payload) guardSignal(ev *event.Event, v value, r payload.Result, scored
 	if len(words) > 0 {
 		ex.Sentence += fmt.Sprintf("; unseen tokens: %s", strings.Join(words, ", "))
 	}
+	ex.Score = score
 	d := p.details(ex, v, r, scored, skipped)
 	d["unseen_tokens"], d["prob_attack"], d["guard_threshold"] = words, r.Prob, p.guard
+	if outFeatures == nil {
+		outFeatures = []string{}
+	}
+	d["features_out_of_range"] = outFeatures
+	if o.check != nil {
+		c := o.check
+		d["out_of_range"] = c.Out
+		d["guard_range_score"], d["guard_range_threshold"] = c.RangeScore, p.input.RangeThreshold
+		d["guard_isolation"], d["guard_isolation_threshold"] = c.Depth, p.input.DepthThreshold
+		d["guard_distance"], d["guard_distance_threshold"] = c.Distance, p.input.DistThreshold
+	}
 	return signal.Signal{
 		ID: signal.DeriveID(KindPayload, RuleInputAnomaly, ev.ID), Detector: KindPayload, Layer: signal.LayerML,
 		RuleID: RuleInputAnomaly, RuleVersion: p.version, Title: "Web input outside the payload model's training support",
-		Level: signal.LevelLow, Score: r.Unseen, Entities: entities(ev), Time: ev.Time, EventIDs: []string{ev.ID},
+		Level: signal.LevelLow, Score: score, Entities: entities(ev), Time: ev.Time, EventIDs: []string{ev.ID},
 		Explanation: ex.Sentence, Details: d,
 	}
+}
+
+func featureIndex(g *guard.Guard, name string) int {
+	for j, f := range g.Features {
+		if f == name {
+			return j
+		}
+	}
+	return 0
 }

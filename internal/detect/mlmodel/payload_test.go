@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -153,10 +154,17 @@ func TestPayloadGolden(t *testing.T) {
 	// cmdi-unix (";cat /etc/shadow") is pinned by the golden file only: the
 	// training data's command injections are Windows "dir c:" variants, so
 	// the small model may miss it; the rule layer is the one to catch it.
-	for _, id := range []string{"benign-search", "no-url", "json-body-benign"} {
+	for _, id := range []string{"benign-search", "no-url", "json-body-benign", "in-support-form"} {
 		if s, ok := byEvent[id]; ok {
 			t.Errorf("%s: unexpected signal %s: %s", id, s.RuleID, s.Explanation)
 		}
+	}
+	// Known words in a shape no training input had: only the input guard
+	// stored in the artifact catches it, and it names the feature.
+	s, ok := byEvent["out-of-support-shape"]
+	if names, _ := s.Details["features_out_of_range"].([]string); !ok || s.RuleID != mlmodel.RuleInputAnomaly ||
+		!slices.Contains(names, "char_,") || !strings.Contains(s.Explanation, "char_,=") || s.Details["input_guard"] != "shape and unseen-feature share" {
+		t.Errorf("out-of-support-shape: want a model-input-anomaly signal naming char_, got %+v", s)
 	}
 	// Replay: the same events give the same signals.
 	if again := run(t, d, evs); !cmp.Equal(sigs, again) {

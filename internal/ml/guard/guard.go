@@ -329,31 +329,35 @@ type Input struct {
 	Entities []signal.Entity
 }
 
+// Explain names the features behind a flagged check (those out of range,
+// else the ones the isolation forest credits most) and describes them in
+// words: "log_len=7.6 (training range 0.69–5.2); …".
+func (g *Guard) Explain(c Check) (features []string, text string) {
+	parts := make([]string, 0, 5)
+	for _, o := range c.Out {
+		if len(features) == 5 {
+			break
+		}
+		features = append(features, o.Feature)
+		parts = append(parts, fmt.Sprintf("%s=%.4g (training range %.4g–%.4g)", o.Feature, o.Value, o.Lo, o.Hi))
+	}
+	if len(parts) > 0 {
+		text = "outside its training support: " + strings.Join(parts, "; ")
+		if len(c.Out) > len(parts) {
+			text += fmt.Sprintf("; %d more features out of range", len(c.Out)-len(parts))
+		}
+		return features, text
+	}
+	features = append(features, c.Unusual...)
+	return features, fmt.Sprintf("unlike its training inputs though every value is in range (isolation score %.3f, neighbour distance %.3g), most unusual in %s",
+		c.Depth, c.Distance, strings.Join(c.Unusual, ", "))
+}
+
 // Signal turns a flagged check into a model-input-anomaly signal that names
 // the features out of range.
 func (g *Guard) Signal(c Check, in Input) signal.Signal {
-	names := make([]string, 0, min(len(c.Out), 5))
-	parts := make([]string, 0, 5)
-	for _, o := range c.Out {
-		if len(names) == 5 {
-			break
-		}
-		names = append(names, o.Feature)
-		parts = append(parts, fmt.Sprintf("%s=%.4g (training range %.4g–%.4g)", o.Feature, o.Value, o.Lo, o.Hi))
-	}
-	var expl string
-	switch {
-	case len(parts) > 0:
-		expl = fmt.Sprintf("input to model %s is outside its training support: %s", in.Model, strings.Join(parts, "; "))
-		if len(c.Out) > len(parts) {
-			expl += fmt.Sprintf("; %d more features out of range", len(c.Out)-len(parts))
-		}
-	default:
-		expl = fmt.Sprintf("input to model %s is isolated among its training inputs (isolation score %.3f > %.3f), most unusual in %s",
-			in.Model, c.Depth, g.DepthThreshold, strings.Join(c.Unusual, ", "))
-		names = append(names, c.Unusual...)
-	}
-	expl += "; the model's score is not trusted"
+	names, text := g.Explain(c)
+	expl := fmt.Sprintf("input to model %s is %s; the model's score is not trusted", in.Model, text)
 	level := signal.LevelLow
 	if c.ByRange && c.ByDepth {
 		level = signal.LevelMedium

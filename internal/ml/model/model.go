@@ -89,6 +89,11 @@ type Body struct {
 	Thresholds map[string]float64 `json:"thresholds,omitempty"`
 	// Params is the model itself, as the kind's package serialises it.
 	Params json.RawMessage `json:"params"`
+	// InputGuard is the input guard (internal/ml/guard) fitted on the
+	// training inputs, hashed and signed with the model so it cannot be
+	// swapped or loosened on its own. Absent in artifacts trained before
+	// the guard existed.
+	InputGuard json.RawMessage `json:"input_guard,omitempty"`
 }
 
 // Artifact is a loaded or built model file.
