@@ -23,6 +23,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/api"
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/config"
+	"github.com/rampart-ids/rampart/internal/console"
 	"github.com/rampart-ids/rampart/internal/demo"
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/detect/anomaly"
@@ -315,6 +316,7 @@ func (s *Server) listen() error {
 	deps := api.Deps{
 		Store: s.store, Ingest: ingestH, Metrics: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}),
 		Reload: s.reload, PublicMetrics: s.cfg.HTTP.PublicMetrics, IngestRate: s.cfg.HTTP.IngestRate, Logger: s.log,
+		Audit: s.audit, Console: console.Handler(),
 	}
 	if !s.cfg.Privacy.Disabled {
 		p, err := s.pseudonymizer()
