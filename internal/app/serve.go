@@ -38,7 +38,6 @@ import (
 	_ "github.com/rampart-ids/rampart/internal/output/syslog"
 	_ "github.com/rampart-ids/rampart/internal/output/webhook"
 	"github.com/rampart-ids/rampart/internal/pipeline"
-	"github.com/rampart-ids/rampart/internal/privacy"
 	sig "github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/postgres"
@@ -74,6 +73,7 @@ type Server struct {
 	cleanup    func()
 	reg        *prometheus.Registry
 	reloadMu   sync.Mutex
+	gov        governance // privacy layer and retention (governance.go)
 }
 
 // Serve runs a node until ctx is done, then shuts down gracefully (flushing the pipeline).
@@ -131,6 +131,9 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		return err
 	}
 	if err := s.buildInputs(); err != nil {
+		return err
+	}
+	if err := s.buildRetention(); err != nil {
 		return err
 	}
 	s.registerInputMetrics()
@@ -209,6 +212,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		s.log.Error("pipeline flush incomplete", "err", err)
 	}
 	s.saveState()
+	s.closeGovernance(shutCtx)
 	// Offsets committed during the final flush are saved only now.
 	for _, in := range s.inputs {
 		if f, ok := in.(*file.Input); ok {
@@ -324,6 +328,7 @@ func (s *Server) listen() error {
 			return err
 		}
 		deps.ViewAlert, deps.ViewEvent = p.AlertFor, p.EventFor
+		deps.Reidentify, deps.MayReidentify = api.PrivacyReidentify(p)
 	}
 	h := api.NewHandler(deps)
 	s.httpSrv = &http.Server{
@@ -370,29 +375,6 @@ func (s *Server) registerInputMetrics() {
 			}
 		}
 	}
-}
-
-// pseudonymizer builds the privacy layer; keys and the encrypted mapping
-// live in the data dir, outside the database.
-func (s *Server) pseudonymizer() (*privacy.Pseudonymizer, error) {
-	if err := os.MkdirAll(s.cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
-	}
-	keys, err := privacy.OpenKeyFile(filepath.Join(s.cfg.DataDir, "privacy-keys.json"), time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("opening privacy keys: %w", err)
-	}
-	maps, err := privacy.OpenFileMappings(filepath.Join(s.cfg.DataDir, "privacy-mappings.json"), s.log)
-	if err != nil {
-		return nil, fmt.Errorf("opening pseudonym mappings: %w", err)
-	}
-	pc := s.cfg.Privacy.Config
-	pc.Deps = privacy.Deps{Mappings: maps, Logger: s.log}
-	p, err := privacy.New(pc, keys)
-	if err != nil {
-		return nil, fmt.Errorf("configuring privacy: %w", err)
-	}
-	return p, nil
 }
 
 // reload rebuilds rules and indicator lists; ingestion never stops (each
@@ -446,35 +428,6 @@ func (s *Server) housekeeping(ctx context.Context) {
 		case <-retention.C:
 			s.enforceRetention(ctx)
 			s.saveState()
-		}
-	}
-}
-
-func (s *Server) enforceRetention(ctx context.Context) {
-	if d := time.Duration(s.cfg.Retention.Events); d > 0 {
-		n, err := s.store.PurgeEvents(ctx, time.Now().Add(-d))
-		if err != nil {
-			s.log.Error("event retention failed", "err", err)
-		} else if n > 0 {
-			s.log.Info("events purged by retention", "count", n)
-		}
-	}
-	r, ok := s.store.(store.Retention)
-	if !ok {
-		return
-	}
-	for _, c := range []struct {
-		name  string
-		keep  config.Duration
-		purge func(context.Context, time.Time) (int64, error)
-	}{{"quarantine", s.cfg.Retention.Quarantine, r.PurgeQuarantine}, {"alerts", s.cfg.Retention.Alerts, r.PurgeAlerts}} {
-		if c.keep <= 0 {
-			continue
-		}
-		if n, err := c.purge(ctx, time.Now().Add(-time.Duration(c.keep))); err != nil {
-			s.log.Error("retention failed", "class", c.name, "err", err)
-		} else if n > 0 {
-			s.log.Info("purged by retention", "class", c.name, "count", n)
 		}
 	}
 }

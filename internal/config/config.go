@@ -151,6 +151,17 @@ type Retention struct {
 	Events     Duration `yaml:"events"`
 	Quarantine Duration `yaml:"quarantine"`
 	Alerts     Duration `yaml:"alerts"`
+	// RawEvents empties events' raw records earlier than Events deletes
+	// them; Verdicts, Models (registry versions neither active nor previous),
+	// Audit (whole signed segments; at least MinAudit, default 365d) and
+	// PrivacyMappings (sealed pseudonym originals) likewise; 0 keeps them.
+	// See internal/retention and docs/privacy.md.
+	RawEvents       Duration `yaml:"raw_events"`
+	Verdicts        Duration `yaml:"verdicts"`
+	Models          Duration `yaml:"models"`
+	Audit           Duration `yaml:"audit"`
+	MinAudit        Duration `yaml:"min_audit"`
+	PrivacyMappings Duration `yaml:"privacy_mappings"`
 }
 
 // Pipeline tunes the pipeline.
@@ -231,7 +242,7 @@ func Default() Config {
 		Store:   Store{Driver: "sqlite"},
 		Retention: Retention{
 			Events: Duration(7 * 24 * time.Hour), Quarantine: Duration(30 * 24 * time.Hour),
-			Alerts: Duration(365 * 24 * time.Hour),
+			Alerts: Duration(365 * 24 * time.Hour), PrivacyMappings: Duration(400 * 24 * time.Hour),
 		},
 		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 512, MaxRecordBytes: 1 << 20, StoreEvents: "all"},
 		// Viewers see pseudonyms; the roles that triage and respond see clear data.

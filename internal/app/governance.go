@@ -1,0 +1,235 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rampart-ids/rampart/internal/api"
+	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/modelreg"
+	"github.com/rampart-ids/rampart/internal/privacy"
+	"github.com/rampart-ids/rampart/internal/retention"
+	"github.com/rampart-ids/rampart/internal/store"
+)
+
+// Data-governance wiring of a node: the privacy layer (pseudonyms for
+// lower roles, audited re-identification) and retention of every data class.
+
+// PrivacyKeyFile and PrivacyMappingFile live in the data dir, outside the database.
+const (
+	PrivacyKeyFile     = "privacy-keys.json"
+	PrivacyMappingFile = "privacy-mappings.json"
+)
+
+// ActorRetention is the audit actor of retention runs.
+const ActorRetention = "component:retention"
+
+// governance is the Server's privacy layer and retention job.
+type governance struct {
+	p     *privacy.Pseudonymizer
+	maps  *privacy.FileMappings
+	job   *retention.Job
+	clock retention.Clock // nil: wall clock (tests set a fake one)
+}
+
+// OpenPrivacy opens the privacy layer of a data dir as serve and the CLI
+// use it: keys (made on first use, 0600) and the sealed mapping file in
+// dataDir, re-identification audited through audit (nil: re-identification
+// disabled). Close the returned mappings when done.
+func OpenPrivacy(dataDir string, cfg privacy.Config, l *audit.Log, now time.Time) (*privacy.Pseudonymizer, *privacy.FileMappings, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	keys, err := privacy.OpenKeyFile(filepath.Join(dataDir, PrivacyKeyFile), now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening privacy keys: %w", err)
+	}
+	maps, err := privacy.OpenFileMappings(filepath.Join(dataDir, PrivacyMappingFile), cfg.Deps.Logger)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening pseudonym mappings: %w", err)
+	}
+	cfg.Deps.Mappings = maps
+	if l != nil {
+		cfg.Deps.Audit = api.ReidentifyAudit(l)
+	}
+	p, err := privacy.New(cfg, keys)
+	if err != nil {
+		maps.Close()
+		return nil, nil, fmt.Errorf("configuring privacy: %w", err)
+	}
+	return p, maps, nil
+}
+
+// pseudonymizer builds the node's privacy layer once.
+func (s *Server) pseudonymizer() (*privacy.Pseudonymizer, error) {
+	if s.gov.p != nil {
+		return s.gov.p, nil
+	}
+	pc := s.cfg.Privacy.Config
+	pc.Deps.Logger = s.log
+	p, maps, err := OpenPrivacy(s.cfg.DataDir, pc, s.audit, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.gov.p, s.gov.maps = p, maps
+	return p, nil
+}
+
+// closeGovernance writes buffered pseudonym mappings and closes the file.
+func (s *Server) closeGovernance(ctx context.Context) {
+	if s.gov.p == nil {
+		return
+	}
+	if err := s.gov.p.Flush(ctx); err != nil {
+		s.log.Error("writing pseudonym mappings failed", "err", err)
+	}
+	if err := s.gov.maps.Close(); err != nil {
+		s.log.Error("closing pseudonym mappings failed", "err", err)
+	}
+}
+
+// retentionPolicy is the configured retention as a retention.Policy.
+func (s *Server) retentionPolicy() retention.Policy {
+	r := s.cfg.Retention
+	p := retention.Policy{
+		RawEvents: time.Duration(r.RawEvents), Events: time.Duration(r.Events), Alerts: time.Duration(r.Alerts),
+		Verdicts: time.Duration(r.Verdicts), Models: time.Duration(r.Models), Audit: time.Duration(r.Audit),
+		Quarantine: time.Duration(r.Quarantine), Mappings: time.Duration(r.PrivacyMappings), MinAudit: time.Duration(r.MinAudit),
+	}
+	if s.cfg.Privacy.Disabled {
+		p.Mappings = 0 // no mapping is kept
+	}
+	return p
+}
+
+// buildRetention validates the retention config and builds the job that
+// purges every class; serve refuses to start on an invalid policy (an audit
+// log kept shorter than its minimum or than the decisions it explains).
+func (s *Server) buildRetention() error {
+	r, ok := s.store.(store.Retention)
+	if !ok {
+		return fmt.Errorf("store %T cannot enforce retention", s.store)
+	}
+	purges := map[retention.Class]retention.PurgeFunc{
+		retention.RawEvents: r.PurgeRaw, retention.Quarantine: r.PurgeQuarantine, retention.Events: s.store.PurgeEvents,
+		retention.Alerts: r.PurgeAlerts, retention.Verdicts: r.PurgeVerdicts, retention.Models: s.purgeModels,
+		retention.Audit: s.purgeAudit,
+	}
+	if !s.cfg.Privacy.Disabled {
+		purges[retention.Mappings] = s.purgeMappings
+	}
+	job, err := retention.NewJob(s.retentionPolicy(), purges, retention.JobOptions{
+		Clock: s.gov.clock, Logger: s.log, OnReport: s.auditRetention,
+	})
+	if err != nil {
+		return fmt.Errorf("retention config: %w", err)
+	}
+	s.gov.job = job
+	return nil
+}
+
+// enforceRetention runs the retention job once (housekeeping calls it
+// hourly) and writes the pseudonym mappings buffered since the last run.
+func (s *Server) enforceRetention(ctx context.Context) {
+	if s.gov.p != nil {
+		if err := s.gov.p.Flush(ctx); err != nil {
+			s.log.Error("writing pseudonym mappings failed", "err", err)
+		}
+	}
+	if s.gov.job != nil {
+		s.gov.job.RunOnce(ctx)
+	}
+}
+
+// purgeModels removes registry versions older than the cut-off that
+// rollback cannot need.
+func (s *Server) purgeModels(_ context.Context, before time.Time) (int64, error) {
+	reg, err := modelreg.Open(modelreg.DefaultDir(s.cfg.DataDir))
+	if err != nil {
+		return 0, err
+	}
+	pruned, err := reg.Prune(before)
+	for _, p := range pruned {
+		s.log.Info("model version removed by retention", "model", p.Name+"@"+p.Version, "created", p.Created)
+	}
+	return int64(len(pruned)), err
+}
+
+// purgeAudit drops whole signed segments: records before the newest
+// checkpoint signed before the cut-off (a checkpoint's time bounds the
+// times of the records it covers, so no record at or after the cut-off
+// goes). Log.Prune records the cut in the chain first, so `audit verify`
+// passes from the oldest retained checkpoint.
+func (s *Server) purgeAudit(ctx context.Context, before time.Time) (int64, error) {
+	cps, err := s.audit.Store().Checkpoints(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading audit checkpoints: %w", err)
+	}
+	cut := int64(0)
+	for _, c := range cps {
+		if c.Time.Before(before) && c.Seq > cut {
+			cut = c.Seq
+		}
+	}
+	if cut <= 1 {
+		return 0, nil
+	}
+	// Already cut there: a new audit_pruned record every run would only grow the chain.
+	first := int64(0)
+	err = s.audit.Store().Range(ctx, 0, 0, func(r audit.Record) error { first = r.Seq; return errFirst })
+	if err != nil && !errors.Is(err, errFirst) {
+		return 0, fmt.Errorf("reading the audit chain: %w", err)
+	}
+	if first >= cut {
+		return 0, nil
+	}
+	return s.audit.Prune(ctx, cut, ActorRetention)
+}
+
+// errFirst stops a Range after the first record.
+var errFirst = errors.New("first record read")
+
+// purgeMappings deletes sealed originals not seen since the cut-off:
+// their pseudonyms become one-way.
+func (s *Server) purgeMappings(ctx context.Context, before time.Time) (int64, error) {
+	if _, err := s.pseudonymizer(); err != nil {
+		return 0, err
+	}
+	if err := s.gov.p.Flush(ctx); err != nil {
+		return 0, err
+	}
+	return s.gov.maps.PurgeBefore(ctx, before)
+}
+
+// auditRetention records each retention run with its counts per class.
+func (s *Server) auditRetention(ctx context.Context, rep retention.Report) {
+	if s.audit == nil {
+		return
+	}
+	var parts []string
+	for _, r := range rep.Results {
+		part := fmt.Sprintf("%s=%d (before %s)", r.Class, r.Deleted, r.Before.UTC().Format(time.RFC3339))
+		switch {
+		case r.Err != nil:
+			part += " FAILED: " + r.Err.Error()
+		case r.Skipped != "":
+			part += " skipped: " + r.Skipped
+		}
+		parts = append(parts, part)
+	}
+	sort.Strings(parts)
+	expl := "retention run deleted " + fmt.Sprint(rep.Deleted()) + " items: " + strings.Join(parts, "; ")
+	if len(parts) == 0 {
+		expl = "retention run: every class is kept forever"
+	}
+	rec := audit.Change(audit.WithActor(ctx, ActorRetention), "retention_purged", "retention", rep.Start.UTC().Format(time.RFC3339), "", nil, expl)
+	if _, err := s.audit.Record(ctx, rec); err != nil {
+		s.log.Error("auditing retention run failed", "err", err)
+	}
+}
