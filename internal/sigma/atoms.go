@@ -130,6 +130,7 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 			}
 		}
 		r.walkItems(func(it *item) {
+			it.kw = keywordFilter(it)
 			for _, v := range it.vals {
 				if l, _, ok := exactAtom(v); ok {
 					t.add(it.slot, l)

@@ -94,12 +94,16 @@ type item struct {
 	vals    []*valueMatcher   // every variant of every value (OR)
 	groups  [][]*valueMatcher // per written value, for all: each group must match
 	written []string
+	kw      *gramFilter // keyword items: skips the record scan when no literal can occur
 }
 
 func (it *item) eval(c *evalCtx) bool {
 	f := c.field(it.slot)
 	if it.exists >= 0 {
 		return f.present == (it.exists == 1)
+	}
+	if it.kw != nil && it.keywordRejects(c, f) {
+		return false
 	}
 	// One automaton pass per event answers the literal matchers.
 	ac := c.scanSlot(it.slot)
