@@ -139,3 +139,59 @@ func FuzzDecodeFields(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeFieldsKeySets encodes maps that share a length but not their
+// keys, and the same keys with other values, so a cached key order is never
+// applied to a different key set.
+func TestEncodeFieldsKeySets(t *testing.T) {
+	tests := []struct {
+		in   map[string]any
+		want string
+	}{
+		{map[string]any{"b": "1", "a": int64(2)}, `{"a":2,"b":"1"}`},
+		{map[string]any{"b": "1", "c": int64(2)}, `{"b":"1","c":2}`},
+		{map[string]any{"a": true, "b": []string{"x"}}, `{"a":true,"b":["x"]}`},
+		{map[string]any{"a": "q\"", "b": 0.5, "c": false}, `{"a":"q\"","b":0.5,"c":false}`},
+		{map[string]any{"b": "1", "a": int64(2)}, `{"a":2,"b":"1"}`},
+		{map[string]any{"b": "1", "a": 1}, ""}, // cached order, unsupported value
+	}
+	for i := 0; i < 2; i++ { // the second pass runs on cached key orders
+		for _, tc := range tests {
+			got, err := store.EncodeFields(tc.in)
+			if tc.want == "" {
+				if err == nil {
+					t.Errorf("EncodeFields(%v) = %s, want an error", tc.in, got)
+				}
+				continue
+			}
+			if err != nil || string(got) != tc.want {
+				t.Errorf("EncodeFields(%v) = %s, %v; want %s", tc.in, got, err, tc.want)
+			}
+		}
+	}
+	prefix := []byte("row:")
+	got, err := store.AppendFields(prefix, map[string]any{"k": "v"})
+	if err != nil || string(got) != `row:{"k":"v"}` {
+		t.Errorf("AppendFields = %q, %v", got, err)
+	}
+	if got, err := store.AppendFields(prefix, map[string]any{"k": 1}); err == nil || string(got) != "row:" {
+		t.Errorf("AppendFields with a bad value = %q, %v; want the buffer unchanged and an error", got, err)
+	}
+}
+
+func BenchmarkEncodeFields(b *testing.B) {
+	fields := map[string]any{"@timestamp": "2020-08-02T16:24:07.551365Z", "event.code": "7", "host.name": "MSEDGEWIN10",
+		"process.pid": int64(5252), "related.hash": []string{"9d1873aefc3f59e649f3fb822c1fa3d52c39970e"}}
+	for _, k := range []string{"Company", "Description", "FileVersion", "Hashes", "Image", "ImageLoaded", "OriginalFileName",
+		"ProcessGuid", "ProcessId", "Product", "SignatureStatus", "Signed", "UtcTime"} {
+		fields["winlog.event_data."+k] = "C:\\Windows\\System32\\" + k
+	}
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = store.AppendFields(buf[:0], fields); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
