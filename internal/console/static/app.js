@@ -189,7 +189,7 @@
     clear(tbody);
     for (const a of page.alerts) {
       tbody.appendChild(el('tr', { 'data-id': a.id },
-        el('td', {}, fmtTime(a.last_seen)),
+        el('td', { class: 'time' }, fmtTime(a.last_seen)),
         el('td', { class: 'level level-' + a.level }, a.level),
         el('td', {}, el('a', { href: '#/alert/' + encodeURIComponent(a.id), class: 'alert-link' }, a.title || a.rule_id)),
         el('td', {}, a.detector),
@@ -292,14 +292,15 @@
     const box = $('evidence');
     const data = await api('GET', '/api/v1/alerts/' + encodeURIComponent(id) + '/events');
     box.appendChild(el('h2', {}, 'Evidence (' + data.events.length + ' events)'));
-    for (const ev of data.events) {
+    // Each event folds open on demand; the first is open.
+    data.events.forEach((ev, i) => {
       const rows = flatten(ev.fields, '', []);
       const t = el('table', {}, el('tbody', {}, rows.map(([k, v]) => el('tr', {}, el('td', {}, k), el('td', {}, fmtValue(v))))));
-      box.appendChild(el('div', { class: 'event' },
-        el('div', { class: 'muted' }, fmtTime(ev['@timestamp']) + ' · ' + ev.format + (ev.source_name ? ' · ' + ev.source_name : '') + ' · ' + ev.id),
+      box.appendChild(el('details', { class: 'event', open: i === 0 },
+        el('summary', {}, fmtTime(ev['@timestamp']) + ' · ' + ev.format + (ev.source_name ? ' · ' + ev.source_name : '') + ' · ' + ev.id),
         t,
         ev.raw ? el('pre', {}, ev.raw) : null));
-    }
+    });
   }
 
   async function setVerdict(kind) {
@@ -345,7 +346,7 @@
     clear(tbody);
     for (const r of data.records) {
       tbody.appendChild(el('tr', {},
-        el('td', { class: 'num' }, r.seq), el('td', {}, fmtTime(r.time)), el('td', {}, r.actor), el('td', {}, r.action),
+        el('td', { class: 'num' }, r.seq), el('td', { class: 'time' }, fmtTime(r.time)), el('td', {}, r.actor), el('td', {}, r.action),
         el('td', {}, (r.subject_kind || '') + (r.subject_id ? ' ' + r.subject_id : '')), el('td', {}, r.explanation || '')));
     }
     state.auditCursor = data.next || '';
