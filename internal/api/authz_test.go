@@ -3,6 +3,7 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -131,5 +132,84 @@ func TestInvalidTokenRejected(t *testing.T) {
 		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
 			t.Error("security headers missing")
 		}
+	}
+}
+
+// TestAuthorizationMatrixSessions runs the same hand-written matrix with
+// console session cookies instead of bearer tokens: with the CSRF token a
+// session may do exactly what its token may; without it every unsafe
+// method on a guarded route is 403. Ingest tokens cannot log in.
+func TestAuthorizationMatrixSessions(t *testing.T) {
+	e := newSessionEnv(t)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	h := api.NewHandler(api.Deps{Store: e.st, Audit: e.audit, Ingest: ok, Metrics: ok, Reload: func(context.Context) error { return nil }, Now: e.clock.Now})
+	type sess struct {
+		cookie *http.Cookie
+		csrf   string
+	}
+	sessions := map[string]sess{}
+	for _, role := range roles[1:] {
+		e.clock.Add(time.Minute) // stay inside the login rate limit
+		req := httptest.NewRequest("POST", "/api/v1/session", strings.NewReader(`{"token":"`+e.secrets[role]+`"}`))
+		req.RemoteAddr = "192.0.2.10:1000"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if role == api.RoleIngest {
+			if rec.Code != 403 {
+				t.Errorf("ingest login: %d, want 403", rec.Code)
+			}
+			continue
+		}
+		var body api.Session
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		cs := rec.Result().Cookies()
+		if rec.Code != 200 || len(cs) != 1 || body.CSRF == "" {
+			t.Fatalf("login as %s: %d %s", role, rec.Code, rec.Body)
+		}
+		sessions[role] = sess{cs[0], body.CSRF}
+	}
+	checked := 0
+	for _, m := range readMatrix(t) {
+		if m.path == "/api/v1/session" && m.method == "DELETE" {
+			continue // logging out would end the session the next rows use; TestSessionLogout covers it
+		}
+		for i, role := range roles {
+			s, ok := sessions[role]
+			if !ok {
+				continue
+			}
+			path := strings.TrimSuffix(strings.ReplaceAll(m.path, "{id}", "0123456789abcdef"), "{$}")
+			for _, withCSRF := range []bool{true, false} {
+				req := httptest.NewRequest(m.method, path, strings.NewReader(""))
+				req.RemoteAddr = "192.0.2.99:1"
+				req.AddCookie(s.cookie)
+				if withCSRF {
+					req.Header.Set("X-CSRF-Token", s.csrf)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				checked++
+				got, want := rec.Code, m.want[i]
+				name := m.method + " " + m.path + " as " + role + " session"
+				guarded := m.want[0] == "401"
+				switch {
+				case !withCSRF && guarded && m.method != "GET":
+					if got != 403 || !strings.Contains(rec.Body.String(), `"csrf"`) {
+						t.Errorf("%s without CSRF: got %d %s, want 403 csrf", name, got, rec.Body)
+					}
+				case want == "ok":
+					if got == 401 || got == 403 {
+						t.Errorf("%s: got %d %s, want access", name, got, rec.Body)
+					}
+				default:
+					if w, _ := strconv.Atoi(want); got != w {
+						t.Errorf("%s: got %d, want %d", name, got, w)
+					}
+				}
+			}
+		}
+	}
+	if checked < 4*2*len(readMatrix(t))-8 {
+		t.Fatalf("only %d session requests checked", checked)
 	}
 }

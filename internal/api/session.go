@@ -315,6 +315,10 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden", "role ingest may not use the console")
 		return
 	}
+	// A login from a browser that still holds a session replaces it.
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && len(c.Value) <= 128 {
+		s.sessions.remove(hashSessionID(c.Value))
+	}
 	id, sess, err := s.sessions.create(hash, now)
 	if err != nil {
 		s.log.Error("creating session failed", "err", err)

@@ -183,13 +183,14 @@ func TestSessionCSRF(t *testing.T) {
 	e := newSessionEnv(t)
 	c, csrf := e.login(t, api.RoleAnalyst)
 	verdict := `{"verdict":"benign","reason":"test"}`
+	wrong := csrf[:len(csrf)-1] + map[bool]string{true: "B", false: "A"}[strings.HasSuffix(csrf, "A")]
 	for _, tc := range []struct {
 		name string
 		hdr  map[string]string
 		want int
 	}{
 		{"no CSRF header", withCookie(c, nil), 403},
-		{"wrong CSRF header", withCookie(c, map[string]string{"X-CSRF-Token": csrf[:len(csrf)-1] + "A"}), 403},
+		{"wrong CSRF header", withCookie(c, map[string]string{"X-CSRF-Token": wrong}), 403},
 		{"right CSRF, foreign Origin", withCookie(c, map[string]string{"X-CSRF-Token": csrf, "Origin": "http://evil.example"}), 403},
 		{"right CSRF, null Origin", withCookie(c, map[string]string{"X-CSRF-Token": csrf, "Origin": "null"}), 403},
 		{"right CSRF", withCookie(c, map[string]string{"X-CSRF-Token": csrf}), 200},
@@ -371,5 +372,17 @@ func TestLoginAudited(t *testing.T) {
 	var v api.AuditVerification
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || rec.Code != 200 || !v.OK || v.Records < 3 {
 		t.Errorf("verify: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestSessionReplacedOnLogin(t *testing.T) {
+	e := newSessionEnv(t)
+	old, _ := e.login(t, api.RoleAnalyst)
+	rec := e.do("POST", "/api/v1/session", `{"token":"`+e.secrets[api.RoleViewer]+`"}`, withCookie(old, nil))
+	if rec.Code != 200 {
+		t.Fatalf("second login: %d", rec.Code)
+	}
+	if got := e.do("GET", "/api/v1/session", "", withCookie(old, nil)).Code; got != 401 {
+		t.Errorf("the replaced session still works: %d", got)
 	}
 }
