@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/console"
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/ml"
+	"github.com/rampart-ids/rampart/internal/privacy"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store/sqlite"
 )
@@ -69,9 +70,10 @@ type consoleEnv struct {
 	srv     *httptest.Server
 	st      *sqlite.Store
 	secrets map[string]string
+	priv    *privacy.Pseudonymizer // nil: everyone sees clear values
 }
 
-func newConsoleEnv(t *testing.T) *consoleEnv {
+func newConsoleEnv(t *testing.T, withPrivacy bool) *consoleEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -111,7 +113,17 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 	if _, _, err := st.RecordSignals(ctx, []signal.Signal{sig}, []string{alertID}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(api.NewHandler(api.Deps{Store: st, Audit: lg, Console: console.Handler()}))
+	deps := api.Deps{Store: st, Audit: lg, Console: console.Handler()}
+	if withPrivacy {
+		// The privacy layer as serve wires it: roles below responder see pseudonyms.
+		p, err := privacy.New(privacy.Config{InternalNetworks: []string{"10.0.0.0/8"},
+			Deps: privacy.Deps{Mappings: privacy.NewMemoryMappings()}}, privacy.NewMemoryKeyStore(time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps.ViewAlert, deps.ViewEvent, e.priv = p.AlertFor, p.EventFor, p
+	}
+	e.srv = httptest.NewServer(api.NewHandler(deps))
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -131,7 +143,7 @@ func (e *consoleEnv) login(t *testing.T, ctx context.Context, role string) {
 // through the form, find the alert in the queue, read its explanation and
 // evidence, mark it a false positive, and log out.
 func TestConsoleInBrowser(t *testing.T) {
-	e := newConsoleEnv(t)
+	e := newConsoleEnv(t, false)
 	ctx := browser(t)
 	e.login(t, ctx, api.RoleAnalyst)
 
@@ -187,10 +199,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 }
 
-// TestConsoleViewer: a viewer sees no verdict buttons nor evidence, and the
-// API refuses a verdict the page is made to send anyway.
+// TestConsoleViewer: a viewer sees pseudonyms, no verdict buttons nor
+// evidence, and the API refuses a verdict the page is made to send anyway.
 func TestConsoleViewer(t *testing.T) {
-	e := newConsoleEnv(t)
+	e := newConsoleEnv(t, true)
 	ctx := browser(t)
 	e.login(t, ctx, api.RoleViewer)
 	step(t, ctx, "open the alert", chromedp.Steps(
@@ -201,6 +213,10 @@ func TestConsoleViewer(t *testing.T) {
 		`document.getElementById('verdict-box').hidden && document.querySelectorAll('#evidence .event').length === 0`))
 	if !hidden {
 		t.Error("a viewer sees verdict buttons or evidence")
+	}
+	page := step(t, ctx, "page text", chromedp.Evaluate[string](`document.body.innerText`))
+	if pseudo := e.priv.Value(privacy.KindUser, "alice"); strings.Contains(page, "alice") || !strings.Contains(page, pseudo) {
+		t.Errorf("viewer page shows alice or lacks her pseudonym %s:\n%s", pseudo, page)
 	}
 	// Forge the call with a valid CSRF token: the role check still refuses it.
 	status := step(t, ctx, "forced verdict", chromedp.Evaluate[int](`
