@@ -2,14 +2,18 @@ package api_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/api"
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/store/sqlite"
 )
 
 func TestDetectorHealth(t *testing.T) {
@@ -88,5 +92,40 @@ func TestAuditView(t *testing.T) {
 		if rec := e.do("GET", "/api/v1/audit"+q, "", admin); rec.Code != 400 {
 			t.Errorf("GET /api/v1/audit%s: %d, want 400", q, rec.Code)
 		}
+	}
+}
+
+// TestAuditVerifyNamesTamperedRecord edits one stored record behind the
+// API's back; /api/v1/audit/verify names it.
+func TestAuditVerifyNamesTamperedRecord(t *testing.T) {
+	e := newSessionEnv(t)
+	ctx := context.Background()
+	for i := range 4 {
+		if _, err := e.audit.Record(ctx, audit.Change(ctx, audit.ActionPolicyChanged, "policy", strconv.Itoa(i), "", nil, "test")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := map[string]string{"Authorization": "Bearer " + e.secrets[api.RoleAdmin]}
+	verify := func() api.AuditVerification {
+		rec := e.do("GET", "/api/v1/audit/verify", "", admin)
+		var v api.AuditVerification
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil || rec.Code != 200 {
+			t.Fatalf("verify: %d %s", rec.Code, rec.Body)
+		}
+		return v
+	}
+	if v := verify(); !v.OK || v.Problem != nil {
+		t.Fatalf("untouched chain: %+v", v)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, sqlite.FileName)+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE audit_records SET explanation = 'nothing happened' WHERE seq = 3`); err != nil {
+		t.Fatal(err)
+	}
+	if v := verify(); v.OK || v.Problem == nil || v.Problem.Seq != 3 {
+		t.Errorf("tampered chain: %+v, want a problem at seq 3", v)
 	}
 }
