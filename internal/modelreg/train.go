@@ -50,6 +50,49 @@ type TrainOptions struct {
 	// test file (default 0.2).
 	HoldOut  float64
 	Progress io.Writer // optional progress lines
+	// Privacy, when set, filters the input files by purpose and
+	// pseudonymizes personal data in them before features are built; both
+	// are recorded in the lineage.
+	Privacy *TrainPrivacy
+}
+
+// TrainPrivacy is how training protects personal data (issue 5): built by
+// app.TrainingPrivacy from the privacy config.
+type TrainPrivacy struct {
+	// Line pseudonymizes one raw log line (loghub-templates).
+	Line func(string) string
+	// Text pseudonymizes one free-text value (payload parameter values).
+	Text func(string) string
+	// Allow says whether an input file may be used for training, and if
+	// not, why (purpose tags; nil allows every file).
+	Allow func(path string) (bool, string)
+	// Describe is recorded in Lineage.Privacy ("pseudonymized with key epoch 1 …").
+	Describe string
+}
+
+// allow applies the purpose filter to one input file.
+func (o *TrainOptions) allow(path string) (bool, string) {
+	if o.Privacy == nil || o.Privacy.Allow == nil {
+		return true, ""
+	}
+	return o.Privacy.Allow(path)
+}
+
+// lineagePrivacy is what Lineage.Privacy records for a kind whose inputs
+// pseudonymize (or hold no personal data: note says what they hold).
+func (o *TrainOptions) lineagePrivacy(pseudonymized bool, note string) string {
+	switch {
+	case o.Privacy == nil:
+		return ""
+	case pseudonymized:
+		return o.Privacy.Describe
+	}
+	return "no personal-data fields in this layout (" + note + "); nothing pseudonymized"
+}
+
+// refused is the error for a training file its purposes exclude.
+func refused(path, why string) error {
+	return fmt.Errorf("training data %s may not be used: %s", path, why)
 }
 
 func (o *TrainOptions) defaults(kind string) {
@@ -122,6 +165,9 @@ func split(n int, frac float64, seed int64) (train, held []int) {
 // training rows (seeded). Both files are recorded as sources.
 func trainTest[T any](o TrainOptions, trainName, testName string, read func(string, int) ([]T, error)) (train, test []T, sources []model.Source, excl []model.Exclusion, err error) {
 	trainPath := filepath.Join(o.Data, trainName)
+	if ok, why := o.allow(trainPath); !ok {
+		return nil, nil, nil, nil, refused(trainPath, why)
+	}
 	all, err := read(trainPath, maxRows)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -132,7 +178,11 @@ func trainTest[T any](o TrainOptions, trainName, testName string, read func(stri
 	}
 	sources = []model.Source{src}
 	testPath := filepath.Join(o.Data, testName)
-	if _, err := os.Stat(testPath); err == nil {
+	if ok, why := o.allow(testPath); !ok {
+		if _, err := os.Stat(testPath); err == nil {
+			excl = append(excl, model.Exclusion{Reason: fmt.Sprintf("%s not used: %s", testName, why), Rows: 0})
+		}
+	} else if _, err := os.Stat(testPath); err == nil {
 		if test, err = read(testPath, maxRows); err != nil {
 			return nil, nil, nil, nil, err
 		}
@@ -150,7 +200,7 @@ func trainTest[T any](o TrainOptions, trainName, testName string, read func(stri
 	for _, i := range te {
 		test = append(test, all[i])
 	}
-	excl = []model.Exclusion{{Reason: fmt.Sprintf("held out for metrics (seeded %.0f%% split)", 100*o.HoldOut), Rows: len(test)}}
+	excl = append(excl, model.Exclusion{Reason: fmt.Sprintf("held out for metrics (seeded %.0f%% split)", 100*o.HoldOut), Rows: len(test)})
 	return train, test, sources, excl, nil
 }
 
@@ -182,14 +232,26 @@ func quantile(xs []float64, q float64) float64 {
 
 // ---- payload (http-params) ----
 
-// GuardTargetRate is the share of in-distribution inputs the input guard
-// may flag: its unseen-share threshold is that quantile of held-out inputs.
-const GuardTargetRate = 0.01
+// The payload model's two input checks share a 1% false-flag budget on
+// in-distribution inputs: GuardTargetRate is the unseen-feature share's
+// (its threshold is that upper quantile of held-out inputs), ShapeGuardRate
+// the shape guard's (guard.Config.Rate).
+const (
+	GuardTargetRate = 0.005
+	ShapeGuardRate  = 0.005
+)
 
 func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	train, test, sources, excl, err := trainTest(o, "payload_train.csv", "payload_test.csv", dataset.ReadPayloads)
 	if err != nil {
 		return nil, err
+	}
+	if o.Privacy != nil && o.Privacy.Text != nil {
+		for _, rows := range [][]dataset.PayloadRow{train, test} {
+			for i := range rows {
+				rows[i].Payload = o.Privacy.Text(rows[i].Payload)
+			}
+		}
 	}
 	ch := model.NewContentHasher()
 	counts := map[string]int{}
@@ -268,7 +330,7 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 	for i, r := range train {
 		tv[i] = PayloadGuardVector(r.Payload)
 	}
-	g, err := fitGuard(guard.TextFeatureNames(), tv, o.Seed)
+	g, err := fitGuard(guard.TextFeatureNames(), tv, o.Seed, ShapeGuardRate)
 	if err != nil {
 		return nil, err
 	}
@@ -286,8 +348,9 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 	return model.New(model.Body{InputGuard: rawGuard,
 		Kind: "payload-lr", Name: o.Name, Version: o.Version, Created: o.Created,
 		Features: []string{"char 1-3-grams and word tokens of the decoded, case-folded parameter value"},
-		Lineage:  model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: ch.Sum(), Seed: o.Seed},
-		Metrics:  metrics,
+		Lineage: model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: ch.Sum(), Seed: o.Seed,
+			Privacy: o.lineagePrivacy(o.Privacy != nil && o.Privacy.Text != nil, "")},
+		Metrics: metrics,
 		Thresholds: map[string]float64{"threshold": cfg.Threshold, "unseen_share": unseenCut,
 			"guard_target_rate": GuardTargetRate, "vocabulary": float64(len(c.Names))},
 	}, c)
@@ -300,9 +363,9 @@ func PayloadGuardVector(raw string) []float64 {
 }
 
 // fitGuard fits the input guard on training vectors, seeded like the model.
-func fitGuard(names []string, rows [][]float64, seed int64) (*guard.Guard, error) {
+func fitGuard(names []string, rows [][]float64, seed int64, rate float64) (*guard.Guard, error) {
 	cfg := guard.DefaultConfig()
-	cfg.Forest.Seed = uint64(seed)
+	cfg.Forest.Seed, cfg.Rate = uint64(seed), rate
 	g, err := guard.Fit(cfg, names, rows)
 	if err != nil {
 		return nil, fmt.Errorf("training the input guard: %w", err)
@@ -340,6 +403,9 @@ const HDFSTargetRate = 0.003
 
 func trainHDFS(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	trainPath := filepath.Join(o.Data, dataset.HDFSTrain)
+	if ok, why := o.allow(trainPath); !ok {
+		return nil, refused(trainPath, why)
+	}
 	all, err := dataset.ReadSessions(trainPath, maxRows)
 	if err != nil {
 		return nil, err
@@ -358,6 +424,8 @@ func trainHDFS(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	}
 	var train, heldNormal [][]string
 	var excl []model.Exclusion
+	abnormal, excl = o.allowed(abnormal, excl)
+	normal, excl = o.allowed(normal, excl)
 	if len(normal) == 0 {
 		tr, te := split(len(all), o.HoldOut, o.Seed)
 		for _, i := range tr {
@@ -441,7 +509,7 @@ func trainHDFS(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 		Kind: "seq", Name: o.Name, Version: o.Version, Created: o.Created,
 		Features: []string{"session of log keys (template ids): previous key, order-free session state, recurrence"},
 		Lineage: model.Lineage{Sources: sources, ClassCounts: map[string]int{"normal": len(train)},
-			Exclusions: excl, ContentHash: ch.Sum(), Seed: o.Seed},
+			Exclusions: excl, ContentHash: ch.Sum(), Seed: o.Seed, Privacy: o.lineagePrivacy(false, "sessions of log-key ids")},
 		Metrics:    metrics,
 		Thresholds: map[string]float64{"threshold": m.Threshold, "target_rate": m.TargetRate},
 	}, m)
@@ -469,6 +537,23 @@ func trainTemplates(ctx context.Context, o TrainOptions) (*model.Artifact, error
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no *.log files in %s or its sub-folders", o.Data)
 	}
+	var excl []model.Exclusion
+	kept := files[:0:0]
+	for _, p := range files {
+		if ok, why := o.allow(p); !ok {
+			lines, err := dataset.ReadNonEmptyLines(p, maxLogLines)
+			if err != nil {
+				return nil, err
+			}
+			rel, _ := filepath.Rel(o.Data, p)
+			excl = append(excl, model.Exclusion{Reason: rel + ": " + why, Rows: len(lines)})
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if files = kept; len(files) == 0 {
+		return nil, fmt.Errorf("no *.log file in %s may be used for training (%d excluded by purpose)", o.Data, len(excl))
+	}
 	m, err := drain.New(drain.DefaultConfig())
 	if err != nil {
 		return nil, err
@@ -489,6 +574,11 @@ func trainTemplates(ctx context.Context, o TrainOptions) (*model.Artifact, error
 		}
 		if total+len(lines) > maxLogLines {
 			return nil, fmt.Errorf("%s: more than %d lines in all", o.Data, maxLogLines)
+		}
+		if o.Privacy != nil && o.Privacy.Line != nil {
+			for i, l := range lines {
+				lines[i] = o.Privacy.Line(l)
+			}
 		}
 		src, err := fileSource(p, len(lines))
 		if err != nil {
@@ -531,7 +621,8 @@ func trainTemplates(ctx context.Context, o TrainOptions) (*model.Artifact, error
 	return model.New(model.Body{
 		Kind: "drain", Name: o.Name, Version: o.Version, Created: o.Created,
 		Features: []string{"log message content (header learned per file and removed)"},
-		Lineage:  model.Lineage{Sources: sources, ClassCounts: counts, ContentHash: ch.Sum(), Seed: o.Seed},
+		Lineage: model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: ch.Sum(), Seed: o.Seed,
+			Privacy: o.lineagePrivacy(o.Privacy != nil && o.Privacy.Line != nil, "")},
 		Metrics: map[string]float64{"lines": float64(total), "templates": float64(len(m.Clusters())),
 			"heldout_lines": float64(heldTotal), "heldout_new_template_rate": ratio(heldNew, heldTotal)},
 		Thresholds: map[string]float64{"sim_threshold": drain.DefaultConfig().SimThreshold},
@@ -626,7 +717,7 @@ func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 			return nil, fmt.Errorf("training row %d: %w", i+1, err)
 		}
 	}
-	g, err := fitGuard(m.Names, tv, o.Seed)
+	g, err := fitGuard(m.Names, tv, o.Seed, guard.DefaultConfig().Rate)
 	if err != nil {
 		return nil, err
 	}
@@ -646,9 +737,23 @@ func trainKDD(ctx context.Context, o TrainOptions) (*model.Artifact, error) {
 	}
 	return model.New(model.Body{InputGuard: rawGuard,
 		Kind: "nsl-kdd", Name: o.Name, Version: o.Version, Created: o.Created, Features: m.Names,
-		Lineage: model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: contentHash, Seed: o.Seed},
+		Lineage: model.Lineage{Sources: sources, ClassCounts: counts, Exclusions: excl, ContentHash: contentHash, Seed: o.Seed,
+			Privacy: o.lineagePrivacy(false, "connection features without addresses or names")},
 		Metrics: map[string]float64{"heldout_n": float64(len(test)), "accuracy": ratio(tp+tn, len(test)),
 			"precision": p, "recall": rc, "f1": f1, "forest_auc": auc(scores, labels), "input_guard_flag_rate": guardRate},
 		Thresholds: map[string]float64{"lr": 0.5, "forest": m.Forest.Threshold, "forest_target_rate": m.Forest.Cfg.TargetRate},
 	}, m.Params())
+}
+
+// allowed drops the files the purpose filter excludes, recording each.
+func (o *TrainOptions) allowed(names []string, excl []model.Exclusion) ([]string, []model.Exclusion) {
+	var kept []string
+	for _, n := range names {
+		if ok, why := o.allow(filepath.Join(o.Data, n)); !ok {
+			excl = append(excl, model.Exclusion{Reason: n + " not used: " + why})
+			continue
+		}
+		kept = append(kept, n)
+	}
+	return kept, excl
 }

@@ -268,7 +268,10 @@ func TestPayloadSharedData(t *testing.T) {
 // payloads measured apart (an attack pays for its explanation).
 func BenchmarkPayloadDetect(b *testing.B) {
 	_, a := trainRegistry(b)
-	d, err := mlmodel.NewPayload(mlmodel.PayloadOptions{Artifact: a})
+	// The same model without its input guard: the guard's cost is the difference.
+	body := a.Body
+	body.InputGuard = nil
+	unguarded, err := model.New(body, json.RawMessage(a.Body.Params))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -289,14 +292,23 @@ func BenchmarkPayloadDetect(b *testing.B) {
 		evs[kind] = append(evs[kind], ev)
 	}
 	emit := func(signal.Signal) {}
-	for _, kind := range []string{"benign", "attack"} {
-		b.Run(kind, func(b *testing.B) {
-			es := evs[kind]
-			for i := 0; i < b.N; i++ {
-				d.Detect(context.Background(), es[i%len(es)], emit)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		})
+	for _, art := range []struct {
+		name string
+		a    *model.Artifact
+	}{{"guarded", a}, {"unguarded", unguarded}} {
+		d, err := mlmodel.NewPayload(mlmodel.PayloadOptions{Artifact: art.a})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, kind := range []string{"benign", "attack"} {
+			b.Run(art.name+"/"+kind, func(b *testing.B) {
+				es := evs[kind]
+				for i := 0; i < b.N; i++ {
+					d.Detect(context.Background(), es[i%len(es)], emit)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
 	}
 }
 

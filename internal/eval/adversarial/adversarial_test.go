@@ -100,7 +100,7 @@ func checkCommon(t *testing.T, m map[string]any) {
 // small shrinks model sizes for CI; the code path is the same.
 func small(t *testing.T) {
 	old := size
-	size = scale{trees: 30, guardTrees: 30, tamperTrials: 100}
+	size = scale{trees: 30, guardTrees: 30, guardRef: 1000, tamperTrials: 100}
 	t.Cleanup(func() { size = old })
 }
 

@@ -77,8 +77,7 @@ func fitSessionGuard(z *sessionFeaturizer, ss [][]string, seed int64) (*guard.Gu
 	for i, s := range ss {
 		gv[i] = z.vec(s)
 	}
-	cfg := guard.DefaultConfig()
-	cfg.Forest.Trees, cfg.Forest.Seed = size.guardTrees, uint64(seed)
+	cfg := guardConfig(seed)
 	return guard.Fit(cfg, z.names, gv)
 }
 

@@ -23,10 +23,17 @@ const (
 
 // scale sets the sizes a run uses; tests shrink it to run in CI.
 type scale struct {
-	trees, guardTrees, tamperTrials int
+	trees, guardTrees, guardRef, tamperTrials int
 }
 
-var size = scale{trees: 100, guardTrees: 100, tamperTrials: 200}
+var size = scale{trees: 100, guardTrees: 100, guardRef: guard.DefaultConfig().RefSize, tamperTrials: 200}
+
+// guardConfig is the input guard's configuration at the run's scale.
+func guardConfig(seed int64) guard.Config {
+	cfg := guard.DefaultConfig()
+	cfg.Forest.Trees, cfg.Forest.Seed, cfg.RefSize = size.guardTrees, uint64(seed), size.guardRef
+	return cfg
+}
 
 type forestModel struct {
 	f         *iforest.Forest
@@ -133,8 +140,7 @@ func runKDD(ctx context.Context, dir string, seed int64, progress io.Writer) (*R
 		return nil, fmt.Errorf("champion model: %w", err)
 	}
 	// The live model's input guard, fitted on its own training window.
-	cgcfg := guard.DefaultConfig()
-	cgcfg.Forest.Trees, cgcfg.Forest.Seed = size.guardTrees, uint64(seed)
+	cgcfg := guardConfig(seed)
 	cg, err := guard.Fit(cgcfg, z.names, champV)
 	if err != nil {
 		return nil, fmt.Errorf("champion input guard: %w", err)
@@ -193,8 +199,7 @@ func runKDD(ctx context.Context, dir string, seed int64, progress io.Writer) (*R
 	// Evasion: mimicry moves each test attack's numeric features toward the
 	// window's normal median by a budget share; categorical features (the
 	// protocol, service and flag an attack needs) stay.
-	gcfg := guard.DefaultConfig()
-	gcfg.Forest.Trees, gcfg.Forest.Seed = size.guardTrees, uint64(seed)
+	gcfg := guardConfig(seed)
 	g, err := guard.Fit(gcfg, z.names, windowV)
 	if err != nil {
 		return nil, fmt.Errorf("input guard: %w", err)
@@ -378,8 +383,7 @@ func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, se
 		if err != nil {
 			return err
 		}
-		cfg := guard.DefaultConfig()
-		cfg.Forest.Trees, cfg.Forest.Seed = size.guardTrees, uint64(seed)
+		cfg := guardConfig(seed)
 		g, err := guard.Fit(cfg, z.names, tv)
 		if err != nil {
 			return fmt.Errorf("input guard without %s: %w", h, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/ml/model"
 	"github.com/rampart-ids/rampart/internal/ml/payload"
 	"github.com/rampart-ids/rampart/internal/ml/robust"
+	"github.com/rampart-ids/rampart/internal/modelreg"
 	"github.com/rampart-ids/rampart/internal/sigma"
 	"github.com/rampart-ids/rampart/rules"
 )
@@ -65,55 +66,21 @@ func webEvent(p string) *event.Event {
 
 func ruleHit(d *sigma.Detector, p string) bool { return len(d.Matches(webEvent(p))) > 0 }
 
-// payloadFeatures are dense, model-independent properties of a payload
-// for the input guard, plus the classifier's unseen-feature share.
-var payloadSpecials = "'\"<>/\\.;|&()=-#%*+,:@$!?[]{}~^`_"
-
-func payloadFeatureNames() []string {
-	names := []string{"log_len", "unseen_share", "letters", "digits", "spaces", "upper", "nonascii"}
-	for _, c := range payloadSpecials {
-		names = append(names, "char_"+string(c))
-	}
-	return names
-}
-
-func payloadVec(c *payload.Classifier, p string) []float64 {
-	n := float64(max(1, len(p)))
-	v := make([]float64, 0, 7+len(payloadSpecials))
-	var letters, digits, spaces, upper, nonascii float64
-	counts := map[rune]float64{}
-	for _, r := range p {
-		switch {
-		case r >= 'a' && r <= 'z':
-			letters++
-		case r >= 'A' && r <= 'Z':
-			letters++
-			upper++
-		case r >= '0' && r <= '9':
-			digits++
-		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
-			spaces++
-		case r > 127:
-			nonascii++
-		default:
-			counts[r]++
-		}
-	}
-	v = append(v, math.Log1p(float64(len(p))), c.Score(p).Unseen, letters/n, digits/n, spaces/n, upper/n, nonascii/n)
-	for _, ch := range payloadSpecials {
-		v = append(v, counts[ch]/n)
-	}
-	return v
-}
-
-func fitPayloadGuard(c *payload.Classifier, rows []payloadRow, seed int64) (*guard.Guard, error) {
+// fitPayloadGuard fits the production input guard of the payload model
+// (modelreg.PayloadGuardVector: the shape of the decoded value) on rows.
+func fitPayloadGuard(rows []payloadRow, seed int64) (*guard.Guard, error) {
 	gv := make([][]float64, len(rows))
 	for i, r := range rows {
-		gv[i] = payloadVec(c, r.Payload)
+		gv[i] = modelreg.PayloadGuardVector(r.Payload)
 	}
-	cfg := guard.DefaultConfig()
-	cfg.Forest.Trees, cfg.Forest.Seed = size.guardTrees, uint64(seed)
-	return guard.Fit(cfg, payloadFeatureNames(), gv)
+	cfg := guardConfig(seed)
+	cfg.Rate = modelreg.ShapeGuardRate
+	return guard.Fit(cfg, guard.TextFeatureNames(), gv)
+}
+
+func guardFlags(g *guard.Guard, p string) (bool, error) {
+	c, err := g.Check(modelreg.PayloadGuardVector(p))
+	return c.Flagged, err
 }
 
 func trainPayload(rows []payloadRow) (*payload.Classifier, error) {
@@ -182,7 +149,7 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 		return nil, fmt.Errorf("champion model: %w", err)
 	}
 	// The live model's input guard, fitted on its own training rows.
-	cg, err := fitPayloadGuard(champion, champRows, seed)
+	cg, err := fitPayloadGuard(champRows, seed)
 	if err != nil {
 		return nil, fmt.Errorf("champion input guard: %w", err)
 	}
@@ -226,7 +193,7 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 	}
 	// Evasion against the defended clean model; the stack adds the rules
 	// and the input guard (fitted on the training window's inputs).
-	g, err := fitPayloadGuard(def0, windowRows, seed)
+	g, err := fitPayloadGuard(windowRows, seed)
 	if err != nil {
 		return nil, fmt.Errorf("input guard: %w", err)
 	}
@@ -253,11 +220,11 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 				stack++
 				continue
 			}
-			c, err := g.Check(payloadVec(def0, q))
+			flagged, err := guardFlags(g, q)
 			if err != nil {
 				return nil, err
 			}
-			if c.Flagged {
+			if flagged {
 				stack++
 			}
 		}
@@ -268,11 +235,11 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 	// The stack's cost on benign test traffic, beside its recall.
 	sfp := 0
 	for _, p := range testNormal {
-		c, err := g.Check(payloadVec(def0, p))
+		flagged, err := guardFlags(g, p)
 		if err != nil {
 			return nil, err
 		}
-		if def0.Score(p).Attack || ruleHit(det, p) || c.Flagged {
+		if def0.Score(p).Attack || ruleHit(det, p) || flagged {
 			sfp++
 		}
 	}
@@ -312,11 +279,11 @@ func defendPayload(champion *payload.Classifier, cg *guard.Guard, det *sigma.Det
 		if champion.Score(r.Payload).Attack || ruleHit(det, r.Payload) {
 			alerted[items[i].id] = true
 		}
-		c, err := cg.Check(payloadVec(champion, r.Payload))
+		flagged, err := guardFlags(cg, r.Payload)
 		if err != nil {
 			return nil, robust.Report{}, err
 		}
-		if c.Flagged {
+		if flagged {
 			guarded[items[i].id] = true
 		}
 	}
@@ -413,7 +380,12 @@ func percentAll(s string) string {
 
 // payloadOOD holds each attack type with at least 10 rows out of the
 // classifier and guard's training (70% of the other rows) and measures the
-// guard's flag rate on it and on the other 30%.
+// production guard's flag rate on it and on the other 30%: the shape guard
+// (guard.Guard on modelreg.PayloadGuardVector) or an unseen-feature share
+// above the cut calibrated, as `rampart model train` does, at the
+// 1-modelreg.GuardTargetRate quantile of held-out inputs the model scores
+// benign (the even-numbered in-distribution rows; false flags are counted
+// on the odd-numbered ones).
 func payloadOOD(ctx context.Context, rows []payloadRow, seed int64, res *Result, progress io.Writer) error {
 	count := map[string]int{}
 	for _, r := range rows {
@@ -434,7 +406,7 @@ func payloadOOD(ctx context.Context, rows []payloadRow, seed int64, res *Result,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var train, in, out []payloadRow
+		var train, calib, in, out []payloadRow
 		k := 0
 		for _, r := range rows {
 			switch {
@@ -442,6 +414,9 @@ func payloadOOD(ctx context.Context, rows []payloadRow, seed int64, res *Result,
 				out = append(out, r)
 			case k%10 < 7:
 				train = append(train, r)
+				k++
+			case k%2 == 0:
+				calib = append(calib, r)
 				k++
 			default:
 				in = append(in, r)
@@ -452,17 +427,35 @@ func payloadOOD(ctx context.Context, rows []payloadRow, seed int64, res *Result,
 		if err != nil {
 			return err
 		}
-		tv := make([][]float64, len(train))
-		for i, r := range train {
-			tv[i] = payloadVec(c, r.Payload)
-		}
-		cfg := guard.DefaultConfig()
-		cfg.Forest.Trees, cfg.Forest.Seed = size.guardTrees, uint64(seed)
-		g, err := guard.Fit(cfg, payloadFeatureNames(), tv)
+		g, err := fitPayloadGuard(train, seed)
 		if err != nil {
 			return fmt.Errorf("input guard without %s: %w", h, err)
 		}
-		f, fp, err := guardRates(g, out, in, func(r payloadRow) ([]float64, error) { return payloadVec(c, r.Payload), nil })
+		var us []float64
+		for _, r := range calib {
+			if s := c.Score(r.Payload); !s.Attack {
+				us = append(us, s.Unseen)
+			}
+		}
+		cut := math.Min(quantile(us, 1-modelreg.GuardTargetRate), 0.999)
+		rate := func(rs []payloadRow) (float64, error) {
+			n := 0
+			for _, r := range rs {
+				flagged, err := guardFlags(g, r.Payload)
+				if err != nil {
+					return 0, err
+				}
+				if flagged || c.Score(r.Payload).Unseen > cut {
+					n++
+				}
+			}
+			return float64(n) / float64(max(1, len(rs))), nil
+		}
+		f, err := rate(out)
+		if err != nil {
+			return err
+		}
+		fp, err := rate(in)
 		if err != nil {
 			return err
 		}
@@ -474,6 +467,6 @@ func payloadOOD(ctx context.Context, rows []payloadRow, seed int64, res *Result,
 	if len(held) > 0 {
 		res.OODFlagRate, res.OODFalse = sumF/float64(len(held)), sumFP/float64(len(held))
 	}
-	res.Notes = append(res.Notes, "ood rates are means over held-out attack types (each type held out of the classifier's and guard's training in turn)")
+	res.Notes = append(res.Notes, "ood rates are means over held-out attack types (each type held out of the classifier's and guard's training in turn); the guard is the production one: input shape guard or unseen-feature share")
 	return nil
 }

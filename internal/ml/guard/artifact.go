@@ -38,6 +38,7 @@ func FromArtifact(a *model.Artifact) (*Guard, error) {
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("model %s@%s: %w", a.Body.Name, a.Body.Version, err)
 	}
+	g.index()
 	return &g, nil
 }
 
@@ -48,7 +49,7 @@ func (g *Guard) Validate() error {
 	if d == 0 {
 		return errors.New("input guard: no features")
 	}
-	for name, n := range map[string]int{"lo": len(g.Lo), "hi": len(g.Hi), "spread": len(g.Spread), "median": len(g.Median), "scale": len(g.Scale)} {
+	for name, n := range map[string]int{"lo": len(g.Lo), "hi": len(g.Hi), "spread": len(g.Spread), "median": len(g.Median), "scale": len(g.Scale), "fixed": len(g.Fixed)} {
 		if n != d {
 			return fmt.Errorf("input guard: %s has %d values for %d features", name, n, d)
 		}

@@ -2,14 +2,23 @@
 // vector, the guard checks it against the model's training support, so an
 // input unlike anything the model learned never scores silently as benign.
 //
-// Two checks on the inputs themselves, each calibrated on a held-back
-// slice of the training rows so that together they flag about Config.Rate
-// of in-distribution inputs:
+// Checks on the inputs themselves:
+//   - unseen value: a feature that had one value in every training row
+//     (a category slot never set, a character class never used) and now
+//     has another is outside the support by construction;
 //   - range: per-feature training quantiles [Lo, Hi]; the score is the sum
 //     over features of how far a value lies outside, in units of the
 //     feature's spread, capped per feature so one feature cannot dominate;
 //   - isolation depth: an isolation forest grown on the training inputs
-//     (all classes: it measures support, not maliciousness).
+//     (all classes: it measures support, not maliciousness);
+//   - neighbour distance: the distance to the K-th nearest of up to
+//     RefSize training rows, each feature in units of its standard
+//     deviation (a rare category weighs as much as its rarity).
+//
+// The last three are calibrated together on a held-back slice of the
+// training rows: each gets the same tail level, chosen so that their union
+// flags Config.Rate of those in-distribution rows. Nothing is tuned on
+// out-of-support data.
 //
 // A Monitor adds the stream view: a sliding window's feature distributions
 // against the training's (population stability index) and its input rate.
@@ -39,8 +48,8 @@ type Config struct {
 	LoQ, HiQ float64
 	// Cap bounds one feature's share of the range score (in spreads).
 	Cap float64
-	// Rate is the share of in-distribution inputs the guard may flag; each
-	// check gets a third.
+	// Rate is the share of in-distribution inputs the range, depth and
+	// distance checks together may flag.
 	Rate float64
 	// Holdout is the share of training rows kept back for calibration.
 	Holdout float64
@@ -56,7 +65,7 @@ type Config struct {
 // DefaultConfig flags about 1% of in-distribution inputs.
 func DefaultConfig() Config {
 	fc := iforest.DefaultConfig()
-	return Config{LoQ: 0.001, HiQ: 0.999, Cap: 10, Rate: 0.01, Holdout: 0.2, Forest: fc, RefSize: 4000, K: 1, MaxRows: 5_000_000}
+	return Config{LoQ: 0.001, HiQ: 0.999, Cap: 10, Rate: 0.01, Holdout: 0.2, Forest: fc, RefSize: 20000, K: 1, MaxRows: 5_000_000}
 }
 
 // Guard is a fitted input guard. Exported fields serialise with the model.
@@ -66,12 +75,16 @@ type Guard struct {
 	Hi       []float64 `json:"hi"`
 	Spread   []float64 `json:"spread"` // unit of the range score per feature
 	Median   []float64 `json:"median"`
-	Cap      float64   `json:"cap"`
-	// RangeThreshold and DepthThreshold are the calibrated cut-offs.
+	// Fixed marks features with one value (Median) in every training row.
+	Fixed []bool  `json:"fixed"`
+	Cap   float64 `json:"cap"`
+	// RangeThreshold, DepthThreshold and DistThreshold are the calibrated
+	// cut-offs; Alpha is the tail level each was set at.
 	RangeThreshold float64 `json:"range_threshold"`
 	DepthThreshold float64 `json:"depth_threshold"`
 	DistThreshold  float64 `json:"dist_threshold"`
-	// Ref holds reference rows (row-major, scaled by Scale) for the
+	Alpha          float64 `json:"alpha"`
+	// Ref holds reference rows (row-major, divided by Scale) for the
 	// k-nearest-neighbour distance; K is the neighbour used.
 	Ref    []float64       `json:"ref"`
 	Scale  []float64       `json:"scale"`
@@ -83,6 +96,9 @@ type Guard struct {
 	// Shares[j][b] is the share of training rows in feature j's bin b.
 	Shares [][]float64 `json:"shares"`
 	Rows   int         `json:"rows"`
+
+	// pivot and pdist index Ref for knn (rebuilt by index, not stored).
+	pivot, pdist []float64
 }
 
 // ErrDim means a vector has the wrong number of features.
@@ -121,7 +137,8 @@ func Fit(cfg Config, features []string, rows [][]float64) (*Guard, error) {
 		return nil, fmt.Errorf("fitting input guard: %d rows are too few", len(rows))
 	}
 	g := &Guard{Features: append([]string(nil), features...), Cap: cfg.Cap, Rows: len(rows),
-		Lo: make([]float64, d), Hi: make([]float64, d), Spread: make([]float64, d), Median: make([]float64, d), Bins: make([][]float64, d), Shares: make([][]float64, d), Scale: make([]float64, d), K: cfg.K}
+		Lo: make([]float64, d), Hi: make([]float64, d), Spread: make([]float64, d), Median: make([]float64, d), Fixed: make([]bool, d),
+		Bins: make([][]float64, d), Shares: make([][]float64, d), Scale: make([]float64, d), K: cfg.K}
 	col := make([]float64, len(fit))
 	for j := 0; j < d; j++ {
 		for i, r := range fit {
@@ -130,6 +147,9 @@ func Fit(cfg Config, features []string, rows [][]float64) (*Guard, error) {
 		sort.Float64s(col)
 		g.Lo[j], g.Hi[j] = quantile(col, cfg.LoQ), quantile(col, cfg.HiQ)
 		g.Median[j] = quantile(col, 0.5)
+		// Fixed: one value in every fit row. Calibration rows that differ
+		// count against the flag budget of the other checks.
+		g.Fixed[j] = col[0] == col[len(col)-1]
 		// Spread: the support's width, or (for features constant in
 		// training) a unit scale so any departure counts but stays capped.
 		g.Spread[j] = g.Hi[j] - g.Lo[j]
@@ -143,14 +163,20 @@ func Fit(cfg Config, features []string, rows [][]float64) (*Guard, error) {
 				edges = append(edges, e)
 			}
 		}
-		// Distance scale: the central 90% width, so heavy tails do not
-		// shrink everything else; binary features get their own width.
-		g.Scale[j] = quantile(col, 0.95) - quantile(col, 0.05)
-		if g.Scale[j] <= 0 {
-			g.Scale[j] = g.Hi[j] - g.Lo[j]
+		// Distance unit: the standard deviation, so a rare value (a
+		// category slot set in 1 row of 1,000) counts by its rarity; a
+		// floor keeps near-constant features from dominating everything.
+		mean, ss := 0.0, 0.0
+		for _, v := range col {
+			mean += v
 		}
-		if g.Scale[j] <= 0 {
-			g.Scale[j] = 1
+		mean /= float64(len(col))
+		for _, v := range col {
+			ss += (v - mean) * (v - mean)
+		}
+		g.Scale[j] = math.Sqrt(ss / float64(len(col)))
+		if floor := 1e-3 * math.Max(1, math.Abs(mean)); g.Scale[j] < floor {
+			g.Scale[j] = floor
 		}
 		g.Bins[j] = edges
 		g.Shares[j] = make([]float64, len(edges)+1)
@@ -158,13 +184,26 @@ func Fit(cfg Config, features []string, rows [][]float64) (*Guard, error) {
 			g.Shares[j][bin(edges, v)] += 1 / float64(len(col))
 		}
 	}
-	// Reference rows: an even stride through the fit rows (deterministic).
-	step := max(1, len(fit)/cfg.RefSize)
-	for i := 0; i < len(fit) && len(g.Ref) < cfg.RefSize*d; i += step {
-		for j, v := range fit[i] {
-			g.Ref = append(g.Ref, v/g.Scale[j])
+	// Reference rows: distinct fit rows in distance units, rounded to 1e-4
+	// of a unit (plenty for a distance, and a smaller artifact), an even
+	// stride through them when there are more than RefSize (deterministic).
+	seen := map[string]bool{}
+	var refs [][]float64
+	for _, r := range fit {
+		row := make([]float64, d)
+		for j, v := range r {
+			row[j] = math.Round(v/g.Scale[j]*1e4) / 1e4
+		}
+		if key := fmt.Sprint(row); g.K > 1 || !seen[key] {
+			seen[key] = true
+			refs = append(refs, row)
 		}
 	}
+	step := max(1, (len(refs)+cfg.RefSize-1)/cfg.RefSize)
+	for i := 0; i < len(refs); i += step {
+		g.Ref = append(g.Ref, refs[i]...)
+	}
+	g.index()
 	fc := cfg.Forest
 	fc.TargetRate = cfg.Rate / 3
 	f, err := iforest.Fit(fc, features, fit)
@@ -173,26 +212,149 @@ func Fit(cfg Config, features []string, rows [][]float64) (*Guard, error) {
 	}
 	g.Forest = f
 	rs, ds, ks := make([]float64, len(cal)), make([]float64, len(cal)), make([]float64, len(cal))
+	unseen := make([]bool, len(cal))
 	for i, r := range cal {
 		rs[i], _ = g.rangeScore(r, nil)
-		res, err := f.Score(r)
-		if err != nil {
-			return nil, fmt.Errorf("calibrating input guard: %w", err)
-		}
-		ds[i] = res.Score
+		ds[i] = g.depth(r)
 		ks[i] = g.knn(r)
+		unseen[i] = g.unseen(r)
 	}
-	sort.Float64s(ks)
-	sort.Float64s(rs)
-	sort.Float64s(ds)
-	g.RangeThreshold = quantile(rs, 1-cfg.Rate/3)
-	g.DepthThreshold = quantile(ds, 1-cfg.Rate/3)
-	g.DistThreshold = quantile(ks, 1-cfg.Rate/3)
+	g.calibrate(rs, ds, ks, unseen, cfg.Rate)
 	return g, nil
 }
 
+// unseen reports a feature fixed in training with another value.
+func (g *Guard) unseen(x []float64) bool {
+	for j, v := range x {
+		if g.Fixed[j] && v != g.Median[j] {
+			return true
+		}
+	}
+	return false
+}
+
+// calibrate sets the three thresholds at one tail level alpha, the largest
+// whose union with the unseen-value flags flags at most rate of the
+// calibration rows.
+func (g *Guard) calibrate(rs, ds, ks []float64, unseen []bool, rate float64) {
+	n := len(rs)
+	srs, sds, sks := sorted(rs), sorted(ds), sorted(ks)
+	set := func(alpha float64) int {
+		g.Alpha = alpha
+		g.RangeThreshold = quantile(srs, 1-alpha)
+		g.DepthThreshold = quantile(sds, 1-alpha)
+		g.DistThreshold = quantile(sks, 1-alpha)
+		flagged := 0
+		for i := 0; i < n; i++ {
+			if unseen[i] || rs[i] > g.RangeThreshold || ds[i] > g.DepthThreshold || ks[i] > g.DistThreshold {
+				flagged++
+			}
+		}
+		return flagged
+	}
+	lo, hi := 0.0, rate // the union flags at least alpha of the rows
+	budget := int(math.Floor(rate * float64(n)))
+	for range 40 {
+		mid := (lo + hi) / 2
+		if set(mid) <= budget {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	set(lo)
+}
+
+func sorted(xs []float64) []float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s
+}
+
+// depth is the isolation forest's score of x without the attributions
+// Forest.Score builds (the guard runs on every input).
+func (g *Guard) depth(x []float64) float64 {
+	f := g.Forest
+	sum := 0.0
+	for i := range f.Trees {
+		nodes := f.Trees[i].Nodes
+		n, depth := 0, 0
+		for nodes[n].Feature >= 0 {
+			nd := nodes[n]
+			if x[nd.Feature] < nd.Split {
+				n = int(nd.Left)
+			} else {
+				n = int(nd.Right)
+			}
+			depth++
+		}
+		sum += float64(depth) + avgPath(nodes[n].Size)
+	}
+	return math.Pow(2, -sum/float64(len(f.Trees))/avgPath(min(f.Cfg.SampleSize, f.Rows)))
+}
+
+// avgPath is the mean path length of an unsuccessful search in a binary
+// search tree of n rows (the isolation forest's normaliser).
+func avgPath(n int) float64 {
+	switch {
+	case n <= 1:
+		return 0
+	case n == 2:
+		return 1
+	}
+	return 2*(math.Log(float64(n-1))+0.5772156649) - 2*float64(n-1)/float64(n)
+}
+
+// index orders the reference rows by their distance to a pivot (their
+// centroid) so knn can skip rows the triangle inequality rules out:
+// |d(x,p) − d(r,p)| ≤ d(x,r).
+func (g *Guard) index() {
+	d := len(g.Features)
+	n := len(g.Ref) / d
+	if n == 0 {
+		return
+	}
+	g.pivot = make([]float64, d)
+	for off := 0; off < len(g.Ref); off += d {
+		for j := range d {
+			g.pivot[j] += g.Ref[off+j] / float64(n)
+		}
+	}
+	type row struct {
+		dist float64
+		off  int
+	}
+	rows := make([]row, n)
+	for i := range rows {
+		rows[i] = row{dist2(g.Ref[i*d:(i+1)*d], g.pivot, math.Inf(1)), i * d}
+	}
+	sort.SliceStable(rows, func(a, b int) bool { return rows[a].dist < rows[b].dist })
+	ref := make([]float64, 0, len(g.Ref))
+	g.pdist = make([]float64, n)
+	for i, r := range rows {
+		ref = append(ref, g.Ref[r.off:r.off+d]...)
+		g.pdist[i] = math.Sqrt(r.dist)
+	}
+	g.Ref = ref
+}
+
+// dist2 is the squared Euclidean distance, abandoned (returned as is)
+// once it reaches bound.
+func dist2(a, b []float64, bound float64) float64 {
+	s := 0.0
+	for j, v := range a {
+		e := v - b[j]
+		s += e * e
+		if s >= bound {
+			return s
+		}
+	}
+	return s
+}
+
 // knn is the Euclidean distance (in Scale units) from x to its K-th
-// nearest reference row. Partial sums stop early once past the current K-th.
+// nearest reference row. It walks outward from x's place in the pivot
+// order and stops each way once no further row can be nearer.
 func (g *Guard) knn(x []float64) float64 {
 	d := len(x)
 	if d == 0 || len(g.Ref) < d {
@@ -202,30 +364,48 @@ func (g *Guard) knn(x []float64) float64 {
 	for j, v := range x {
 		xs[j] = v / g.Scale[j]
 	}
+	n := len(g.Ref) / d
 	best := make([]float64, 0, g.K+1) // ascending squared distances
 	bound := math.Inf(1)
-	for off := 0; off+d <= len(g.Ref); off += d {
-		row := g.Ref[off : off+d]
-		s := 0.0
-		for j, v := range xs {
-			e := v - row[j]
-			s += e * e
-			if s >= bound {
-				break
-			}
-		}
+	consider := func(i int) {
+		s := dist2(xs, g.Ref[i*d:(i+1)*d], bound)
 		if s >= bound {
-			continue
+			return
 		}
-		i := sort.SearchFloat64s(best, s)
+		k := sort.SearchFloat64s(best, s)
 		best = append(best, 0)
-		copy(best[i+1:], best[i:])
-		best[i] = s
+		copy(best[k+1:], best[k:])
+		best[k] = s
 		if len(best) > g.K {
 			best = best[:g.K]
 		}
 		if len(best) == g.K {
 			bound = best[g.K-1]
+		}
+	}
+	if len(g.pdist) != n || g.pivot == nil {
+		for i := range n {
+			consider(i)
+		}
+		return math.Sqrt(best[len(best)-1])
+	}
+	px := math.Sqrt(dist2(xs, g.pivot, math.Inf(1)))
+	hi := sort.SearchFloat64s(g.pdist, px)
+	lo := hi - 1
+	for lo >= 0 || hi < n {
+		r := math.Sqrt(bound)
+		okLo := lo >= 0 && px-g.pdist[lo] < r
+		okHi := hi < n && g.pdist[hi]-px < r
+		if !okLo && !okHi {
+			break
+		}
+		// Take the side whose next row is nearer in pivot distance.
+		if okLo && (!okHi || px-g.pdist[lo] <= g.pdist[hi]-px) {
+			consider(lo)
+			lo--
+		} else {
+			consider(hi)
+			hi++
 		}
 	}
 	return math.Sqrt(best[len(best)-1])
@@ -257,6 +437,8 @@ type Check struct {
 	RangeScore float64 // sum of capped excesses
 	Depth      float64 // isolation score of the input among training inputs
 	Distance   float64 // scaled distance to the K-th nearest reference row
+	// ByUnseen: a feature fixed in training has another value.
+	ByUnseen   bool
 	ByRange    bool
 	ByDepth    bool
 	ByDistance bool
@@ -301,18 +483,19 @@ func (g *Guard) Check(x []float64) (Check, error) {
 	if c.RangeScore, err = g.rangeScore(x, &c.Out); err != nil {
 		return Check{}, err
 	}
-	res, err := g.Forest.Score(x)
-	if err != nil {
-		return Check{}, fmt.Errorf("checking input: %w", err)
-	}
-	c.Depth = res.Score
+	c.ByUnseen = g.unseen(x)
+	c.Depth = g.depth(x)
 	c.ByRange = c.RangeScore > g.RangeThreshold
 	c.ByDepth = c.Depth > g.DepthThreshold
 	c.Distance = g.knn(x)
 	c.ByDistance = c.Distance > g.DistThreshold
-	c.Flagged = c.ByRange || c.ByDepth || c.ByDistance
+	c.Flagged = c.ByUnseen || c.ByRange || c.ByDepth || c.ByDistance
 	sort.SliceStable(c.Out, func(a, b int) bool { return c.Out[a].Excess > c.Out[b].Excess })
 	if c.Flagged && len(c.Out) == 0 {
+		res, err := g.Forest.Score(x)
+		if err != nil {
+			return Check{}, fmt.Errorf("checking input: %w", err)
+		}
 		for _, t := range res.Explanation.Top {
 			c.Unusual = append(c.Unusual, t.Feature)
 		}
