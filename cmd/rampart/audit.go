@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rampart-ids/rampart/internal/app"
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/config"
 	"github.com/rampart-ids/rampart/internal/store/postgres"
@@ -226,15 +227,21 @@ func printReport(w io.Writer, rep audit.Report, asJSON bool, opts audit.VerifyOp
 
 func newAuditExportCmd() *cobra.Command {
 	var (
-		f                 auditFlags
-		since, until, out string
+		f                         auditFlags
+		since, until, out, reason string
+		actor                     string
+		clearText                 bool
 	)
 	cmd := &cobra.Command{
-		Use:   "export [--since T] [--until T] [-o file.jsonl]",
+		Use:   "export [--since T] [--until T] [-o file.jsonl] [--clear --reason R]",
 		Short: "Write audit records and checkpoints as JSON lines for auditors",
 		Long: "Writes the records with since <= time < until (RFC 3339 or YYYY-MM-DD), continued to the next\n" +
 			"checkpoint so a signature covers every record, with the checkpoints on their own lines.\n" +
-			"Verify offline with: rampart audit verify --file export.jsonl --pubkey keys.pub",
+			"When privacy is enabled in the config (the default), personal data in actors, subjects and\n" +
+			"explanations is replaced by the node's pseudonyms; content hashes of such an export no longer\n" +
+			"match, so it is for reading. --clear writes the records as stored, after recording the export\n" +
+			"(actor and reason) in the audit log itself. Verify a clear export offline with:\n" +
+			"rampart audit verify --file export.jsonl --pubkey keys.pub",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -250,11 +257,32 @@ func newAuditExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, closer, err := openAuditStore(ctx, cfg)
-			if err != nil {
-				return err
+			pseudonymize := !cfg.Privacy.Disabled && !clearText
+			if clearText && !cfg.Privacy.Disabled && len(reason) > 1024 {
+				return errors.New("--reason: at most 1024 bytes")
 			}
-			defer closer.Close()
+			var src audit.Source
+			if clearText && !cfg.Privacy.Disabled {
+				// A clear export of personal data is itself a recorded act:
+				// recorded first, so an unrecorded clear export cannot happen.
+				l, closer, err := openAuditLog(ctx, &f)
+				if err != nil {
+					return err
+				}
+				defer closer.Close()
+				expl := fmt.Sprintf("clear (not pseudonymized) audit export, since %q until %q; reason: %s", since, until, reason)
+				if _, err := l.Record(ctx, audit.Change(audit.WithActor(ctx, actor), ActionAuditExported, "audit_chain", "export", "", nil, expl)); err != nil {
+					return fmt.Errorf("recording the clear export: %w", err)
+				}
+				src = l.Store()
+			} else {
+				st, closer, err := openAuditStore(ctx, cfg)
+				if err != nil {
+					return err
+				}
+				defer closer.Close()
+				src = st
+			}
 			w := cmd.OutOrStdout()
 			if out != "" && out != "-" {
 				fh, err := os.Create(out)
@@ -264,8 +292,21 @@ func newAuditExportCmd() *cobra.Command {
 				defer fh.Close()
 				w = fh
 			}
-			n, err := audit.Export(ctx, st, w, opts)
-			if err != nil {
+			var n int64
+			if pseudonymize {
+				p, maps, err := app.OpenPrivacy(cfg.DataDir, cfg.Privacy.Config, nil, time.Now())
+				if err != nil {
+					return err
+				}
+				defer maps.Close()
+				n, err = exportPseudonymized(ctx, src, w, opts, p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "exported %d audit records, personal data pseudonymized (use --clear for a verifiable export)\n", n)
+				return nil
+			}
+			if n, err = audit.Export(ctx, src, w, opts); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "exported %d audit records\n", n)
@@ -276,8 +317,14 @@ func newAuditExportCmd() *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "", "first record time (inclusive)")
 	cmd.Flags().StringVar(&until, "until", "", "end time (exclusive)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of standard output")
+	cmd.Flags().BoolVar(&clearText, "clear", false, "export personal data in clear (recorded in the audit log with --actor and --reason)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why a --clear export is needed (recorded)")
+	cmd.Flags().StringVar(&actor, "actor", "user:"+currentUser(), "who exports (recorded for --clear)")
 	return cmd
 }
+
+// ActionAuditExported is recorded before a clear audit export.
+const ActionAuditExported = "audit_exported_clear"
 
 func parseAuditTime(s string) (time.Time, error) {
 	if s == "" {

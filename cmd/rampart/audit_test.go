@@ -68,10 +68,15 @@ func TestAuditCommands(t *testing.T) {
 		t.Fatalf("verify --json: code %d\n%s", code, out)
 	}
 
-	// Export, then verify the export offline with the public keys only.
+	// Export, then verify the export offline with the public keys only
+	// (privacy off: records as stored; see TestPseudonymizedExportsAndTraining).
 	export := filepath.Join(t.TempDir(), "export.jsonl")
 	pub := filepath.Join(t.TempDir(), "keys.pub")
-	if out, code = runAudit(t, "export", "--data-dir", dir, "-o", export); code != 0 || !strings.Contains(out, "exported 10") {
+	noPrivacy := filepath.Join(t.TempDir(), "rampart.yaml")
+	if err := os.WriteFile(noPrivacy, []byte("privacy:\n  disabled: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code = runAudit(t, "export", "--config", noPrivacy, "--data-dir", dir, "-o", export); code != 0 || !strings.Contains(out, "exported 10") {
 		t.Fatalf("export: code %d\n%s", code, out)
 	}
 	out, code = runAudit(t, "pubkey", "--data-dir", dir)

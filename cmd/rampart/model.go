@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/rampart-ids/rampart/internal/config"
+	"github.com/rampart-ids/rampart/internal/app"
 	"github.com/rampart-ids/rampart/internal/ml/model"
 	"github.com/rampart-ids/rampart/internal/modelreg"
 )
@@ -24,22 +25,27 @@ func newModelCmd() *cobra.Command {
 		Use:   "model",
 		Short: "Train, list and inspect ML models (hashed artifacts with lineage)",
 	}
-	var modelsDir, keysDir string
-	cmd.PersistentFlags().StringVar(&modelsDir, "models", "", "models folder (default <data_dir>/models of the default config)")
+	var modelsDir, keysDir, cfgPath string
+	cmd.PersistentFlags().StringVar(&modelsDir, "models", "", "models folder (default <data_dir>/models of the config)")
 	cmd.PersistentFlags().StringVar(&keysDir, "keys", "", "model signing key folder (default <models>/../keys/models)")
+	cmd.PersistentFlags().StringVar(&cfgPath, "config", "", "node config: its data_dir, and for train its privacy section (pseudonymization, purposes)")
 	open := func() (*modelreg.Registry, error) {
 		dir := modelsDir
 		if dir == "" {
-			dir = modelreg.DefaultDir(config.Default().DataDir)
+			cfg, err := loadConfig(cfgPath)
+			if err != nil {
+				return nil, err
+			}
+			dir = modelreg.DefaultDir(cfg.DataDir)
 		}
 		return modelreg.OpenKeys(dir, keysDir)
 	}
-	cmd.AddCommand(newModelTrainCmd(open), newModelListCmd(open), newModelInspectCmd(open), newModelPromoteCmd(open),
+	cmd.AddCommand(newModelTrainCmd(open, &cfgPath), newModelListCmd(open), newModelInspectCmd(open), newModelPromoteCmd(open),
 		newModelRollbackCmd(open), newModelKeysCmd(open))
 	return cmd
 }
 
-func newModelTrainCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
+func newModelTrainCmd(open func() (*modelreg.Registry, error), cfgPath *string) *cobra.Command {
 	var (
 		kind, data, name string
 		seed             int64
@@ -50,7 +56,11 @@ func newModelTrainCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
 		Short: "Train a model from a data folder in its eval suite's layout and store it",
 		Long: "Trains a model and writes a hashed artifact with its lineage (sources, counts per class, " +
 			"content hash, exclusions), held-out metrics and thresholds. The first version of a name becomes " +
-			"active; later versions are stored beside it unless --activate is given.",
+			"active; later versions are stored beside it unless --activate is given.\n" +
+			"With --config and privacy enabled there, personal data in the inputs (user and host names, e-mail " +
+			"addresses, internal addresses) is pseudonymized with the node's keys before features are built, and " +
+			"when privacy.purposes are declared only files whose purposes allow training are used; both are " +
+			"recorded in the lineage.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg, err := open()
@@ -66,6 +76,26 @@ func newModelTrainCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
 			}
 			opts := modelreg.TrainOptions{Data: data, Name: name, Version: version, Seed: seed,
 				Created: time.Now().UTC().Truncate(time.Second)}
+			if *cfgPath != "" {
+				cfg, err := loadConfig(*cfgPath)
+				if err != nil {
+					return err
+				}
+				if !cfg.Privacy.Disabled {
+					p, maps, err := app.OpenPrivacy(cfg.DataDir, cfg.Privacy.Config, nil, time.Now())
+					if err != nil {
+						return err
+					}
+					defer maps.Close()
+					// The pseudonyms in the model stay re-identifiable (through the audited API).
+					defer func() {
+						if err := p.Flush(context.WithoutCancel(cmd.Context())); err != nil {
+							fmt.Fprintf(cmd.ErrOrStderr(), "warning: pseudonym mappings not written: %v\n", err)
+						}
+					}()
+					opts.Privacy = app.TrainingPrivacy(p, cfg.Privacy.Purposes)
+				}
+			}
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				opts.Progress = f
 			}
@@ -210,6 +240,9 @@ func newModelInspectCmd(open func() (*modelreg.Registry, error)) *cobra.Command 
 			fmt.Fprintf(w, "counts: %s\n", kvInt(l.ClassCounts))
 			for _, e := range l.Exclusions {
 				fmt.Fprintf(w, "excluded: %d rows: %s\n", e.Rows, e.Reason)
+			}
+			if l.Privacy != "" {
+				fmt.Fprintf(w, "privacy: %s\n", l.Privacy)
 			}
 			fmt.Fprintf(w, "metrics (held-out): %s\nthresholds: %s\n", fmtMetrics(v.Metrics), fmtMetrics(v.Thresholds))
 			if len(v.Features) > 12 {

@@ -12,9 +12,12 @@ import (
 
 	"github.com/rampart-ids/rampart/internal/api"
 	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/format"
 	"github.com/rampart-ids/rampart/internal/modelreg"
 	"github.com/rampart-ids/rampart/internal/privacy"
 	"github.com/rampart-ids/rampart/internal/retention"
+	"github.com/rampart-ids/rampart/internal/retention/purpose"
 	"github.com/rampart-ids/rampart/internal/store"
 )
 
@@ -232,4 +235,31 @@ func (s *Server) auditRetention(ctx context.Context, rep retention.Report) {
 	if _, err := s.audit.Record(ctx, rec); err != nil {
 		s.log.Error("auditing retention run failed", "err", err)
 	}
+}
+
+// TrainingPrivacy is how `rampart model train` protects personal data:
+// each raw log line is parsed (any registered format) so that its
+// personal fields are known, then scrubbed; payload values are scrubbed as
+// free text; input files are filtered by the purpose rules. The parser is
+// per call: TrainPrivacy funcs are used from one goroutine.
+func TrainingPrivacy(p *privacy.Pseudonymizer, rules purpose.Rules) *modelreg.TrainPrivacy {
+	parse := format.NewAuto(format.Options{})
+	ev := event.New()
+	tp := &modelreg.TrainPrivacy{
+		Line: func(line string) string {
+			ev.ID, ev.Source, ev.Raw, ev.Received = "", "", []byte(line), time.Time{}
+			clear(ev.Fields)
+			if err := parse.Parse(ev.Raw, ev); err != nil {
+				return p.Line(nil, line)
+			}
+			return p.Line(ev, line)
+		},
+		Text: func(s string) string { return p.Text(s, nil) },
+		Describe: fmt.Sprintf("personal data pseudonymized before features were built (key epoch %d: keyed HMAC names, "+
+			"prefix-preserving addresses in the internal networks, e-mail addresses, key=value user and host values)", p.Epoch()),
+	}
+	if rules.Declared() {
+		tp.Allow = func(path string) (bool, string) { return rules.Decide(path, purpose.Training) }
+	}
+	return tp
 }

@@ -21,6 +21,7 @@ func TestText(t *testing.T) {
 			gone: []string{"ws7", "10.1.2.3", "alice"}, kept: []string{"SSH brute force", "12 failures", "host=h_", "user=u_"}},
 		{name: "key=value log", in: "authentication failure; logname= uid=0 ruser=bob rhost=192.168.7.9 user=carol",
 			gone: []string{"bob", "192.168.7.9", "carol"}, kept: []string{"authentication failure", "uid=0"}},
+		{name: "value before a colon", in: `alert on host=ws7,user=alice.smith: alice.smith logged in`, gone: []string{"alice", "ws7"}},
 		{name: "rhost name", in: "rhost=fs03.corp user=dave", gone: []string{"fs03.corp", "dave"}},
 		{name: "e-mail and external address", in: "mail from eve@corp.example via 8.8.8.8",
 			gone: []string{"eve@corp.example"}, kept: []string{"8.8.8.8"}},
@@ -85,5 +86,42 @@ func TestRawAlwaysScrubbed(t *testing.T) {
 	}
 	if p.Event(ev).Raw != nil {
 		t.Error("Event dropped no raw record under raw: drop")
+	}
+}
+
+func TestLine(t *testing.T) {
+	p, _, _, _ := newTestPseudonymizer(t, Config{})
+	ev := event.New()
+	ev.Set("host.name", "combo")
+	ev.Set("user.name", "guest")
+	line := "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=10.3.4.5  user=guest"
+	got := p.Line(ev, line)
+	for _, g := range []string{"combo", "guest", "10.3.4.5"} {
+		if strings.Contains(got, g) {
+			t.Errorf("Line = %q still holds %q", got, g)
+		}
+	}
+	if !strings.Contains(got, "user="+p.Value(KindUser, "guest")) || !strings.Contains(got, "uid=0 euid=0") {
+		t.Errorf("Line = %q: want the field pseudonym in place and the rest kept", got)
+	}
+	// Name pseudonyms are not pseudonymized again (addresses would be: they
+	// are addresses, so callers scrub a line once).
+	if again := p.Line(nil, got); strings.Count(again, "u_") != 1 || !strings.Contains(again, "user="+p.Value(KindUser, "guest")) {
+		t.Errorf("Line on its own output changed the user pseudonym: %q", again)
+	}
+}
+
+func TestTextScrubber(t *testing.T) {
+	p, _, _, _ := newTestPseudonymizer(t, Config{})
+	known := Values("high alert on host=ws7.corp,user=alice,rhost=10.1.2.3")
+	if len(known) != 2 || known["ws7.corp"] != KindHost || known["alice"] != KindUser {
+		t.Fatalf("Values = %v", known)
+	}
+	sc := p.NewTextScrubber(known)
+	for _, in := range []string{"benign: alice was on ws7 all day", "user=bob asked alice"} {
+		got := sc.Text(in)
+		if strings.Contains(got, "alice") || strings.Contains(got, "ws7") || strings.Contains(got, "bob") {
+			t.Errorf("Text(%q) = %q", in, got)
+		}
 	}
 }

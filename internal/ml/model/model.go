@@ -71,6 +71,9 @@ type Lineage struct {
 	ContentHash string `json:"content_hash"`
 	// Seed is the random seed training used.
 	Seed int64 `json:"seed"`
+	// Privacy says how personal data in the inputs was pseudonymized before
+	// features were built ("" when it was not).
+	Privacy string `json:"privacy,omitempty"`
 }
 
 // Body is everything the hash covers.
