@@ -159,6 +159,18 @@ func TestServeEndToEnd(t *testing.T) {
 	if _, a := call("GET", "/api/v1/alerts/"+id, ""); !strings.Contains(fmt.Sprint(a["entities"]), "10.1.2.3") {
 		t.Fatalf("admin does not see the clear address: %v", a["entities"])
 	}
+	// The admin re-identifies the viewer's pseudonym (audited); the viewer may not.
+	ps := regexp.MustCompile(`"kind":"ip","value":"(10\.[0-9.]+)"`).FindStringSubmatch(string(viewerBody))[1]
+	reid := fmt.Sprintf(`{"pseudonym":%q,"reason":"case 12: confirm the scanner"}`, ps)
+	if code, m := call("POST", "/api/v1/reidentify", reid); code != 200 || m["value"] != "10.1.2.3" {
+		t.Fatalf("admin re-identification: %d %v", code, m)
+	}
+	req, _ = http.NewRequest("POST", base+"/api/v1/reidentify", strings.NewReader(reid))
+	req.Header.Set("Authorization", "Bearer "+m["token"].(string))
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("viewer re-identification: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
 	cancel()
 	select {
 	case err := <-done:
@@ -168,7 +180,7 @@ func TestServeEndToEnd(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not shut down")
 	}
-	verifyAudit(t, cfg.DataDir, map[string]int{"alert_created": 1, "verdict_set": 1, "token_created": 2})
+	verifyAudit(t, cfg.DataDir, map[string]int{"alert_created": 1, "verdict_set": 1, "token_created": 2, "reidentified": 2, "retention_purged": 1})
 	// ML baselines survive a restart: their snapshots are written at shutdown.
 	for _, kind := range []string{"anomaly", "rarity"} {
 		if _, err := os.Stat(filepath.Join(cfg.DataDir, "state", kind+".snapshot")); err != nil {
