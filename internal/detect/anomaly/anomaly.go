@@ -68,20 +68,26 @@ var entityKinds = []entityKind{
 	{name: "process", noun: "process", distinct: "distinct hosts", key: exeOf, other: 1},
 }
 
-// hostKind is the index of "host" in entityKinds.
-const hostKind = 1
+// Indexes in entityKinds.
+const (
+	userKind    = 0
+	hostKind    = 1
+	processKind = 3
+)
 
 // entities memoizes the entity keys of one event.
 type entities struct {
-	ev   *event.Event
-	host *[2]string // last host name and its lower case, across events
-	val  [4]string
-	done [4]bool
+	ev    *event.Event
+	host  *[2]string // last host name and its lower case, across events
+	lower *lowerCache
+	val   [4]string
+	done  [4]bool
 }
 
 func (e *entities) get(i int) string {
 	if !e.done[i] {
-		if i == hostKind {
+		switch i {
+		case hostKind:
 			// Streams repeat one host: reuse its lower case (ToLower
 			// allocates for every mixed-case name).
 			h := hostName(e.ev)
@@ -89,12 +95,62 @@ func (e *entities) get(i int) string {
 				e.host[0], e.host[1] = h, strings.ToLower(h)
 			}
 			e.val[i] = e.host[1]
-		} else {
+		case userKind:
+			e.val[i] = userKey(e.ev, e.lower)
+		case processKind:
+			e.val[i] = exeKey(field(e.ev, "process.executable"), e.lower)
+		default:
 			e.val[i] = entityKinds[i].key(e.ev)
 		}
 		e.done[i] = true
 	}
 	return e.val[i]
+}
+
+// lowerCache maps mixed-case Windows names (accounts, paths) to their lower
+// case, so the few names a stream repeats are lowered once instead of
+// allocating per event. Bounded: it is emptied when full.
+type lowerCache struct{ m map[string]string }
+
+const lowerCacheMax = 4096
+
+func (c *lowerCache) lower(s string) string {
+	if l, ok := c.m[s]; ok {
+		return l
+	}
+	l := strings.ToLower(s)
+	if l == s {
+		return s // nothing to remember: ToLower did not allocate
+	}
+	if c.m == nil || len(c.m) >= lowerCacheMax {
+		c.m = make(map[string]string, 64)
+	}
+	// Clone: s may point into a large raw record the cache must not pin.
+	c.m[strings.Clone(s)] = l
+	return l
+}
+
+// userKey is userOf with the lower case memoized in c.
+func userKey(ev *event.Event, c *lowerCache) string {
+	u := field(ev, "user.name")
+	if u == "-" || len(u) > 256 {
+		return ""
+	}
+	if u != "" && field(ev, "event.module") == "windows" {
+		return c.lower(u)
+	}
+	return u
+}
+
+// exeKey is exePath with the lower case memoized in c.
+func exeKey(p string, c *lowerCache) string {
+	if len(p) > 1024 {
+		return ""
+	}
+	if strings.Contains(p, `\`) {
+		return c.lower(p)
+	}
+	return p
 }
 
 func field(ev *event.Event, k string) string {
@@ -131,6 +187,9 @@ func hostName(ev *event.Event) string {
 // addrOf returns source.ip in canonical form, "" when it is not an address.
 func addrOf(ev *event.Event) string {
 	s := field(ev, "source.ip")
+	if s == "" {
+		return "" // most events: skip ParseAddr's error allocation
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return ""
@@ -207,7 +266,8 @@ type Anomaly struct {
 	exclude func(*event.Event) bool
 	version string
 	buf     []baseline.Finding
-	host    [2]string // entities' host cache, guarded by mu
+	host    [2]string  // entities' host cache, guarded by mu
+	lower   lowerCache // entities' lower-case cache, guarded by mu
 }
 
 var _ detect.Detector = (*Anomaly)(nil)
@@ -267,7 +327,7 @@ func (a *Anomaly) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 	}
 	noLearn := a.exclude != nil && a.exclude(ev)
 	failure := field(ev, "event.outcome") == "failure"
-	ents := entities{ev: ev, host: &a.host}
+	ents := entities{ev: ev, host: &a.host, lower: &a.lower}
 	for _, ki := range a.kinds {
 		k := entityKinds[ki]
 		key := ents.get(ki)

@@ -145,7 +145,7 @@ func TestEVTXLogins(t *testing.T) {
 	want, usable := 0, 0
 	for _, ev := range evs {
 		user, addr := userOf(ev), addrOf(ev)
-		if user == "" || addr == "" || !successfulLogin(ev) || netip.MustParseAddr(addr).IsLoopback() {
+		if user == "" || addr == "" || !successfulLogin(ev, field(ev, "event.dataset")) || netip.MustParseAddr(addr).IsLoopback() {
 			continue
 		}
 		usable++

@@ -105,6 +105,8 @@ type Rarity struct {
 	// pop: hash(rule, value) → A = entities that learned the value.
 	pop   *sketch.LRUSet
 	stats RarityStats
+	host  [2]string  // last host name and its lower case
+	lower lowerCache // Windows paths and accounts, lower-cased
 }
 
 var _ detect.Detector = (*Rarity)(nil)
@@ -161,11 +163,32 @@ func (r *Rarity) Stats() RarityStats {
 	return s
 }
 
-// candidate is one value an event carries for a rule.
+// candidate is one value an event carries for a rule, keyed as
+// pre+a+sep+b. It is kept in pieces so that the values of known pairs,
+// most of them, are hashed without building the string.
 type candidate struct {
-	value string // as keyed
-	show  string // as shown
+	pre, a, sep, b string
 }
+
+// hash is sketch.Hash of the leading parts and the candidate's value.
+func (c candidate) hash(parts ...string) uint64 {
+	h := sketch.NewHasher()
+	for _, p := range parts {
+		h = h.Part(p)
+	}
+	return h.Part(c.pre).Append(c.a).Append(c.sep).Append(c.b).Sum()
+}
+
+// show is the value as a person reads it.
+func (c candidate) show() string {
+	if c.sep == pairSep {
+		return c.a + " → " + c.b
+	}
+	return c.a + c.sep + c.b
+}
+
+// pairSep joins a parent and a child in a process pair's key.
+const pairSep = "\x00"
 
 // Detect checks the event against each enabled rule.
 func (r *Rarity) Detect(_ context.Context, ev *event.Event, emit detect.Emit) error {
@@ -177,17 +200,18 @@ func (r *Rarity) Detect(_ context.Context, ev *event.Event, emit detect.Emit) er
 	}
 	learn := r.o.ExcludeFromLearning == nil || !r.o.ExcludeFromLearning(ev)
 	if r.rules[RuleProcessPair] {
-		parent, child := exePath(field(ev, "process.parent.executable")), exeOf(ev)
-		if parent != "" && child != "" { // before hostOf: most events have no process pair
-			if host := hostOf(ev); host != "" {
+		parent, child := exeKey(field(ev, "process.parent.executable"), &r.lower), exeKey(field(ev, "process.executable"), &r.lower)
+		if parent != "" && child != "" { // before the host: most events have no process pair
+			if host := r.hostKey(ev); host != "" {
 				r.check(ev, emit, RuleProcessPair, "host", host, learn,
-					[]candidate{{parent + "\x00" + child, parent + " → " + child}})
+					[]candidate{{a: parent, sep: pairSep, b: child}})
 			}
 		}
 	}
-	if r.rules[RuleLoginSource] && successfulLogin(ev) {
+	ds := field(ev, "event.dataset")
+	if r.rules[RuleLoginSource] && successfulLogin(ev, ds) {
 		// Loopback logons are local sessions, not a source anyone travels from.
-		if user, addr := userOf(ev), addrOf(ev); user != "" && addr != "" && !netip.MustParseAddr(addr).IsLoopback() {
+		if user, addr := userKey(ev, &r.lower), addrOf(ev); user != "" && addr != "" && !netip.MustParseAddr(addr).IsLoopback() {
 			a := netip.MustParseAddr(addr)
 			bits := 24
 			if a.Is6() {
@@ -195,10 +219,10 @@ func (r *Rarity) Detect(_ context.Context, ev *event.Event, emit detect.Emit) er
 			}
 			net := netip.PrefixFrom(a, bits).Masked().String()
 			r.check(ev, emit, RuleLoginSource, "user", user, learn,
-				[]candidate{{"ip:" + addr, addr}, {"net:" + net, net}})
+				[]candidate{{pre: "ip:", a: addr}, {pre: "net:", a: net}})
 		}
 	}
-	if r.rules[RuleDestPort] && connection(ev) {
+	if r.rules[RuleDestPort] && connection(ev, ds) {
 		port, _ := ev.Get("destination.port")
 		p, ok := port.(int64)
 		if src := addrOf(ev); src != "" && ok && p >= 0 && p <= 65535 {
@@ -206,22 +230,36 @@ func (r *Rarity) Detect(_ context.Context, ev *event.Event, emit detect.Emit) er
 			if len(proto) > 16 {
 				proto = ""
 			}
-			v := strconv.FormatInt(p, 10)
+			c := candidate{a: strconv.FormatInt(p, 10)}
 			if proto != "" {
-				v += "/" + proto
+				c.sep, c.b = "/", proto
 			}
-			r.check(ev, emit, RuleDestPort, "ip", src, learn, []candidate{{v, v}})
+			r.check(ev, emit, RuleDestPort, "ip", src, learn, []candidate{c})
 		}
 	}
 	return nil
 }
 
-// successfulLogin: a Linux auth success of a login action, or Windows 4624.
-func successfulLogin(ev *event.Event) bool {
+// hostKey is hostOf, reusing the lower case of the last host.
+func (r *Rarity) hostKey(ev *event.Event) string {
+	if h := hostName(ev); h != r.host[0] {
+		r.host[0], r.host[1] = h, strings.ToLower(h)
+	}
+	return r.host[1]
+}
+
+// successfulLogin: a Linux auth success of a login action, or Windows 4624
+// (ds is the event's dataset).
+func successfulLogin(ev *event.Event, ds string) bool {
+	switch ds {
+	case "system.auth", "windows.security":
+	default:
+		return false
+	}
 	if field(ev, "event.outcome") == "failure" {
 		return false
 	}
-	switch field(ev, "event.dataset") {
+	switch ds {
 	case "system.auth":
 		return field(ev, "event.outcome") == "success" && strings.HasSuffix(field(ev, "event.action"), "_login")
 	case "windows.security":
@@ -231,9 +269,9 @@ func successfulLogin(ev *event.Event) bool {
 }
 
 // connection: a flow record (Zeek conn, Suricata flow, or an ECS/OCSF
-// network event).
-func connection(ev *event.Event) bool {
-	switch field(ev, "event.dataset") {
+// network event; ds is the event's dataset).
+func connection(ev *event.Event, ds string) bool {
+	switch ds {
 	case "zeek.conn":
 		return true
 	case "suricata.eve":
@@ -263,12 +301,13 @@ func (r *Rarity) check(ev *event.Event, emit detect.Emit, rule, entKind, entity 
 	}
 	learning := int64(sec) < int64(ent.A)+int64(r.o.Learning/time.Second)
 	type fresh struct {
-		candidate
+		i   int // index in cands
 		pop uint32
 	}
-	var news []fresh
-	for _, c := range cands {
-		pk := sketch.Hash(rule, entity, c.value)
+	var buf [2]fresh
+	news := buf[:0]
+	for i, c := range cands {
+		pk := c.hash(rule, entity)
 		if p, ok := r.pairs.Get(pk); ok {
 			if learn {
 				p.A++
@@ -276,10 +315,11 @@ func (r *Rarity) check(ev *event.Event, emit detect.Emit, rule, entKind, entity 
 			continue
 		}
 		var pop uint32
-		if pe, ok := r.pop.Peek(sketch.Hash(rule, c.value)); ok {
+		popKey := c.hash(rule)
+		if pe, ok := r.pop.Peek(popKey); ok {
 			pop = pe.A
 		}
-		news = append(news, fresh{c, pop})
+		news = append(news, fresh{i, pop})
 		switch {
 		case !learn:
 			r.stats.NotLearned++
@@ -289,14 +329,14 @@ func (r *Rarity) check(ev *event.Event, emit detect.Emit, rule, entKind, entity 
 			p, _ := r.pairs.Put(pk)
 			p.A = 1
 			ent.B++
-			pe, _ := r.pop.Put(sketch.Hash(rule, c.value))
+			pe, _ := r.pop.Put(popKey)
 			pe.A++
 			r.stats.Learned++
 		}
 	}
 	// Only the first candidate (the address, the pair, the port) fires; the
 	// others (the network) qualify it.
-	if learning || len(news) == 0 || news[0].value != cands[0].value {
+	if learning || len(news) == 0 || news[0].i != 0 {
 		return
 	}
 	day := uint32(t.Unix() / 86400)
@@ -309,7 +349,7 @@ func (r *Rarity) check(ev *event.Event, emit detect.Emit, rule, entKind, entity 
 	}
 	ent.C++
 	r.stats.Signals++
-	emit(r.signal(ev, rule, entKind, entity, news[0].show, news[0].pop, len(news) > 1, cands))
+	emit(r.signal(ev, rule, entKind, entity, cands[0].show(), news[0].pop, len(news) > 1, cands))
 }
 
 func (r *Rarity) signal(ev *event.Event, rule, entKind, entity, value string, pop uint32, netNew bool, cands []candidate) signal.Signal {
@@ -331,13 +371,13 @@ func (r *Rarity) signal(ev *event.Event, rule, entKind, entity, value string, po
 	}
 	switch rule {
 	case RuleProcessPair:
-		parent, child, _ := strings.Cut(cands[0].value, "\x00")
+		parent, child := cands[0].a, cands[0].b
 		details["parent"], details["child"] = parent, child
 		ents = append(ents, signal.Entity{Kind: "process", Value: child})
 		title = "New parent→child process pair on host"
 		sentence = fmt.Sprintf("%s: first time %s started %s (%s).", entity, parent, child, popNote)
 	case RuleLoginSource:
-		details["network"], details["network_new"] = cands[1].show, netNew
+		details["network"], details["network_new"] = cands[1].show(), netNew
 		ents = append(ents, signal.Entity{Kind: "ip", Value: value})
 		if netNew {
 			score = min(score+0.05, 1)
@@ -345,7 +385,7 @@ func (r *Rarity) signal(ev *event.Event, rule, entKind, entity, value string, po
 		title = "First login from a new source for user"
 		net := "a network already seen for this user"
 		if netNew {
-			net = "a new network " + cands[1].show
+			net = "a new network " + cands[1].show()
 		}
 		sentence = fmt.Sprintf("%s: first successful login from %s, in %s (%s).", entity, value, net, popNote)
 	case RuleDestPort:

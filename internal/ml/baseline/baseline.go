@@ -210,6 +210,7 @@ type Model struct {
 	first      time.Time // first event time seen
 	globalWin  int32     // latest window seen over all entities
 	kbuf       []byte
+	last       []int32 // per kind, the entity seen last: streams repeat entities
 	stats      Stats
 }
 
@@ -218,7 +219,10 @@ func New(cfg Config) (*Model, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	m := &Model{cfg: cfg, idx: map[string]int32{}, head: -1, tail: -1, cal: make([]calib, cfg.Kinds), globalWin: math.MinInt32}
+	m := &Model{cfg: cfg, idx: map[string]int32{}, head: -1, tail: -1, cal: make([]calib, cfg.Kinds), last: make([]int32, cfg.Kinds), globalWin: math.MinInt32}
+	for k := range m.last {
+		m.last[k] = -1
+	}
 	for k := range m.cal {
 		for f := range m.cal[k].Thr {
 			m.cal[k].Thr[f] = math.Inf(1)
@@ -348,19 +352,27 @@ func (m *Model) z(e *entity, f int, v float64, w int32) (z, expected, seasonal f
 
 // entity finds or creates the record for (kind, key), marking it most recent.
 func (m *Model) entity(kind int, key string, w int32) *entity {
+	// The kind's last entity again (a stream's one host, a burst of one
+	// user) skips the map; its record still holds the key, so a slot that
+	// was evicted and reused since fails the comparison.
+	if i := m.last[kind]; i >= 0 {
+		if e := m.at(i); len(e.Key) == len(key)+1 && e.Key[1:] == key && int(e.Key[0]) == kind {
+			m.moveFront(i)
+			return e
+		}
+	}
 	// A kind byte prefix keeps keys of kinds apart; the lookup through
 	// string(kbuf) does not allocate.
 	m.kbuf = append(append(m.kbuf[:0], byte(kind)), key...)
 	if i, ok := m.idx[string(m.kbuf)]; ok {
+		m.last[kind] = i
 		m.moveFront(i)
 		return m.at(i)
 	}
 	k := string(m.kbuf)
 	var i int32
 	if int(m.n) < m.cfg.MaxEntities {
-		if int(m.n)/chunk >= len(m.chunks) {
-			m.chunks = append(m.chunks, make([]entity, chunk))
-		}
+		m.grow()
 		i = m.n
 		m.n++
 	} else {
@@ -373,7 +385,30 @@ func (m *Model) entity(kind int, key string, w int32) *entity {
 	*e = entity{Key: k, Kind: uint8(kind), Win: w, LastDay: -1, prev: -1, next: -1}
 	m.pushFront(i)
 	m.idx[k] = i
+	m.last[kind] = i
 	return e
+}
+
+// grow makes room for entity m.n. Chunks after the first are allocated
+// whole; the first grows by doubling, so a small deployment (or a fresh
+// node) does not pay for 4096 records up front. Growing moves the first
+// chunk: callers hold entity pointers only until the next entity call.
+func (m *Model) grow() {
+	c := int(m.n) / chunk
+	if c >= len(m.chunks) {
+		size := chunk
+		if c == 0 {
+			size = 64
+		}
+		m.chunks = append(m.chunks, make([]entity, 0, size))
+	}
+	ch := &m.chunks[c]
+	if len(*ch) == cap(*ch) {
+		grown := make([]entity, len(*ch), min(2*cap(*ch), chunk))
+		copy(grown, *ch)
+		*ch = grown
+	}
+	*ch = append(*ch, entity{})
 }
 
 // roll closes e's current window and any empty windows up to w.

@@ -81,6 +81,10 @@ type Cluster struct {
 	// few distinct words is an enumeration (a state, a verb) and stays part
 	// of the refined template; once it exceeds maxEnum it is a parameter.
 	words map[int]map[string]struct{}
+	// tpl and tid cache Template and TemplateID for Add, which alone
+	// changes Tokens and clears them then ("" = not computed).
+	tpl, tid string
+	nparam   int // tokens holding a wildcard, with tpl
 }
 
 // Template returns the template text.
@@ -112,6 +116,7 @@ type Miner struct {
 	cfg      Config
 	root     map[int]*node // by token count
 	clusters []*Cluster
+	raw, msk []string // Add's token buffers, reused across lines
 }
 
 type node struct {
@@ -146,18 +151,20 @@ func (m *Miner) Add(content string) (Match, error) {
 	if !utf8.ValidString(content) {
 		content = strings.ToValidUTF8(content, "\uFFFD")
 	}
-	raw := Tokenize(content, m.cfg.MaxTokens)
-	masked := make([]string, len(raw))
-	for i, t := range raw {
-		masked[i] = Mask(t)
+	m.raw = tokenize(m.raw[:0], content, m.cfg.MaxTokens)
+	raw := m.raw
+	masked := m.msk[:0]
+	for _, t := range raw {
+		masked = append(masked, Mask(t))
 	}
+	m.msk = masked
 	leaf := m.route(raw, masked)
 	c, sim := m.best(leaf.clusters, masked)
 	if c == nil || sim < m.cfg.SimThreshold {
 		if len(m.clusters) >= m.cfg.MaxClusters {
 			return Match{}, ErrTooManyClusters
 		}
-		c = &Cluster{ID: len(m.clusters), Tokens: masked}
+		c = &Cluster{ID: len(m.clusters), Tokens: append([]string(nil), masked...)}
 		m.clusters = append(m.clusters, c)
 		leaf.clusters = append(leaf.clusters, c)
 		c.Count = 1
@@ -166,8 +173,11 @@ func (m *Miner) Add(content string) (Match, error) {
 	changed := false
 	for i, t := range c.Tokens {
 		if t != masked[i] && t != Wildcard {
-			if merged := mergeToken(t, masked[i]); merged != t {
+			if covers(t, masked[i]) {
+				// mergeToken would give t back: nothing to generalise
+			} else if merged := mergeToken(t, masked[i]); merged != t {
 				c.Tokens[i] = merged
+				c.tpl, c.tid = "", ""
 				changed = true
 				if _, tracked := c.words[i]; !tracked {
 					// First generalisation here: start tracking the values
@@ -234,14 +244,27 @@ func (m *Miner) Refined(id int, content string) string {
 }
 
 func (m *Miner) match(c *Cluster, raw []string, isNew, changed bool) Match {
+	if c.tid == "" {
+		// Join and SHA-256 once per template change, not once per line.
+		c.tpl = c.Template()
+		c.tid = TemplateID(c.tpl)
+		c.nparam = 0
+		for _, t := range c.Tokens {
+			if strings.Contains(t, Wildcard) {
+				c.nparam++
+			}
+		}
+	}
 	var params []string
+	if c.nparam > 0 {
+		params = make([]string, 0, c.nparam)
+	}
 	for i, t := range c.Tokens {
 		if strings.Contains(t, Wildcard) && i < len(raw) {
 			params = append(params, raw[i])
 		}
 	}
-	tpl := c.Template()
-	return Match{ClusterID: c.ID, TemplateID: TemplateID(tpl), Template: tpl, Params: params, New: isNew, Changed: changed, Count: c.Count}
+	return Match{ClusterID: c.ID, TemplateID: c.tid, Template: c.tpl, Params: params, New: isNew, Changed: changed, Count: c.Count}
 }
 
 // route walks (and grows) the tree: token count, then the first Depth
@@ -289,7 +312,7 @@ func (m *Miner) best(cs []*Cluster, toks []string) (*Cluster, float64) {
 				continue
 			}
 			consts++
-			if t == toks[i] || (strings.Contains(t, Wildcard) && mergeToken(t, toks[i]) == t) {
+			if t == toks[i] || (strings.Contains(t, Wildcard) && covers(t, toks[i])) {
 				eq++
 			}
 		}
@@ -306,13 +329,29 @@ func (m *Miner) best(cs []*Cluster, toks []string) (*Cluster, float64) {
 
 // Tokenize splits content on white space, at most max tokens (the rest is
 // folded into the last one so no text is dropped).
-func Tokenize(content string, max int) []string {
-	toks := strings.Fields(content)
-	if len(toks) > max {
-		tail := strings.Join(toks[max-1:], " ")
-		toks = append(toks[:max-1], tail)
+func Tokenize(content string, max int) []string { return tokenize(nil, content, max) }
+
+// tokenize is Tokenize appending to dst.
+func tokenize(dst []string, content string, max int) []string {
+	n := 0
+	for rest := content; ; {
+		rest = strings.TrimLeftFunc(rest, unicode.IsSpace)
+		if rest == "" {
+			return dst
+		}
+		if n == max-1 {
+			// The rest, its white space runs collapsed to one space as
+			// strings.Join(strings.Fields(rest), " ") gives.
+			return append(dst, strings.Join(strings.Fields(rest), " "))
+		}
+		end := strings.IndexFunc(rest, unicode.IsSpace)
+		if end < 0 {
+			end = len(rest)
+		}
+		dst = append(dst, rest[:end])
+		n++
+		rest = rest[end:]
 	}
-	return toks
 }
 
 // isDelim reports characters that separate a token's parts (key=value,
@@ -380,6 +419,62 @@ func mergeToken(a, b string) string {
 		}
 	}
 	return out.String()
+}
+
+// covers reports mergeToken(a, b) == a without building the merge: it
+// streams the merged pieces against a (Add and best ask it of every
+// template token with a wildcard, on every line).
+func covers(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ia, ib, off, delims := 0, 0, 0, 0
+	eq := true // the merge so far equals a[:off]
+	piece := func(p string) {
+		if eq && strings.HasPrefix(a[off:], p) {
+			off += len(p)
+		} else {
+			eq = false
+		}
+	}
+	for {
+		pa, da, na, moreA := nextPart(a, ia)
+		pb, db, nb, moreB := nextPart(b, ib)
+		if moreA != moreB || (moreA && da != db) {
+			return a == Wildcard // different skeletons merge to Wildcard
+		}
+		if pa == pb {
+			piece(pa)
+		} else {
+			piece(Wildcard)
+		}
+		if !moreA {
+			break
+		}
+		piece(string(rune(da)))
+		delims++
+		ia, ib = na, nb
+	}
+	if delims == 0 {
+		return a == Wildcard
+	}
+	return eq && off == len(a)
+}
+
+// nextPart is one step of splitDelims from start: the part, the strong
+// delimiter after it and where the next part starts; more is false for
+// the last part.
+func nextPart(tok string, start int) (part string, delim byte, next int, more bool) {
+	for i := start; i < len(tok); i++ {
+		if strings.HasPrefix(tok[i:], Wildcard) {
+			i += len(Wildcard) - 1
+			continue
+		}
+		if tok[i] < utf8.RuneSelf && isDelim(rune(tok[i])) {
+			return tok[start:i], tok[i], i + 1, true
+		}
+	}
+	return tok[start:], 0, len(tok), false
 }
 
 // splitDelims cuts tok at strong delimiters: the parts between them and

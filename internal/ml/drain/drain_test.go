@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -244,5 +245,57 @@ func TestSnapshotRestore(t *testing.T) {
 	back.Clusters[0].ID = 7
 	if _, err := Restore(back); err == nil {
 		t.Error("damaged snapshot accepted")
+	}
+}
+
+// TestTokenizeMatchesFields: the allocation-free tokenizer splits as
+// strings.Fields and folds the tail past max tokens the same way.
+func TestTokenizeMatchesFields(t *testing.T) {
+	ref := func(s string, max int) []string {
+		toks := strings.Fields(s)
+		if len(toks) > max {
+			toks = append(toks[:max-1], strings.Join(toks[max-1:], " "))
+		}
+		return toks
+	}
+	lines := []string{"", "   ", "a", " a  b\tc\n", "x\u00a0y\u2003z  \u0085 w", "a b c d e f", "\xff bad \xfe utf8 "}
+	for _, s := range lines {
+		for _, max := range []int{1, 2, 3, 256} {
+			got, want := Tokenize(s, max), ref(s, max)
+			if len(want) == 0 {
+				want = nil
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("Tokenize(%q, %d) = %q, want %q", s, max, got, want)
+			}
+		}
+	}
+}
+
+// TestCoversMatchesMergeToken: covers(a, b) is mergeToken(a, b) == a, on
+// every pair of tokens built from delimiters, wildcards and words.
+func TestCoversMatchesMergeToken(t *testing.T) {
+	pieces := []string{"", "a", "b", "ab", Wildcard, "=", ":", ",", "<", ">", "*", ".", "/"}
+	var toks []string
+	for _, x := range pieces {
+		for _, y := range pieces {
+			toks = append(toks, x+y)
+		}
+	}
+	few := []string{"a", Wildcard, "=", "<", "."}
+	for _, x := range few {
+		for _, y := range few {
+			for _, z := range few {
+				toks = append(toks, x+y+z, x+"b"+y+z)
+			}
+		}
+	}
+	toks = slices.Compact(slices.Sorted(slices.Values(toks)))
+	for _, a := range toks {
+		for _, b := range toks {
+			if got, want := covers(a, b), mergeToken(a, b) == a; got != want {
+				t.Fatalf("covers(%q, %q) = %v, mergeToken gives %q", a, b, got, mergeToken(a, b))
+			}
+		}
 	}
 }

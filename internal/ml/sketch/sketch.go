@@ -12,32 +12,62 @@ import (
 	"math/bits"
 )
 
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
 // Hash is FNV-1a 64 over the parts, with a 0xff separator between them so
 // ("ab","c") and ("a","bc") differ. Stable across processes and versions.
 func Hash(parts ...string) uint64 {
-	const (
-		offset = 14695981039346656037
-		prime  = 1099511628211
-	)
-	h := uint64(offset)
-	for i, p := range parts {
-		if i > 0 {
-			h ^= 0xff
-			h *= prime
-		}
-		for j := 0; j < len(p); j++ {
-			h ^= uint64(p[j])
-			h *= prime
-		}
+	h := NewHasher()
+	for _, p := range parts {
+		h = h.Part(p)
 	}
+	return h.Sum()
+}
+
+// Hasher computes Hash incrementally, so a part made of pieces need not be
+// concatenated first: NewHasher().Part(a).Append(b).Sum() == Hash(a+b).
+type Hasher struct {
+	h     uint64
+	parts bool // a part was started: the next Part writes the separator
+}
+
+// NewHasher starts a Hash.
+func NewHasher() Hasher { return Hasher{h: fnvOffset} }
+
+// Part starts the next part with s.
+func (h Hasher) Part(s string) Hasher {
+	if h.parts {
+		h.h ^= 0xff
+		h.h *= fnvPrime
+	}
+	h.parts = true
+	return h.Append(s)
+}
+
+// Append continues the current part with s.
+func (h Hasher) Append(s string) Hasher {
+	for j := 0; j < len(s); j++ {
+		h.h ^= uint64(s[j])
+		h.h *= fnvPrime
+	}
+	h.parts = true
+	return h
+}
+
+// Sum finishes the hash.
+func (h Hasher) Sum() uint64 {
 	// FNV's low bits mix poorly for short keys; finish with a 64-bit mixer
 	// (splitmix64's) so the bit chosen by Distinct is uniform.
-	h ^= h >> 30
-	h *= 0xbf58476d1ce4e5b9
-	h ^= h >> 27
-	h *= 0x94d049bb133111eb
-	h ^= h >> 31
-	return h
+	x := h.h
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 // Distinct estimates the number of distinct hashes added, by linear

@@ -16,6 +16,39 @@ func TestHashStable(t *testing.T) {
 	}
 }
 
+// TestHashValues pins Hash to the values snapshots were written with, and
+// checks that Hasher, part by part or piece by piece, gives the same.
+func TestHashValues(t *testing.T) {
+	for _, tc := range []struct {
+		parts  []string
+		pieces [][]string // each part split into pieces for Append
+		want   uint64
+	}{
+		{nil, nil, 0xf52a15e9a9b5e89b},
+		{[]string{""}, [][]string{{""}}, 0xf52a15e9a9b5e89b},
+		{[]string{"", ""}, [][]string{{""}, {"", ""}}, 0x4f2db50f124040cd},
+		{[]string{"a", "bc"}, [][]string{{"a"}, {"b", "c"}}, 0x54cb1647adbe0435},
+		{[]string{"ab", "c"}, [][]string{{"a", "b"}, {"c"}}, 0xa52c632fce1f7d1},
+		{[]string{"host", "cmd.exe"}, [][]string{{"host"}, {"cmd", ".exe"}}, 0x5316af90a637f871},
+		{[]string{"process_pair", "ws1", "c:\\a.exe\x00c:\\b.exe"},
+			[][]string{{"process_pair"}, {"ws1"}, {"c:\\a.exe", "\x00", "c:\\b.exe"}}, 0xf91667247241d9a7},
+	} {
+		if got := Hash(tc.parts...); got != tc.want {
+			t.Errorf("Hash(%q) = %#x, want %#x", tc.parts, got, tc.want)
+		}
+		h := NewHasher()
+		for _, part := range tc.pieces {
+			h = h.Part(part[0])
+			for _, p := range part[1:] {
+				h = h.Append(p)
+			}
+		}
+		if got := h.Sum(); got != tc.want {
+			t.Errorf("Hasher over %q = %#x, want %#x", tc.pieces, got, tc.want)
+		}
+	}
+}
+
 func TestDistinctAccuracy(t *testing.T) {
 	for _, tc := range []struct {
 		n      int
