@@ -16,8 +16,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rampart-ids/rampart/internal/audit"
 
 	"github.com/rampart-ids/rampart/internal/ml/dataset"
 	"github.com/rampart-ids/rampart/internal/ml/model"
@@ -105,6 +108,10 @@ func (r *Registry) Promote(ctx context.Context, name string, o PromoteOptions) (
 	if ev.trainingFile {
 		d.Reason += "; note: no held-out test file, scored on the training file"
 	}
+	// The audit record comes first: no promotion takes effect unaudited.
+	if err := r.audit(ctx, d); err != nil {
+		return d, err
+	}
 	if d.Action == robust.ActionPromote {
 		if err := r.Activate(name, challV); err != nil {
 			return d, err
@@ -133,16 +140,89 @@ func (r *Registry) Rollback(name string, now time.Time, actor string) (robust.De
 	if err != nil {
 		return robust.Decision{}, err
 	}
+	d.Time, d.Actor = now.UTC(), actor
+	if err := r.audit(context.Background(), d); err != nil {
+		return robust.Decision{}, err
+	}
 	if err := r.Activate(name, d.To); err != nil {
 		return robust.Decision{}, fmt.Errorf("rolling back %s to %s: %w", name, d.To, err)
 	}
-	d.Time, d.Actor = now.UTC(), actor
 	return d, r.logDecision(d)
 }
 
 // Decisions returns the logged decisions for name ("" for all), oldest first.
 func (r *Registry) Decisions(name string) ([]robust.Decision, error) {
 	return robust.ReadDecisions(filepath.Join(r.dir, PromotionsFile), name)
+}
+
+// Auditor appends records to the hash-chained audit log (*audit.Log).
+type Auditor interface {
+	Record(ctx context.Context, recs ...audit.Record) ([]audit.Record, error)
+}
+
+// SetAuditor makes every promotion, refusal and rollback also an audit
+// record, appended before the decision takes effect. Without one,
+// decisions go to promotions.jsonl only.
+func (r *Registry) SetAuditor(a Auditor) { r.auditor = a }
+
+// Audit actions of model decisions (promotion and rollback are audit's own).
+const ActionModelPromotionRefused = "model_promotion_refused"
+
+// AuditRecord is the audit record of a decision: the versions and every
+// number it was made on (recall on known-bad before and after, alerts
+// against the budget, the bounds, the evaluation data's hash).
+func AuditRecord(ctx context.Context, d robust.Decision) audit.Record {
+	action := audit.ActionModelPromoted
+	switch d.Action {
+	case robust.ActionRefuse:
+		action = ActionModelPromotionRefused
+	case robust.ActionRollback:
+		action = audit.ActionModelRolledBack
+	}
+	v := map[string]string{"model": d.Name, "from": d.From, "to": d.To}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 4, 64) }
+	for _, s := range []struct {
+		role string
+		sc   *robust.Score
+	}{{"champion", d.Champion}, {"challenger", d.Challenger}} {
+		if s.sc == nil {
+			continue
+		}
+		v[s.role] = s.sc.Version
+		v[s.role+"_hash"] = s.sc.Hash
+		v[s.role+"_recall"] = f(s.sc.Recall)
+		v[s.role+"_caught"] = fmt.Sprintf("%d/%d", s.sc.Caught, s.sc.Bad)
+		v[s.role+"_alerts"] = fmt.Sprintf("%d/%d", s.sc.Alerts, s.sc.N)
+	}
+	if d.Bounds != nil {
+		v["max_recall_drop"], v["max_alert_growth"] = f(d.Bounds.MaxRecallDrop), f(d.Bounds.MaxAlertGrowth)
+	}
+	if d.AlertBudget > 0 {
+		v["alert_budget"] = strconv.Itoa(d.AlertBudget)
+	}
+	if d.Data != "" {
+		v["data"] = filepath.Base(d.Data)
+	}
+	for k, s := range v {
+		if len(s) > audit.MaxVersionText {
+			v[k] = s[:audit.MaxVersionText]
+		}
+	}
+	if d.Actor != "" {
+		ctx = audit.WithActor(ctx, d.Actor)
+	}
+	return audit.Change(ctx, action, "model", d.Name, strings.TrimPrefix(d.DataSHA256, "sha256:"), v,
+		fmt.Sprintf("%s %s: active %s → %s; %s", d.Action, d.Name, d.From, d.To, d.Reason))
+}
+
+func (r *Registry) audit(ctx context.Context, d robust.Decision) error {
+	if r.auditor == nil {
+		return nil
+	}
+	if _, err := r.auditor.Record(ctx, AuditRecord(ctx, d)); err != nil {
+		return fmt.Errorf("recording the %s of %s in the audit log (nothing changed): %w", d.Action, d.Name, err)
+	}
+	return nil
 }
 
 func (r *Registry) logDecision(d robust.Decision) error {

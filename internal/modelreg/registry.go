@@ -62,8 +62,9 @@ const maxSigBytes = 64 << 10
 
 // Registry is a models folder and the key directory that signs its models.
 type Registry struct {
-	dir    string
-	keyDir string
+	dir     string
+	keyDir  string
+	auditor Auditor // optional: decisions also go to the audit log
 }
 
 // Open returns the registry in dir with its keys in DefaultKeyDir(dir).

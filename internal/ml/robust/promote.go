@@ -91,6 +91,8 @@ type Decision struct {
 	Challenger *Score  `json:"challenger,omitempty"`
 	Champion   *Score  `json:"champion,omitempty"`
 	Bounds     *Bounds `json:"bounds,omitempty"`
+	// AlertBudget is the most alerts the challenger could raise and pass.
+	AlertBudget int `json:"alert_budget,omitempty"`
 	// Data names the evaluation data (path and content hash).
 	Data       string `json:"data,omitempty"`
 	DataSHA256 string `json:"data_sha256,omitempty"`
@@ -112,6 +114,7 @@ func Decide(name string, champ, chall Score, b Bounds) (Decision, error) {
 	d := Decision{Action: ActionRefuse, Name: name, From: champ.Version, To: champ.Version, Champion: &champ, Challenger: &chall, Bounds: &b}
 	drop := champ.Recall - chall.Recall
 	budget := max(int(math.Floor(float64(champ.Alerts)*(1+b.MaxAlertGrowth))), champ.Alerts+1)
+	d.AlertBudget = budget
 	switch {
 	case chall.Bad == 0:
 		d.Reason = "the evaluation data holds no known-bad records: recall cannot be compared"
@@ -204,6 +207,8 @@ func RollbackTarget(ds []Decision, name, active string) (Decision, error) {
 	if p.To != active {
 		return Decision{}, fmt.Errorf("rolling back %s: the last promotion made %s active but %s is (changed outside promote): %w", name, p.To, active, ErrNoPromotion)
 	}
+	// The undone promotion's numbers travel with the rollback.
 	return Decision{Action: ActionRollback, Name: name, From: active, To: p.From,
-		Reason: fmt.Sprintf("undoes the promotion of %s over %s at %s", active, p.From, p.Time.UTC().Format(time.RFC3339))}, nil
+		Champion: p.Champion, Challenger: p.Challenger, Bounds: p.Bounds, AlertBudget: p.AlertBudget, Data: p.Data, DataSHA256: p.DataSHA256,
+		Reason: fmt.Sprintf("undoes the promotion of %s over %s at %s (%s)", active, p.From, p.Time.UTC().Format(time.RFC3339), p.Reason)}, nil
 }
