@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/api"
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/event"
@@ -39,6 +42,8 @@ type governance struct {
 	maps  *privacy.FileMappings
 	job   *retention.Job
 	clock retention.Clock // nil: wall clock (tests set a fake one)
+	// clearOutputs[i] is true for an alert output configured `clear: true`.
+	clearOutputs []bool
 }
 
 // OpenPrivacy opens the privacy layer of a data dir as serve and the CLI
@@ -262,4 +267,59 @@ func TrainingPrivacy(p *privacy.Pseudonymizer, rules purpose.Rules) *modelreg.Tr
 		tp.Allow = func(path string) (bool, string) { return rules.Decide(path, purpose.Training) }
 	}
 	return tp
+}
+
+// outputPrivacy reads and removes an alert output's "clear" key: outputs
+// are an export path, so they get pseudonymized alerts when privacy is on,
+// unless the config says `clear: true` for that output (recorded in the
+// audit log at start by auditClearOutputs).
+func (s *Server) outputPrivacy(n yaml.Node) yaml.Node {
+	clearOut := false
+	if n.Kind == yaml.MappingNode {
+		kept := make([]*yaml.Node, 0, len(n.Content))
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "clear" {
+				clearOut = n.Content[i+1].Value == "true"
+				continue
+			}
+			kept = append(kept, n.Content[i], n.Content[i+1])
+		}
+		n.Content = kept
+	}
+	s.gov.clearOutputs = append(s.gov.clearOutputs, clearOut)
+	return n
+}
+
+// outputAlerts is what output i is sent: the alerts as stored for a clear
+// output or with privacy off, pseudonymized copies (made once per batch,
+// in *pseudo) otherwise.
+func (s *Server) outputAlerts(i int, alerts []alert.Alert, pseudo *[]alert.Alert) []alert.Alert {
+	if s.gov.p == nil || (i < len(s.gov.clearOutputs) && s.gov.clearOutputs[i]) {
+		return alerts
+	}
+	if *pseudo == nil {
+		*pseudo = make([]alert.Alert, len(alerts))
+		for j, a := range alerts {
+			(*pseudo)[j] = s.gov.p.Alert(a)
+		}
+	}
+	return *pseudo
+}
+
+// auditClearOutputs records, at every start, each alert output that
+// sends personal data in clear.
+func (s *Server) auditClearOutputs(ctx context.Context) {
+	if s.cfg.Privacy.Disabled {
+		return
+	}
+	for i, o := range s.outputs {
+		if i >= len(s.gov.clearOutputs) || !s.gov.clearOutputs[i] {
+			continue
+		}
+		rec := audit.Change(audit.WithActor(ctx, "component:serve"), audit.ActionPolicyChanged, "alert_output", o.Name(), "", nil,
+			fmt.Sprintf("alert output %s sends personal data in clear (alerts.outputs[%d].clear: true)", o.Name(), i))
+		if _, err := s.audit.Record(ctx, rec); err != nil {
+			s.log.Error("auditing a clear alert output failed", "output", o.Name(), "err", err)
+		}
+	}
 }

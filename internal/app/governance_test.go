@@ -1,10 +1,15 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -253,4 +258,71 @@ func TestRetentionPolicyRefused(t *testing.T) {
 	if err := s.buildRetention(); err == nil || !strings.Contains(err.Error(), "retention.audit") {
 		t.Errorf("buildRetention = %v, want a retention.audit error", err)
 	}
+}
+
+// TestOutputsPseudonymized: alert outputs are an export path. With privacy
+// on, an output gets pseudonyms unless configured `clear: true`, which is
+// recorded in the audit log at start.
+func TestOutputsPseudonymized(t *testing.T) {
+	dir := t.TempDir()
+	pseudoPath, clearPath := filepath.Join(dir, "pseudo.jsonl"), filepath.Join(dir, "clear.jsonl")
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`data_dir: %s
+http:
+  listen: 127.0.0.1:0
+  ingest_rate: 0
+alerts:
+  outputs:
+    - kind: file
+      path: %s
+    - kind: file
+      path: %s
+      clear: true
+`, filepath.Join(dir, "data"), pseudoPath, clearPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var tokenOut syncBuffer
+	addrc, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, cfg, ServeOptions{TokenOut: &tokenOut, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addrc <- a }})
+	}()
+	var base string
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve stopped: %v", err)
+	}
+	token := regexp.MustCompile(`rmp_[A-Za-z0-9_-]+`).FindString(tokenOut.String())
+	var lines []string
+	for i := range 8 {
+		lines = append(lines, fmt.Sprintf(`{"@timestamp":"2026-11-20T10:00:%02dZ","event":{"dataset":"system.auth","action":"ssh_login","outcome":"failure"},"source":{"ip":"10.1.2.3","port":%d},"user":{"name":"maria.lopez"},"host":{"name":"db-07.corp.lan"},"process":{"name":"sshd"},"message":"Failed password for maria.lopez from 10.1.2.3"}`, i*3, 40000+i))
+	}
+	req, _ := http.NewRequest("POST", base+"/api/v1/events", strings.NewReader(strings.Join(lines, "\n")+"\n"))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("ingest: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(clearPath)
+		return bytes.Contains(b, []byte("10.1.2.3"))
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	pseudo, _ := os.ReadFile(pseudoPath)
+	if len(pseudo) == 0 {
+		t.Fatal("the pseudonymized output got no alert")
+	}
+	for _, raw := range []string{"10.1.2.3", "maria.lopez", "db-07"} {
+		if bytes.Contains(pseudo, []byte(raw)) {
+			t.Errorf("pseudonymized output holds %q:\n%s", raw, pseudo)
+		}
+	}
+	verifyAudit(t, cfg.DataDir, map[string]int{"policy_changed": 1})
 }

@@ -110,7 +110,8 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	s.engine, s.cleanup = eng, cleanup
 	s.loadState()
 	for _, oc := range cfg.Alerts.Outputs {
-		o, err := output.New(oc.Kind, &oc.Node, output.Deps{Logger: s.log})
+		node := s.outputPrivacy(oc.Node) // strips the "clear" key the output kinds do not know
+		o, err := output.New(oc.Kind, &node, output.Deps{Logger: s.log})
 		if err != nil {
 			return fmt.Errorf("alerts.outputs (line %d): %w", oc.Line, err)
 		}
@@ -136,6 +137,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	if err := s.buildRetention(); err != nil {
 		return err
 	}
+	s.auditClearOutputs(ctx)
 	s.registerInputMetrics()
 	if err := s.listen(); err != nil {
 		return err
@@ -396,8 +398,9 @@ func (s *Server) reload(ctx context.Context) error {
 }
 
 func (s *Server) notify(ctx context.Context, alerts []alert.Alert) {
-	for _, o := range s.outputs {
-		if err := o.Send(ctx, alerts); err != nil {
+	var pseudo []alert.Alert // computed once, for the outputs that get pseudonyms
+	for i, o := range s.outputs {
+		if err := o.Send(ctx, s.outputAlerts(i, alerts, &pseudo)); err != nil {
 			s.log.Error("alert output failed", "output", o.Name(), "err", err, "alerts", len(alerts))
 		}
 	}
