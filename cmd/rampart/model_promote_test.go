@@ -67,4 +67,25 @@ func TestModelPromoteRollback(t *testing.T) {
 	if err != nil || strings.Count(string(log), "\n") != 3 {
 		t.Errorf("decision log: %v\n%s", err, log)
 	}
+	// The same decisions are in the audit chain of the data folder holding
+	// the models, with their numbers, and the chain verifies.
+	if out, code := runAudit(t, "verify", "--data-dir", tmp); code != 0 || !strings.Contains(out, "audit chain OK: 3 records") {
+		t.Fatalf("audit verify: code %d\n%s", code, out)
+	}
+	export := filepath.Join(tmp, "audit.jsonl")
+	if out, code := runAudit(t, "export", "--data-dir", tmp, "-o", export); code != 0 {
+		t.Fatalf("audit export: code %d\n%s", code, out)
+	}
+	recs, err := os.ReadFile(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, a := range []string{"model_promotion_refused", "model_promoted", "model_rolled_back"} {
+		actions[a] = strings.Count(string(recs), `"action":"`+a+`"`)
+	}
+	if actions["model_promoted"]+actions["model_promotion_refused"] != 2 || actions["model_rolled_back"] != 1 ||
+		!strings.Contains(string(recs), "challenger_recall") || !strings.Contains(string(recs), "alert_budget") {
+		t.Errorf("audit records %v:\n%s", actions, recs)
+	}
 }
