@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -279,6 +280,15 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
 		writeError(w, http.StatusForbidden, "csrf", "login from a foreign Origin")
 		return
+	}
+	// A cross-site form (urlencoded, multipart, text/plain) needs no CORS
+	// preflight and a text/plain one can carry valid JSON: from a browser
+	// without Origin that is a login CSRF. Non-browser clients may omit the type.
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "the login body must be application/json")
+			return
+		}
 	}
 	var body struct {
 		Token string `json:"token"`
