@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/store"
@@ -26,33 +27,41 @@ func (s *Store) AppendEvents(ctx context.Context, evs []*event.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	type row struct {
-		ev     *event.Event
-		fields []byte
+	// Encode before taking the write lock, into one buffer: it is the
+	// CPU-heavy part.
+	size := 0
+	for _, ev := range evs {
+		if ev != nil {
+			size += 64 * len(ev.Fields)
+		}
 	}
-	// Encode before taking the write lock: it is the CPU-heavy part.
-	rows := make([]row, len(evs))
+	buf := make([]byte, 0, size)
+	ends := make([]int, len(evs))
 	for i, ev := range evs {
 		if ev == nil || ev.ID == "" {
 			return fmt.Errorf("appending events: %w: event %d has no id", store.ErrInvalid, i)
 		}
-		f, err := store.EncodeFields(ev.Fields)
-		if err != nil {
+		var err error
+		if buf, err = store.AppendFields(buf, ev.Fields); err != nil {
 			return fmt.Errorf("appending events: %w: event %s: %w", store.ErrInvalid, ev.ID, err)
 		}
-		rows[i] = row{ev, f}
+		ends[i] = len(buf)
 	}
+	// buf is not written again: the fields strings can alias it (the driver copies them).
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		st := s.stmt(ctx, tx, qInsertEvent)
-		for _, r := range rows {
-			raw := r.ev.Raw
+		start := 0
+		for i, ev := range evs {
+			raw := ev.Raw
 			if raw == nil {
 				raw = []byte{} // NOT NULL column; nil and empty read back the same
 			}
-			if _, err := st.ExecContext(ctx, r.ev.ID, micros(r.ev.Time), micros(r.ev.Received),
-				r.ev.Source, r.ev.Format, string(r.fields), raw); err != nil {
+			if _, err := st.ExecContext(ctx, ev.ID, micros(ev.Time), micros(ev.Received),
+				ev.Source, ev.Format, all[start:ends[i]], raw); err != nil {
 				return err
 			}
+			start = ends[i]
 		}
 		return nil
 	})
