@@ -234,7 +234,7 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		src = zr
 	}
 	// Read one byte past the limit to tell "exactly at" from "over".
-	body, err := io.ReadAll(io.LimitReader(src, h.cfg.MaxDecodedBytes+1))
+	body, err := readAll(io.LimitReader(src, h.cfg.MaxDecodedBytes+1), r.ContentLength, h.cfg.MaxDecodedBytes)
 	if err != nil {
 		if isMaxBytes(err) {
 			return nil, h.tooLarge()
@@ -248,6 +248,30 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		return nil, h.tooLarge()
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll starting from a buffer sized for the declared
+// Content-Length (bounded by limit, and grown as usual past it), so a
+// large body is not copied through a series of doubling buffers.
+func readAll(r io.Reader, declared, limit int64) ([]byte, error) {
+	size := int64(512)
+	if declared > 0 {
+		size = min(declared, limit) + 1 // +1: room to see EOF without growing
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the next capacity
+		}
+	}
 }
 
 func isMaxBytes(err error) bool {
@@ -322,7 +346,7 @@ func Split(body []byte, maxLine int, fn func(n int, line []byte, kind LineKind) 
 
 func firstLineValid(b []byte) bool {
 	line, _, _ := bytes.Cut(b, []byte("\n"))
-	return json.Valid(bytes.TrimSpace(line))
+	return validJSON(bytes.TrimSpace(line))
 }
 
 // splitArray yields the elements of a valid JSON array, numbered from 1.
@@ -380,7 +404,7 @@ func SplitNDJSON(body []byte, maxLine int, fn func(n int, line []byte, kind Line
 			switch {
 			case ln.Oversize:
 				kind = LineOversize
-			case data[0] != '{' || !json.Valid(data):
+			case data[0] != '{' || !validJSON(data):
 				kind = LineMalformed
 			}
 			if err := fn(n, bytes.Clone(data), kind); err != nil {

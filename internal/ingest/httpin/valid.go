@@ -1,0 +1,201 @@
+package httpin
+
+// maxDepth is encoding/json's nesting limit: deeper input is not valid JSON
+// to it, so not to validJSON either.
+const maxDepth = 10000
+
+// validJSON reports whether b is one valid JSON value, exactly as
+// json.Valid does (a fuzz test holds them equal), in a fraction of its time:
+// json.Valid's byte-at-a-time state machine was a seventh of the server's
+// CPU when it skips storing events. Iterative, with an explicit stack, so
+// deep nesting costs no goroutine stack.
+func validJSON(b []byte) bool {
+	var stackBuf [64]byte
+	stack := stackBuf[:0] // open containers, '{' or '['
+	i := skipWS(b, 0)
+	for {
+		// A value starts at i.
+		if i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case '{', '[':
+			if len(stack) >= maxDepth {
+				return false
+			}
+			open, end := b[i], byte('}')
+			if open == '[' {
+				end = ']'
+			}
+			i = skipWS(b, i+1)
+			if i < len(b) && b[i] == end {
+				i++
+				break // an empty container is a complete value
+			}
+			stack = append(stack, open)
+			if open == '{' {
+				var ok bool
+				if i, ok = key(b, i); !ok {
+					return false
+				}
+			}
+			continue // its first element
+		default:
+			var ok bool
+			if i, ok = scalar(b, i); !ok {
+				return false
+			}
+		}
+		// A value ended before i: close containers, or go on to the next element.
+		for {
+			i = skipWS(b, i)
+			if len(stack) == 0 {
+				return i == len(b)
+			}
+			if i >= len(b) {
+				return false
+			}
+			top := stack[len(stack)-1]
+			if b[i] == ',' {
+				i = skipWS(b, i+1)
+				if top == '{' {
+					var ok bool
+					if i, ok = key(b, i); !ok {
+						return false
+					}
+				}
+				break
+			}
+			if (top == '{' && b[i] != '}') || (top == '[' && b[i] != ']') {
+				return false
+			}
+			stack = stack[:len(stack)-1]
+			i++
+		}
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// key reads `"name" :` at i and returns where the member's value starts.
+func key(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	i, ok := str(b, i)
+	if !ok {
+		return i, false
+	}
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return i, false
+	}
+	return skipWS(b, i+1), true
+}
+
+// scalar reads a string, number or literal at i.
+func scalar(b []byte, i int) (int, bool) {
+	switch c := b[i]; {
+	case c == '"':
+		return str(b, i)
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return number(b, i)
+	}
+	return i, false
+}
+
+func literal(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, false
+	}
+	return i + len(lit), true
+}
+
+// str reads a string literal starting at the quote at i. Like json.Valid it
+// rejects control characters and bad escapes but not invalid UTF-8.
+func str(b []byte, i int) (int, bool) {
+	i++
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return i, false
+		case c == '\\':
+			if i+1 >= len(b) {
+				return i, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if len(b)-i < 6 || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return i, false
+				}
+				i += 6
+			default:
+				return i, false
+			}
+		default:
+			i++
+		}
+	}
+	return i, false
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at i.
+func number(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i)
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return i, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return i, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
