@@ -45,6 +45,7 @@ func main() {
 		bodies = append(bodies, b.Bytes())
 	}
 	before := metric(*url, *token, "rampart_events_total") + metric(*url, *token, "rampart_quarantined_total")
+	cpu0 := cpuSeconds(*pid)
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -96,11 +97,18 @@ func main() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	el := time.Since(start)
+	cpu := cpuSeconds(*pid) - cpu0
 	fmt.Printf("events: %d  requests: %d  failed requests: %d\n", *events, len(bodies), failures.Load())
 	fmt.Printf("accepted in %s (%.0f events/s); processed in %s: %.0f events/s\n",
 		sent.Round(time.Millisecond), float64(*events)/sent.Seconds(), el.Round(time.Millisecond), float64(*events)/el.Seconds())
 	if *pid > 0 {
 		fmt.Printf("server peak RSS: %s\n", peakRSS(*pid))
+		// On a shared machine events/s moves with the neighbours' load; the
+		// server's CPU time per event does much less.
+		if cpu > 0 {
+			fmt.Printf("server CPU: %.1fs, %.1f µs/event, %.0f events per CPU-second\n",
+				cpu, cpu*1e6/float64(*events), float64(*events)/cpu)
+		}
 	}
 }
 
@@ -153,6 +161,27 @@ func metric(url, token, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// cpuSeconds is the user+system CPU time of process pid (0 if unknown).
+func cpuSeconds(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields of the whole line, in clock ticks (USER_HZ, 100 on Linux).
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100
 }
 
 func peakRSS(pid int) string {
