@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"sync"
@@ -39,7 +40,7 @@ const (
 	// maxSessions bounds the in-memory table; the least recently used
 	// session is dropped to make room.
 	maxSessions = 10000
-	// Login attempts per client address: a burst of loginBurst, then one
+	// Login attempts per client (loginKey): a burst of loginBurst, then one
 	// per loginEvery (5 a minute). Failures and successes both count.
 	loginBurst = 5
 	loginEvery = 12 * time.Second
@@ -66,7 +67,7 @@ type sessions struct {
 	byHash map[string]*session // key: hex SHA-256 of the session id
 
 	loginMu sync.Mutex
-	logins  map[string]*rate.Limiter // key: client address
+	logins  map[string]*rate.Limiter // key: loginKey of the client address
 }
 
 func newSessions() *sessions {
@@ -195,6 +196,22 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
+// loginKey is a client's login rate-limit key: an IPv6 client usually
+// holds a whole /64, so its addresses share one budget; an IPv4 address
+// seen through a dual-stack socket is that IPv4 address.
+func loginKey(client string) string {
+	ip, err := netip.ParseAddr(client)
+	if err != nil {
+		return client
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
 // sameOrigin reports whether the request's Origin header, when present,
 // names the host the request was sent to.
 func sameOrigin(r *http.Request) bool {
@@ -272,7 +289,7 @@ func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	now := s.d.Now()
 	client := clientAddr(r)
-	if ok, wait := s.sessions.allowLogin(client, now); !ok {
+	if ok, wait := s.sessions.allowLogin(loginKey(client), now); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many login attempts; try again later")
 		return
