@@ -193,6 +193,16 @@ func TestPayloadSlice(t *testing.T) {
 	if len(ev) < 6 {
 		t.Errorf("want none, case, encodings, comments, whitespace, mimicry; got %d", len(ev))
 	}
+	// Targeted label flipping must hurt the naive model (else the result
+	// is void) and the defences must hold recall within 5 points.
+	pois := m["poisoning"].([]any)
+	clean, ten := pois[0].(map[string]any), pois[2].(map[string]any)
+	if m["poisoning_void"] != false {
+		t.Errorf("poisoning void: %v", m["poisoning_void_reason"])
+	}
+	if loss := clean["recall_defended"].(float64) - ten["recall_defended"].(float64); loss > 0.05 {
+		t.Errorf("defended recall lost %.3f at 10%% poisoning, goal ≤ 0.05", loss)
+	}
 }
 
 func TestHDFSFull(t *testing.T) {

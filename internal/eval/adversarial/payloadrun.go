@@ -141,9 +141,30 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 	a1, a2, a3 := len(attack)*2/10, len(attack)*5/10, len(attack)*75/100
 	champRows := append(append([]payloadRow(nil), normal[:nc]...), attack[:a1]...)
 	windowRows := append(append([]payloadRow(nil), normal[nc:nw]...), attack[a1:a2]...)
-	pool := attack[a2:a3]
+	// Poisoning is targeted label flipping: the adversary gets payloads of
+	// one attack family into the training window labelled benign, so that
+	// the next model lets that family through. Recall is measured on the
+	// family's test payloads. The family is the one with the second most
+	// rows (the most common one dominates any window: flipping a share of
+	// it moves little, and a real adversary targets what they will use).
+	target := targetFamily(attack)
+	var pool, targetTest []payloadRow
+	for _, r := range attack[a2:a3] {
+		if r.Type == target {
+			pool = append(pool, r)
+		}
+	}
 	test := append(append([]payloadRow(nil), normal[nw:]...), attack[a3:]...)
-	fmt.Fprintf(progress, "adversarial http-params: champion %d, window %d, pool %d, test %d rows\n", len(champRows), len(windowRows), len(pool), len(test))
+	for _, r := range attack[a3:] {
+		if r.Type == target {
+			targetTest = append(targetTest, r)
+		}
+	}
+	if len(pool) < 10 || len(targetTest) < 10 {
+		return nil, fmt.Errorf("%s: attack family %q has %d pool and %d test rows; need at least 10 each", path, target, len(pool), len(targetTest))
+	}
+	poisonTest := append(append([]payloadRow(nil), normal[nw:]...), targetTest...)
+	fmt.Fprintf(progress, "adversarial http-params: champion %d, window %d, %s pool %d, test %d rows (%d %s)\n", len(champRows), len(windowRows), target, len(pool), len(test), len(targetTest), target)
 	champion, err := trainPayload(champRows)
 	if err != nil {
 		return nil, fmt.Errorf("champion model: %w", err)
@@ -159,17 +180,15 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		// Poison: attack payloads that reach the training window labeled
-		// benign (the trainer takes unalerted traffic as benign).
+		// The adversary repeats their payloads (drawn with replacement
+		// from the pool, seeded) until they make up rate of the window.
 		n := int(rate / (1 - rate) * float64(len(windowRows)))
-		if n > len(pool) {
-			n = len(pool)
-		}
+		prng := rand.New(rand.NewPCG(uint64(seed), uint64(rate*1000)))
 		win := append([]payloadRow(nil), windowRows...)
-		for _, r := range pool[:n] {
+		for range n {
+			r := pool[prng.IntN(len(pool))]
 			win = append(win, payloadRow{Payload: r.Payload, Type: "norm", Attack: false})
 		}
-		prng := rand.New(rand.NewPCG(uint64(seed), uint64(rate*1000)))
 		prng.Shuffle(len(win), func(i, j int) { win[i], win[j] = win[j], win[i] })
 		p := Poison{Rate: rate, Injected: n, Excluded: map[string]int{}}
 		naive, err := trainPayload(win)
@@ -183,14 +202,15 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 		for _, e := range rep.Lineage() {
 			p.Excluded[e.Reason] = e.Rows
 		}
-		p.RecallNaive, p.FPNaive = payloadRecall(naive, test)
-		p.RecallDefended, p.FPDefended = payloadRecall(def, test)
-		fmt.Fprintf(progress, "  poisoning %.2f: recall defended %.4f naive %.4f (excluded %v)\n", rate, p.RecallDefended, p.RecallNaive, p.Excluded)
+		p.RecallNaive, p.FPNaive = payloadRecall(naive, poisonTest)
+		p.RecallDefended, p.FPDefended = payloadRecall(def, poisonTest)
+		fmt.Fprintf(progress, "  poisoning %.2f: %s recall defended %.4f naive %.4f (excluded %v)\n", rate, target, p.RecallDefended, p.RecallNaive, p.Excluded)
 		res.Poisoning = append(res.Poisoning, p)
 		if rate == 0 {
 			def0, rep0 = def, rep
 		}
 	}
+	res.Notes = append(res.Notes, fmt.Sprintf("poisoning: targeted label flipping — %s payloads (%d distinct, repeated with replacement) injected into the training window labelled benign; recall on the %d %s test payloads; defences exclude window rows the champion classifier or the bundled Sigma web rules alerted on or the champion's input guard flagged (they never see the injected labels)", target, len(pool), len(targetTest), target))
 	// Evasion against the defended clean model; the stack adds the rules
 	// and the input guard (fitted on the training window's inputs).
 	g, err := fitPayloadGuard(windowRows, seed)
@@ -244,8 +264,7 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 		}
 	}
 	res.Notes = append(res.Notes,
-		fmt.Sprintf("http-params stack = bundled Sigma web rules on a synthesized access-log event + payload classifier + input guard; stack false-positive rate on benign test payloads %.4f", float64(sfp)/float64(max(1, len(testNormal)))),
-		"poisoning: attack payloads injected into the training window labeled benign; defences exclude window rows the champion classifier or the rules alerted on or the champion's input guard flagged")
+		fmt.Sprintf("http-params stack = bundled Sigma web rules on a synthesized access-log event + payload classifier + input guard; stack false-positive rate on benign test payloads %.4f", float64(sfp)/float64(max(1, len(testNormal)))))
 	a, err := model.New(model.Body{Kind: "payload-lr", Name: "http-params-payload", Version: "adversarial",
 		Lineage: model.Lineage{Sources: []model.Source{{Name: "http-params training window", Rows: len(windowRows)}},
 			ClassCounts: map[string]int{"rows": len(windowRows)}, Exclusions: rep0.Lineage(), Seed: seed}}, def0)
@@ -295,6 +314,29 @@ func defendPayload(champion *payload.Classifier, cg *guard.Guard, det *sigma.Det
 	}
 	c, err := trainPayload(rows)
 	return c, rep, err
+}
+
+// targetFamily is the attack type with the second most rows (the only
+// one when there is one), ties broken by name.
+func targetFamily(attack []payloadRow) string {
+	count := map[string]int{}
+	for _, r := range attack {
+		count[r.Type]++
+	}
+	types := make([]string, 0, len(count))
+	for t := range count {
+		types = append(types, t)
+	}
+	sort.Slice(types, func(i, j int) bool {
+		if count[types[i]] != count[types[j]] {
+			return count[types[i]] > count[types[j]]
+		}
+		return types[i] < types[j]
+	})
+	if len(types) > 1 {
+		return types[1]
+	}
+	return types[0]
 }
 
 func wordsOf(rows []payloadRow, k int) []string {
