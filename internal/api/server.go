@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -185,8 +187,22 @@ func HashToken(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// ValidTokenName reports whether name may name a token: 1..128 bytes of
+// UTF-8 without control or format (bidi, zero-width) characters and without
+// surrounding spaces. The name is the audit actor ("token:<name>") and is
+// shown in the console, so it must not be able to read as another name.
+func ValidTokenName(name string) bool {
+	if name == "" || len(name) > 128 || !utf8.ValidString(name) || strings.TrimSpace(name) != name {
+		return false
+	}
+	return strings.IndexFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) < 0
+}
+
 // NewToken creates a random token secret and its stored record.
 func NewToken(name, role string, now time.Time) (secret string, t store.Token, err error) {
+	if !ValidTokenName(name) {
+		return "", store.Token{}, fmt.Errorf("invalid token name %q: 1..128 bytes, no control or format characters, no surrounding spaces", name)
+	}
 	if !ValidRole(role) {
 		return "", store.Token{}, fmt.Errorf("unknown role %q", role)
 	}
@@ -555,8 +571,8 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	if body.Name == "" || len(body.Name) > 128 || !ValidRole(body.Role) {
-		writeError(w, http.StatusBadRequest, "invalid_token_request", "name (1..128 bytes) and a valid role are required")
+	if !ValidTokenName(body.Name) || !ValidRole(body.Role) {
+		writeError(w, http.StatusBadRequest, "invalid_token_request", "a name (1..128 bytes, no control or format characters, no surrounding spaces) and a valid role are required")
 		return
 	}
 	secret, tok, err := NewToken(body.Name, body.Role, s.d.Now())
