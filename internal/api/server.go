@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,7 +67,7 @@ type Deps struct {
 	ViewEvent func(role string, ev *event.Event) *event.Event
 	// PublicMetrics serves /metrics without a token.
 	PublicMetrics bool
-	// IngestRate bounds ingest requests/s per token (0: unlimited).
+	// IngestRate bounds ingest requests/s per token, burst 2× (0: unlimited).
 	IngestRate float64
 	// Audit is the node's audit log: console logins are recorded in it and
 	// /api/v1/audit reads and verifies it (nil: not recorded, 404).
@@ -362,7 +363,8 @@ func (s *server) limiter(key string) *rate.Limiter {
 		if len(s.limiters) > 10000 {
 			clear(s.limiters)
 		}
-		l = rate.NewLimiter(rate.Limit(s.d.IngestRate), int(2*s.d.IngestRate)+1)
+		// Burst 2× the rate, as config documents it, and at least one request.
+		l = rate.NewLimiter(rate.Limit(s.d.IngestRate), max(1, int(math.Ceil(2*s.d.IngestRate))))
 		s.limiters[key] = l
 	}
 	return l
@@ -373,10 +375,16 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "HTTP ingest disabled")
 		return
 	}
-	if s.d.IngestRate > 0 && !s.limiter(principal(r).TokenID).Allow() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusTooManyRequests, "rate_limited", "ingest rate limit exceeded")
-		return
+	if s.d.IngestRate > 0 {
+		// On the server's clock; Retry-After says when the next request fits.
+		now := s.d.Now()
+		res := s.limiter(principal(r).TokenID).ReserveN(now, 1)
+		if d := res.DelayFrom(now); d > 0 {
+			res.CancelAt(now)
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "ingest rate limit exceeded")
+			return
+		}
 	}
 	s.d.Ingest.ServeHTTP(w, r)
 }
