@@ -68,6 +68,7 @@ type Parser struct {
 	jp       fastjson.Parser
 	fl       fieldkit.Flattener
 	buf      []byte
+	keys     map[string]string // joined field names, interned (see join)
 }
 
 var _ format.Parser = (*Parser)(nil)
@@ -405,9 +406,23 @@ func (p *Parser) leaves(v *fastjson.Value) {
 	})
 }
 
+// maxKeys bounds the interned field names of one Parser; the set is emptied
+// when full, so records with ever-new names cost allocations, not memory.
+const maxKeys = 4096
+
+// join returns prefix+key. Field names repeat from record to record, so
+// each is allocated once per Parser and shared by the events using it.
 func (p *Parser) join(prefix, key string) string {
 	p.buf = append(append(p.buf[:0], prefix...), key...)
-	return string(p.buf)
+	if s, ok := p.keys[string(p.buf)]; ok {
+		return s
+	}
+	if p.keys == nil || len(p.keys) >= maxKeys {
+		p.keys = make(map[string]string, 64)
+	}
+	s := string(p.buf)
+	p.keys[s] = s
+	return s
 }
 
 func firstOf(vs ...*fastjson.Value) *fastjson.Value {
