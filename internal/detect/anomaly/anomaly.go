@@ -136,10 +136,22 @@ func userKey(ev *event.Event, c *lowerCache) string {
 	if u == "-" || len(u) > 256 {
 		return ""
 	}
-	if u != "" && field(ev, "event.module") == "windows" {
+	// A name without upper case is its own lower case: skip the module.
+	if hasUpper(u) && field(ev, "event.module") == "windows" {
 		return c.lower(u)
 	}
 	return u
+}
+
+// hasUpper reports whether strings.ToLower(s) could differ from s: an
+// ASCII capital or any non-ASCII byte.
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return true
+		}
+	}
+	return false
 }
 
 // exeKey is exePath with the lower case memoized in c.

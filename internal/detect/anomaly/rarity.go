@@ -94,9 +94,10 @@ type RarityStats struct {
 // Rarity is the first-seen detector. Detect is called from one goroutine;
 // Snapshot, Restore and Stats may be called from others.
 type Rarity struct {
-	mu    sync.Mutex
-	o     RarityOptions
-	rules map[string]bool
+	mu sync.Mutex
+	o  RarityOptions
+	// Enabled rules.
+	pairOn, loginOn, portOn bool
 	// pairs: hash(rule, entity, value) → A = times seen.
 	pairs *sketch.LRUSet
 	// ents: hash(rule, entity) → A = first-seen unix second, B = values
@@ -131,7 +132,7 @@ func NewRarity(o RarityOptions) (*Rarity, error) {
 	if o.MaxSignalsPerEntityDay <= 0 {
 		o.MaxSignalsPerEntityDay = 20
 	}
-	r := &Rarity{o: o, rules: map[string]bool{}}
+	r := &Rarity{o: o}
 	if len(o.Rules) == 0 {
 		o.Rules = rarityRules
 	}
@@ -143,7 +144,14 @@ func NewRarity(o RarityOptions) (*Rarity, error) {
 		if !ok {
 			return nil, fmt.Errorf("rarity: unknown rule %q", name)
 		}
-		r.rules[name] = true
+		switch name {
+		case RuleProcessPair:
+			r.pairOn = true
+		case RuleLoginSource:
+			r.loginOn = true
+		case RuleDestPort:
+			r.portOn = true
+		}
 	}
 	r.pairs = sketch.NewLRUSet(o.MaxPairs)
 	r.ents = sketch.NewLRUSet(o.MaxEntities)
@@ -199,17 +207,18 @@ func (r *Rarity) Detect(_ context.Context, ev *event.Event, emit detect.Emit) er
 		return nil
 	}
 	learn := r.o.ExcludeFromLearning == nil || !r.o.ExcludeFromLearning(ev)
-	if r.rules[RuleProcessPair] {
-		parent, child := exeKey(field(ev, "process.parent.executable"), &r.lower), exeKey(field(ev, "process.executable"), &r.lower)
-		if parent != "" && child != "" { // before the host: most events have no process pair
-			if host := r.hostKey(ev); host != "" {
+	if r.pairOn {
+		// Most events have no parent: read the child and host only for those that do.
+		if parent := exeKey(field(ev, "process.parent.executable"), &r.lower); parent != "" {
+			child := exeKey(field(ev, "process.executable"), &r.lower)
+			if host := r.hostKey(ev); child != "" && host != "" {
 				r.check(ev, emit, RuleProcessPair, "host", host, learn,
 					[]candidate{{a: parent, sep: pairSep, b: child}})
 			}
 		}
 	}
 	ds := field(ev, "event.dataset")
-	if r.rules[RuleLoginSource] && successfulLogin(ev, ds) {
+	if r.loginOn && successfulLogin(ev, ds) {
 		// Loopback logons are local sessions, not a source anyone travels from.
 		if user, addr := userKey(ev, &r.lower), addrOf(ev); user != "" && addr != "" && !netip.MustParseAddr(addr).IsLoopback() {
 			a := netip.MustParseAddr(addr)
@@ -222,7 +231,7 @@ func (r *Rarity) Detect(_ context.Context, ev *event.Event, emit detect.Emit) er
 				[]candidate{{pre: "ip:", a: addr}, {pre: "net:", a: net}})
 		}
 	}
-	if r.rules[RuleDestPort] && connection(ev, ds) {
+	if r.portOn && connection(ev, ds) {
 		port, _ := ev.Get("destination.port")
 		p, ok := port.(int64)
 		if src := addrOf(ev); src != "" && ok && p >= 0 && p <= 65535 {
