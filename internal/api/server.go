@@ -259,6 +259,9 @@ func (s *server) guard(rt Route) http.Handler {
 			}
 		}
 		if !allowed {
+			// An authenticated caller above its role: worth an operator's look.
+			s.log.Warn("request refused: role not allowed", "method", r.Method, "path", r.URL.Path,
+				"token_name", tok.Name, "role", tok.Role, "client", clientAddr(r))
 			writeError(w, http.StatusForbidden, "forbidden", "role "+tok.Role+" may not call this endpoint")
 			return
 		}

@@ -1,0 +1,198 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rampart-ids/rampart/internal/api"
+)
+
+// Findings of the security review of the API and the console sessions,
+// each pinned by a test that failed before its fix.
+
+// TestLoginRefusesFormBodies: a cross-site page can POST a form (urlencoded,
+// multipart or text/plain) as a top-level navigation without a CORS
+// preflight, and a text/plain form body can be valid JSON
+// (name `{"token":"x` + "=" + value `","token":"<secret>"}`). A browser
+// that sends no Origin would then log the victim into the attacker's
+// session (login CSRF). Only JSON bodies may log in.
+func TestLoginRefusesFormBodies(t *testing.T) {
+	e := newSessionEnv(t)
+	forged := `{"token":"x=","token":"` + e.secrets[api.RoleAnalyst] + `"}` + "\r\n"
+	for _, tc := range []struct {
+		name, ctype string
+		want        int
+	}{
+		{"text/plain form", "text/plain", 415},
+		{"urlencoded form", "application/x-www-form-urlencoded", 415},
+		{"multipart form", "multipart/form-data; boundary=x", 415},
+		{"malformed type", "application/json; =", 415},
+		{"JSON", "application/json", 200},
+		{"JSON with charset", "application/json; charset=utf-8", 200},
+		{"no Content-Type (non-browser client)", "", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.clock.Add(time.Minute) // stay inside the login rate limit
+			var hdr map[string]string
+			if tc.ctype != "" {
+				hdr = map[string]string{"Content-Type": tc.ctype}
+			}
+			rec := e.do("POST", "/api/v1/session", forged, hdr)
+			if rec.Code != tc.want {
+				t.Fatalf("got %d %s, want %d", rec.Code, rec.Body, tc.want)
+			}
+			if tc.want != 200 {
+				if len(rec.Result().Cookies()) != 0 {
+					t.Error("a refused login set a cookie")
+				}
+				if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+					t.Errorf("error Content-Type %q", ct)
+				}
+			}
+		})
+	}
+}
+
+// TestLoginRateLimitIPv6Prefix: one IPv6 client usually holds a whole /64,
+// so keying the login budget by full address gave it 2^64 budgets.
+func TestLoginRateLimitIPv6Prefix(t *testing.T) {
+	e := newSessionEnv(t)
+	try := func(remote string) int {
+		req := httptest.NewRequest("POST", "/api/v1/session", strings.NewReader(`{"token":"rmp_wrong"}`))
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for i := 1; i <= 5; i++ {
+		if got := try(fmt.Sprintf("[2001:db8:1:2::%x]:4000", i)); got != 401 {
+			t.Fatalf("attempt %d: %d, want 401", i, got)
+		}
+	}
+	for _, tc := range []struct {
+		remote string
+		want   int
+	}{
+		{"[2001:db8:1:2:ffff:ffff:ffff:ffff]:4000", 429}, // same /64
+		{"[2001:db8:1:3::1]:4000", 401},                  // next /64: its own budget
+	} {
+		if got := try(tc.remote); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.remote, got, tc.want)
+		}
+	}
+	// An IPv4 client seen through a dual-stack socket is the same client.
+	for i := 0; i < 5; i++ {
+		try("192.0.2.77:4000")
+	}
+	if got := try("[::ffff:192.0.2.77]:4000"); got != 429 {
+		t.Errorf("IPv4-mapped address of an exhausted client: %d, want 429", got)
+	}
+}
+
+// TestTokenNameRefused: token names become audit actors ("token:<name>")
+// and log fields; control and bidi/format characters or surrounding
+// spaces would let an admin mint a token whose name reads as another's.
+func TestTokenNameRefused(t *testing.T) {
+	e := newSessionEnv(t)
+	admin := map[string]string{"Authorization": "Bearer " + e.secrets[api.RoleAdmin]}
+	for _, tc := range []struct {
+		name string
+		want int
+	}{
+		{"ci-runner 1", 201},
+		{"évaluation", 201},
+		{"evil\nt-admin", 400},
+		{"nul\u0000", 400},
+		{"t-admin\u202e", 400}, // right-to-left override
+		{"zero\u200bwidth", 400},
+		{" t-admin", 400},
+		{"t-admin ", 400},
+	} {
+		body, _ := json.Marshal(map[string]string{"name": tc.name, "role": "viewer"})
+		rec := e.do("POST", "/api/v1/tokens", string(body), admin)
+		if rec.Code != tc.want {
+			t.Errorf("name %q: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.want)
+		}
+	}
+	for _, name := range []string{"bad\tname", "\xff\xfe", ""} {
+		if _, _, err := api.NewToken(name, api.RoleViewer, time.Now()); err == nil {
+			t.Errorf("NewToken (used by the CLI) accepted the name %q", name)
+		}
+	}
+}
+
+// TestIngestRateLimit: the per-token ingest limit (untested before) allows
+// a burst of 2× the rate as documented, answers 429 with a Retry-After
+// that says when the next request may come, keeps tokens apart and runs
+// on the server's clock.
+func TestIngestRateLimit(t *testing.T) {
+	e := newSessionEnv(t)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
+	h := api.NewHandler(api.Deps{Store: e.st, Ingest: ok, IngestRate: 0.2, Now: e.clock.Now}) // one per 5 s, burst 2× = 1
+	post := func(role string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/api/v1/events", strings.NewReader("{}\n"))
+		req.Header.Set("Authorization", "Bearer "+e.secrets[role])
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if got := post(api.RoleIngest).Code; got != 202 {
+		t.Fatalf("first request: %d", got)
+	}
+	rec := post(api.RoleIngest)
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "5" || !strings.Contains(rec.Body.String(), `"rate_limited"`) {
+		t.Fatalf("second request: %d Retry-After %q %s, want 429, 5, rate_limited", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if got := post(api.RoleAdmin).Code; got != 202 {
+		t.Errorf("another token: %d, want its own budget", got)
+	}
+	e.clock.Add(5 * time.Second)
+	if got := post(api.RoleIngest).Code; got != 202 {
+		t.Errorf("after 5 s: %d, want 202", got)
+	}
+
+	h = api.NewHandler(api.Deps{Store: e.st, Ingest: ok, IngestRate: 2, Now: e.clock.Now}) // burst 4
+	for i := range 4 {
+		if got := post(api.RoleIngest).Code; got != 202 {
+			t.Fatalf("burst request %d: %d", i+1, got)
+		}
+	}
+	if rec := post(api.RoleIngest); rec.Code != 429 || rec.Header().Get("Retry-After") != "1" {
+		t.Errorf("5th request at rate 2/s: %d Retry-After %q, want 429 after a burst of 4", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+// TestForbiddenLogged: an authenticated caller trying an endpoint above its
+// role is a security event an operator must be able to find; it was
+// answered 403 and recorded nowhere.
+func TestForbiddenLogged(t *testing.T) {
+	e := newSessionEnv(t)
+	var buf bytes.Buffer
+	h := api.NewHandler(api.Deps{Store: e.st, Audit: e.audit, Now: e.clock.Now,
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	req := httptest.NewRequest("POST", "/api/v1/tokens", strings.NewReader(`{"name":"x","role":"admin"}`))
+	req.Header.Set("Authorization", "Bearer "+e.secrets[api.RoleViewer])
+	req.RemoteAddr = "192.0.2.5:1"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req.WithContext(context.Background()))
+	if rec.Code != 403 {
+		t.Fatalf("viewer creating a token: %d", rec.Code)
+	}
+	log := buf.String()
+	for _, want := range []string{`"level":"WARN"`, `"token_name":"t-viewer"`, `"role":"viewer"`, `"path":"/api/v1/tokens"`, `"client":"192.0.2.5"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log %q lacks %s", log, want)
+		}
+	}
+	if strings.Contains(log, e.secrets[api.RoleViewer]) {
+		t.Error("the log carries the token secret")
+	}
+}
