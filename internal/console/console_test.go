@@ -68,3 +68,24 @@ func TestNoInlineCodeOrHTMLSinks(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginFormCannotLeakToken: the login form has no action, so a native
+// submit (the script failed to load or to attach its handler) would GET
+// the page with the token in the query string, into history and access
+// logs. The token input therefore has no name (nothing is submitted) and
+// the form posts.
+func TestLoginFormCannotLeakToken(t *testing.T) {
+	_, html, _ := get(t, "/console/")
+	form := regexp.MustCompile(`(?is)<form[^>]*id="login-form"[^>]*>.*?</form>`).FindString(html)
+	if form == "" {
+		t.Fatal("no login form in index.html")
+	}
+	for _, in := range regexp.MustCompile(`(?i)<input[^>]*>`).FindAllString(form, -1) {
+		if regexp.MustCompile(`(?i)\sname\s*=`).MatchString(in) {
+			t.Errorf("login input %s has a name: a native submit would send it", in)
+		}
+	}
+	if !regexp.MustCompile(`(?i)<form[^>]*\smethod="post"`).MatchString(form) {
+		t.Error("login form does not use method=post: a native submit puts fields in the URL")
+	}
+}
