@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/api"
+	"github.com/rampart-ids/rampart/internal/console"
 )
 
 // Findings of the security review of the API and the console sessions,
@@ -194,5 +196,77 @@ func TestForbiddenLogged(t *testing.T) {
 	}
 	if strings.Contains(log, e.secrets[api.RoleViewer]) {
 		t.Error("the log carries the token secret")
+	}
+}
+
+// TestSecurityHeadersOnEveryResponse: every kind of answer (success,
+// errors, redirects, the console's files and its 404, another handler's
+// body) carries the security headers, API answers are JSON, the console
+// keeps its own CSP, and HSTS is sent over TLS only.
+func TestSecurityHeadersOnEveryResponse(t *testing.T) {
+	e := newSessionEnv(t)
+	ingest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte("{}\n"))
+	})
+	h := api.NewHandler(api.Deps{Store: e.st, Audit: e.audit, Now: e.clock.Now, Console: console.Handler(), Ingest: ingest})
+	viewer := "Bearer " + e.secrets[api.RoleViewer]
+	for _, tc := range []struct {
+		name, method, path, auth string
+		status                   int
+		json, console            bool
+	}{
+		{"health", "GET", "/healthz", "", 200, true, false},
+		{"list", "GET", "/api/v1/alerts", viewer, 200, true, false},
+		{"unknown path", "GET", "/nope", "", 404, true, false},
+		{"unknown method", "PUT", "/api/v1/alerts", viewer, 404, true, false},
+		{"unknown alert", "GET", "/api/v1/alerts/zzz", viewer, 404, true, false},
+		{"no token", "GET", "/api/v1/alerts", "", 401, true, false},
+		{"HEAD no token", "HEAD", "/api/v1/audit", "", 401, true, false},
+		{"forbidden", "GET", "/api/v1/audit", viewer, 403, true, false},
+		{"bad parameter", "GET", "/api/v1/alerts?limit=0", viewer, 400, true, false},
+		{"unclean path", "GET", "/api/v1//alerts", "", 307, false, false},
+		{"root", "GET", "/", "", 302, false, false},
+		{"ingest handler", "POST", "/api/v1/events", "Bearer " + e.secrets[api.RoleIngest], 202, true, false},
+		{"console", "GET", "/console/", "", 200, false, true},
+		{"console script", "GET", "/console/app.js", "", 200, false, true},
+		{"console 404", "GET", "/console/nope", "", 404, false, true},
+	} {
+		for _, overTLS := range []bool{false, true} {
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader("{}"))
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			if overTLS {
+				req.TLS = &tls.ConnectionState{}
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			hd := rec.Header()
+			name := fmt.Sprintf("%s (TLS %v)", tc.name, overTLS)
+			if rec.Code != tc.status {
+				t.Errorf("%s: status %d, want %d", name, rec.Code, tc.status)
+			}
+			for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+				"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"} {
+				if k == "Cache-Control" && tc.name == "console 404" {
+					continue // http.FileServer drops it on errors; a public 404 holds nothing to keep
+				}
+				if got := hd.Get(k); got != v {
+					t.Errorf("%s: %s %q, want %q", name, k, got, v)
+				}
+			}
+			csp := hd.Get("Content-Security-Policy")
+			if tc.console && csp != console.CSP || !tc.console && csp != "default-src 'none'; frame-ancestors 'none'" {
+				t.Errorf("%s: CSP %q", name, csp)
+			}
+			if hsts := hd.Get("Strict-Transport-Security"); (hsts != "") != overTLS {
+				t.Errorf("%s: HSTS %q", name, hsts)
+			}
+			if ct := hd.Get("Content-Type"); tc.json && ct != "application/json" {
+				t.Errorf("%s: Content-Type %q, want application/json", name, ct)
+			}
+		}
 	}
 }
