@@ -1,12 +1,14 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -268,5 +270,98 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 				t.Errorf("%s: Content-Type %q, want application/json", name, ct)
 			}
 		}
+	}
+}
+
+// TestNoAuthBypassByPathOrMethod sends raw request lines (no client-side
+// cleaning) that try to reach an admin route as a viewer or with no
+// token: path tricks answer 404 or a redirect to the clean path (which is
+// guarded again), never the route; override headers change nothing; a
+// token in the query string is not a credential.
+func TestNoAuthBypassByPathOrMethod(t *testing.T) {
+	e := newSessionEnv(t)
+	srv := httptest.NewServer(api.NewHandler(api.Deps{Store: e.st, Audit: e.audit, Now: e.clock.Now, Console: console.Handler()}))
+	defer srv.Close()
+	viewer := "Bearer " + e.secrets[api.RoleViewer]
+	admin := e.secrets[api.RoleAdmin]
+	send := func(method, target, auth string, hdr ...string) (int, string) {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		req := method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n"
+		if auth != "" {
+			req += "Authorization: " + auth + "\r\n"
+		}
+		for _, h := range hdr {
+			req += h + "\r\n"
+		}
+		if _, err := c.Write([]byte(req + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Location")
+	}
+	for _, auth := range []string{"", viewer} {
+		for _, target := range []string{
+			"/api/v1/audit", "//api/v1/audit", "/api/v1//audit", "/api/v1/./audit", "/api/v1/x/../audit",
+			"/console/../api/v1/audit", "/console/%2e%2e/api/v1/audit", "/api/v1/%61udit", "/api/v1/audit%2f",
+			"/api/v1/audit/", "/API/v1/audit", "/api/v1/audit;x", "/api/v1/audit?x=/healthz", "/console/..%2fapi/v1/audit",
+		} {
+			for _, method := range []string{"GET", "HEAD", "OPTIONS"} {
+				code, loc := send(method, target, auth)
+				switch {
+				case code == 200 || code == 204:
+					t.Errorf("%s %s (token %v): %d, the admin route answered", method, target, auth != "", code)
+				case code >= 300 && code < 400 && (loc == "" || !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//")):
+					t.Errorf("%s %s: redirect to %q leaves the server", method, target, loc)
+				}
+			}
+		}
+	}
+	for _, hdr := range []string{"X-HTTP-Method-Override: GET", "X-HTTP-Method: GET", "X-Method-Override: GET", "X-Original-URL: /healthz", "X-Rewrite-URL: /healthz"} {
+		if code, _ := send("POST", "/api/v1/tokens", viewer, hdr); code != 403 {
+			t.Errorf("viewer POST /api/v1/tokens with %s: %d, want 403", hdr, code)
+		}
+		if code, _ := send("POST", "/api/v1/rules/reload", "", hdr); code != 401 {
+			t.Errorf("anonymous reload with %s: %d, want 401", hdr, code)
+		}
+	}
+	for _, q := range []string{"access_token", "token", "bearer", "api_key"} {
+		if code, _ := send("GET", "/api/v1/audit?"+q+"="+admin, ""); code != 401 {
+			t.Errorf("token in ?%s: %d, want 401", q, code)
+		}
+	}
+	if code, _ := send("GET", "/api/v1/audit", "bearer "+admin); code != 401 {
+		t.Errorf("lower-case scheme: %d (accepted or not, it must not be a different path)", code)
+	}
+}
+
+// TestSessionFixation: a session id the client picks is never accepted,
+// and a login issues a fresh id even when the browser presents one.
+func TestSessionFixation(t *testing.T) {
+	e := newSessionEnv(t)
+	planted := &http.Cookie{Name: api.SessionCookie, Value: "attacker-chosen-session-id-0123456789abcdef"}
+	if rec := e.do("GET", "/api/v1/session", "", withCookie(planted, nil)); rec.Code != 401 {
+		t.Fatalf("planted session id: %d, want 401", rec.Code)
+	}
+	rec := e.do("POST", "/api/v1/session", `{"token":"`+e.secrets[api.RoleAnalyst]+`"}`, withCookie(planted, nil))
+	cs := rec.Result().Cookies()
+	if rec.Code != 200 || len(cs) != 1 || cs[0].Value == planted.Value || cs[0].Value == "" {
+		t.Fatalf("login with a planted cookie: %d %v", rec.Code, cs)
+	}
+	if rec := e.do("GET", "/api/v1/session", "", withCookie(planted, nil)); rec.Code != 401 {
+		t.Errorf("planted id after the victim's login: %d, want 401", rec.Code)
+	}
+	// A second login gets another id (no reuse of the analyst's first one).
+	e.clock.Add(time.Minute)
+	rec2 := e.do("POST", "/api/v1/session", `{"token":"`+e.secrets[api.RoleAnalyst]+`"}`, nil)
+	if c2 := rec2.Result().Cookies(); len(c2) != 1 || c2[0].Value == cs[0].Value {
+		t.Errorf("two logins share a session id")
 	}
 }
