@@ -365,3 +365,47 @@ func TestSessionFixation(t *testing.T) {
 		t.Errorf("two logins share a session id")
 	}
 }
+
+// TestIngestInFlightBounded: each ingest request holds its whole body
+// (up to http.max_body_bytes, 32 MiB by default, and a buffer sized from
+// the declared Content-Length) while the pipeline may block it for
+// seconds; with no bound, one ingest token's concurrent requests could
+// exhaust memory. Past MaxIngestInFlight the answer is 503 with
+// Retry-After, the same backpressure answer as a full pipeline.
+func TestIngestInFlightBounded(t *testing.T) {
+	e := newSessionEnv(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	blocking := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusAccepted)
+	})
+	const limit = 3
+	h := api.NewHandler(api.Deps{Store: e.st, Ingest: blocking, MaxIngestInFlight: limit, Now: e.clock.Now})
+	post := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/api/v1/events", strings.NewReader("{}\n"))
+		req.Header.Set("Authorization", "Bearer "+e.secrets[api.RoleIngest])
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	done := make(chan int, limit)
+	for range limit {
+		go func() { done <- post().Code }()
+		<-entered
+	}
+	rec := post()
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"ingest_unavailable"`) {
+		t.Errorf("request past the in-flight bound: %d Retry-After %q %s, want 503 ingest_unavailable", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	close(release)
+	for range limit {
+		if code := <-done; code != 202 {
+			t.Errorf("in-flight request: %d", code)
+		}
+	}
+	go func() { <-entered }()
+	if got := post().Code; got != 202 {
+		t.Errorf("after the others finished: %d, want 202", got)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +70,9 @@ type Deps struct {
 	PublicMetrics bool
 	// IngestRate bounds ingest requests/s per token, burst 2× (0: unlimited).
 	IngestRate float64
+	// MaxIngestInFlight bounds concurrent ingest requests, each holding its
+	// whole body; past it the answer is 503 (0: max(4, GOMAXPROCS)).
+	MaxIngestInFlight int
 	// Audit is the node's audit log: console logins are recorded in it and
 	// /api/v1/audit reads and verifies it (nil: not recorded, 404).
 	Audit *audit.Log
@@ -89,6 +93,7 @@ type server struct {
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
 	sessions *sessions
+	ingestIn chan struct{} // one slot per ingest request in flight
 }
 
 type ctxKey struct{}
@@ -156,7 +161,11 @@ func NewHandler(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &server{d: d, log: d.Logger.With("component", "api"), limiters: map[string]*rate.Limiter{}, sessions: newSessions()}
+	if d.MaxIngestInFlight <= 0 {
+		d.MaxIngestInFlight = max(4, runtime.GOMAXPROCS(0))
+	}
+	s := &server{d: d, log: d.Logger.With("component", "api"), limiters: map[string]*rate.Limiter{}, sessions: newSessions(),
+		ingestIn: make(chan struct{}, d.MaxIngestInFlight)}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.guard(rt))
@@ -388,6 +397,14 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusTooManyRequests, "rate_limited", "ingest rate limit exceeded")
 			return
 		}
+	}
+	select {
+	case s.ingestIn <- struct{}{}:
+		defer func() { <-s.ingestIn }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "ingest_unavailable", "too many ingest requests in flight, retry later")
+		return
 	}
 	s.d.Ingest.ServeHTTP(w, r)
 }
