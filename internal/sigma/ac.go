@@ -43,11 +43,15 @@ type acMatcher struct {
 	// When every pattern has at least gramLen (3 or 4) bytes, gram has the
 	// hashed first gramLen bytes of each pattern set, and the skip tests
 	// those instead of byte pairs: far fewer false starts on long text.
-	gramLen int
-	gram    [1 << 16 / 64]uint64
+	// The table has at least 64 bits per pattern (so under 2% of them are
+	// set): the big automata (thousands of command-line or hash literals)
+	// are the ones whose DFA walks miss the cache.
+	gramLen   int
+	gramShift uint32
+	gram      []uint64
 }
 
-func gramHash(w uint32) uint32 { return (w * 0x9E3779B1) >> 16 }
+func (m *acMatcher) gramHash(w uint32) uint32 { return (w * 0x9E3779B1) >> m.gramShift }
 
 func (m *acMatcher) gramSet(h uint32) bool { return m.gram[h>>6]&(1<<(h&63)) != 0 }
 
@@ -111,14 +115,20 @@ func buildAC(pats []string, base int32) *acMatcher {
 			minLen = len(p)
 		}
 	}
-	if minLen >= 3 && len(pats) <= 1024 { // a sparse table: few false starts
+	if minLen >= 3 {
 		m.gramLen = min(minLen, 4)
+		bits := uint32(16)
+		for 1<<bits < 64*len(pats) && bits < 22 {
+			bits++
+		}
+		m.gramShift = 32 - bits
+		m.gram = make([]uint64, 1<<bits/64)
 		for _, p := range pats {
 			w := uint32(0)
 			for i := 0; i < m.gramLen; i++ {
 				w = w<<8 | uint32(p[i])
 			}
-			h := gramHash(w)
+			h := m.gramHash(w)
 			m.gram[h>>6] |= 1 << (h & 63)
 		}
 	}
@@ -221,7 +231,7 @@ func (m *acMatcher) scan(c *evalCtx, s string) {
 					if k == 3 {
 						w &= 0xFFFFFF
 					}
-					if m.gramSet(gramHash(w)) {
+					if m.gramSet(m.gramHash(w)) {
 						break
 					}
 				}

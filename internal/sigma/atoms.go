@@ -10,9 +10,11 @@ type atomTable struct {
 }
 
 func (t *atomTable) add(slot int, lit string) {
-	if lit == "" || (slot == keywordSlot && len(lit) < 4) {
-		// The keyword slot scans whole records: short literals would force
-		// the byte-pair skip; they are searched one by one instead.
+	if len(lit) < minLit || (slot == keywordSlot && len(lit) < 4) {
+		// Short literals would force the automaton's byte-pair skip (every
+		// position may start a one- or two-byte literal); their matchers
+		// search them directly instead. The keyword slot scans whole
+		// records: there, three bytes are short too.
 		return
 	}
 	for len(t.ids) <= slot {

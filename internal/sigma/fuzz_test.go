@@ -109,6 +109,12 @@ func FuzzAtoms(f *testing.F) {
 	f.Add("\\cmd.exe|cmd|.exe| /c ", "C:\\Windows\\System32\\CMD.EXE /C whoami")
 	f.Add("a|aa|aaa", "aaaa")
 	f.Add("é|straße", "STRAßE é")
+	// Every pattern three bytes or longer: the gram-table scan.
+	f.Add("abc|bcd|cde|abcde|xabcx", "xABCDEx abcde")
+	f.Add("\\windows\\system32\\|cmd.exe|/c whoami|whoami", "C:\\Windows\\System32\\cmd.exe /c whoami")
+	f.Add("straße|ßen|éèà", "STRAßEN éèà")
+	// Long walks from many positions: the linear-time DFA fallback.
+	f.Add("aaaa|aaaaaaaaaaaaaaaaaaaa|aaab", strings.Repeat("a", 300)+"b")
 	f.Fuzz(func(t *testing.T, pats, text string) {
 		if len(pats) > 4096 || len(text) > 4096 {
 			return
