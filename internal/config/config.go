@@ -244,7 +244,7 @@ func Default() Config {
 			Events: Duration(7 * 24 * time.Hour), Quarantine: Duration(30 * 24 * time.Hour),
 			Alerts: Duration(365 * 24 * time.Hour), PrivacyMappings: Duration(400 * 24 * time.Hour),
 		},
-		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 512, MaxRecordBytes: 1 << 20, StoreEvents: "all"},
+		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 2048, MaxRecordBytes: 1 << 20, StoreEvents: "all"},
 		// Viewers see pseudonyms; the roles that triage and respond see clear data.
 		Privacy: Privacy{Config: privacy.Config{ClearRoles: []string{"analyst", "responder", "admin"}}},
 	}

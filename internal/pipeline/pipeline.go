@@ -45,7 +45,8 @@ type Options struct {
 	Parse format.Options
 	// QueueSize bounds queued records (default 8192).
 	QueueSize int
-	// BatchSize bounds one store write (default 512); FlushInterval bounds its delay (default 200ms).
+	// BatchSize bounds one store write (default 2048: larger batches amortize
+	// SQLite's per-commit page writes); FlushInterval bounds its delay (default 200ms).
 	BatchSize     int
 	FlushInterval time.Duration
 	// ThrottleWindow groups signals of one rule and entity into one alert (default 10m).
@@ -86,6 +87,9 @@ type Pipeline struct {
 
 	parsers *lru[format.Parser]
 	sent    *lru[time.Time] // alert id → last notification (wall clock)
+	// fieldsHint sizes the next event's field map (the last event's field
+	// count), so parsers do not grow it step by step. Detect goroutine only.
+	fieldsHint int
 }
 
 type batch struct {
@@ -104,7 +108,7 @@ func New(opts Options) (*Pipeline, error) {
 		opts.QueueSize = 8192
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 512
+		opts.BatchSize = 2048
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 200 * time.Millisecond
@@ -128,11 +132,13 @@ func New(opts Options) (*Pipeline, error) {
 		opts.Now = time.Now
 	}
 	p := &Pipeline{
-		opts:    opts,
-		log:     opts.Logger.With("component", "pipeline"),
-		queue:   make(chan ingest.Record, opts.QueueSize),
-		raised:  make(chan signal.Signal, 64),
-		results: make(chan *batch, 4),
+		opts:   opts,
+		log:    opts.Logger.With("component", "pipeline"),
+		queue:  make(chan ingest.Record, opts.QueueSize),
+		raised: make(chan signal.Signal, 64),
+		// Two batches may wait for the writer while a third fills: enough to
+		// keep both stages busy, and it bounds the events held in memory.
+		results: make(chan *batch, 2),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		parsers: newLRU[format.Parser](opts.MaxStreams),
@@ -154,11 +160,24 @@ func (p *Pipeline) Submit(ctx context.Context, recs []ingest.Record) error {
 	if p.closed {
 		return ErrClosed
 	}
+	// The received counter is looked up once per run of records from one
+	// input kind, not once per record.
+	label, n := "", 0
+	count := func() {
+		if n > 0 {
+			p.m.received.WithLabelValues(label).Add(float64(n))
+		}
+	}
+	defer count()
 	for i := range recs {
 		select {
 		case p.queue <- recs[i]:
 			p.nReceived.Add(1)
-			p.m.received.WithLabelValues(sourceLabel(recs[i].Source)).Inc()
+			if l := sourceLabel(recs[i].Source); l != label {
+				count()
+				label, n = l, 0
+			}
+			n++
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -300,7 +319,7 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 		quarantine(reasonOf(err))
 		return
 	}
-	ev := event.New()
+	ev := &event.Event{Fields: make(map[string]any, max(p.fieldsHint, 16))}
 	ev.Source = rec.Source
 	ev.Raw = rec.Data
 	ev.Received = rec.Received
@@ -324,6 +343,7 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 	if ev.Time.IsZero() {
 		ev.Time = ev.Received
 	}
+	p.fieldsHint = min(len(ev.Fields), 256)
 	p.nEvents.Add(1)
 	p.m.events.WithLabelValues(ev.Format).Inc()
 	before := len(cur.sigs)
