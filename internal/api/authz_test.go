@@ -193,6 +193,11 @@ func TestAuthorizationMatrixSessions(t *testing.T) {
 				name := m.method + " " + m.path + " as " + role + " session"
 				guarded := m.want[0] == "401"
 				switch {
+				case m.method == "POST" && m.path == "/api/v1/tokens":
+					// Sessions never mint tokens (TestSessionCannotMintTokens).
+					if got != 403 {
+						t.Errorf("%s: got %d, want 403 for every session", name, got)
+					}
 				case !withCSRF && guarded && m.method != "GET":
 					if got != 403 || !strings.Contains(rec.Body.String(), `"csrf"`) {
 						t.Errorf("%s without CSRF: got %d %s, want 403 csrf", name, got, rec.Body)

@@ -409,3 +409,20 @@ func TestIngestInFlightBounded(t *testing.T) {
 		t.Errorf("after the others finished: %d, want 202", got)
 	}
 }
+
+// TestSessionCannotMintTokens: a console session lives at most 12 hours and
+// the console has no token page; letting a session (or a script riding
+// one) create API tokens would turn it into a permanent credential.
+// Tokens are created with an admin API token only.
+func TestSessionCannotMintTokens(t *testing.T) {
+	e := newSessionEnv(t)
+	c, csrf := e.login(t, api.RoleAdmin)
+	rec := e.do("POST", "/api/v1/tokens", `{"name":"persist","role":"admin"}`, withCookie(c, map[string]string{"X-CSRF-Token": csrf}))
+	if rec.Code != 403 || !strings.Contains(rec.Body.String(), `"forbidden"`) || strings.Contains(rec.Body.String(), "rmp_") {
+		t.Fatalf("admin session creating a token: %d %s, want 403 forbidden", rec.Code, rec.Body)
+	}
+	rec = e.do("POST", "/api/v1/tokens", `{"name":"persist","role":"admin"}`, map[string]string{"Authorization": "Bearer " + e.secrets[api.RoleAdmin]})
+	if rec.Code != 201 {
+		t.Errorf("admin token creating a token: %d %s, want 201", rec.Code, rec.Body)
+	}
+}

@@ -592,6 +592,13 @@ func (s *server) quarantine(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
+	// A console session (12 h at most, no token page) must not turn into a
+	// permanent credential: tokens are made with an API token only.
+	if _, viaSession := r.Context().Value(sessionKey{}).(string); viaSession {
+		s.log.Warn("request refused: token creation from a console session", "token_name", principal(r).Name, "client", clientAddr(r))
+		writeError(w, http.StatusForbidden, "forbidden", "API tokens are created with an admin API token, not a console session")
+		return
+	}
 	var body struct {
 		Name string `json:"name"`
 		Role string `json:"role"`
