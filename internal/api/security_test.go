@@ -251,7 +251,8 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 				t.Errorf("%s: status %d, want %d", name, rec.Code, tc.status)
 			}
 			for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-				"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"} {
+				"Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+				"Cross-Origin-Resource-Policy": "same-origin", "Cross-Origin-Opener-Policy": "same-origin"} {
 				if k == "Cache-Control" && tc.name == "console 404" {
 					continue // http.FileServer drops it on errors; a public 404 holds nothing to keep
 				}

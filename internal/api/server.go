@@ -184,6 +184,10 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cache-Control", "no-store")
+		// No other site may embed an API answer (no-cors reads) or keep a
+		// handle on a console window.
+		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 		if r.TLS != nil {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
