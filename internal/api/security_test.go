@@ -427,3 +427,41 @@ func TestSessionCannotMintTokens(t *testing.T) {
 		t.Errorf("admin token creating a token: %d %s, want 201", rec.Code, rec.Body)
 	}
 }
+
+// TestLoginRateLimitLogged: a client running out of login attempts (a
+// token-guessing run) was answered 429 and recorded nowhere. It is logged
+// once when the budget runs out, not once per refused attempt, so a
+// flood cannot flood the log.
+func TestLoginRateLimitLogged(t *testing.T) {
+	e := newSessionEnv(t)
+	var buf bytes.Buffer
+	h := api.NewHandler(api.Deps{Store: e.st, Now: e.clock.Now, Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	try := func() int {
+		req := httptest.NewRequest("POST", "/api/v1/session", strings.NewReader(`{"token":"rmp_guess"}`))
+		req.RemoteAddr = "203.0.113.9:5000"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for range 5 {
+		try()
+	}
+	for range 20 {
+		if got := try(); got != 429 {
+			t.Fatalf("attempt past the budget: %d", got)
+		}
+	}
+	if n := strings.Count(buf.String(), "login rate limit reached"); n != 1 {
+		t.Fatalf("rate-limit log lines after one run: %d, want 1\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), `"client":"203.0.113.9"`) {
+		t.Errorf("log lacks the client: %s", buf.String())
+	}
+	// A new run after the budget came back is logged again.
+	e.clock.Add(12 * time.Second)
+	try()
+	try()
+	if n := strings.Count(buf.String(), "login rate limit reached"); n != 2 {
+		t.Errorf("rate-limit log lines after a second run: %d, want 2", n)
+	}
+}

@@ -67,11 +67,11 @@ type sessions struct {
 	byHash map[string]*session // key: hex SHA-256 of the session id
 
 	loginMu sync.Mutex
-	logins  map[string]*rate.Limiter // key: loginKey of the client address
+	logins  map[string]*loginBudget // key: loginKey of the client address
 }
 
 func newSessions() *sessions {
-	return &sessions{byHash: map[string]*session{}, logins: map[string]*rate.Limiter{}}
+	return &sessions{byHash: map[string]*session{}, logins: map[string]*loginBudget{}}
 }
 
 func hashSessionID(id string) string {
@@ -157,33 +157,44 @@ func (ss *sessions) remove(key string) {
 	ss.mu.Unlock()
 }
 
+// loginBudget is one client's login limiter; refused says its last
+// attempt was refused, so a run of refusals is reported once.
+type loginBudget struct {
+	lim     *rate.Limiter
+	refused bool
+}
+
 // allowLogin takes one login attempt from the client's budget; when none
-// is left it returns false and how long until the next one.
-func (ss *sessions) allowLogin(client string, now time.Time) (bool, time.Duration) {
+// is left it returns false, how long until the next one, and whether this
+// is the first refusal of a run.
+func (ss *sessions) allowLogin(client string, now time.Time) (ok bool, wait time.Duration, first bool) {
 	ss.loginMu.Lock()
 	defer ss.loginMu.Unlock()
-	l, ok := ss.logins[client]
-	if !ok {
+	b, found := ss.logins[client]
+	if !found {
 		if len(ss.logins) >= maxLoginClients {
 			// Forget clients whose budget is full again: they lose nothing.
-			for k, lim := range ss.logins {
-				if lim.TokensAt(now) >= loginBurst {
+			for k, lb := range ss.logins {
+				if lb.lim.TokensAt(now) >= loginBurst {
 					delete(ss.logins, k)
 				}
 			}
 			if len(ss.logins) >= maxLoginClients {
-				return false, loginEvery
+				return false, loginEvery, false
 			}
 		}
-		l = rate.NewLimiter(rate.Every(loginEvery), loginBurst)
-		ss.logins[client] = l
+		b = &loginBudget{lim: rate.NewLimiter(rate.Every(loginEvery), loginBurst)}
+		ss.logins[client] = b
 	}
-	res := l.ReserveN(now, 1)
+	res := b.lim.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
-		return false, d
+		first = !b.refused
+		b.refused = true
+		return false, d, first
 	}
-	return true, 0
+	b.refused = false
+	return true, 0, false
 }
 
 // clientAddr is the peer address without the port. Proxies' forwarding
@@ -289,7 +300,10 @@ func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	now := s.d.Now()
 	client := clientAddr(r)
-	if ok, wait := s.sessions.allowLogin(loginKey(client), now); !ok {
+	if ok, wait, first := s.sessions.allowLogin(loginKey(client), now); !ok {
+		if first {
+			s.log.Warn("console login rate limit reached", "client", client, "retry_after", wait)
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many login attempts; try again later")
 		return
