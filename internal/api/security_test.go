@@ -465,3 +465,25 @@ func TestLoginRateLimitLogged(t *testing.T) {
 		t.Errorf("rate-limit log lines after a second run: %d, want 2", n)
 	}
 }
+
+// TestJSONBodyTrailingData: a body is one JSON value. Anything after it
+// was ignored, so a proxy or filter that reads the whole body saw a
+// different request than the handler acted on.
+func TestJSONBodyTrailingData(t *testing.T) {
+	e := newSessionEnv(t)
+	analyst := map[string]string{"Authorization": "Bearer " + e.secrets[api.RoleAnalyst]}
+	for _, tc := range []struct {
+		body string
+		want int
+	}{
+		{`{"verdict":"benign","reason":"r"}`, 200},
+		{`{"verdict":"benign","reason":"r"}` + "\n\t ", 200},
+		{`{"verdict":"benign","reason":"r"}{"verdict":"true_positive","reason":"r"}`, 400},
+		{`{"verdict":"benign","reason":"r"} x`, 400},
+		{`{"verdict":"benign","reason":"r"}]`, 400},
+	} {
+		if rec := e.do("POST", "/api/v1/alerts/a1/verdict", tc.body, analyst); rec.Code != tc.want {
+			t.Errorf("%q: %d %s, want %d", tc.body, rec.Code, rec.Body, tc.want)
+		}
+	}
+}

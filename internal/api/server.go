@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -320,6 +321,12 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_body", "invalid JSON body: "+safeJSONError(err))
+		return false
+	}
+	// One value only: what follows it would be ignored here but not by a
+	// proxy or filter reading the whole body.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "invalid_body", "invalid JSON body: data after the JSON object")
 		return false
 	}
 	return true
