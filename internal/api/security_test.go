@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,7 +17,10 @@ import (
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/api"
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/console"
+	"github.com/rampart-ids/rampart/internal/store"
+	"github.com/rampart-ids/rampart/internal/store/sqlite"
 )
 
 // Findings of the security review of the API and the console sessions,
@@ -485,5 +489,58 @@ func TestJSONBodyTrailingData(t *testing.T) {
 		if rec := e.do("POST", "/api/v1/alerts/a1/verdict", tc.body, analyst); rec.Code != tc.want {
 			t.Errorf("%q: %d %s, want %d", tc.body, rec.Code, rec.Body, tc.want)
 		}
+	}
+}
+
+// cancelAfterLookup is the store with the request's context cancelled
+// right after the token lookup: a client that half-closes its connection
+// once the request is sent.
+type cancelAfterLookup struct {
+	*sqlite.Store
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterLookup) TokenByHash(ctx context.Context, hash string) (store.Token, error) {
+	t, err := c.Store.TokenByHash(ctx, hash)
+	c.cancel()
+	return t, err
+}
+
+// TestAuditSurvivesClientDisconnect: security records were written with
+// the request's context, so a client that went away mid-request (a
+// half-closed connection still reads the answer) got a session, or a
+// rule reload, with no audit record.
+func TestAuditSurvivesClientDisconnect(t *testing.T) {
+	e := newSessionEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := api.NewHandler(api.Deps{Store: cancelAfterLookup{e.st, cancel}, Audit: e.audit, Now: e.clock.Now})
+	req := httptest.NewRequest("POST", "/api/v1/session", strings.NewReader(`{"token":"`+e.secrets[api.RoleAnalyst]+`"}`)).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("login: %d %s", rec.Code, rec.Body)
+	}
+	logins := 0
+	_ = e.audit.Store().Range(context.Background(), 0, 0, func(r audit.Record) error {
+		if r.Action == api.ActionSessionLogin {
+			logins++
+		}
+		return nil
+	})
+	if logins != 1 {
+		t.Errorf("a login whose client went away left %d audit records, want 1", logins)
+	}
+	// A reload is not cut short (nor left unaudited) by the client going away.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	req = httptest.NewRequest("POST", "/api/v1/rules/reload", nil).WithContext(ctx2)
+	req.Header.Set("Authorization", "Bearer "+e.secrets[api.RoleAdmin])
+	rec = httptest.NewRecorder()
+	reloadErr := errors.New("reload not called")
+	api.NewHandler(api.Deps{Store: cancelAfterLookup{e.st, cancel2},
+		Reload: func(ctx context.Context) error { reloadErr = ctx.Err(); return nil }}).ServeHTTP(rec, req)
+	if rec.Code != 200 || reloadErr != nil {
+		t.Errorf("reload after the client left: %d, reload context error %v, want 200 and a live context", rec.Code, reloadErr)
 	}
 }

@@ -643,7 +643,8 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "reload not available")
 		return
 	}
-	if err := s.d.Reload(r.Context()); err != nil {
+	// A reload runs to its end (and its audit record) even if the client leaves.
+	if err := s.d.Reload(context.WithoutCancel(r.Context())); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "reload_failed", "reload failed; the previous rules stay active: "+truncate(err.Error(), 2000))
 		return
 	}

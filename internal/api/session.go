@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -378,7 +379,9 @@ func (s *server) auditLogin(r *http.Request, rec audit.Record) {
 	if s.d.Audit == nil {
 		return
 	}
-	if _, err := s.d.Audit.Record(r.Context(), rec); err != nil {
+	// Not cancelled with the request: a client that went away (and may
+	// still read the answer) must not leave its login unrecorded.
+	if _, err := s.d.Audit.Record(context.WithoutCancel(r.Context()), rec); err != nil {
 		s.log.Error("auditing console session failed", "action", rec.Action, "err", err)
 	}
 }
