@@ -3,10 +3,10 @@ package store
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"sort"
 	"strconv"
@@ -129,17 +129,27 @@ func (l *layout) encode(dst []byte, fields map[string]any) (out []byte, ok bool,
 const maxLayouts = 1024
 
 var (
-	layoutSeed = maphash.MakeSeed()
-	layoutMu   sync.RWMutex
-	layouts    = map[uint64]*layout{}
+	layoutMu sync.RWMutex
+	layouts  = map[uint64]*layout{}
 )
 
-// keySetHash identifies a key set independently of map order. Collisions
-// are harmless: layout.encode checks the keys themselves.
+// keySetHash identifies a key set independently of map order, from each
+// key's length and last eight bytes (where dotted names differ; cheaper
+// than hashing whole keys). Collisions are harmless: layout.encode checks
+// the keys themselves.
 func keySetHash(fields map[string]any) uint64 {
 	h := uint64(len(fields))
 	for k := range fields {
-		h ^= maphash.String(layoutSeed, k)
+		var w uint64
+		if len(k) >= 8 {
+			w = binary.LittleEndian.Uint64([]byte(k[len(k)-8:]))
+		} else {
+			for i := 0; i < len(k); i++ {
+				w = w<<8 | uint64(k[i])
+			}
+		}
+		v := (w ^ uint64(len(k))<<56) * 0x9e3779b97f4a7c15
+		h += v ^ v>>29
 	}
 	return h
 }

@@ -154,6 +154,9 @@ func TestEncodeFieldsKeySets(t *testing.T) {
 		{map[string]any{"a": "q\"", "b": 0.5, "c": false}, `{"a":"q\"","b":0.5,"c":false}`},
 		{map[string]any{"b": "1", "a": int64(2)}, `{"a":2,"b":"1"}`},
 		{map[string]any{"b": "1", "a": 1}, ""}, // cached order, unsupported value
+		// Same lengths and last eight bytes: one key-set hash, two key sets.
+		{map[string]any{"x.suffix01": "1", "y.suffix02": "2"}, `{"x.suffix01":"1","y.suffix02":"2"}`},
+		{map[string]any{"z.suffix01": "1", "w.suffix02": "2"}, `{"w.suffix02":"2","z.suffix01":"1"}`},
 	}
 	for i := 0; i < 2; i++ { // the second pass runs on cached key orders
 		for _, tc := range tests {
