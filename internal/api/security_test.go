@@ -544,3 +544,33 @@ func TestAuditSurvivesClientDisconnect(t *testing.T) {
 		t.Errorf("reload after the client left: %d, reload context error %v, want 200 and a live context", rec.Code, reloadErr)
 	}
 }
+
+// TestCSRFEdgeCases: an empty header, another session's CSRF token, or a
+// same-host Referer without the token are all refused; the token is bound
+// to its session.
+func TestCSRFEdgeCases(t *testing.T) {
+	e := newSessionEnv(t)
+	c, csrf := e.login(t, api.RoleAnalyst)
+	e.clock.Add(time.Minute)
+	_, otherCSRF := e.login(t, api.RoleResponder)
+	verdict := `{"verdict":"benign","reason":"test"}`
+	for _, tc := range []struct {
+		name string
+		hdr  map[string]string
+		want int
+	}{
+		{"empty CSRF header", withCookie(c, map[string]string{"X-CSRF-Token": ""}), 403},
+		{"another session's CSRF token", withCookie(c, map[string]string{"X-CSRF-Token": otherCSRF}), 403},
+		{"same-host Referer, no token", withCookie(c, map[string]string{"Referer": "http://example.com/console/"}), 403},
+		{"token in a form field, not the header", withCookie(c, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}), 403},
+		{"right token, foreign Referer, no Origin", withCookie(c, map[string]string{"X-CSRF-Token": csrf, "Referer": "http://evil.example/"}), 200},
+	} {
+		body := verdict
+		if strings.HasPrefix(tc.name, "token in a form") {
+			body = "csrf=" + csrf
+		}
+		if rec := e.do("POST", "/api/v1/alerts/a1/verdict", body, tc.hdr); rec.Code != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.want)
+		}
+	}
+}
