@@ -89,3 +89,28 @@ func TestLoginFormCannotLeakToken(t *testing.T) {
 		t.Error("login form does not use method=post: a native submit puts fields in the URL")
 	}
 }
+
+// TestNoURLSinksFromData: every link the script builds is a literal
+// in-page fragment ('#/...'), so no API value can become a javascript: or
+// off-site URL, and the script never navigates off the page (no open
+// redirect through the console).
+func TestNoURLSinksFromData(t *testing.T) {
+	_, js, _ := get(t, "/console/app.js")
+	links := regexp.MustCompile(`href:\s*([^,}]+)`).FindAllStringSubmatch(js, -1)
+	if len(links) == 0 {
+		t.Fatal("found no links in app.js: the check would pass vacuously")
+	}
+	for _, m := range links {
+		if !strings.HasPrefix(strings.TrimSpace(m[1]), "'#") {
+			t.Errorf("link built from %q: want a literal '#...' fragment", m[1])
+		}
+	}
+	for _, sink := range []string{"location.href", "location.assign", "location.replace", "window.open", "location =", ".src =", "srcdoc", "javascript:"} {
+		if strings.Contains(js, sink) {
+			t.Errorf("app.js uses %s", sink)
+		}
+	}
+	if n := strings.Count(js, "setAttribute("); n != 2 {
+		t.Errorf("setAttribute used %d times; want only el()'s href and data-* cases", n)
+	}
+}
