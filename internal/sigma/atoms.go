@@ -10,11 +10,12 @@ type atomTable struct {
 }
 
 func (t *atomTable) add(slot int, lit string) {
-	if len(lit) < minLit || (slot == keywordSlot && len(lit) < 4) {
-		// Short literals would force the automaton's byte-pair skip (every
-		// position may start a one- or two-byte literal); their matchers
-		// search them directly instead. The keyword slot scans whole
-		// records: there, three bytes are short too.
+	if lit == "" || (len(lit) < minLit && isASCII(lit)) || (slot == keywordSlot && len(lit) < 4) {
+		// Short ASCII literals would force the automaton's byte-pair skip
+		// (every position may start a one- or two-byte literal); their
+		// matchers search them directly instead. Non-ASCII ones stay: their
+		// automaton only scans non-ASCII values. The keyword slot scans
+		// whole records: there, three bytes are short too.
 		return
 	}
 	for len(t.ids) <= slot {

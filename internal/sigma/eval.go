@@ -286,6 +286,9 @@ func (vm *valueMatcher) matchStr(s string) bool {
 	case opAny:
 		return true
 	case opRe:
+		if vm.run != nil && !vm.run.ok(s) {
+			return false
+		}
 		if vm.minRun > 0 {
 			return hasRun(s, vm.minRun)
 		}

@@ -65,6 +65,7 @@ type valueMatcher struct {
 	acFl      uint8          // the atom's hit flag that means a match
 	preIDs    [][]int32      // per factor, atoms one of which every match contains
 	minRun    int            // re of the form .{N,}: a run of N non-newline characters
+	run       *classRun      // re needs a run of bytes of a class (checked before it runs)
 	text      string         // the value as written, for explanations
 }
 
@@ -233,7 +234,7 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			}
 			orig := re
 			re, lead := matchOnlyRegexp(re, src)
-			vm := &valueMatcher{op: opRe, re: re, reOrig: orig, lead: lead, text: v, reFactors: regexFactors(src)}
+			vm := &valueMatcher{op: opRe, re: re, reOrig: orig, lead: lead, text: v, reFactors: regexFactors(src), run: regexClassRun(src)}
 			// Go's RE2 compiles .{1000,} into a thousand states; a length
 			// check is equivalent and cheap.
 			if mm := minRunRe.FindStringSubmatch(v); mm != nil && !m.reS {
