@@ -58,7 +58,8 @@ type Options struct {
 	// audit.WithActor on the context.
 	Audit bool
 	// CheckpointInterval is how often the background checkpointer copies
-	// committed WAL pages into the database file (default 250ms).
+	// committed WAL pages into the database file (default 1s: a page rewritten
+	// by several commits in between is copied once).
 	CheckpointInterval time.Duration
 }
 
@@ -103,7 +104,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		opts.Now = time.Now
 	}
 	if opts.CheckpointInterval <= 0 {
-		opts.CheckpointInterval = 250 * time.Millisecond
+		opts.CheckpointInterval = time.Second
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("opening sqlite store: %w", err)
