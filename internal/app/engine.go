@@ -33,7 +33,10 @@ type RuleSet struct {
 	Disabled   []string
 	Exceptions string
 	// NoML leaves out the ML layer (baselines, rarity, log templates, payload model).
-	NoML                bool
+	NoML bool
+	// Exclusions, when set, also keeps events of entities with a malicious
+	// verdict out of the ML baselines (see LearningExclusions).
+	Exclusions          *LearningExclusions
 	excludeFromLearning func(*event.Event) bool
 	// Models is the model registry folder; the payload detector runs when it
 	// holds a trained "payload" model (`rampart model train --kind payload`).
@@ -47,7 +50,7 @@ func BuildEngine(ctx context.Context, rs RuleSet) (*detect.Engine, func(), error
 	// ML detectors learn only from events no earlier layer flagged: an
 	// attacker's alerted activity must not become part of the baseline.
 	var eng *detect.Engine
-	rs.excludeFromLearning = func(*event.Event) bool { return eng != nil && eng.Flagged() }
+	rs.excludeFromLearning = rs.Exclusions.filter(func() bool { return eng != nil && eng.Flagged() })
 	ds, cleanup, err := BuildDetectors(ctx, rs)
 	if err != nil {
 		return nil, func() {}, err

@@ -74,6 +74,7 @@ type Server struct {
 	reg        *prometheus.Registry
 	reloadMu   sync.Mutex
 	gov        governance // privacy layer and retention (governance.go)
+	learnEx    *LearningExclusions
 }
 
 // Serve runs a node until ctx is done, then shuts down gracefully (flushing the pipeline).
@@ -99,10 +100,14 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	if err := s.ensureAdminToken(ctx, opts.TokenOut); err != nil {
 		return err
 	}
+	if s.learnEx, err = LoadLearningExclusions(ctx, s.store, s.log); err != nil {
+		return err
+	}
+	s.reg.MustRegister(s.learnEx.Collectors()...)
 	eng, cleanup, err := BuildEngine(ctx, RuleSet{
 		Sigma: cfg.Rules.Sigma, Threshold: cfg.Rules.Threshold, IOC: cfg.Rules.IOC, MinLevel: cfg.Rules.MinLevel,
 		Status: cfg.Rules.Status, Tags: cfg.Rules.Tags, Disabled: cfg.Rules.Disabled, Exceptions: cfg.Rules.Exceptions,
-		Models: filepath.Join(cfg.DataDir, "models"),
+		Models: filepath.Join(cfg.DataDir, "models"), Exclusions: s.learnEx,
 	})
 	if err != nil {
 		return err
@@ -320,7 +325,7 @@ func (s *Server) listen() error {
 		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, MaxRecords: s.cfg.HTTP.MaxBatch, MaxLineBytes: s.cfg.Pipeline.MaxRecordBytes,
 	}, s.pipe)
 	deps := api.Deps{
-		Store: s.store, Ingest: ingestH, Metrics: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}),
+		Store: s.learnEx.WrapStore(s.store), Ingest: ingestH, Metrics: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}),
 		Reload: s.reload, PublicMetrics: s.cfg.HTTP.PublicMetrics, IngestRate: s.cfg.HTTP.IngestRate, Logger: s.log,
 		Audit: s.audit, Console: console.Handler(),
 	}

@@ -1,0 +1,291 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rampart-ids/rampart/internal/alert"
+	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/store"
+)
+
+// Reasons an event is kept out of the ML baselines (metric label values).
+const (
+	ExcludeAlert     = "alert"             // an earlier detector raised a signal on the event
+	ExcludeMalicious = "malicious_verdict" // the event's user, host or source address has a true-positive verdict
+)
+
+// MaxExcludedEntities bounds the entities LearningExclusions holds; past it
+// new ones are refused (and counted), so a flood of verdicts cannot grow
+// the serve process without bound.
+const MaxExcludedEntities = 1 << 16
+
+// LearningExclusions is the serve process's in-memory set of entities whose
+// events the learning detectors score but never learn (issue 4, item 2):
+// the user, host and source-address entities of alerts an analyst marked
+// true_positive. It is loaded from the store at start and updated when a
+// verdict is recorded through the store WrapStore returns, so detectors
+// never do I/O on the per-event path. Process entities are not kept: an
+// executable path is shared by every host, and excluding it would blind
+// every baseline to it.
+//
+// Rampart has no suppression objects yet (DESIGN.md: scoped, expiring
+// rules born from verdicts); when it does, they feed this set with their
+// own reason. Safe for concurrent use.
+type LearningExclusions struct {
+	mu sync.Mutex
+	// byAlert: the keys each true-positive alert contributed; refs counts
+	// the alerts holding each key, so a verdict changed away from
+	// true_positive releases only what no other alert holds.
+	byAlert map[string][]string
+	refs    map[string]int
+	// set is the read side, replaced whole on change: Detect reads it
+	// without a lock.
+	set      atomic.Pointer[map[string]struct{}]
+	refused  atomic.Uint64
+	excluded [2]atomic.Uint64 // by reason: alert, malicious verdict
+	log      *slog.Logger
+}
+
+// NewLearningExclusions returns an empty set.
+func NewLearningExclusions(log *slog.Logger) *LearningExclusions {
+	if log == nil {
+		log = slog.Default()
+	}
+	x := &LearningExclusions{byAlert: map[string][]string{}, refs: map[string]int{}, log: log}
+	x.set.Store(&map[string]struct{}{})
+	return x
+}
+
+// LoadLearningExclusions returns the set holding the entities of every
+// stored alert whose current verdict is true_positive.
+func LoadLearningExclusions(ctx context.Context, st store.AlertStore, log *slog.Logger) (*LearningExclusions, error) {
+	x := NewLearningExclusions(log)
+	q := store.AlertQuery{Status: alert.StatusClosed, Limit: 1000}
+	for {
+		page, err := st.ListAlerts(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("loading alerts with a malicious verdict: %w", err)
+		}
+		for _, a := range page.Alerts {
+			x.note(a)
+		}
+		if page.Next == "" {
+			x.log.Info("ml learning exclusions loaded", "entities", x.Len())
+			return x, nil
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// entityKey is the canonical key of an entity as both alerts and events
+// give it: names compared case-insensitively, addresses canonical.
+func entityKey(kind, value string) string {
+	value = strings.TrimSpace(value)
+	if value == "" || value == "-" || len(value) > 1024 {
+		return ""
+	}
+	switch kind {
+	case "user", "host":
+		return kind + "=" + strings.ToLower(value)
+	case "ip":
+		a, err := netip.ParseAddr(value)
+		if err != nil {
+			return ""
+		}
+		return "ip=" + a.Unmap().String()
+	}
+	return ""
+}
+
+// note records alert a's verdict: a true_positive adds its entities, any
+// other verdict releases what a's earlier true_positive added.
+func (x *LearningExclusions) note(a alert.Alert) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	old, had := x.byAlert[a.ID]
+	tp := a.Verdict != nil && a.Verdict.Kind == alert.TruePositive
+	if had == tp {
+		return // unchanged (a repeated true_positive keeps its first entities)
+	}
+	if had {
+		delete(x.byAlert, a.ID)
+		for _, k := range old {
+			if x.refs[k]--; x.refs[k] <= 0 {
+				delete(x.refs, k)
+			}
+		}
+	} else {
+		var keys []string
+		for _, e := range a.Entities {
+			k := entityKey(e.Kind, e.Value)
+			if k == "" {
+				continue
+			}
+			if _, ok := x.refs[k]; !ok && len(x.refs) >= MaxExcludedEntities {
+				x.refused.Add(1)
+				continue
+			}
+			x.refs[k]++
+			keys = append(keys, k)
+		}
+		x.byAlert[a.ID] = keys
+	}
+	set := make(map[string]struct{}, len(x.refs))
+	for k := range x.refs {
+		set[k] = struct{}{}
+	}
+	x.set.Store(&set)
+}
+
+// Len is the number of entities held.
+func (x *LearningExclusions) Len() int { return len(*x.set.Load()) }
+
+// Excluded returns how many events were kept out of learning for reason
+// (ExcludeAlert or ExcludeMalicious), each event counted once.
+func (x *LearningExclusions) Excluded(reason string) uint64 {
+	switch reason {
+	case ExcludeAlert:
+		return x.excluded[0].Load()
+	case ExcludeMalicious:
+		return x.excluded[1].Load()
+	}
+	return 0
+}
+
+// malicious reports whether ev's user, host or source address is held.
+func (x *LearningExclusions) malicious(ev *event.Event) bool {
+	set := *x.set.Load()
+	if len(set) == 0 {
+		return false // the common case: no lookups at all
+	}
+	for _, f := range [...]struct{ kind, field string }{
+		{"user", "user.name"}, {"host", "host.name"}, {"host", "host.hostname"}, {"ip", "source.ip"},
+	} {
+		v, _ := ev.GetString(f.field)
+		if k := entityKey(f.kind, v); k != "" {
+			if _, ok := set[k]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// filter returns the learning detectors' ExcludeFromLearning: flagged
+// reports a signal on the current event from an earlier detector. Both
+// are checked on every call (a later ML detector also skips what an
+// earlier one flagged); the entity lookups and the counting happen once
+// per event (the engine calls detectors in turn on one goroutine). x may
+// be nil: only flagged events are excluded, and not counted.
+func (x *LearningExclusions) filter(flagged func() bool) func(*event.Event) bool {
+	if x == nil {
+		return func(*event.Event) bool { return flagged() }
+	}
+	var (
+		last                 *event.Event
+		lastID               string
+		isMalicious, counted bool
+	)
+	return func(ev *event.Event) bool {
+		if ev != last || ev.ID != lastID || ev.ID == "" {
+			last, lastID, counted = ev, ev.ID, false
+			isMalicious = x.malicious(ev)
+		}
+		switch {
+		case isMalicious:
+			if !counted {
+				x.excluded[1].Add(1)
+				counted = true
+			}
+			return true
+		case flagged():
+			if !counted {
+				x.excluded[0].Add(1)
+				counted = true
+			}
+			return true
+		}
+		return false
+	}
+}
+
+// Collectors are the set's metrics: events kept out of learning by
+// reason, entities held, and entities refused at MaxExcludedEntities.
+func (x *LearningExclusions) Collectors() []prometheus.Collector {
+	var out []prometheus.Collector
+	for _, r := range []string{ExcludeAlert, ExcludeMalicious} {
+		out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "rampart_ml_learning_excluded_events_total", Help: "Events the ML baselines scored but did not learn, by reason.",
+			ConstLabels: prometheus.Labels{"reason": r},
+		}, func() float64 { return float64(x.Excluded(r)) }))
+	}
+	out = append(out,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rampart_ml_excluded_entities", Help: "Entities (users, hosts, addresses) with a malicious verdict the ML baselines do not learn from.",
+		}, func() float64 { return float64(x.Len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "rampart_ml_excluded_entities_refused_total", Help: "Entities not added to the learning exclusions because the set was full.",
+		}, func() float64 { return float64(x.refused.Load()) }))
+	return out
+}
+
+// WrapStore returns st with SetVerdict also updating x, so a verdict
+// recorded through the API takes effect on the next event. The optional
+// store interfaces both stores implement stay visible through the wrapper.
+func (x *LearningExclusions) WrapStore(st store.Store) store.Store {
+	if full, ok := st.(fullStore); ok {
+		return &verdictFullStore{fullStore: full, x: x}
+	}
+	return &verdictStore{Store: st, x: x}
+}
+
+// fullStore is a store with every optional interface the API and the
+// serve process look for.
+type fullStore interface {
+	store.Store
+	store.VerdictHistory
+	store.StatsStore
+	store.DetectorStatsStore
+	store.Retention
+}
+
+type verdictStore struct {
+	store.Store
+	x *LearningExclusions
+}
+
+func (s *verdictStore) SetVerdict(ctx context.Context, v alert.Verdict) error {
+	return s.x.setVerdict(ctx, s.Store, v)
+}
+
+type verdictFullStore struct {
+	fullStore
+	x *LearningExclusions
+}
+
+func (s *verdictFullStore) SetVerdict(ctx context.Context, v alert.Verdict) error {
+	return s.x.setVerdict(ctx, s.fullStore, v)
+}
+
+func (x *LearningExclusions) setVerdict(ctx context.Context, st store.AlertStore, v alert.Verdict) error {
+	if err := st.SetVerdict(ctx, v); err != nil {
+		return err
+	}
+	a, err := st.GetAlert(ctx, v.AlertID)
+	if err != nil {
+		// The verdict is stored and the caller must hear so; the set
+		// catches up at the next start.
+		x.log.Error("updating ml learning exclusions after a verdict", "alert", v.AlertID, "err", err)
+		return nil
+	}
+	x.note(a)
+	return nil
+}
