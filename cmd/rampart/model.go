@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/rampart-ids/rampart/internal/app"
+	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/ml/model"
 	"github.com/rampart-ids/rampart/internal/modelreg"
 )
@@ -114,6 +115,9 @@ func newModelTrainCmd(open func() (*modelreg.Registry, error), cfgPath *string) 
 			fmt.Fprintf(cmd.OutOrStdout(), "trained %s@%s (%s) → %s, %s\n", a.Body.Name, a.Body.Version, a.Body.Kind, path, state)
 			fmt.Fprintf(cmd.OutOrStdout(), "signed (%s) with a key in %s\n", model.SigPath(path), reg.KeyDir())
 			fmt.Fprintf(cmd.OutOrStdout(), "hash %s\nmetrics: %s\nthresholds: %s\n", a.Hash, fmtMetrics(a.Body.Metrics), fmtMetrics(a.Body.Thresholds))
+			if *cfgPath != "" {
+				return auditTraining(cmd, *cfgPath, a, active)
+			}
 			return nil
 		},
 	}
@@ -341,4 +345,36 @@ func newModelKeysCmd(open func() (*modelreg.Registry, error)) *cobra.Command {
 	}
 	cmd.AddCommand(list, rotate)
 	return cmd
+}
+
+// auditTraining records a model trained for a node (--config) in that
+// node's audit log: what was trained, on which content, with which privacy
+// treatment and exclusions. A node without a database yet gets a note.
+func auditTraining(cmd *cobra.Command, cfgPath string, a *model.Artifact, active bool) error {
+	ctx := cmd.Context()
+	f := auditFlags{cfgPath: cfgPath}
+	l, closer, err := openAuditLog(ctx, &f)
+	if err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: training not recorded in an audit log: %v\n", err)
+		return nil
+	}
+	defer closer.Close()
+	b := a.Body
+	expl := fmt.Sprintf("trained %s model %s@%s (active: %v) on %d source(s)", b.Kind, b.Name, b.Version, active, len(b.Lineage.Sources))
+	for _, e := range b.Lineage.Exclusions {
+		expl += fmt.Sprintf("; excluded %d rows: %s", e.Rows, e.Reason)
+	}
+	if b.Lineage.Privacy != "" {
+		expl += "; privacy: " + b.Lineage.Privacy
+	}
+	digest, _ := strings.CutPrefix(b.Lineage.ContentHash, "sha256:")
+	if len(digest) != 64 {
+		digest = ""
+	}
+	rec := audit.Change(audit.WithActor(ctx, "user:"+currentUser()), audit.ActionModelTrained, "model", b.Name+"@"+b.Version, digest,
+		map[string]string{"model": b.Name + "@" + b.Version, "artifact": a.Hash}, expl)
+	if _, err := l.Record(ctx, rec); err != nil {
+		return fmt.Errorf("model saved but its training not recorded in the audit log: %w", err)
+	}
+	return nil
 }

@@ -154,6 +154,24 @@ privacy:
 			v.Lineage.Sources, v.Lineage.Exclusions)
 	}
 
+	// The training is in the node's audit log, with its privacy treatment.
+	st, err := sqlite.Open(ctx, dir, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trained []audit.Record
+	_ = st.Audit().Range(ctx, 0, 0, func(r audit.Record) error {
+		if r.Action == audit.ActionModelTrained {
+			trained = append(trained, r)
+		}
+		return nil
+	})
+	st.Close()
+	if len(trained) != 1 || trained[0].SubjectID != "tpl@1" || !strings.Contains(trained[0].Explanation, "pseudonymized") ||
+		!strings.Contains(trained[0].Explanation, "excluded 40 rows") || trained[0].InputDigest == "" {
+		t.Errorf("model_trained records: %+v", trained)
+	}
+
 	// A kind whose only training file the purposes forbid is refused.
 	payDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(payDir, "payload_train.csv"), []byte("payload,length,attack_type,label\nq=alice.smith,13,norm,norm\n"), 0o600); err != nil {
