@@ -13,6 +13,7 @@
 package windows
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -42,7 +43,8 @@ func (Format) Sniff(rec []byte) int {
 	switch {
 	case fieldkit.HasJSONKey(rec, "System") && (fieldkit.HasJSONKey(rec, "EventID") || fieldkit.HasJSONKey(rec, "Event")):
 		return 95
-	case fieldkit.HasJSONKey(rec, "winlog") || fieldkit.HasJSONKey(rec, "winlog.event_id") || fieldkit.HasJSONKey(rec, "winlog.channel"):
+	case bytes.Contains(rec, []byte("winlog")) && // one scan, as Auto re-sniffs every record, before three
+		(fieldkit.HasJSONKey(rec, "winlog") || fieldkit.HasJSONKey(rec, "winlog.event_id") || fieldkit.HasJSONKey(rec, "winlog.channel")):
 		return 90
 	case fieldkit.HasJSONKey(rec, "EventID") && (fieldkit.HasJSONKey(rec, "Channel") ||
 		fieldkit.HasJSONKey(rec, "Provider") || fieldkit.HasJSONKey(rec, "SourceName") ||
