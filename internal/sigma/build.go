@@ -132,7 +132,8 @@ func buildDocs(all []*Doc, opts Options, selecting bool, rep Report) (*ruleSet, 
 		if selecting && !selected(&d.Meta, opts) {
 			continue
 		}
-		r := &crule{idx: len(rs.rules), meta: &d.Meta, cond: cond, techniques: signal.TechniquesFromTags(lowerAll(d.Meta.Tags))}
+		r := &crule{idx: len(rs.rules), meta: &d.Meta, cond: cond, techniques: signal.TechniquesFromTags(lowerAll(d.Meta.Tags)),
+			explHead: fmt.Sprintf("Sigma rule %q matched", d.Meta.Title)}
 		if d.Logsource.Product == "windows" {
 			r.eids = requiredEIDs(cond, eidSlot)
 		}

@@ -95,6 +95,7 @@ type item struct {
 	groups  [][]*valueMatcher // per written value, for all: each group must match
 	written []string
 	kw      *gramFilter // keyword items: skips the record scan when no literal can occur
+	head    string      // describeHead, for explanations
 }
 
 func (it *item) eval(c *evalCtx) bool {
@@ -159,7 +160,7 @@ func (it *item) record(c *evalCtx) {
 	if it.slot == keywordSlot && len(v) > 256 {
 		v = v[:256] + "…"
 	}
-	*c.explain = append(*c.explain, matchedItem{field: it.field, mods: it.mods, value: strings.Clone(v), values: it.written})
+	*c.explain = append(*c.explain, matchedItem{field: it.field, mods: it.mods, value: v, values: it.written, head: it.head})
 }
 
 // compiler compiles the detection of one document against the rule set's slot table.
@@ -369,6 +370,7 @@ func (cp *compiler) compileItem(field string, mods []string, vals []*yaml.Node, 
 		return nil, posErr(cp.path, at, "field %q: %v", field, err)
 	}
 	it := &item{field: field, mods: strings.Join(mods, "|"), all: ms.all, neq: ms.neq, exists: -1}
+	defer func() { it.head = describeHead(it.field, it.mods, it.written) }()
 	if field == "" {
 		it.slot = keywordSlot
 		if !(ms.contains || ms.startswith || ms.endswith || ms.re || ms.cidr || ms.num) {

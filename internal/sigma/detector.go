@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/event"
@@ -168,8 +169,9 @@ func (d *Detector) Detect(ctx context.Context, ev *event.Event, emit detect.Emit
 	rs.run(ev, func(c *evalCtx, r *crule) {
 		sig := newSignal(rs, c, r, ev)
 		if r.corr && rs.corr != nil {
+			obs := sig // only this copy escapes
 			d.mu.Lock()
-			rs.corr.observe(r, ev, &sig, emit)
+			rs.corr.observe(r, ev, &obs, emit)
 			d.mu.Unlock()
 		}
 		if !r.silent {
@@ -207,20 +209,48 @@ func (d *Detector) Matches(ev *event.Event) []Match {
 	return out
 }
 
+// newSignal builds the signal of a match. The event's values are copied
+// into one string and the rules' patterns into one slice (explanations
+// reference the event only while it is being evaluated).
 func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal {
 	m := r.meta
 	id := ruleID(m)
 	items := rs.explain(c, r)
-	details := map[string]any{"path": m.Path}
-	matched := make([]map[string]any, 0, len(items))
-	for _, it := range items {
-		matched = append(matched, map[string]any{"field": it.field, "modifiers": it.mods, "value": it.value, "patterns": slices.Clone(it.values)})
+	np, nv := 0, 0
+	for i := range items {
+		np += len(items[i].values)
+		nv += len(items[i].value)
 	}
-	details["matched"] = matched
-	expl := fmt.Sprintf("Sigma rule %q matched", m.Title)
-	if s := describe(items); s != "" {
-		expl += ": " + s
+	var vb strings.Builder
+	vb.Grow(nv)
+	for i := range items {
+		vb.WriteString(items[i].value)
 	}
+	vals := vb.String()
+	pats := make([]string, 0, np)
+	matched := make([]map[string]any, len(items))
+	off := 0
+	for i := range items {
+		it := &items[i]
+		v := vals[off : off+len(it.value)]
+		off += len(it.value)
+		it.value = v
+		start := len(pats)
+		var p []string // as slices.Clone: nil stays nil
+		if it.values != nil {
+			pats = append(pats, it.values...)
+			p = pats[start:len(pats):len(pats)]
+		}
+		matched[i] = map[string]any{"field": it.field, "modifiers": it.mods, "value": v, "patterns": p}
+	}
+	details := map[string]any{"path": m.Path, "matched": matched}
+	eb := make([]byte, 0, len(r.explHead)+nv+64*len(items)+4)
+	eb = append(eb, r.explHead...)
+	if len(items) > 0 {
+		eb = append(eb, ": "...)
+		eb = appendDescribe(eb, items)
+	}
+	eb = append(eb, '.')
 	level := signal.Level(m.Level)
 	if level == "" {
 		level = signal.LevelMedium
@@ -239,7 +269,7 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		Entities:    entities(ev),
 		Time:        ev.Time,
 		EventIDs:    []string{ev.ID},
-		Explanation: expl + ".",
+		Explanation: unsafe.String(unsafe.SliceData(eb), len(eb)), // eb is not written again
 		Details:     details,
 	}
 }
@@ -281,6 +311,9 @@ func entities(ev *event.Event) []signal.Entity {
 			}
 		}
 		if !dup {
+			if out == nil {
+				out = make([]signal.Entity, 0, 4)
+			}
 			out = append(out, signal.Entity{Kind: f.kind, Value: v})
 			seenHost = seenHost || f.kind == "host"
 			seenProcess = seenProcess || f.kind == "process"

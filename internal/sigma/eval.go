@@ -45,13 +45,15 @@ type evalCtx struct {
 	slow bool
 	// explain, when set, collects matched field items (after a match only).
 	explain *[]matchedItem
+	items   []matchedItem // explain's scratch
 }
 
 type matchedItem struct {
 	field  string
 	mods   string
-	value  string // the event's value (raw)
+	value  string // the event's value (raw), not copied: valid during the event
 	values []string
+	head   string // describeHead of the item (computed when empty)
 }
 
 func newEvalCtx(rs *ruleSet) *evalCtx {

@@ -26,6 +26,7 @@ type crule struct {
 	corr   bool // referenced by a correlation rule
 	// techniques are the ATT&CK ids of the rule's tags (computed once).
 	techniques []string
+	explHead   string // the explanation's start: Sigma rule "title" matched
 }
 
 // entry is a rule in a routing bucket, with the clause that put it there.
@@ -340,45 +341,57 @@ func (rs *ruleSet) matches(c *evalCtx, r *crule) bool {
 }
 
 // explain re-evaluates a matched rule and returns the field items its
-// match rests on. Called only after a match.
+// match rests on. Called only after a match; the slice is the context's
+// scratch, valid until the next explain.
 func (rs *ruleSet) explain(c *evalCtx, r *crule) []matchedItem {
-	var out []matchedItem
-	c.explain = &out
+	c.items = c.items[:0]
+	c.explain = &c.items
 	r.cond.eval(c)
 	c.explain = nil
-	return out
+	return c.items
 }
 
+// describe renders items as fmt's "%s %v matched %q" per item, joined by "; ".
 func describe(items []matchedItem) string {
-	if len(items) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	for i, it := range items {
+	return string(appendDescribe(nil, items))
+}
+
+func appendDescribe(b []byte, items []matchedItem) []byte {
+	for i := range items {
+		it := &items[i]
 		if i > 0 {
-			b.WriteString("; ")
+			b = append(b, "; "...)
 		}
-		name := it.field
-		if name == "" {
-			name = "keywords"
+		if it.head == "" {
+			it.head = describeHead(it.field, it.mods, it.values)
 		}
-		if it.mods != "" {
-			name += "|" + it.mods
-		}
-		vals := it.values
-		if len(vals) > 3 {
-			vals = append(vals[:3:3], fmt.Sprintf("… %d more", len(it.values)-3))
-		}
+		b = append(b, it.head...)
 		v := it.value
-		if len(v) > 120 {
-			v = v[:120] + "…"
+		if len(v) <= 120 {
+			b = strconv.AppendQuote(b, v)
+			continue
 		}
-		// As fmt's "%s %v matched %q", without its per-call cost.
-		b.WriteString(name)
-		b.WriteString(" [")
-		b.WriteString(strings.Join(vals, " "))
-		b.WriteString("] matched ")
-		b.WriteString(strconv.Quote(v))
+		// Quote(v[:120]+"…") without building the argument: "…" is printable
+		// and starts with a byte no cut UTF-8 sequence can continue with.
+		b = strconv.AppendQuote(b, v[:120])
+		b = append(b[:len(b)-1], "…\""...)
 	}
-	return b.String()
+	return b
+}
+
+// describeHead is an item's "field|mods [values] matched " (at most three
+// values listed).
+func describeHead(field, mods string, values []string) string {
+	name := field
+	if name == "" {
+		name = "keywords"
+	}
+	if mods != "" {
+		name += "|" + mods
+	}
+	vals := values
+	if len(vals) > 3 {
+		vals = append(vals[:3:3], fmt.Sprintf("… %d more", len(values)-3))
+	}
+	return name + " [" + strings.Join(vals, " ") + "] matched "
 }
