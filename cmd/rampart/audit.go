@@ -294,7 +294,7 @@ func newAuditExportCmd() *cobra.Command {
 			}
 			var n int64
 			if pseudonymize {
-				p, maps, err := app.OpenPrivacy(cfg.DataDir, cfg.Privacy.Config, nil, time.Now())
+				p, maps, err := app.OpenPrivacyBeside(cfg.DataDir, cfg.Privacy.Config, time.Now())
 				if err != nil {
 					return err
 				}

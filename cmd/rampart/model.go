@@ -83,7 +83,7 @@ func newModelTrainCmd(open func() (*modelreg.Registry, error), cfgPath *string) 
 					return err
 				}
 				if !cfg.Privacy.Disabled {
-					p, maps, err := app.OpenPrivacy(cfg.DataDir, cfg.Privacy.Config, nil, time.Now())
+					p, maps, err := app.OpenPrivacyBeside(cfg.DataDir, cfg.Privacy.Config, time.Now())
 					if err != nil {
 						return err
 					}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -51,6 +52,18 @@ type governance struct {
 // dataDir, re-identification audited through audit (nil: re-identification
 // disabled). Close the returned mappings when done.
 func OpenPrivacy(dataDir string, cfg privacy.Config, l *audit.Log, now time.Time) (*privacy.Pseudonymizer, *privacy.FileMappings, error) {
+	return openPrivacy(dataDir, cfg, l, now, privacy.OpenFileMappings)
+}
+
+// OpenPrivacyBeside is OpenPrivacy for a command run beside a node (export,
+// train): the same keys and pseudonyms, mappings only appended (see
+// privacy.OpenFileMappingsShared), no re-identification.
+func OpenPrivacyBeside(dataDir string, cfg privacy.Config, now time.Time) (*privacy.Pseudonymizer, *privacy.FileMappings, error) {
+	return openPrivacy(dataDir, cfg, nil, now, privacy.OpenFileMappingsShared)
+}
+
+func openPrivacy(dataDir string, cfg privacy.Config, l *audit.Log, now time.Time,
+	openMaps func(string, *slog.Logger) (*privacy.FileMappings, error)) (*privacy.Pseudonymizer, *privacy.FileMappings, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("creating data dir: %w", err)
 	}
@@ -58,7 +71,7 @@ func OpenPrivacy(dataDir string, cfg privacy.Config, l *audit.Log, now time.Time
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening privacy keys: %w", err)
 	}
-	maps, err := privacy.OpenFileMappings(filepath.Join(dataDir, PrivacyMappingFile), cfg.Deps.Logger)
+	maps, err := openMaps(filepath.Join(dataDir, PrivacyMappingFile), cfg.Deps.Logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening pseudonym mappings: %w", err)
 	}

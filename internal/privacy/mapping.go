@@ -180,6 +180,17 @@ type FileMappings struct {
 // line is an error naming its line number; only a final line cut short by a
 // crash (no trailing newline) is skipped, with a warning on log (nil: discard).
 func OpenFileMappings(path string, log *slog.Logger) (*FileMappings, error) {
+	return openFileMappings(path, log, true)
+}
+
+// OpenFileMappingsShared opens the mapping file of a running node from a
+// second process (the CLI): it only appends, never compacts, so it cannot
+// replace the file under the node's open descriptor.
+func OpenFileMappingsShared(path string, log *slog.Logger) (*FileMappings, error) {
+	return openFileMappings(path, log, false)
+}
+
+func openFileMappings(path string, log *slog.Logger, compact bool) (*FileMappings, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -188,7 +199,7 @@ func OpenFileMappings(path string, log *slog.Logger) (*FileMappings, error) {
 	if err != nil {
 		return nil, err
 	}
-	if lines > 1024 && lines > 2*mem.Len() {
+	if compact && lines > 1024 && lines > 2*mem.Len() {
 		if err := compactMappings(path, mem); err != nil {
 			return nil, err
 		}

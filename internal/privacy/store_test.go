@@ -238,3 +238,43 @@ func TestConcurrentRotate(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedMappingsDoNotCompact: a second process opening a node's
+// mapping file must not replace it (the node appends through its open
+// descriptor); the node's own open compacts.
+func TestSharedMappingsDoNotCompact(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.json")
+	fm, err := OpenFileMappings(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Mapping{Epoch: 1, Pseudonym: "u_00000000000000000001", Kind: KindUser, Sealed: []byte("x"), FirstSeen: t0}
+	for i := range 1500 { // one entity touched 1500 times: 1500 lines
+		m.LastSeen = t0.Add(time.Duration(i) * time.Minute)
+		if err := fm.Put(ctx, []Mapping{m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fm.Close()
+	before, _ := os.Stat(path)
+	shared, err := OpenFileMappingsShared(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared.Close()
+	if after, _ := os.Stat(path); !os.SameFile(before, after) || after.Size() != before.Size() {
+		t.Fatalf("shared open replaced or rewrote the file (%d → %d bytes)", before.Size(), after.Size())
+	}
+	own, err := OpenFileMappings(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	if after, _ := os.Stat(path); after.Size() >= before.Size()/100 {
+		t.Errorf("the node's open did not compact: %d → %d bytes", before.Size(), after.Size())
+	}
+	if got, err := own.Get(ctx, 1, m.Pseudonym); err != nil || !got.LastSeen.Equal(m.LastSeen) {
+		t.Errorf("after compaction: %+v, %v", got, err)
+	}
+}
