@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/ml/model"
 	"github.com/rampart-ids/rampart/internal/modelreg"
+	"github.com/rampart-ids/rampart/internal/privacy"
 )
 
 // newModelCmd is `rampart model train|list|inspect|promote|rollback|keys`:
@@ -82,9 +83,10 @@ func newModelTrainCmd(open func() (*modelreg.Registry, error), cfgPath *string) 
 				if err != nil {
 					return err
 				}
+				var p *privacy.Pseudonymizer
 				if !cfg.Privacy.Disabled {
-					p, maps, err := app.OpenPrivacyBeside(cfg.DataDir, cfg.Privacy.Config, time.Now())
-					if err != nil {
+					var maps *privacy.FileMappings
+					if p, maps, err = app.OpenPrivacyBeside(cfg.DataDir, cfg.Privacy.Config, time.Now()); err != nil {
 						return err
 					}
 					defer maps.Close()
@@ -94,8 +96,8 @@ func newModelTrainCmd(open func() (*modelreg.Registry, error), cfgPath *string) 
 							fmt.Fprintf(cmd.ErrOrStderr(), "warning: pseudonym mappings not written: %v\n", err)
 						}
 					}()
-					opts.Privacy = app.TrainingPrivacy(p, cfg.Privacy.Purposes)
 				}
+				opts.Privacy = app.TrainingPrivacy(p, cfg.Privacy.Purposes)
 			}
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				opts.Progress = f

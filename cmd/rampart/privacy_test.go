@@ -180,6 +180,26 @@ privacy:
 	if out, err := runModel(t, "train", "--config", cfgPath, "--kind", "payload", "--data", payDir); err == nil || !strings.Contains(err.Error(), "may not be used") {
 		t.Errorf("payload training on a !training file: %v\n%s", err, out)
 	}
+
+	// Privacy disabled: nothing is pseudonymized, but the purposes still apply.
+	offPath := filepath.Join(t.TempDir(), "off.yaml")
+	if err := os.WriteFile(offPath, []byte(strings.Replace(cfgText, "privacy:\n", "privacy:\n  disabled: true\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runModel(t, "train", "--config", offPath, "--kind", "loghub-templates", "--data", trainDir, "--name", "off"); err != nil {
+		t.Fatalf("train with privacy off: %v\n%s", err, out)
+	}
+	out, err = runModel(t, "inspect", "--config", offPath, "off", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Lineage = model.Lineage{}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Lineage.Privacy != "" || len(v.Lineage.Exclusions) != 1 {
+		t.Errorf("privacy off: lineage privacy %q exclusions %+v; want none and the untagged file excluded", v.Lineage.Privacy, v.Lineage.Exclusions)
+	}
 }
 
 func assertNoRawValues(t *testing.T, what string, data []byte) {

@@ -255,12 +255,20 @@ func (s *Server) auditRetention(ctx context.Context, rep retention.Report) {
 	}
 }
 
-// TrainingPrivacy is how `rampart model train` protects personal data:
+// TrainingPrivacy is how `rampart model train` protects personal data (p
+// nil: privacy disabled, only the purpose rules apply):
 // each raw log line is parsed (any registered format) so that its
 // personal fields are known, then scrubbed; payload values are scrubbed as
 // free text; input files are filtered by the purpose rules. The parser is
 // per call: TrainPrivacy funcs are used from one goroutine.
 func TrainingPrivacy(p *privacy.Pseudonymizer, rules purpose.Rules) *modelreg.TrainPrivacy {
+	if p == nil { // privacy disabled: purposes still apply
+		tp := &modelreg.TrainPrivacy{}
+		if rules.Declared() {
+			tp.Allow = func(path string) (bool, string) { return rules.Decide(path, purpose.Training) }
+		}
+		return tp
+	}
 	parse := format.NewAuto(format.Options{})
 	ev := event.New()
 	tp := &modelreg.TrainPrivacy{

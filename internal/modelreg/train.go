@@ -82,7 +82,7 @@ func (o *TrainOptions) allow(path string) (bool, string) {
 // pseudonymize (or hold no personal data: note says what they hold).
 func (o *TrainOptions) lineagePrivacy(pseudonymized bool, note string) string {
 	switch {
-	case o.Privacy == nil:
+	case o.Privacy == nil || o.Privacy.Describe == "":
 		return ""
 	case pseudonymized:
 		return o.Privacy.Describe
