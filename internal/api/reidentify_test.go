@@ -101,7 +101,7 @@ func TestReidentify(t *testing.T) {
 		{name: "viewer", role: api.RoleViewer, pseudonym: ps, reason: "curious", status: 403, outcome: "denied"},
 		{name: "analyst", role: api.RoleAnalyst, pseudonym: ps, reason: "triage", status: 403, outcome: "denied"},
 		{name: "responder", role: api.RoleResponder, pseudonym: ps, reason: "containment", status: 403, outcome: "denied"},
-		{name: "ingest", role: api.RoleIngest, pseudonym: ps, reason: "x", status: 403},
+		{name: "ingest", role: api.RoleIngest, pseudonym: ps, reason: "x", status: 403, outcome: "denied"},
 		{name: "no token", role: "", pseudonym: ps, reason: "x", status: 401},
 		{name: "no reason", role: api.RoleAdmin, pseudonym: ps, reason: "  ", status: 400},
 		{name: "reason too long", role: api.RoleAdmin, pseudonym: ps, reason: strings.Repeat("r", 1025), status: 400},
