@@ -392,7 +392,8 @@ func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, se
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(progress, "  input guard, %s held out (%d rows): flagged %.4f, in-distribution false flags %.4f\n", h, len(out), f, fp)
+		fmt.Fprintf(progress, "  input guard, %s held out (%d rows): flagged %.4f, in-distribution false flags %.4f (tail level %.4f; thresholds range %.3g depth %.3g distance %.3g)\n",
+			h, len(out), f, fp, g.Alpha, g.RangeThreshold, g.DepthThreshold, g.DistThreshold)
 		res.OODHeldOut[h] = [2]float64{f, fp}
 		sumF += f
 		sumFP += fp

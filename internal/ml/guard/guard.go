@@ -234,8 +234,8 @@ func (g *Guard) unseen(x []float64) bool {
 }
 
 // calibrate sets the three thresholds at one tail level alpha, the largest
-// whose union with the unseen-value flags flags at most rate of the
-// calibration rows.
+// whose union with the unseen-value flags stays within the budget of rate
+// on the calibration rows.
 func (g *Guard) calibrate(rs, ds, ks []float64, unseen []bool, rate float64) {
 	n := len(rs)
 	srs, sds, sks := sorted(rs), sorted(ds), sorted(ks)
@@ -253,7 +253,12 @@ func (g *Guard) calibrate(rs, ds, ks []float64, unseen []bool, rate float64) {
 		return flagged
 	}
 	lo, hi := 0.0, rate // the union flags at least alpha of the rows
-	budget := int(math.Floor(rate * float64(n)))
+	// A new input exceeds a threshold set at a calibration row with
+	// probability about (rows above + 1)/(n + 1), one "+1" per check: the
+	// budget leaves that room so the rate holds out of sample.
+	// With few calibration rows the budget is 0 and the thresholds sit at
+	// the calibration maxima.
+	budget := max(0, int(math.Floor(rate*float64(n+1)))-3)
 	for range 40 {
 		mid := (lo + hi) / 2
 		if set(mid) <= budget {
