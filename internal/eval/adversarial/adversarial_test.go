@@ -203,6 +203,9 @@ func TestPayloadSlice(t *testing.T) {
 	if loss := clean["recall_defended"].(float64) - ten["recall_defended"].(float64); loss > 0.05 {
 		t.Errorf("defended recall lost %.3f at 10%% poisoning, goal ≤ 0.05", loss)
 	}
+	if again := runJSON(t, dir, 3); !cmp.Equal(m, again) {
+		t.Errorf("same seed, different result:\n%s", cmp.Diff(m, again))
+	}
 }
 
 func TestHDFSFull(t *testing.T) {
