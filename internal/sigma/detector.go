@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -243,7 +244,7 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		}
 		matched[i] = map[string]any{"field": it.field, "modifiers": it.mods, "value": v, "patterns": p}
 	}
-	details := map[string]any{"path": m.Path, "matched": matched}
+	details := map[string]any{"path": filepath.Base(m.Path), "matched": matched} // the file name only: no server folder in alerts
 	eb := make([]byte, 0, len(r.explHead)+nv+64*len(items)+4)
 	eb = append(eb, r.explHead...)
 	if len(items) > 0 {
