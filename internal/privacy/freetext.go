@@ -3,23 +3,68 @@ package privacy
 import (
 	"net/netip"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/rampart-ids/rampart/internal/event"
 )
 
-// entityRE finds "kind=value" pairs in free text: alert entity keys
-// ("host=ws1,user=alice") and key=value log fields ("user=alice",
-// "rhost=10.1.2.3"). The value runs to the next separator.
-var entityRE = regexp.MustCompile(`(?i)\b(user|username|user_name|ruser|logname|account|login|host|hostname|rhost|shost|email|mail|ip|src_ip|dst_ip|addr)=([^\s,;&"'<>()\[\]{}]{1,256})`)
+// entityKeys are the keys of "kind=value" pairs in free text that name
+// personal data: alert entity keys ("host=ws1,user=alice") and key=value
+// log fields ("user=alice", "rhost=10.1.2.3").
+var entityKeys = map[string]bool{"user": true, "username": true, "user_name": true, "ruser": true, "logname": true,
+	"account": true, "login": true, "host": true, "hostname": true, "rhost": true, "shost": true, "email": true,
+	"mail": true, "ip": true, "src_ip": true, "dst_ip": true, "addr": true}
+
+// maxEntityValue bounds the value of one pair.
+const maxEntityValue = 256
+
+// entityPairs calls fn with each "key=value" pair of t whose key (matched
+// case-insensitively, as a whole word) is an entityKeys key; the value
+// runs to the next space or separator. A scanner, not a regexp: exports
+// run it over every record.
+func entityPairs(t string, fn func(key, value string)) {
+	for i := strings.IndexByte(t, '='); i >= 0 && i < len(t); {
+		s := i
+		for s > 0 && (t[s-1] >= 'a' && t[s-1] <= 'z' || t[s-1] >= 'A' && t[s-1] <= 'Z' || t[s-1] == '_') {
+			s--
+		}
+		e := i + 1
+		if s < i && (s == 0 || !asciiWord(t[s-1])) && entityKeys[asciiLower(t[s:i])] {
+			for e < len(t) && e-i-1 < maxEntityValue && valueByte(t[e]) {
+				e++
+			}
+			if e > i+1 {
+				fn(asciiLower(t[s:i]), t[i+1:e])
+			}
+		}
+		n := strings.IndexByte(t[e:], '=')
+		if n < 0 {
+			return
+		}
+		i = e + n
+	}
+}
+
+// asciiWord is a regexp \w byte.
+func asciiWord(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// valueByte reports whether c may be part of a pair's value.
+func valueByte(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\f', '\r', ',', ';', '&', '"', '\'', '<', '>', '(', ')', '[', ']', '{', '}':
+		return false
+	}
+	return true
+}
 
 // pseudonymRE is the shape of a name pseudonym.
 var pseudonymRE = regexp.MustCompile(`^[uehp]_[0-9a-f]{20}$`)
 
-// textKind maps an entityRE key to the kind of its value.
+// textKind maps an entityKeys key to the kind of its value.
 func textKind(k string) Kind {
-	switch strings.ToLower(k) {
+	switch k {
 	case "host", "hostname", "shost":
 		return KindHost
 	case "email", "mail":
@@ -82,22 +127,22 @@ func (p *Pseudonymizer) Line(ev *event.Event, line string) string {
 
 // scrubLine adds the "kind=value" pairs of t to kv and scrubs t.
 func (p *Pseudonymizer) scrubLine(ek *epochKeys, kv []knownValue, t string) string {
-	for _, m := range entityRE.FindAllStringSubmatch(t, -1) {
-		kind, v := textKind(m[1]), trimValue(m[2])
+	entityPairs(t, func(key, v string) {
+		kind, v := textKind(key), trimValue(v)
 		if v == "" {
-			continue
+			return
 		}
 		if kind == KindIP {
 			if isAddr(v) {
-				continue // the address scan below finds it (and leaves out-of-scope ones)
+				return // the address scan below finds it (and leaves out-of-scope ones)
 			}
 			kind = KindHost // "rhost=ws7.corp": a host name
 		}
 		if pseudonymRE.MatchString(v) {
-			continue // already a pseudonym (a reason quoting one)
+			return // already a pseudonym (a reason quoting one)
 		}
 		kv = p.addKnown(kv, ek, kind, v, p.value(ek, kind, v, true))
-	}
+	})
 	sc := &scrubber{p: p, ek: ek, known: sortKnown(kv)}
 	return sc.text(t)
 }
@@ -138,30 +183,28 @@ func isAddr(v string) bool {
 // record's text once one record names it.
 func Values(t string) map[string]Kind {
 	out := map[string]Kind{}
-	for _, m := range entityRE.FindAllStringSubmatch(t, -1) {
-		kind, v := textKind(m[1]), trimValue(m[2])
-		if v == "" {
-			continue
+	entityPairs(t, func(key, v string) {
+		kind, v := textKind(key), trimValue(v)
+		if v == "" || (kind == KindIP && isAddr(v)) || pseudonymRE.MatchString(v) {
+			return
 		}
 		if kind == KindIP {
-			if isAddr(v) {
-				continue
-			}
 			kind = KindHost
 		}
-		if !pseudonymRE.MatchString(v) {
-			out[v] = kind
-		}
-	}
+		out[v] = kind
+	})
 	return out
 }
 
 // TextScrubber scrubs many texts with one set of known values (an
-// export): the known values' pseudonyms are computed once.
+// export): the known values' pseudonyms are computed once and indexed by
+// their first word, so a text costs about its length, not the number of
+// known values.
 type TextScrubber struct {
-	p  *Pseudonymizer
-	ek *epochKeys
-	kv []knownValue
+	p     *Pseudonymizer
+	ek    *epochKeys
+	idx   map[string][]knownValue // first word → values, longest first
+	lower map[string]bool         // every indexed value, lowercased
 }
 
 // NewTextScrubber returns a scrubber for the known values (original → kind).
@@ -171,7 +214,16 @@ func (p *Pseudonymizer) NewTextScrubber(known map[string]Kind) *TextScrubber {
 	for orig, kind := range known {
 		kv = p.addKnown(kv, ek, kind, orig, p.value(ek, kind, orig, true))
 	}
-	return &TextScrubber{p: p, ek: ek, kv: kv}
+	s := &TextScrubber{p: p, ek: ek, idx: map[string][]knownValue{}, lower: map[string]bool{}}
+	for _, k := range sortKnown(kv) {
+		w := firstWord(k.lower)
+		if w == "" {
+			continue // starts with punctuation: not a name
+		}
+		s.idx[w] = append(s.idx[w], k) // kv is longest first, so each list is too
+		s.lower[k.lower] = true
+	}
+	return s
 }
 
 // Text is Pseudonymizer.Text with the scrubber's known values.
@@ -179,7 +231,23 @@ func (s *TextScrubber) Text(t string) string {
 	if t == "" {
 		return t
 	}
-	return s.p.scrubLine(s.ek, slices.Clone(s.kv), t) // scrubLine sorts and appends
+	var extra []knownValue // kind=value pairs of t the scrubber does not know
+	entityPairs(t, func(key, v string) {
+		kind, v := textKind(key), trimValue(v)
+		if v == "" || s.lower[asciiLower(v)] || pseudonymRE.MatchString(v) || (kind == KindIP && isAddr(v)) {
+			return
+		}
+		if kind == KindIP {
+			kind = KindHost
+		}
+		extra = s.p.addKnown(extra, s.ek, kind, v, s.p.value(s.ek, kind, v, true))
+	})
+	if len(extra) > 0 {
+		t = replaceTokens(t, sortKnown(extra))
+	}
+	t = replaceIndexed(t, s.idx)
+	sc := &scrubber{p: s.p, ek: s.ek}
+	return sc.text(t) // e-mail addresses and in-scope addresses
 }
 
 // trimValue drops sentence punctuation after a value ("on user=alice: …").

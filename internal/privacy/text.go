@@ -101,6 +101,62 @@ func replaceTokens(t string, kv []knownValue) string {
 	return b.String()
 }
 
+// firstWord is the leading run of word bytes of s.
+func firstWord(s string) string {
+	i := 0
+	for i < len(s) && isWord(s[i]) {
+		i++
+	}
+	return s[:i]
+}
+
+// replaceIndexed is replaceTokens over many known values, indexed by their
+// first word: at each word start only the values beginning with that word
+// are tried.
+func replaceIndexed(t string, idx map[string][]knownValue) string {
+	if len(idx) == 0 {
+		return t
+	}
+	lt := asciiLower(t)
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(t); {
+		if !isWord(t[i]) || (i > 0 && isWord(t[i-1])) {
+			i++
+			continue
+		}
+		w := i
+		for w < len(t) && isWord(t[w]) {
+			w++
+		}
+		matched := false
+		for _, k := range idx[lt[i:w]] {
+			if !strings.HasPrefix(lt[i:], k.lower) {
+				continue
+			}
+			if e := i + len(k.lower); e < len(t) && isWord(t[e]) && isWord(t[e-1]) {
+				continue
+			}
+			if b.Len() == 0 {
+				b.Grow(len(t) + 16)
+			}
+			b.WriteString(t[last:i])
+			b.WriteString(k.ps)
+			i += len(k.lower)
+			last, matched = i, true
+			break
+		}
+		if !matched {
+			i = w
+		}
+	}
+	if last == 0 {
+		return t
+	}
+	b.WriteString(t[last:])
+	return b.String()
+}
+
 // addrByte reports whether c can be part of a textual address.
 func addrByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':'
