@@ -257,6 +257,11 @@ func newModelInspectCmd(open func() (*modelreg.Registry, error)) *cobra.Command 
 				fmt.Fprintf(w, "features: %s\n", strings.Join(v.Features, "; "))
 			}
 			fmt.Fprintf(w, "parameters: %d bytes\n", v.ParamBytes)
+			if n := len(b.InputGuard); n > 0 {
+				fmt.Fprintf(w, "input guard: %d bytes, hashed and signed with the model\n", n)
+			} else {
+				fmt.Fprintln(w, "input guard: none (trained before the input guard; retrain to guard inputs)")
+			}
 			return nil
 		},
 	}
