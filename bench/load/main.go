@@ -1,7 +1,8 @@
 // Command load drives `rampart serve` over HTTP ingest: it POSTs NDJSON
 // batches of events (real Windows events from the windows-evtx JSONL corpus,
 // cycled, or a synthetic ECS mix with -synthetic) with several connections,
-// waits until the server has processed them all (from /metrics), and prints
+// waits until the server has been through the store writes for them all
+// (rampart_records_done_total in /metrics), and prints
 // events/s and the server's peak RSS (from /proc/PID/status).
 //
 //	go run ./bench/load -url http://127.0.0.1:8080 -token $TOKEN -pid $PID -events 500000
@@ -44,7 +45,9 @@ func main() {
 		}
 		bodies = append(bodies, b.Bytes())
 	}
-	before := metric(*url, *token, "rampart_events_total") + metric(*url, *token, "rampart_quarantined_total")
+	// Done means through the store writes (rampart_records_done_total), not
+	// just normalized: events still waiting for the writer do not count.
+	before := metric(*url, *token, "rampart_records_done_total")
 	cpu0 := cpuSeconds(*pid)
 	start := time.Now()
 	var next atomic.Int64
@@ -87,10 +90,10 @@ func main() {
 	}
 	wg.Wait()
 	sent := time.Since(start)
-	// Wait until the server has normalized (or quarantined) everything.
+	// Wait until the server has stored (or quarantined) everything.
 	target := before + float64(*events)
 	for time.Since(start) < 10*time.Minute {
-		done := metric(*url, *token, "rampart_events_total") + metric(*url, *token, "rampart_quarantined_total")
+		done := metric(*url, *token, "rampart_records_done_total")
 		if done >= target {
 			break
 		}
@@ -99,7 +102,7 @@ func main() {
 	el := time.Since(start)
 	cpu := cpuSeconds(*pid) - cpu0
 	fmt.Printf("events: %d  requests: %d  failed requests: %d\n", *events, len(bodies), failures.Load())
-	fmt.Printf("accepted in %s (%.0f events/s); processed in %s: %.0f events/s\n",
+	fmt.Printf("accepted in %s (%.0f events/s); through the store in %s: %.0f events/s\n",
 		sent.Round(time.Millisecond), float64(*events)/sent.Seconds(), el.Round(time.Millisecond), float64(*events)/el.Seconds())
 	if *pid > 0 {
 		fmt.Printf("server peak RSS: %s\n", peakRSS(*pid))

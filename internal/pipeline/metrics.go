@@ -9,6 +9,7 @@ type metrics struct {
 	quarantined  *prometheus.CounterVec
 	errors       *prometheus.CounterVec
 	alerts       *prometheus.CounterVec
+	done         prometheus.Counter
 	writeSeconds prometheus.Histogram
 }
 
@@ -32,13 +33,17 @@ func newMetrics(reg prometheus.Registerer, queueDepth func() float64) metrics {
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rampart_alerts_created_total", Help: "Alerts created, by level.",
 		}, []string{"level"}),
+		done: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rampart_records_done_total",
+			Help: "Records whose batch has been through the store writes (stored, quarantined or left out), failed writes included.",
+		}),
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "rampart_store_write_seconds", Help: "Duration of one batched store write.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.events, m.signals, m.quarantined, m.errors, m.alerts, m.writeSeconds,
+		reg.MustRegister(m.received, m.events, m.signals, m.quarantined, m.errors, m.alerts, m.done, m.writeSeconds,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "rampart_queue_depth", Help: "Records waiting in the pipeline queue.",
 			}, queueDepth))

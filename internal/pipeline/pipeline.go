@@ -93,6 +93,7 @@ type Pipeline struct {
 }
 
 type batch struct {
+	records int // records read into this batch, whatever became of them
 	events  []*event.Event
 	sigs    []signal.Signal
 	quar    []store.Quarantined
@@ -260,7 +261,7 @@ func (p *Pipeline) detectLoop() {
 	ticker := time.NewTicker(p.opts.FlushInterval)
 	defer ticker.Stop()
 	flush := func() {
-		if len(cur.events)+len(cur.quar)+len(cur.commits)+len(cur.sigs) == 0 {
+		if cur.records+len(cur.sigs) == 0 {
 			return
 		}
 		p.results <- cur
@@ -291,6 +292,7 @@ func (p *Pipeline) detectLoop() {
 }
 
 func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, emit detect.Emit) {
+	cur.records++
 	if rec.Commit != nil {
 		cur.commits = append(cur.commits, rec.Commit)
 	}
@@ -400,6 +402,7 @@ func (p *Pipeline) write(ctx context.Context, b *batch) {
 		}
 	}
 	p.m.writeSeconds.Observe(time.Since(start).Seconds())
+	p.m.done.Add(float64(b.records))
 	if !ok {
 		// Not committing keeps file offsets behind, so the records are re-read after a restart.
 		return

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/event"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
@@ -50,7 +52,8 @@ func openStore(t testing.TB) store.Store {
 
 func TestRecordsAccountedAndCommittedAfterStore(t *testing.T) {
 	st := openStore(t)
-	p, err := pipeline.New(pipeline.Options{Engine: detect.NewEngine(&userDetector{}), Store: st, FlushInterval: 10 * time.Millisecond})
+	reg := prometheus.NewRegistry()
+	p, err := pipeline.New(pipeline.Options{Engine: detect.NewEngine(&userDetector{}), Store: st, FlushInterval: 10 * time.Millisecond, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +77,9 @@ func TestRecordsAccountedAndCommittedAfterStore(t *testing.T) {
 	}
 	if got := commits.Load(); got != int64(len(recs)) {
 		t.Errorf("commits = %d, want %d (every record, after it was stored or quarantined)", got, len(recs))
+	}
+	if got := counterValue(t, reg, "rampart_records_done_total"); got != float64(len(recs)) {
+		t.Errorf("rampart_records_done_total = %v, want %d", got, len(recs))
 	}
 	counts, err := st.CountQuarantine(ctx)
 	if err != nil {
@@ -130,4 +136,20 @@ func TestBackpressureBoundsTheQueue(t *testing.T) {
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// counterValue reads one unlabelled counter from reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }
