@@ -117,12 +117,7 @@ func (s *Server) closeGovernance(ctx context.Context) {
 
 // retentionPolicy is the configured retention as a retention.Policy.
 func (s *Server) retentionPolicy() retention.Policy {
-	r := s.cfg.Retention
-	p := retention.Policy{
-		RawEvents: time.Duration(r.RawEvents), Events: time.Duration(r.Events), Alerts: time.Duration(r.Alerts),
-		Verdicts: time.Duration(r.Verdicts), Models: time.Duration(r.Models), Audit: time.Duration(r.Audit),
-		Quarantine: time.Duration(r.Quarantine), Mappings: time.Duration(r.PrivacyMappings), MinAudit: time.Duration(r.MinAudit),
-	}
+	p := s.cfg.Retention.Policy()
 	if s.cfg.Privacy.Disabled {
 		p.Mappings = 0 // no mapping is kept
 	}

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-ids/rampart/internal/privacy"
+	"github.com/rampart-ids/rampart/internal/retention"
 )
 
 // Config is the root of rampart.yaml.
@@ -375,5 +376,22 @@ func (c *Config) validate(path string, root *yaml.Node) error {
 	if c.Pipeline.QueueSize <= 0 || c.Pipeline.QueueSize > 1<<22 {
 		bad("pipeline.queue_size", "must be between 1 and 4194304")
 	}
+	if !c.Privacy.Disabled {
+		if err := c.Privacy.Validate(); err != nil {
+			bad("privacy", "%v", err)
+		}
+	}
+	if err := c.Retention.Policy().Validate(); err != nil {
+		bad("retention", "%v", err)
+	}
 	return errors.Join(errs...)
+}
+
+// Policy is the retention section as a retention.Policy.
+func (r Retention) Policy() retention.Policy {
+	return retention.Policy{
+		RawEvents: time.Duration(r.RawEvents), Events: time.Duration(r.Events), Alerts: time.Duration(r.Alerts),
+		Verdicts: time.Duration(r.Verdicts), Models: time.Duration(r.Models), Audit: time.Duration(r.Audit),
+		Quarantine: time.Duration(r.Quarantine), Mappings: time.Duration(r.PrivacyMappings), MinAudit: time.Duration(r.MinAudit),
+	}
 }

@@ -28,6 +28,8 @@ func TestParse(t *testing.T) {
 		{name: "bad duration", yaml: "alerts:\n  throttle: soon\n", wantErr: []string{"cfg.yaml:2:", "invalid duration"}},
 		{name: "validation names line", yaml: "store:\n  driver: oracle\n", wantErr: []string{"cfg.yaml:2:", "unknown driver"}},
 		{name: "several problems at once", yaml: "http:\n  listen: nope\nrules:\n  min_level: severe\n", wantErr: []string{"cfg.yaml:2:", "cfg.yaml:4:", "min_level"}},
+		{name: "audit kept too short", yaml: "retention:\n  audit: 30d\n", wantErr: []string{"cfg.yaml:1:", "retention.audit"}},
+		{name: "bad purpose rule", yaml: "privacy:\n  purposes:\n    - source: \"[\"\n      tags: [training]\n", wantErr: []string{"cfg.yaml:1:", "purposes[0]"}},
 		{name: "output needs kind", yaml: "alerts:\n  outputs:\n    - path: x\n", wantErr: []string{"cfg.yaml:3:", "kind"}},
 		{name: "output keeps node", yaml: "alerts:\n  outputs:\n    - kind: file\n      path: /tmp/a.jsonl\n", check: func(t *testing.T, c Config) {
 			if len(c.Alerts.Outputs) != 1 || c.Alerts.Outputs[0].Kind != "file" || c.Alerts.Outputs[0].Line != 3 {
