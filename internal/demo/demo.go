@@ -22,8 +22,11 @@ import (
 // the live stream: the ML layer learns for 24 hours of event time before it
 // scores anything, so without a past day the demo would show no ML signal.
 const (
-	History     = 26 * time.Hour
-	HistoryStep = 5 * time.Minute
+	History = 26 * time.Hour
+	// HistoryStep is the spacing of ordinary activity, in the history and
+	// live alike: the live stream keeps the rate the baselines learned, so
+	// only the attack scenarios stand out.
+	HistoryStep = time.Minute
 )
 
 // Generator produces demo records.
@@ -31,6 +34,8 @@ type Generator struct {
 	rng  *rand.Rand
 	seq  uint64
 	live uint64 // live batches so far, to cycle through the scenarios
+	// ordinaryAt is the event time of the last ordinary batch.
+	ordinaryAt time.Time
 	now  func() time.Time
 	host string
 }
@@ -76,11 +81,15 @@ var (
 )
 
 // Next returns the next batch of live demo records (a few seconds of
-// activity at the current time): ordinary activity and, every third batch,
-// the next attack scenario in turn, so each appears within a minute.
+// activity at the current time): ordinary activity once per HistoryStep
+// and, every third batch, the next attack scenario in turn, so each appears
+// within a minute.
 func (g *Generator) Next() []ingest.Record {
 	now := g.now().UTC()
-	recs := g.ordinary(nil, now)
+	var recs []ingest.Record
+	if g.ordinaryAt.IsZero() || now.Sub(g.ordinaryAt) >= HistoryStep {
+		recs = g.ordinary(recs, now)
+	}
 	if g.live%3 == 0 {
 		recs = g.scenario(recs, now, int(g.live/3)%5)
 	}
@@ -112,6 +121,7 @@ func (g *Generator) add(recs []ingest.Record, received time.Time, source, line s
 func syslogTS(t time.Time) string { return t.Format("2006-01-02T15:04:05.000000Z07:00") }
 
 func (g *Generator) ordinary(recs []ingest.Record, now time.Time) []ingest.Record {
+	g.ordinaryAt = now
 	received := g.now().UTC()
 	ts := syslogTS(now)
 	pid := 1000 + g.rng.IntN(30000)

@@ -97,3 +97,24 @@ func TestDemoMinute(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoQuietWithoutAttacks: ordinary activity at the rate the history
+// taught raises nothing for two hours after the history, so the ML signals
+// of the demo come from its attack scenarios, not from the stream's shape.
+func TestDemoQuietWithoutAttacks(t *testing.T) {
+	clock := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	g := demo.New(11, func() time.Time { return clock })
+	eng, cleanup, err := app.BuildEngine(context.Background(), app.RuleSet{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	parsers := map[string]format.Parser{}
+	batches := g.HistoryBatches()
+	for at := clock; at.Before(clock.Add(2 * time.Hour)); at = at.Add(demo.HistoryStep) {
+		batches = append(batches, g.OrdinaryAt(at))
+	}
+	for _, s := range run(t, eng, parsers, batches) {
+		t.Errorf("ordinary activity raised %s/%s: %s", s.Detector, s.RuleID, s.Explanation)
+	}
+}
