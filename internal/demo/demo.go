@@ -36,8 +36,8 @@ type Generator struct {
 	live uint64 // live batches so far, to cycle through the scenarios
 	// ordinaryAt is the event time of the last ordinary batch.
 	ordinaryAt time.Time
-	now  func() time.Time
-	host string
+	now        func() time.Time
+	host       string
 }
 
 // New returns a deterministic generator for seed.
