@@ -127,6 +127,12 @@ func literal(b []byte, i int, lit string) (int, bool) {
 func str(b []byte, i int) (int, bool) {
 	i++
 	for i < len(b) {
+		for i < len(b) && plain[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -154,6 +160,15 @@ func str(b []byte, i int) (int, bool) {
 	}
 	return i, false
 }
+
+// plain marks the bytes a string holds as they are: not the closing quote,
+// not a backslash, not a control character.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
