@@ -21,6 +21,9 @@ import (
 // Texts that name a person outside "kind=value" form.
 var (
 	tokenNameRE = regexp.MustCompile(`^token "([^"]{1,256})" with role`)
+	// tokenRoleRE splits a token record's text: its role is no personal
+	// data, even when a token or a user is named like one ("admin").
+	tokenRoleRE = regexp.MustCompile(`^(token "[^"]{1,256}" with role) ([a-z_]{1,32})$`)
 	verdictByRE = regexp.MustCompile(`^[a-z_]+ by (\S{1,256}): `)
 )
 
@@ -124,7 +127,11 @@ func exportPseudonymized(ctx context.Context, src audit.Source, w io.Writer, opt
 				}
 			}
 			if s, ok := m["explanation"].(string); ok {
-				m["explanation"] = sc.Text(s)
+				if r := tokenRoleRE.FindStringSubmatch(s); r != nil {
+					m["explanation"] = sc.Text(r[1]) + " " + r[2]
+				} else {
+					m["explanation"] = sc.Text(s)
+				}
 			}
 			if vs, ok := m["versions"].(map[string]any); ok {
 				for k, v := range vs {
