@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -266,39 +267,89 @@ func Parse(path string, data []byte) (Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return cfg, nil
 	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root) // a syntax error is reported by Decode
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
-		return Config{}, positionError(path, err)
+		return Config{}, positionError(path, &root, err)
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
 	if err := cfg.validate(path, &root); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
 }
 
-var lineRE = regexp.MustCompile(`line (\d+): `)
+var (
+	lineRE     = regexp.MustCompile(`line (\d+): `)
+	notFoundRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+)
 
-// positionError rewrites yaml.v3's "line N: msg" errors as "path:N: msg", one per line.
-func positionError(path string, err error) error {
+// positionError rewrites yaml.v3's "line N: msg" errors as "path:N: key: msg",
+// one per line, in the words of the config file (not of Go types).
+func positionError(path string, root *yaml.Node, err error) error {
+	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		errs := make([]error, 0, len(te.Errors))
-		for _, e := range te.Errors {
-			errs = append(errs, errors.New(path+":"+lineRE.ReplaceAllString(e, "$1: ")))
+		msgs = te.Errors
+	} else {
+		msgs = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	errs := make([]error, 0, len(msgs))
+	for _, msg := range msgs {
+		m := lineRE.FindStringSubmatch(msg)
+		if m == nil {
+			errs = append(errs, fmt.Errorf("%s: %s", path, msg))
+			continue
 		}
-		return errors.Join(errs...)
+		msg = lineRE.ReplaceAllString(msg, "")
+		if notFoundRE.MatchString(msg) {
+			msg = "unknown key"
+		}
+		line, _ := strconv.Atoi(m[1])
+		if key := keyAt(root, line); key != "" {
+			msg = key + ": " + msg
+		}
+		errs = append(errs, fmt.Errorf("%s:%d: %s", path, line, msg))
 	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s:%s: %s", path, m[1], lineRE.ReplaceAllString(msg, ""))
-	}
-	return fmt.Errorf("%s: %s", path, msg)
+	return errors.Join(errs...)
 }
 
-// lineOf finds the line of a key path in the document ("http.listen"); 0 if absent.
+// keyAt returns the key path ("alerts.throttle", "files[0].name") of the
+// last mapping key on line; "" if there is none.
+func keyAt(root *yaml.Node, line int) string {
+	var best string
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				p := k.Value
+				if path != "" {
+					p = path + "." + p
+				}
+				if k.Line == line {
+					best = p
+				}
+				walk(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(root, "")
+	return best
+}
+
+// lineOf finds the line of a key path in the document ("http.listen",
+// "files[0].paths[1]"); the nearest enclosing line if it is absent.
 func lineOf(root *yaml.Node, keyPath string) int {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
@@ -306,6 +357,17 @@ func lineOf(root *yaml.Node, keyPath string) int {
 	}
 	line := 0
 	for _, k := range strings.Split(keyPath, ".") {
+		var idx []int
+		if i := strings.IndexByte(k, '['); i >= 0 {
+			for _, s := range strings.Split(strings.TrimSuffix(k[i+1:], "]"), "][") {
+				j, err := strconv.Atoi(s)
+				if err != nil {
+					return line
+				}
+				idx = append(idx, j)
+			}
+			k = k[:i]
+		}
 		found := false
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
@@ -319,6 +381,13 @@ func lineOf(root *yaml.Node, keyPath string) int {
 		}
 		if !found {
 			return line
+		}
+		for _, j := range idx {
+			if n.Kind != yaml.SequenceNode || j < 0 || j >= len(n.Content) {
+				return line
+			}
+			n = n.Content[j]
+			line = n.Line
 		}
 	}
 	return line
@@ -362,7 +431,12 @@ func (c *Config) validate(path string, root *yaml.Node) error {
 	}
 	for i, f := range c.Files {
 		if len(f.Paths) == 0 {
-			bad("files", "file input %d (%s) has no paths", i, f.Name)
+			bad(fmt.Sprintf("files[%d]", i), "file input %q has no paths", f.Name)
+		}
+		for j, p := range f.Paths {
+			if _, err := filepath.Match(p, ""); err != nil {
+				bad(fmt.Sprintf("files[%d].paths[%d]", i, j), "bad pattern %q: %v", p, err)
+			}
 		}
 	}
 	if c.Time.Zone != "" {

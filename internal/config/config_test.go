@@ -11,6 +11,7 @@ func TestParse(t *testing.T) {
 		name    string
 		yaml    string
 		wantErr []string // substrings that must all appear
+		notWant string   // a substring that must not
 		check   func(t *testing.T, c Config)
 	}{
 		{name: "empty is defaults", yaml: "", check: func(t *testing.T, c Config) {
@@ -23,9 +24,13 @@ func TestParse(t *testing.T) {
 				t.Errorf("durations: %v %v", c.Retention.Events, c.Alerts.Throttle)
 			}
 		}},
-		{name: "unknown key with line", yaml: "data_dir: x\nhttp:\n  listen: 127.0.0.1:1\n  lisen: 1\n", wantErr: []string{"cfg.yaml:4:", "lisen"}},
-		{name: "bad type with line", yaml: "pipeline:\n  queue_size: lots\n", wantErr: []string{"cfg.yaml:2:"}},
-		{name: "bad duration", yaml: "alerts:\n  throttle: soon\n", wantErr: []string{"cfg.yaml:2:", "invalid duration"}},
+		{name: "unknown key with line", yaml: "data_dir: x\nhttp:\n  listen: 127.0.0.1:1\n  lisen: 1\n", wantErr: []string{"cfg.yaml:4: http.lisen: unknown key"}, notWant: "config.HTTP"},
+		{name: "unknown key in a list item", yaml: "files:\n  - name: a\n    paths: [/x]\n    format: auto\n    glob: y\n", wantErr: []string{"cfg.yaml:5: files[0].glob: unknown key"}},
+		{name: "bad type with line", yaml: "pipeline:\n  queue_size: lots\n", wantErr: []string{"cfg.yaml:2: pipeline.queue_size:"}},
+		{name: "bad duration", yaml: "alerts:\n  throttle: soon\n", wantErr: []string{"cfg.yaml:2: alerts.throttle: invalid duration"}},
+		{name: "bad duration in a section", yaml: "data_dir: x\nretention:\n  events: 7d\n  quarantine: -3d\n", wantErr: []string{"cfg.yaml:4: retention.quarantine: invalid duration"}},
+		{name: "file input without paths", yaml: "files:\n  - name: a\n    paths: []\n  - name: b\n    paths: []\n", wantErr: []string{"cfg.yaml:2: files[0]:", "cfg.yaml:4: files[1]:", "no paths"}},
+		{name: "bad glob", yaml: "files:\n  - name: a\n    paths:\n      - /var/log/a.log\n      - /var/log/[x\n", wantErr: []string{"cfg.yaml:5: files[0].paths[1]: bad pattern"}},
 		{name: "validation names line", yaml: "store:\n  driver: oracle\n", wantErr: []string{"cfg.yaml:2:", "unknown driver"}},
 		{name: "several problems at once", yaml: "http:\n  listen: nope\nrules:\n  min_level: severe\n", wantErr: []string{"cfg.yaml:2:", "cfg.yaml:4:", "min_level"}},
 		{name: "audit kept too short", yaml: "retention:\n  audit: 30d\n", wantErr: []string{"cfg.yaml:1:", "retention.audit"}},
@@ -48,6 +53,9 @@ func TestParse(t *testing.T) {
 					if !strings.Contains(err.Error(), w) {
 						t.Errorf("error %q lacks %q", err, w)
 					}
+				}
+				if tc.notWant != "" && strings.Contains(err.Error(), tc.notWant) {
+					t.Errorf("error %q holds %q", err, tc.notWant)
 				}
 				return
 			}
