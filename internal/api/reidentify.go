@@ -5,10 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/privacy"
@@ -19,6 +25,64 @@ const (
 	maxPseudonym = 256
 	maxReason    = 1024
 )
+
+// Re-identification budget per token: 10 calls a minute, burst 10. Every
+// call that passes the budget is an audit record (refusals included), so
+// without it one viewer token could flood the audit log.
+const (
+	reidentifyEvery  = 6 * time.Second
+	reidentifyBurst  = 10
+	maxReidentifiers = 4096 // bounds the per-token table
+)
+
+// reidentifyBudgets holds one limiter per token id; the zero value is ready.
+type reidentifyBudgets struct {
+	mu  sync.Mutex
+	all map[string]*reidentifyBudget
+}
+
+// reidentifyBudget is one token's limiter; refused says its last call was
+// refused, so a run of refusals is logged once.
+type reidentifyBudget struct {
+	lim     *rate.Limiter
+	refused bool
+}
+
+// allow takes one call from token's budget; when none is left it returns
+// false, how long until the next one, and whether this is the first
+// refusal of a run.
+func (b *reidentifyBudgets) allow(token string, now time.Time) (ok bool, wait time.Duration, first bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.all == nil {
+		b.all = map[string]*reidentifyBudget{}
+	}
+	tb, found := b.all[token]
+	if !found {
+		if len(b.all) >= maxReidentifiers {
+			// Forget tokens whose budget is full again: they lose nothing.
+			for k, x := range b.all {
+				if x.lim.TokensAt(now) >= reidentifyBurst {
+					delete(b.all, k)
+				}
+			}
+			if len(b.all) >= maxReidentifiers {
+				return false, reidentifyEvery, false // fail closed
+			}
+		}
+		tb = &reidentifyBudget{lim: rate.NewLimiter(rate.Every(reidentifyEvery), reidentifyBurst)}
+		b.all[token] = tb
+	}
+	res := tb.lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		first = !tb.refused
+		tb.refused = true
+		return false, d, first
+	}
+	tb.refused = false
+	return true, 0, false
+}
 
 type reidentifyRequest struct {
 	Pseudonym string `json:"pseudonym"`
@@ -42,6 +106,18 @@ func (s *server) mayReidentify(role string) bool {
 // the original is never logged.
 func (s *server) reidentify(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
+	// The budget comes first, whatever the role: a refused call is audited
+	// too, so it must be bounded as well. 429 says nothing about the role
+	// or whether the feature is on.
+	if ok, wait, first := s.reid.allow(p.TokenID, s.d.Now()); !ok {
+		if first {
+			s.log.Warn("re-identification rate limit reached; refused calls are not audited until the budget refills",
+				"token_name", p.Name, "role", p.Role, "retry_after", wait)
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many re-identification calls; try again later")
+		return
+	}
 	var body reidentifyRequest
 	if !s.mayReidentify(p.Role) {
 		// A refused call is audited too, with what it asked for.

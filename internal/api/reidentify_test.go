@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +22,12 @@ import (
 // reidentifyServer is a real API over SQLite with the real privacy layer
 // and audit log (as serve wires them), and a token per role.
 func reidentifyServer(t *testing.T, cfg privacy.Config) (*httptest.Server, map[string]string, *privacy.Pseudonymizer, *sqlite.Store) {
+	t.Helper()
+	return reidentifyServerWith(t, cfg, api.Deps{})
+}
+
+// reidentifyServerWith is reidentifyServer with deps' Now and Logger.
+func reidentifyServerWith(t *testing.T, cfg privacy.Config, deps api.Deps) (*httptest.Server, map[string]string, *privacy.Pseudonymizer, *sqlite.Store) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -48,7 +56,7 @@ func reidentifyServer(t *testing.T, cfg privacy.Config) (*httptest.Server, map[s
 		}
 		secrets[r] = secret
 	}
-	deps := api.Deps{Store: st, Audit: log}
+	deps.Store, deps.Audit = st, log
 	deps.Reidentify, deps.MayReidentify = api.PrivacyReidentify(p)
 	srv := httptest.NewServer(api.NewHandler(deps))
 	t.Cleanup(srv.Close)
@@ -56,6 +64,12 @@ func reidentifyServer(t *testing.T, cfg privacy.Config) (*httptest.Server, map[s
 }
 
 func postReidentify(t *testing.T, srv *httptest.Server, secret, pseudonym, reason string) (int, map[string]any) {
+	t.Helper()
+	code, _, out := postReidentifyHeader(t, srv, secret, pseudonym, reason)
+	return code, out
+}
+
+func postReidentifyHeader(t *testing.T, srv *httptest.Server, secret, pseudonym, reason string) (int, http.Header, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(map[string]string{"pseudonym": pseudonym, "reason": reason})
 	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/reidentify", bytes.NewReader(b))
@@ -69,7 +83,7 @@ func postReidentify(t *testing.T, srv *httptest.Server, secret, pseudonym, reaso
 	defer resp.Body.Close()
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return resp.StatusCode, resp.Header, out
 }
 
 // reidentifyRecords returns the chain's "reidentified" records.
@@ -176,4 +190,77 @@ func TestReidentifyNotConfigured(t *testing.T) {
 	if code, _ := postReidentify(t, srv, secrets[api.RoleViewer], "u_1", "x"); code != 403 {
 		t.Errorf("viewer without privacy: %d, want 403", code)
 	}
+}
+
+// TestReidentifyRateLimit: each token gets 10 calls a minute (burst 10),
+// refused or not; past it the answer is 429 with Retry-After, nothing is
+// audited, and the run of refusals is logged once.
+func TestReidentifyRateLimit(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
+	srv, secrets, p, st := reidentifyServerWith(t, privacy.Config{}, api.Deps{Now: clock, Logger: logger})
+	ps := p.Value(privacy.KindUser, "alice.smith")
+	warnings := func() int {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return strings.Count(logs.String(), "re-identification rate limit reached")
+	}
+
+	for i := range 10 {
+		if code, body := postReidentify(t, srv, secrets[api.RoleViewer], ps, "flood"); code != 403 {
+			t.Fatalf("viewer call %d: %d %v, want 403 within the burst", i+1, code, body)
+		}
+	}
+	if n := len(reidentifyRecords(t, st)); n != 10 {
+		t.Fatalf("%d audit records after 10 refused calls, want 10", n)
+	}
+	for i := range 5 {
+		code, hdr, body := postReidentifyHeader(t, srv, secrets[api.RoleViewer], ps, "flood")
+		if code != http.StatusTooManyRequests || hdr.Get("Retry-After") != "6" {
+			t.Fatalf("viewer call %d past the burst: %d Retry-After %q %v; want 429, 6", 11+i, code, hdr.Get("Retry-After"), body)
+		}
+		if e, _ := body["error"].(map[string]any); e["code"] != "rate_limited" {
+			t.Errorf("error body %v, want code rate_limited", body)
+		}
+	}
+	if n := len(reidentifyRecords(t, st)); n != 10 {
+		t.Errorf("%d audit records after rate-limited calls, want still 10", n)
+	}
+	if w := warnings(); w != 1 {
+		t.Errorf("%d rate-limit warnings for one run of refusals, want 1", w)
+	}
+	// Another token has its own budget.
+	if code, body := postReidentify(t, srv, secrets[api.RoleAdmin], ps, "incident 7"); code != 200 || body["value"] != "alice.smith" {
+		t.Errorf("admin while the viewer is limited: %d %v; want the original", code, body)
+	}
+	// One call's worth refills in 6 s, then the next run is logged again.
+	advance(6 * time.Second)
+	if code, _ := postReidentify(t, srv, secrets[api.RoleViewer], ps, "flood"); code != 403 {
+		t.Errorf("viewer after 6 s: %d, want 403 (budget refilled by one)", code)
+	}
+	if code, _ := postReidentify(t, srv, secrets[api.RoleViewer], ps, "flood"); code != http.StatusTooManyRequests {
+		t.Errorf("viewer's second call after 6 s: %d, want 429", code)
+	}
+	if n := len(reidentifyRecords(t, st)); n != 12 {
+		t.Errorf("%d audit records, want 12 (10 + admin + one refilled)", n)
+	}
+	if w := warnings(); w != 2 {
+		t.Errorf("%d rate-limit warnings after a second run, want 2", w)
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

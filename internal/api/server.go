@@ -95,6 +95,7 @@ type server struct {
 	limiters map[string]*rate.Limiter
 	sessions *sessions
 	ingestIn chan struct{} // one slot per ingest request in flight
+	reid     reidentifyBudgets
 }
 
 type ctxKey struct{}
