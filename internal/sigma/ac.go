@@ -29,10 +29,22 @@ const maxACCells = 1 << 25
 type acMatcher struct {
 	class  [256]uint16
 	nclass uint32
-	// next[state*nclass+class] = target<<1 | 1 if target has outputs,
-	// where target is the target state's row offset (state*nclass).
-	next   []uint32
-	outOff []uint32 // state id's outputs: outs[outOff[id]:outOff[id+1]]
+	// The first ndense states (breadth-first: the root and the shallow
+	// states, where a scan spends most steps) have dense rows of DFA
+	// transitions: dense[state*nclass+class] = target<<1 | 1 if the target
+	// has outputs. The deeper states keep only their trie edges and a
+	// failure link: a big automaton (thousands of command-line literals)
+	// as a full table is megabytes of rows that a scan visits one cache
+	// miss at a time. Deep states are numbered depth-first, so following
+	// one literal reads consecutive memory.
+	ndense uint32
+	dense  []uint32
+	// For deep state ndense+d: its edges are edges[edgeOff[d]:edgeOff[d+1]],
+	// each class<<33 | out<<32 | target; fail[d] is its failure state.
+	edgeOff []uint32
+	edges   []uint64
+	fail    []uint32
+	outOff  []uint32 // state id's outputs: outs[outOff[id]:outOff[id+1]]
 	outs   []int32  // local pattern ids
 	plen   []int32  // local pattern id → length
 	base   int32    // global atom id of local pattern 0
@@ -76,9 +88,17 @@ func (m *acMatcher) setStart(a, b byte) {
 	m.start[k>>6] |= 1 << (k & 63)
 }
 
+// acDenseCells is the budget of an automaton's dense rows (uint32 cells).
+const acDenseCells = 1 << 16
+
 // buildAC compiles patterns (lower-case, non-empty, distinct). It returns
-// nil if the table would exceed maxACCells.
+// nil if the construction table would exceed maxACCells.
 func buildAC(pats []string, base int32) *acMatcher {
+	return buildACDense(pats, base, acDenseCells)
+}
+
+// buildACDense is buildAC with a dense-row budget (tests force deep states).
+func buildACDense(pats []string, base int32, denseCells int) *acMatcher {
 	m := &acMatcher{base: base}
 	used := [256]bool{}
 	total := 1
@@ -156,6 +176,17 @@ func buildAC(pats []string, base int32) *acMatcher {
 		own[s] = append(own[s], int32(id))
 	}
 	trans = trans[:states*nc]
+	// The trie's edges, before the DFA fill hides them: kids[kidOff[s]:kidOff[s+1]].
+	kidOff := make([]int32, states+1)
+	kids := make([]uint64, 0, states) // class<<32 | child
+	for st := 0; st < states; st++ {
+		for cl := 0; cl < nc; cl++ {
+			if t := trans[st*nc+cl]; t != 0 {
+				kids = append(kids, uint64(cl)<<32|uint64(t))
+			}
+		}
+		kidOff[st+1] = int32(len(kids))
+	}
 	// BFS: failure links, full DFA transitions and output sets.
 	fail := make([]int32, states)
 	outs := make([][]int32, states)
@@ -180,25 +211,57 @@ func buildAC(pats []string, base int32) *acMatcher {
 			}
 		}
 	}
-	// Number states in BFS order: the shallow states, where a scan spends
-	// most steps, share cache lines instead of spreading over the table.
-	newID := make([]int32, states)
+	// Dense states: the first ones in BFS order, within the budget.
 	order := append([]int32{0}, queue...)
-	for k, s := range order {
-		newID[s] = int32(k)
+	nd := max(1, min(states, denseCells/nc))
+	newID := make([]int32, states)
+	for i := range newID {
+		newID[i] = -1
 	}
-	m.next = make([]uint32, len(trans))
-	for s := 0; s < states; s++ {
-		row := int(newID[s]) * nc
-		for cl := 0; cl < nc; cl++ {
-			t := trans[s*nc+cl]
-			v := uint32(int(newID[t])*nc) << 1
-			if len(outs[t]) > 0 {
-				v |= 1
+	for k, st := range order[:nd] {
+		newID[st] = int32(k)
+	}
+	// Deep states: depth-first from the dense ones, children in class order.
+	next := int32(nd)
+	deep := make([]int32, 0, states-nd)
+	var stack []int32
+	for _, st := range order[:nd] {
+		for i := kidOff[st+1] - 1; i >= kidOff[st]; i-- {
+			if t := int32(uint32(kids[i])); newID[t] < 0 {
+				stack = append(stack, t)
 			}
-			m.next[row+cl] = v
+		}
+		for len(stack) > 0 {
+			t := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			newID[t] = next
+			next++
+			deep = append(deep, t)
+			for i := kidOff[t+1] - 1; i >= kidOff[t]; i-- {
+				stack = append(stack, int32(uint32(kids[i])))
+			}
 		}
 	}
+	out := func(t int32) uint32 { return uint32(b2i(len(outs[t]) > 0)) }
+	m.ndense = uint32(nd)
+	m.dense = make([]uint32, nd*nc)
+	for k, st := range order[:nd] {
+		for cl := 0; cl < nc; cl++ {
+			t := trans[int(st)*nc+cl]
+			m.dense[k*nc+cl] = uint32(newID[t])<<1 | out(t)
+		}
+	}
+	m.edgeOff = make([]uint32, len(deep)+1)
+	m.fail = make([]uint32, len(deep))
+	for d, st := range deep {
+		for _, e := range kids[kidOff[st]:kidOff[st+1]] {
+			t := int32(uint32(e))
+			m.edges = append(m.edges, e>>32<<33|uint64(out(t))<<32|uint64(newID[t]))
+		}
+		m.edgeOff[d+1] = uint32(len(m.edges))
+		m.fail[d] = uint32(newID[fail[st]])
+	}
+	order = append(order[:nd:nd], deep...) // new id → old state
 	m.outOff = make([]uint32, states+1)
 	for k, s := range order {
 		m.outOff[k+1] = m.outOff[k] + uint32(len(outs[s]))
@@ -211,7 +274,7 @@ func buildAC(pats []string, base int32) *acMatcher {
 // map; callers pass non-ASCII text already lower-cased) and records hits.
 func (m *acMatcher) scan(c *evalCtx, s string) {
 	n := len(s)
-	nc := m.nclass
+	nc, nd := m.nclass, m.ndense
 	st := uint32(0)
 	for i := 0; i < n; i++ {
 		if st == 0 {
@@ -245,12 +308,28 @@ func (m *acMatcher) scan(c *evalCtx, s string) {
 				}
 			}
 		}
-		v := m.next[st+uint32(m.class[s[i]])]
+		cl := uint32(m.class[s[i]])
+		var v uint32 // target<<1 | has outputs
+	step:
+		for {
+			if st < nd {
+				v = m.dense[st*nc+cl]
+				break
+			}
+			d := st - nd
+			for _, e := range m.edges[m.edgeOff[d]:m.edgeOff[d+1]] {
+				if uint32(e>>33) == cl {
+					v = uint32(e)<<1 | uint32(e>>32)&1
+					break step
+				}
+			}
+			st = m.fail[d] // shallower: the loop ends at a dense state
+		}
 		st = v >> 1
 		if v&1 == 0 {
 			continue
 		}
-		id := st / nc
+		id := st
 		end := i + 1
 		for _, p := range m.outs[m.outOff[id]:m.outOff[id+1]] {
 			start := end - int(m.plen[p])

@@ -130,23 +130,27 @@ func FuzzAtoms(f *testing.F) {
 		if len(lits) == 0 {
 			return
 		}
-		m := buildAC(lits, 0)
-		if m == nil {
-			t.Fatal("automaton refused")
-		}
-		rs := &ruleSet{needOff: make([]uint32, len(lits)+1)}
-		c := &evalCtx{rs: rs, gen: 1, atomGen: make([]uint32, len(lits)), atomFl: make([]uint8, len(lits)), arena: make([]byte, 0, 16)}
-		low := c.lower(text)
-		if isASCII(text) {
-			m.scan(c, text)
-		} else {
-			m.scan(c, low)
-		}
-		for i, p := range lits {
-			want := map[uint8]bool{hitAny: strings.Contains(low, p), hitStart: strings.HasPrefix(low, p), hitEnd: strings.HasSuffix(low, p), hitWhole: low == p}
-			for fl, w := range want {
-				if got := c.has(int32(i), fl); got != w {
-					t.Fatalf("pattern %q in %q flag %d: got %v want %v", p, low, fl, got, w)
+		// Dense rows for every state, and for the root alone (every other
+		// state deep: trie edges and failure links).
+		for _, dense := range []int{acDenseCells, 1} {
+			m := buildACDense(lits, 0, dense)
+			if m == nil {
+				t.Fatal("automaton refused")
+			}
+			rs := &ruleSet{needOff: make([]uint32, len(lits)+1)}
+			c := &evalCtx{rs: rs, gen: 1, atomGen: make([]uint32, len(lits)), atomFl: make([]uint8, len(lits)), arena: make([]byte, 0, 16)}
+			low := c.lower(text)
+			if isASCII(text) {
+				m.scan(c, text)
+			} else {
+				m.scan(c, low)
+			}
+			for i, p := range lits {
+				want := map[uint8]bool{hitAny: strings.Contains(low, p), hitStart: strings.HasPrefix(low, p), hitEnd: strings.HasSuffix(low, p), hitWhole: low == p}
+				for fl, w := range want {
+					if got := c.has(int32(i), fl); got != w {
+						t.Fatalf("dense budget %d: pattern %q in %q flag %d: got %v want %v", dense, p, low, fl, got, w)
+					}
 				}
 			}
 		}
