@@ -64,6 +64,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			opts.ExcludeFromLearning = o.ExcludeFromLearning
 			return New(opts)
 		},
 	})
@@ -88,6 +89,10 @@ type Options struct {
 	// SkipUnparsedAuth turns off mining of system.auth events that the auth
 	// parser left without an event.action.
 	SkipUnparsedAuth bool
+	// ExcludeFromLearning marks lines that are scored against the known
+	// templates but never mined (drain.Miner.Lookup): they create no
+	// template and count toward no line total.
+	ExcludeFromLearning func(*event.Event) bool
 }
 
 func options(cfg map[string]any) (Options, error) {
@@ -256,6 +261,20 @@ func (d *Detector) Detect(_ context.Context, ev *event.Event, emit detect.Emit) 
 		}
 		msg, truncated = msg[:cut], true
 	}
+	if d.o.ExcludeFromLearning != nil && d.o.ExcludeFromLearning(ev) {
+		m, err := d.miner.Lookup(msg)
+		if err != nil {
+			return fmt.Errorf("logtemplate: event %s: %w", ev.ID, err)
+		}
+		// Scored as if it were the next line, without counting it.
+		d.lines++
+		defer func() { d.lines-- }()
+		if d.lines <= d.o.WarmUp {
+			return nil
+		}
+		d.emit(ev, m, truncated, emit)
+		return nil
+	}
 	m, err := d.miner.Add(msg)
 	if err != nil {
 		return fmt.Errorf("logtemplate: event %s: %w (%d templates held)", ev.ID, err, d.Templates())
@@ -264,13 +283,18 @@ func (d *Detector) Detect(_ context.Context, ev *event.Event, emit detect.Emit) 
 	if d.lines <= d.o.WarmUp {
 		return nil
 	}
+	d.emit(ev, m, truncated, emit)
+	return nil
+}
+
+// emit reports a new or rare template.
+func (d *Detector) emit(ev *event.Event, m drain.Match, truncated bool, emit detect.Emit) {
 	switch {
 	case m.New:
 		emit(d.signal(ev, m, RuleNew, truncated))
 	case m.Count <= d.o.RareCount && float64(m.Count)/float64(d.lines) < d.o.RareShare:
 		emit(d.signal(ev, m, RuleRare, truncated))
 	}
-	return nil
 }
 
 // score is the template's rarity: 1 - ln(1+count)/ln(1+lines), near 1 for
@@ -316,7 +340,11 @@ func (d *Detector) signal(ev *event.Event, m drain.Match, rule string, truncated
 	tpl := cut(m.Template, 300)
 	title, level := "New log template", signal.LevelLow
 	if rule == RuleNew {
-		ex.Sentence = fmt.Sprintf("%s: new kind of log line %q, first seen after %d lines (%d templates known)", who, tpl, d.lines-1, templates-1)
+		known := templates
+		if m.ClusterID >= 0 { // mined: the new template is among those held
+			known--
+		}
+		ex.Sentence = fmt.Sprintf("%s: new kind of log line %q, first seen after %d lines (%d templates known)", who, tpl, d.lines-1, known)
 	} else {
 		title, level = "Rare log template", signal.LevelInformational
 		ex.Sentence = fmt.Sprintf("%s: rare kind of log line %q, seen %d times in %d lines (a template averages %.0f)", who, tpl, m.Count, d.lines, mean)

@@ -268,3 +268,49 @@ func TestSnapshotRestart(t *testing.T) {
 		t.Fatalf("refused restore changed state: %d lines, %d templates", third.Lines(), third.Templates())
 	}
 }
+
+// TestExcludeFromLearning: lines the engine keeps out of learning (data
+// whose purpose does not allow training) are still scored, but they make
+// no template and count toward no line total, so the same kind of line
+// stays new at every occurrence.
+func TestExcludeFromLearning(t *testing.T) {
+	evs := decode(t, filepath.Join("testdata", "syslog.log"))
+	usb := func(ev *event.Event) bool {
+		msg, _ := ev.GetString("message")
+		return strings.Contains(strings.ToLower(msg), "usb")
+	}
+	excluded := 0
+	for _, ev := range evs {
+		if usb(ev) {
+			excluded++
+		}
+	}
+	cfg := map[string]any{"warm_up": 25, "rare_count": 2, "rare_share": 0.1}
+	spec, _ := detect.Lookup(logtemplate.Kind)
+	d, err := spec.New(detect.Options{Config: cfg, ExcludeFromLearning: usb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := build(t, cfg)
+	run(t, full, evs)
+	sigs := run(t, d, evs)
+	lt, ft := d.(*logtemplate.Detector), full.(*logtemplate.Detector)
+	if excluded == 0 || lt.Lines() != ft.Lines()-excluded {
+		t.Errorf("lines mined %d, want %d (all %d but the %d excluded)", lt.Lines(), ft.Lines()-excluded, ft.Lines(), excluded)
+	}
+	if lt.Templates() >= ft.Templates() {
+		t.Errorf("%d templates with USB lines excluded, %d with them: excluded lines made templates", lt.Templates(), ft.Templates())
+	}
+	newUSB := 0
+	for _, s := range sigs {
+		if tpl := s.Details["template"].(string); strings.Contains(tpl, "USB device number") {
+			if s.RuleID != logtemplate.RuleNew {
+				t.Errorf("excluded USB line reported as %s; never learned, it stays new", s.RuleID)
+			}
+			newUSB++
+		}
+	}
+	if newUSB != 2 {
+		t.Errorf("%d new-template signals for the two USB attaches, want 2 (scored though not learned)", newUSB)
+	}
+}
