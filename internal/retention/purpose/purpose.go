@@ -118,16 +118,40 @@ func (rs Rules) Validate() error {
 // For returns the tags of source (nil when no rule matches).
 func (rs Rules) For(source string) []string {
 	for _, r := range rs {
-		if ok, _ := path.Match(r.Source, source); ok {
+		if r.matches(source) {
 			return r.Tags
-		}
-		if !strings.Contains(r.Source, "/") {
-			if ok, _ := path.Match(r.Source, path.Base(source)); ok {
-				return r.Tags
-			}
 		}
 	}
 	return nil
+}
+
+// ForInput returns the tags of a live record: the first rule matching the
+// input's name ("file:auth", "syslog", "http") or the record's source
+// ("syslog:udp", "file:/var/log/auth.log", and then the file's path, so
+// the rules written for training files apply to the same files read live).
+// The result is the rule's own slice, shared by every record it tags: do
+// not modify it. Nil when no rule matches.
+func (rs Rules) ForInput(input, source string) []string {
+	file, isFile := strings.CutPrefix(source, "file:")
+	for _, r := range rs {
+		if r.matches(input) || r.matches(source) || (isFile && r.matches(file)) {
+			return r.Tags
+		}
+	}
+	return nil
+}
+
+// matches reports whether r's pattern matches name, or name's base name
+// when the pattern has no '/'.
+func (r Rule) matches(name string) bool {
+	if ok, _ := path.Match(r.Source, name); ok {
+		return true
+	}
+	if !strings.Contains(r.Source, "/") {
+		ok, _ := path.Match(r.Source, path.Base(name))
+		return ok
+	}
+	return false
 }
 
 // Decide says whether data from source may be used for purpose p under

@@ -2,6 +2,7 @@ package purpose
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,5 +97,33 @@ func TestRulesDecide(t *testing.T) {
 	bad := Rules{{Source: "[", Tags: []string{Training}}, {Source: "x"}, {Source: "y", Tags: []string{"!*"}}}
 	if err := bad.Validate(); err == nil || strings.Count(err.Error(), "purposes[") != 3 {
 		t.Errorf("Validate(bad) = %v; want three problems", err)
+	}
+}
+
+func TestRulesForInput(t *testing.T) {
+	rs := Rules{
+		{Source: "file:vpn", Tags: []string{Detection}},                     // an input by name
+		{Source: "/var/log/auth*.log", Tags: []string{Detection, Training}}, // a file by path
+		{Source: "syslog:tcp", Tags: []string{Any}},                         // one syslog transport
+		{Source: "http", Tags: []string{Any, "!" + Training}},
+		{Source: "*.json", Tags: []string{Export}}, // a base name
+	}
+	tests := []struct {
+		input, source string
+		want          []string
+	}{
+		{"file:vpn", "file:/var/log/auth.log", []string{Detection}}, // the first matching rule wins
+		{"file:sys", "file:/var/log/auth.log", []string{Detection, Training}},
+		{"file:sys", "file:/var/log/auth.log.1", nil},
+		{"file:sys", "file:/data/x/eve.json", []string{Export}},
+		{"syslog", "syslog:tcp", []string{Any}},
+		{"syslog", "syslog:udp", nil},
+		{"http", "http", []string{Any, "!" + Training}},
+		{"demo", "demo", nil},
+	}
+	for _, tc := range tests {
+		if got := rs.ForInput(tc.input, tc.source); !slices.Equal(got, tc.want) {
+			t.Errorf("ForInput(%q, %q) = %q, want %q", tc.input, tc.source, got, tc.want)
+		}
 	}
 }
