@@ -23,6 +23,10 @@ type Record struct {
 	Format string
 	// Host is the sending host for network inputs (syslog peer address), else "".
 	Host string
+	// Purposes are the record's purpose tags (the rampart.purpose field of
+	// its event), set by the serve process from the config's purpose rules;
+	// nil when none apply. Shared by the records of one source: never modify.
+	Purposes []string
 	// Commit, if set, is called once the record has been durably processed
 	// (stored or quarantined); file inputs advance their saved offset there.
 	Commit func()

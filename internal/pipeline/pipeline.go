@@ -25,6 +25,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	"github.com/rampart-ids/rampart/internal/ingest"
+	"github.com/rampart-ids/rampart/internal/retention/purpose"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 )
@@ -344,6 +345,12 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 	}
 	if ev.Time.IsZero() {
 		ev.Time = ev.Received
+	}
+	// Purposes come from the config only, never from the record itself.
+	if rec.Purposes != nil {
+		ev.Fields[purpose.Field] = rec.Purposes
+	} else {
+		delete(ev.Fields, purpose.Field)
 	}
 	p.fieldsHint = min(len(ev.Fields), 256)
 	p.nEvents.Add(1)
