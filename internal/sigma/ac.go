@@ -45,9 +45,9 @@ type acMatcher struct {
 	edges   []uint64
 	fail    []uint32
 	outOff  []uint32 // state id's outputs: outs[outOff[id]:outOff[id+1]]
-	outs   []int32  // local pattern ids
-	plen   []int32  // local pattern id → length
-	base   int32    // global atom id of local pattern 0
+	outs    []int32  // local pattern ids
+	plen    []int32  // local pattern id → length
+	base    int32    // global atom id of local pattern 0
 	// start has bit a<<8|b set when some pattern starts with the bytes a, b
 	// (ASCII-folded; a one-byte pattern sets every b). In the root state,
 	// the scan skips positions no pattern starts at without walking the DFA.
