@@ -71,7 +71,7 @@ func (d *Detector) logFailures(rep Report) {
 // placeholders (map of lists), statuses, tags, disabled (lists), min_level,
 // exceptions (file path).
 func factory(o detect.Options) (detect.Detector, error) {
-	opts := Options{Paths: o.RulePaths}
+	opts := Options{Paths: o.RulePaths, Logger: slog.Default()} // skipped rules are warned about, not dropped silently
 	for k, v := range o.Config {
 		switch k {
 		case "placeholders":
