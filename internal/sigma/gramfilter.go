@@ -1,5 +1,7 @@
 package sigma
 
+import "strings"
+
 // Keyword items search the whole record (the keyword slot: message, else
 // the raw record), and a rule such as "Mimikatz Use" routes to every
 // Windows event. The slot's automaton finds every keyword literal of every
@@ -25,6 +27,7 @@ const maxGramWindow = 12
 
 type gramFilter struct {
 	stride int
+	ascii  bool                 // every window is ASCII
 	bits   [1 << 16 / 64]uint64 // hashed grams
 	wins   []string             // per literal, its window
 	// refs[gram] are the windows holding gram, as window index<<8 | offset.
@@ -48,7 +51,7 @@ func newGramFilter(lits []string) *gramFilter {
 	if w < gramQ+1 || len(lits) == 0 {
 		return nil
 	}
-	g := &gramFilter{stride: w - gramQ + 1, refs: map[uint32][]uint32{}}
+	g := &gramFilter{stride: w - gramQ + 1, refs: map[uint32][]uint32{}, ascii: true}
 	for _, l := range lits {
 		best, bestCost := 0, -1
 		for off := 0; off+w <= len(l); off++ {
@@ -68,6 +71,7 @@ func newGramFilter(lits []string) *gramFilter {
 			g.refs[k] = append(g.refs[k], uint32(len(g.wins))<<8|uint32(p))
 		}
 		g.wins = append(g.wins, win)
+		g.ascii = g.ascii && isASCII(win)
 	}
 	return g
 }
@@ -184,8 +188,21 @@ func (it *item) keywordRejects(c *evalCtx, f *fval) bool {
 	if it.kw == nil || c.slow || !f.present || f.isList || f.isInt {
 		return false
 	}
+	if it.kw.ascii && !lowersToASCII(f.raw) {
+		// The matchers see strings.ToLower(raw). With ASCII windows that
+		// text has a window exactly where the ASCII-folded raw has one,
+		// unless a non-ASCII rune lowers to ASCII: no need to lower it.
+		return !it.kw.mayContain(f.raw)
+	}
 	if isASCII(f.raw) {
 		return !it.kw.mayContain(f.raw)
 	}
 	return !it.kw.mayContain(c.lowOf(f))
+}
+
+// lowersToASCII reports whether s has a rune outside ASCII whose lower
+// case is ASCII: U+0130 (İ → i) and U+212A (Kelvin sign → k), the only
+// two (TestLowersToASCII checks every rune).
+func lowersToASCII(s string) bool {
+	return strings.Contains(s, "\u0130") || strings.Contains(s, "\u212a")
 }

@@ -3,6 +3,8 @@ package sigma
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 var mimikatzLits = []string{"dpapi::masterkey", "eo.oe.kiwi", "event::clear", "event::drop", "gentilkiwi.com",
@@ -116,4 +118,51 @@ func BenchmarkKeywordFilter(b *testing.B) {
 			m.scan(c, rec)
 		}
 	})
+}
+
+// TestLowersToASCII: the runes outside ASCII whose lower case is ASCII are
+// exactly the two lowersToASCII looks for.
+func TestLowersToASCII(t *testing.T) {
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		s := string(r)
+		low := strings.ToLower(s)
+		toASCII := false
+		for i := 0; i < len(low); i++ {
+			toASCII = toASCII || low[i] < utf8.RuneSelf
+		}
+		if toASCII != lowersToASCII(s) {
+			t.Errorf("U+%04X lowers to %q: lowersToASCII = %v", r, low, lowersToASCII(s))
+		}
+	}
+}
+
+// TestKeywordRejectsNonASCII: a record with non-ASCII text is judged on its
+// lower-cased form where it matters.
+func TestKeywordRejectsNonASCII(t *testing.T) {
+	it := &item{slot: keywordSlot, exists: -1}
+	it.vals = []*valueMatcher{{op: opContains, pat: "sekurlsa::"}, {op: opContains, pat: "kerberos::ptt"}}
+	it.kw = keywordFilter(it)
+	if it.kw == nil || !it.kw.ascii {
+		t.Fatal("want an ASCII filter")
+	}
+	c := newEvalCtx(newRuleSet())
+	tests := []struct {
+		raw    string
+		reject bool
+	}{
+		{`{"User":"Müller","CommandLine":"sekurlsa::logonpasswords"}`, false},
+		{`{"User":"Müller","CommandLine":"whoami"}`, true},
+		{"{\"x\":\"\u212aERBEROS::PTT\"}", false}, // Kelvin sign lowers to k
+		{"{\"x\":\"\u212aERBEROS::PT\"}", true},
+	}
+	for _, tc := range tests {
+		f := &fval{present: true, raw: tc.raw}
+		c.gen++
+		if got := it.keywordRejects(c, f); got != tc.reject {
+			t.Errorf("keywordRejects(%q) = %v, want %v", tc.raw, got, tc.reject)
+		}
+	}
 }
