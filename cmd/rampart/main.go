@@ -11,6 +11,9 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	// time.zone and --tz must resolve on hosts without a zoneinfo database
+	// (scratch or distroless containers running the static binary).
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 )
