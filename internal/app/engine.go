@@ -11,6 +11,7 @@ import (
 
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/retention/purpose"
 	"github.com/rampart-ids/rampart/rules"
 
 	// Detector kinds and record formats register themselves.
@@ -36,8 +37,13 @@ type RuleSet struct {
 	NoML bool
 	// Exclusions, when set, also keeps events of entities with a malicious
 	// verdict out of the ML baselines (see LearningExclusions).
-	Exclusions          *LearningExclusions
-	excludeFromLearning func(*event.Event) bool
+	Exclusions *LearningExclusions
+	// Purposes, when declared, keeps events whose purpose tags do not allow
+	// training (untagged ones included) out of every learning detector.
+	Purposes purpose.Rules
+	// The learning detectors' ExcludeFromLearning: baselines and rarity
+	// (every reason), the log-template miner (purpose only).
+	excludeFromLearning, excludeFromTemplates func(*event.Event) bool
 	// Models is the model registry folder; the payload detector runs when it
 	// holds a trained "payload" model (`rampart model train --kind payload`).
 	Models string
@@ -50,7 +56,11 @@ func BuildEngine(ctx context.Context, rs RuleSet) (*detect.Engine, func(), error
 	// ML detectors learn only from events no earlier layer flagged: an
 	// attacker's alerted activity must not become part of the baseline.
 	var eng *detect.Engine
-	rs.excludeFromLearning = rs.Exclusions.filter(func() bool { return eng != nil && eng.Flagged() })
+	gate := &learnGate{x: rs.Exclusions, purposes: rs.Purposes.Declared(), flagged: func() bool { return eng != nil && eng.Flagged() }}
+	rs.excludeFromLearning = gate.exclude
+	if gate.purposes {
+		rs.excludeFromTemplates = gate.excludeByPurpose
+	}
 	ds, cleanup, err := BuildDetectors(ctx, rs)
 	if err != nil {
 		return nil, func() {}, err
@@ -137,7 +147,11 @@ func BuildDetectors(ctx context.Context, rs RuleSet) ([]detect.Detector, func(),
 			if kind == "payload" {
 				cfg = map[string]any{"models": rs.Models}
 			}
-			d, err := spec.New(detect.Options{Config: cfg, ExcludeFromLearning: rs.excludeFromLearning})
+			exclude := rs.excludeFromLearning
+			if kind == "logtemplate" {
+				exclude = rs.excludeFromTemplates
+			}
+			d, err := spec.New(detect.Options{Config: cfg, ExcludeFromLearning: exclude})
 			if err != nil {
 				cleanup()
 				return nil, func() {}, fmt.Errorf("building %s detector: %w", kind, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/retention/purpose"
 	"github.com/rampart-ids/rampart/internal/store"
 )
 
@@ -20,6 +21,7 @@ import (
 const (
 	ExcludeAlert     = "alert"             // an earlier detector raised a signal on the event
 	ExcludeMalicious = "malicious_verdict" // the event's user, host or source address has a true-positive verdict
+	ExcludePurpose   = "purpose"           // purpose rules are configured and the event's tags do not allow training
 )
 
 // MaxExcludedEntities bounds the entities LearningExclusions holds; past it
@@ -50,7 +52,7 @@ type LearningExclusions struct {
 	// without a lock.
 	set      atomic.Pointer[map[string]struct{}]
 	refused  atomic.Uint64
-	excluded [2]atomic.Uint64 // by reason: alert, malicious verdict
+	excluded [3]atomic.Uint64 // by reason: alert, malicious verdict, purpose
 	log      *slog.Logger
 }
 
@@ -149,13 +151,16 @@ func (x *LearningExclusions) note(a alert.Alert) {
 func (x *LearningExclusions) Len() int { return len(*x.set.Load()) }
 
 // Excluded returns how many events were kept out of learning for reason
-// (ExcludeAlert or ExcludeMalicious), each event counted once.
+// (ExcludeAlert, ExcludeMalicious or ExcludePurpose), each event counted
+// once, under the first reason that applies (purpose, verdict, alert).
 func (x *LearningExclusions) Excluded(reason string) uint64 {
 	switch reason {
 	case ExcludeAlert:
 		return x.excluded[0].Load()
 	case ExcludeMalicious:
 		return x.excluded[1].Load()
+	case ExcludePurpose:
+		return x.excluded[2].Load()
 	}
 	return 0
 }
@@ -179,49 +184,76 @@ func (x *LearningExclusions) malicious(ev *event.Event) bool {
 	return false
 }
 
-// filter returns the learning detectors' ExcludeFromLearning: flagged
-// reports a signal on the current event from an earlier detector. Both
-// are checked on every call (a later ML detector also skips what an
-// earlier one flagged); the entity lookups and the counting happen once
-// per event (the engine calls detectors in turn on one goroutine). x may
-// be nil: only flagged events are excluded, and not counted.
-func (x *LearningExclusions) filter(flagged func() bool) func(*event.Event) bool {
-	if x == nil {
-		return func(*event.Event) bool { return flagged() }
+// learnGate decides, once per event, whether the learning detectors may
+// learn from it: not when purpose rules are configured and the event's
+// tags do not allow training, not when its user, host or source address
+// has a malicious verdict, not when an earlier detector flagged it. The
+// engine calls detectors in turn on one goroutine, so the per-event state
+// needs no lock. x may be nil: verdicts are not consulted, nothing is counted.
+type learnGate struct {
+	x        *LearningExclusions
+	flagged  func() bool // a signal on the current event from an earlier detector
+	purposes bool        // purpose rules are declared: untagged data is not learned
+
+	last                         *event.Event
+	lastID                       string
+	denied, isMalicious, counted bool
+}
+
+// see computes the per-event facts when ev is a new event.
+func (g *learnGate) see(ev *event.Event) {
+	if ev == g.last && ev.ID == g.lastID && ev.ID != "" {
+		return
 	}
-	var (
-		last                 *event.Event
-		lastID               string
-		isMalicious, counted bool
-	)
-	return func(ev *event.Event) bool {
-		if ev != last || ev.ID != lastID || ev.ID == "" {
-			last, lastID, counted = ev, ev.ID, false
-			isMalicious = x.malicious(ev)
-		}
-		switch {
-		case isMalicious:
-			if !counted {
-				x.excluded[1].Add(1)
-				counted = true
-			}
-			return true
-		case flagged():
-			if !counted {
-				x.excluded[0].Add(1)
-				counted = true
-			}
-			return true
-		}
-		return false
+	g.last, g.lastID, g.counted = ev, ev.ID, false
+	g.denied = g.purposes && !purpose.Allowed(purpose.Of(ev), purpose.Training)
+	g.isMalicious = g.x != nil && g.x.malicious(ev)
+}
+
+// count counts ev once, under reason index i.
+func (g *learnGate) count(i int) {
+	if g.x != nil && !g.counted {
+		g.x.excluded[i].Add(1)
+		g.counted = true
 	}
+}
+
+// exclude is ExcludeFromLearning for the baselines: every reason. flagged
+// is checked on every call (a later ML detector also skips what an
+// earlier one flagged).
+func (g *learnGate) exclude(ev *event.Event) bool {
+	g.see(ev)
+	switch {
+	case g.denied:
+		g.count(2)
+		return true
+	case g.isMalicious:
+		g.count(1)
+		return true
+	case g.flagged():
+		g.count(0)
+		return true
+	}
+	return false
+}
+
+// excludeByPurpose is ExcludeFromLearning for the log-template miner: the
+// purpose only. It has never skipped rule-flagged lines (a skipped line
+// matching no template would be reported as new at every occurrence).
+func (g *learnGate) excludeByPurpose(ev *event.Event) bool {
+	g.see(ev)
+	if g.denied {
+		g.count(2)
+		return true
+	}
+	return false
 }
 
 // Collectors are the set's metrics: events kept out of learning by
 // reason, entities held, and entities refused at MaxExcludedEntities.
 func (x *LearningExclusions) Collectors() []prometheus.Collector {
 	var out []prometheus.Collector
-	for _, r := range []string{ExcludeAlert, ExcludeMalicious} {
+	for _, r := range []string{ExcludeAlert, ExcludeMalicious, ExcludePurpose} {
 		out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "rampart_ml_learning_excluded_events_total", Help: "Events the ML baselines scored but did not learn, by reason.",
 			ConstLabels: prometheus.Labels{"reason": r},

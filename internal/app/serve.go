@@ -85,6 +85,10 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	if opts.TokenOut == nil {
 		opts.TokenOut = os.Stderr
 	}
+	// Purposes apply with privacy disabled too, where config does not check them.
+	if err := cfg.Privacy.Purposes.Validate(); err != nil {
+		return fmt.Errorf("privacy.purposes: %w", err)
+	}
 	s := &Server{cfg: cfg, log: opts.Logger, reg: prometheus.NewRegistry(), cleanup: func() {}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer s.cleanup()
@@ -107,7 +111,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	eng, cleanup, err := BuildEngine(ctx, RuleSet{
 		Sigma: cfg.Rules.Sigma, Threshold: cfg.Rules.Threshold, IOC: cfg.Rules.IOC, MinLevel: cfg.Rules.MinLevel,
 		Status: cfg.Rules.Status, Tags: cfg.Rules.Tags, Disabled: cfg.Rules.Disabled, Exceptions: cfg.Rules.Exceptions,
-		Models: filepath.Join(cfg.DataDir, "models"), Exclusions: s.learnEx,
+		Models: filepath.Join(cfg.DataDir, "models"), Exclusions: s.learnEx, Purposes: cfg.Privacy.Purposes,
 	})
 	if err != nil {
 		return err
@@ -159,9 +163,9 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		wg.Add(1)
 		go func(in ingest.Input) {
 			defer wg.Done()
-			var sink ingest.Sink = s.pipe
+			sink := withPurposes(in.Name(), cfg.Privacy.Purposes, s.pipe)
 			if s.silence != nil {
-				sink = s.silence.WrapSink(in.Name(), s.pipe)
+				sink = s.silence.WrapSink(in.Name(), sink)
 			}
 			if err := in.Run(runCtx, sink); err != nil && runCtx.Err() == nil {
 				errc <- fmt.Errorf("input %s: %w", in.Name(), err)
@@ -172,7 +176,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = demo.New(uint64(time.Now().UnixNano()), nil).Run(runCtx, s.pipe, 2*time.Second)
+			_ = demo.New(uint64(time.Now().UnixNano()), nil).Run(runCtx, withPurposes("demo", cfg.Privacy.Purposes, s.pipe), 2*time.Second)
 		}()
 	}
 	if s.silence != nil {
@@ -323,7 +327,7 @@ func (s *Server) listen() error {
 	s.listener = ln
 	ingestH := httpin.NewHandler(httpin.Config{
 		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, MaxRecords: s.cfg.HTTP.MaxBatch, MaxLineBytes: s.cfg.Pipeline.MaxRecordBytes,
-	}, s.pipe)
+	}, withPurposes("http", s.cfg.Privacy.Purposes, s.pipe))
 	deps := api.Deps{
 		Store: s.learnEx.WrapStore(s.store), Ingest: ingestH, Metrics: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}),
 		Reload: s.reload, PublicMetrics: s.cfg.HTTP.PublicMetrics, IngestRate: s.cfg.HTTP.IngestRate, Logger: s.log,
