@@ -18,6 +18,16 @@ func loadConfig(path string) (config.Config, error) {
 	return config.Load(path)
 }
 
+// readyMessage tells a person where the console and the API are, with the
+// scheme the node really serves.
+func readyMessage(cfg config.Config, addr string) string {
+	base := "http://" + addr
+	if cfg.HTTP.TLSCert != "" || cfg.HTTP.TLSSelfSigned {
+		base = "https://" + addr
+	}
+	return fmt.Sprintf("Console: %s/console/ (log in with the token)\nAPI: %s/api/v1 (try: curl -H 'Authorization: Bearer <token>' %s/api/v1/alerts)\n", base, base, base)
+}
+
 func newServeCmd() *cobra.Command {
 	var (
 		cfgPath, dataDir, listen string
@@ -47,7 +57,7 @@ func newServeCmd() *cobra.Command {
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			return app.Serve(cmd.Context(), cfg, app.ServeOptions{Demo: demoMode, Logger: log, Ready: func(addr string) {
-				fmt.Fprintf(os.Stderr, "API listening on http://%s (try: curl -H 'Authorization: Bearer <token>' http://%s/api/v1/alerts)\n", addr, addr)
+				fmt.Fprint(os.Stderr, readyMessage(cfg, addr))
 			}})
 		},
 	}
