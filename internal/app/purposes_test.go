@@ -334,3 +334,35 @@ func TestServePurposes(t *testing.T) {
 		}
 	}
 }
+
+type discardSink struct{}
+
+func (discardSink) Submit(context.Context, []ingest.Record) error { return nil }
+
+// BenchmarkPurposeSink is the tagging cost per record of a batch of 256
+// file records from two files under five rules: a cache hit per source
+// change, no allocation.
+func BenchmarkPurposeSink(b *testing.B) {
+	rules := purpose.Rules{
+		{Source: "file:vpn", Tags: []string{purpose.Detection}},
+		{Source: "syslog:*", Tags: []string{purpose.Detection}},
+		{Source: "http", Tags: []string{purpose.Detection}},
+		{Source: "/var/log/hr/*.log", Tags: []string{purpose.Detection}},
+		{Source: "/var/log/*.log", Tags: []string{purpose.Any}},
+	}
+	sink := withPurposes("file:sys", rules, discardSink{})
+	recs := make([]ingest.Record, 256)
+	for i := range recs {
+		recs[i].Source = "file:/var/log/auth.log"
+		if i%64 >= 32 {
+			recs[i].Source = "file:/var/log/hr/app.log"
+		}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		_ = sink.Submit(ctx, recs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+}
