@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -25,13 +26,16 @@ func newEvalCmd() *cobra.Command {
 			if suite == "list" {
 				for _, n := range eval.Names() {
 					s, _ := eval.Lookup(n)
-					cmd.Printf("%-18s %s\n", n, s.Summary)
+					fmt.Fprintf(cmd.OutOrStdout(), "%-18s %s\n", n, s.Summary)
 				}
 				return nil
 			}
 			s, err := eval.Lookup(suite)
 			if err != nil {
 				return err
+			}
+			if data == "" {
+				return fmt.Errorf("--data DIR is required: the folder of the suite's data set (see --suite list)")
 			}
 			opts := eval.Options{Data: data, Rules: rules, Seed: seed}
 			if term.IsTerminal(int(os.Stderr.Fd())) {
