@@ -118,11 +118,11 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	}
 	s.engine, s.cleanup = eng, cleanup
 	s.loadState()
-	for _, oc := range cfg.Alerts.Outputs {
+	for i, oc := range cfg.Alerts.Outputs {
 		node := s.outputPrivacy(oc.Node) // strips the "clear" key the output kinds do not know
 		o, err := output.New(oc.Kind, &node, output.Deps{Logger: s.log})
 		if err != nil {
-			return fmt.Errorf("alerts.outputs (line %d): %w", oc.Line, err)
+			return fmt.Errorf("%s:%d: alerts.outputs[%d]: %w", cfg.Path, oc.Line, i, err)
 		}
 		s.outputs = append(s.outputs, o)
 	}

@@ -3,11 +3,14 @@ package app
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rampart-ids/rampart/internal/config"
 )
 
 // TestSkippedSigmaRuleIsLogged: a Sigma rule that does not compile is
@@ -35,5 +38,20 @@ func TestSkippedSigmaRuleIsLogged(t *testing.T) {
 	want := filepath.Join(dir, "bad.yml") + ":6"
 	if !strings.Contains(logs.String(), want) || !strings.Contains(logs.String(), "bogus") {
 		t.Errorf("no warning naming %s and its reason; log:\n%s", want, logs.String())
+	}
+}
+
+// TestOutputErrorNamesFile: an output the config cannot build is reported
+// as file:line: key like every other config error (it lacked the file).
+func TestOutputErrorNamesFile(t *testing.T) {
+	dir := t.TempDir()
+	text := "data_dir: " + dir + "\nhttp:\n  listen: 127.0.0.1:0\nalerts:\n  outputs:\n    - kind: file\n      path: " + filepath.Join(dir, "a.jsonl") + "\n    - kind: carrier-pigeon\n"
+	cfg, err := config.Parse("node.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Serve(context.Background(), cfg, ServeOptions{TokenOut: io.Discard, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.HasPrefix(err.Error(), "node.yaml:8: alerts.outputs[1]: ") || !strings.Contains(err.Error(), "carrier-pigeon") {
+		t.Errorf("got %v", err)
 	}
 }

@@ -39,6 +39,9 @@ type Config struct {
 	// Privacy configures pseudonymization of personal data for lower roles,
 	// exports and training (see docs/privacy.md).
 	Privacy Privacy `yaml:"privacy"`
+	// Path is the file the config was read from ("" for the defaults), for
+	// errors found later (output kinds) to name it.
+	Path string `yaml:"-"`
 }
 
 // Privacy is the privacy section: privacy.Config plus an off switch.
@@ -264,6 +267,7 @@ func Load(path string) (Config, error) {
 // Parse decodes data (named path in errors) over the defaults and validates it.
 func Parse(path string, data []byte) (Config, error) {
 	cfg := Default()
+	cfg.Path = path
 	if len(bytes.TrimSpace(data)) == 0 {
 		return cfg, nil
 	}
