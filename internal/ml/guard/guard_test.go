@@ -196,3 +196,81 @@ func TestSerialise(t *testing.T) {
 		}
 	}
 }
+
+// TestInputGuardInArtifact: the guard stored as a model's InputGuard comes
+// back through FromArtifact (pivot index rebuilt) checking exactly as the
+// fitted one; Params decoding above skips the index, so equal distances
+// there also pin the indexed search to the exhaustive one.
+func TestInputGuardInArtifact(t *testing.T) {
+	g := fitted(t)
+	raw, err := g.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := model.New(model.Body{Kind: "x", Name: "m", Version: "1", InputGuard: raw}, map[string]int{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := a.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := FromArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range blob(200, []float64{6, 3, 0, 1}, 41) {
+		c1, _ := g.Check(x)
+		c2, err := h.Check(x)
+		if err != nil || c1.Flagged != c2.Flagged || c1.Distance != c2.Distance {
+			t.Fatalf("%v: before %+v after %+v (%v)", x, c1, c2, err)
+		}
+	}
+	old, _ := model.New(model.Body{Kind: "x", Name: "m", Version: "0"}, map[string]int{})
+	if _, err := FromArtifact(old); !errors.Is(err, ErrNoGuard) {
+		t.Errorf("artifact without a guard: %v", err)
+	}
+	for name, mutate := range map[string]func(*Guard){
+		"short scale":     func(g *Guard) { g.Scale = g.Scale[:2] },
+		"zero spread":     func(g *Guard) { g.Spread[0] = 0 },
+		"ragged refs":     func(g *Guard) { g.Ref = g.Ref[:len(g.Ref)-1] },
+		"looping tree":    func(g *Guard) { g.Forest.Trees[0].Nodes[0].Left = 0 },
+		"feature too far": func(g *Guard) { g.Forest.Trees[0].Nodes[0].Feature = 99 },
+	} {
+		bad := fitted(t)
+		mutate(bad)
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%s: validated", name)
+		}
+	}
+}
+
+// TestUnseenValue: a feature with one value in all training rows (a
+// category never seen, a character class never used) flags any other
+// value, however small, and the check names it.
+func TestUnseenValue(t *testing.T) {
+	rows := blob(2000, []float64{0, 0, 0, 0}, 51)
+	for _, r := range rows {
+		r[3] = 0 // "ratio" never varies in training
+	}
+	cfg := DefaultConfig()
+	cfg.Forest.Trees = 30
+	g, err := Fit(cfg, feats, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := g.Check([]float64{0.1, 0.2, -0.1, 0.001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Flagged || !c.ByUnseen || len(c.Out) == 0 || c.Out[0].Feature != "ratio" {
+		t.Fatalf("unseen value: %+v", c)
+	}
+	if c, _ := g.Check([]float64{0.1, 0.2, -0.1, 0}); c.ByUnseen {
+		t.Errorf("training value flagged as unseen: %+v", c)
+	}
+}
