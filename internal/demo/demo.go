@@ -36,8 +36,10 @@ type Generator struct {
 	live uint64 // live batches so far, to cycle through the scenarios
 	// ordinaryAt is the event time of the last ordinary batch.
 	ordinaryAt time.Time
-	now        func() time.Time
-	host       string
+	// pos prefixes record positions (history batches: their minute).
+	pos  string
+	now  func() time.Time
+	host string
 }
 
 // New returns a deterministic generator for seed.
@@ -98,12 +100,17 @@ func (g *Generator) Next() []ingest.Record {
 }
 
 // HistoryBatches returns ordinary activity (never an attack) from History
-// before now up to now, one batch per HistoryStep, oldest first.
+// before now up to now, one batch per HistoryStep, oldest first. A batch
+// depends only on its minute, whatever the seed: a restarted demo sends
+// the same records (same event ids, stored once) for the overlap.
 func (g *Generator) HistoryBatches() [][]ingest.Record {
-	end := g.now().UTC()
+	end := g.now().UTC().Truncate(HistoryStep)
 	var out [][]ingest.Record
 	for t := end.Add(-History); t.Before(end); t = t.Add(HistoryStep) {
-		out = append(out, g.ordinary(nil, t))
+		m := uint64(t.Unix())
+		h := &Generator{rng: rand.New(rand.NewPCG(m, m^0x5eed)), now: g.now, host: g.host, pos: "h" + strconv.FormatUint(m, 10) + ":"}
+		out = append(out, h.ordinary(nil, t))
+		g.ordinaryAt = t
 	}
 	return out
 }
@@ -111,7 +118,7 @@ func (g *Generator) HistoryBatches() [][]ingest.Record {
 func (g *Generator) add(recs []ingest.Record, received time.Time, source, line string) []ingest.Record {
 	g.seq++
 	return append(recs, ingest.Record{
-		Source: "demo:" + source, Position: strconv.FormatUint(g.seq, 10), Data: []byte(line),
+		Source: "demo:" + source, Position: g.pos + strconv.FormatUint(g.seq, 10), Data: []byte(line),
 		Received: received, Format: "",
 	})
 }

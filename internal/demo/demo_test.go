@@ -118,3 +118,30 @@ func TestDemoQuietWithoutAttacks(t *testing.T) {
 		t.Errorf("ordinary activity raised %s/%s: %s", s.Detector, s.RuleID, s.Explanation)
 	}
 }
+
+// TestHistoryRepeatable: a restarted demo replays the same history records
+// for the minutes both runs cover (so the store keeps them once), whatever
+// the seed of the live stream.
+func TestHistoryRepeatable(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 12, 0, 30, 0, time.UTC)
+	a := demo.New(1, func() time.Time { return t0 }).HistoryBatches()
+	b := demo.New(2, func() time.Time { return t0.Add(30 * time.Minute) }).HistoryBatches()
+	// b starts 30 minutes later: its first batch is a's 31st.
+	if len(a) != len(b) || len(a) < 31 {
+		t.Fatalf("%d and %d batches", len(a), len(b))
+	}
+	for i := range len(a) - 30 {
+		x, y := a[i+30], b[i]
+		if len(x) != len(y) {
+			t.Fatalf("batch %d: %d and %d records", i, len(x), len(y))
+		}
+		for j := range x {
+			if x[j].Position != y[j].Position || string(x[j].Data) != string(y[j].Data) {
+				t.Fatalf("batch %d record %d differs:\n%s %s\n%s %s", i, j, x[j].Position, x[j].Data, y[j].Position, y[j].Data)
+			}
+		}
+	}
+	if a[0][0].Position == a[1][0].Position {
+		t.Error("two minutes share a position")
+	}
+}
