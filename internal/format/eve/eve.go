@@ -97,6 +97,11 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 		}
 	case "anomaly":
 		ev.Set("message", s("anomaly", "event"))
+	case "flow", "netflow":
+		ev.Set("event.type", "connection")
+		if failedTCP(strings.ToLower(s("proto")), s("tcp", "tcp_flags_ts"), s("tcp", "tcp_flags_tc")) {
+			ev.Set("event.outcome", "failure")
+		}
 	}
 	// Protocol sections can appear on alerts too (metadata), so they are not
 	// tied to event_type.
@@ -179,6 +184,27 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	}
 	ev.Format = Name
 	return nil
+}
+
+// failedTCP reports a TCP flow that never became a connection carrying
+// data, from the per-direction TCP flags (hex) of a flow record: the
+// responder never sent SYN (no answer, or a RST: Zeek's S0 and REJ), or the
+// originator answered the SYN-ACK with RST and sent no ACK (a SYN scan's
+// open port, Zeek's "ShR"). Without per-direction flags nothing is said.
+func failedTCP(proto, ts, tc string) bool {
+	if proto != "tcp" || ts == "" {
+		return false
+	}
+	const syn, rst, ack = 0x02, 0x04, 0x10
+	fs, err1 := strconv.ParseUint(ts, 16, 8)
+	fc, err2 := strconv.ParseUint(tc, 16, 8)
+	if err1 != nil || (tc != "" && err2 != nil) || fs&syn == 0 {
+		return false
+	}
+	if fc&syn == 0 {
+		return true
+	}
+	return fs&rst != 0 && fs&ack == 0
 }
 
 // eventSummary gives non-alert records a short message for keyword search.

@@ -382,6 +382,11 @@ func (p *Parser) finish(ev *event.Event, path string) {
 	case "weird":
 		ev.Set("rule.name", s("name"))
 	case "conn":
+		ev.Set("event.category", "network")
+		ev.Set("event.type", "connection")
+		if failedTCP(s("proto"), s("conn_state"), s("history")) {
+			ev.Set("event.outcome", "failure")
+		}
 		_, ob := f["zeek.orig_bytes"]
 		_, rb := f["zeek.resp_bytes"]
 		if ob || rb {
@@ -389,6 +394,24 @@ func (p *Parser) finish(ev *event.Event, path string) {
 		}
 	}
 	ev.Format = Name
+}
+
+// failedTCP reports a TCP connection attempt that never carried data, as
+// Zeek's policy/misc/scan.zeek counts them: no answer (S0), rejected (REJ),
+// or reset by the originator before any payload (RSTOS0; RSTO without d/D,
+// e.g. the "ShR" of a SYN scan's open port). UDP and ICMP are never
+// classified: a missing UDP reply says nothing about failure.
+func failedTCP(proto, state, history string) bool {
+	if proto != "tcp" {
+		return false
+	}
+	switch state {
+	case "S0", "REJ", "RSTOS0":
+		return true
+	case "RSTO":
+		return !strings.ContainsAny(history, "dD")
+	}
+	return false
 }
 
 func firstString(v any) string {
