@@ -50,6 +50,7 @@ const (
 	ActionModelPromoted      = "model_promoted"
 	ActionModelRolledBack    = "model_rolled_back"
 	ActionSuppressionCreated = "suppression_created"
+	ActionSuppressionDeleted = "suppression_deleted"
 	ActionPolicyChanged      = "policy_changed"
 	ActionActionExecuted     = "action_executed"
 	ActionDecisionMade       = "decision_made"

@@ -61,3 +61,14 @@ func BenchmarkRecordSignalsNewAlerts(b *testing.B) {
 		})
 	}
 }
+
+func TestSuppressions(t *testing.T) {
+	storetest.RunSuppressions(t, func(t *testing.T) (store.Store, audit.Store) {
+		s, err := postgres.Open(context.Background(), testDSN(t), postgres.Options{MaxConns: 8, Audit: true})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s.Audit()
+	})
+}

@@ -115,3 +115,14 @@ func BenchmarkAuditVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+func TestSuppressions(t *testing.T) {
+	storetest.RunSuppressions(t, func(t *testing.T) (store.Store, audit.Store) {
+		s, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Audit: true})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, s.Audit()
+	})
+}

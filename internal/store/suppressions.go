@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/suppress"
+)
+
+// SuppressionStore is implemented by stores that keep suppressions (both
+// stores in this repository do). With auditing on, creating and deleting
+// (including expiry) write their audit record in the same transaction.
+type SuppressionStore interface {
+	// CreateSuppression stores s (validated with s.Validate: ErrInvalid
+	// otherwise); ErrConflict if its id exists. Audited as suppression_created.
+	CreateSuppression(ctx context.Context, s suppress.Suppression) error
+	// ListSuppressions returns every stored suppression, expired or not,
+	// oldest first.
+	ListSuppressions(ctx context.Context) ([]suppress.Suppression, error)
+	// GetSuppression returns one suppression or ErrNotFound.
+	GetSuppression(ctx context.Context, id string) (suppress.Suppression, error)
+	// DeleteSuppression deletes one (ErrNotFound if none), audited as
+	// suppression_deleted with why and the hits it took.
+	DeleteSuppression(ctx context.Context, id, why string) error
+	// ExpireSuppressions deletes those whose Expires is at or before now,
+	// each audited as suppression_deleted, and returns how many.
+	ExpireSuppressions(ctx context.Context, now time.Time) (int64, error)
+	// AddSuppressionHits adds counted hits (Count added, LastHit and
+	// LastEventID replaced when newer); ids no longer stored are ignored.
+	AddSuppressionHits(ctx context.Context, hits []suppress.Hit) error
+}
+
+// SuppressionCreated is the audit record of a new suppression: the input
+// digest covers its scope, the explanation says what it hides, why, until
+// when, and the alert (and verdict) it was born from.
+func SuppressionCreated(ctx context.Context, s suppress.Suppression) audit.Record {
+	parts := [][]byte{[]byte(s.Detector), []byte(s.RuleID)}
+	for _, e := range s.Entities {
+		parts = append(parts, []byte(e.String()))
+	}
+	expl := fmt.Sprintf("suppress %s until %s: %s", s.Scope(), s.Expires.UTC().Format(time.RFC3339), s.Reason)
+	if s.OriginAlert != "" {
+		expl += fmt.Sprintf(" (from alert %s", s.OriginAlert)
+		if s.OriginVerdict != "" {
+			expl += ", verdict " + string(s.OriginVerdict)
+		}
+		expl += ")"
+	}
+	r := audit.Change(ctx, audit.ActionSuppressionCreated, "suppression", s.ID, audit.Digest(parts...),
+		map[string]string{"detector": s.Detector, "rule": s.RuleID}, expl)
+	if r.Actor == audit.ActorSystem && s.CreatedBy != "" {
+		r.Actor = clipText("user:"+s.CreatedBy, audit.MaxActor)
+	}
+	r.Time = s.Created
+	return r
+}
+
+// SuppressionDeleted is the audit record of a suppression's end: deleted
+// by a person (why given) or expired.
+func SuppressionDeleted(ctx context.Context, s suppress.Suppression, why string) audit.Record {
+	expl := fmt.Sprintf("suppression of %s ended (%s) after %d hidden signals", s.Scope(), clipText(why, suppress.MaxReason), s.Hits)
+	return audit.Change(ctx, audit.ActionSuppressionDeleted, "suppression", s.ID, "",
+		map[string]string{"detector": s.Detector, "rule": s.RuleID}, expl)
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+type entityJSON struct {
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+}
+
+// EncodeSuppressionEntities is the stored JSON of a suppression's entities.
+func EncodeSuppressionEntities(es []suppress.Entity) string {
+	out := make([]entityJSON, len(es))
+	for i, e := range es {
+		out[i] = entityJSON{Kind: e.Kind, Value: e.Value}
+	}
+	b, _ := json.Marshal(out) // strings only: cannot fail
+	return string(b)
+}
+
+// DecodeSuppressionEntities reads what EncodeSuppressionEntities wrote.
+func DecodeSuppressionEntities(s string) ([]suppress.Entity, error) {
+	var in []entityJSON
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
+		return nil, fmt.Errorf("decoding suppression entities: %w", err)
+	}
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make([]suppress.Entity, len(in))
+	for i, e := range in {
+		out[i] = suppress.Entity{Kind: e.Kind, Value: e.Value}
+	}
+	return out, nil
+}
