@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/retention/purpose"
+	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/rules"
 
 	// Detector kinds and record formats register themselves.
@@ -38,6 +39,9 @@ type RuleSet struct {
 	// Exclusions, when set, also keeps events of entities with a malicious
 	// verdict out of the ML baselines (see LearningExclusions).
 	Exclusions *LearningExclusions
+	// Suppressions, when set, also keeps suppressed activity out of the ML
+	// baselines (counted under ExcludeSuppressed; needs Exclusions).
+	Suppressions *Suppressions
 	// Purposes, when declared, keeps events whose purpose tags do not allow
 	// training (untagged ones included) out of every learning detector.
 	Purposes purpose.Rules
@@ -57,6 +61,15 @@ func BuildEngine(ctx context.Context, rs RuleSet) (*detect.Engine, func(), error
 	// attacker's alerted activity must not become part of the baseline.
 	var eng *detect.Engine
 	gate := &learnGate{x: rs.Exclusions, purposes: rs.Purposes.Declared(), flagged: func() bool { return eng != nil && eng.Flagged() }}
+	if rs.Suppressions != nil {
+		gate.supp, gate.now = rs.Suppressions, rs.Suppressions.now
+		gate.raised = func() []signal.Signal {
+			if eng == nil {
+				return nil
+			}
+			return eng.Raised()
+		}
+	}
 	rs.excludeFromLearning = gate.exclude
 	if gate.purposes {
 		rs.excludeFromTemplates = gate.excludeByPurpose

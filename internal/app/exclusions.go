@@ -8,20 +8,23 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/retention/purpose"
+	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 )
 
 // Reasons an event is kept out of the ML baselines (metric label values).
 const (
-	ExcludeAlert     = "alert"             // an earlier detector raised a signal on the event
-	ExcludeMalicious = "malicious_verdict" // the event's user, host or source address has a true-positive verdict
-	ExcludePurpose   = "purpose"           // purpose rules are configured and the event's tags do not allow training
+	ExcludeAlert      = "alert"             // an earlier detector raised a signal on the event
+	ExcludeMalicious  = "malicious_verdict" // the event's user, host or source address has a true-positive verdict
+	ExcludePurpose    = "purpose"           // purpose rules are configured and the event's tags do not allow training
+	ExcludeSuppressed = "suppressed"        // an active suppression hides an earlier signal on the event, or names its entity (see Suppressions)
 )
 
 // MaxExcludedEntities bounds the entities LearningExclusions holds; past it
@@ -38,8 +41,8 @@ const MaxExcludedEntities = 1 << 16
 // executable path is shared by every host, and excluding it would blind
 // every baseline to it.
 //
-// Rampart has no suppression objects yet (DESIGN.md: scoped, expiring
-// rules born from verdicts); when it does, they feed this set with their
+// Suppressed activity (Suppressions) is checked by the learning gate
+// against the in-memory suppression matcher and counted here under its
 // own reason. Safe for concurrent use.
 type LearningExclusions struct {
 	mu sync.Mutex
@@ -52,7 +55,7 @@ type LearningExclusions struct {
 	// without a lock.
 	set      atomic.Pointer[map[string]struct{}]
 	refused  atomic.Uint64
-	excluded [3]atomic.Uint64 // by reason: alert, malicious verdict, purpose
+	excluded [4]atomic.Uint64 // by reason: alert, malicious verdict, purpose, suppressed
 	log      *slog.Logger
 }
 
@@ -151,8 +154,9 @@ func (x *LearningExclusions) note(a alert.Alert) {
 func (x *LearningExclusions) Len() int { return len(*x.set.Load()) }
 
 // Excluded returns how many events were kept out of learning for reason
-// (ExcludeAlert, ExcludeMalicious or ExcludePurpose), each event counted
-// once, under the first reason that applies (purpose, verdict, alert).
+// (ExcludeAlert, ExcludeMalicious, ExcludePurpose or ExcludeSuppressed),
+// each event counted once, under the first reason that applies (purpose,
+// verdict, suppression, alert).
 func (x *LearningExclusions) Excluded(reason string) uint64 {
 	switch reason {
 	case ExcludeAlert:
@@ -161,6 +165,8 @@ func (x *LearningExclusions) Excluded(reason string) uint64 {
 		return x.excluded[1].Load()
 	case ExcludePurpose:
 		return x.excluded[2].Load()
+	case ExcludeSuppressed:
+		return x.excluded[3].Load()
 	}
 	return 0
 }
@@ -187,13 +193,20 @@ func (x *LearningExclusions) malicious(ev *event.Event) bool {
 // learnGate decides, once per event, whether the learning detectors may
 // learn from it: not when purpose rules are configured and the event's
 // tags do not allow training, not when its user, host or source address
-// has a malicious verdict, not when an earlier detector flagged it. The
+// has a malicious verdict, not when a suppression hides an earlier signal
+// on it or names its entity, not when an earlier detector flagged it. The
 // engine calls detectors in turn on one goroutine, so the per-event state
 // needs no lock. x may be nil: verdicts are not consulted, nothing is counted.
 type learnGate struct {
 	x        *LearningExclusions
 	flagged  func() bool // a signal on the current event from an earlier detector
 	purposes bool        // purpose rules are declared: untagged data is not learned
+	// supp and raised (the earlier detectors' signals on the current event)
+	// find suppressed activity; supp may be nil.
+	supp   *Suppressions
+	raised func() []signal.Signal
+	now    func() time.Time
+	at     time.Time // now, read once per event
 
 	last                         *event.Event
 	lastID                       string
@@ -208,6 +221,9 @@ func (g *learnGate) see(ev *event.Event) {
 	g.last, g.lastID, g.counted = ev, ev.ID, false
 	g.denied = g.purposes && !purpose.Allowed(purpose.Of(ev), purpose.Training)
 	g.isMalicious = g.x != nil && g.x.malicious(ev)
+	if g.now != nil {
+		g.at = g.now()
+	}
 }
 
 // count counts ev once, under reason index i.
@@ -230,11 +246,21 @@ func (g *learnGate) exclude(ev *event.Event) bool {
 	case g.isMalicious:
 		g.count(1)
 		return true
+	case g.supp != nil && g.supp.suppressesEvent(ev, g.raisedNow(), g.at):
+		g.count(3)
+		return true
 	case g.flagged():
 		g.count(0)
 		return true
 	}
 	return false
+}
+
+func (g *learnGate) raisedNow() []signal.Signal {
+	if g.raised == nil {
+		return nil
+	}
+	return g.raised()
 }
 
 // excludeByPurpose is ExcludeFromLearning for the log-template miner: the
@@ -253,7 +279,7 @@ func (g *learnGate) excludeByPurpose(ev *event.Event) bool {
 // reason, entities held, and entities refused at MaxExcludedEntities.
 func (x *LearningExclusions) Collectors() []prometheus.Collector {
 	var out []prometheus.Collector
-	for _, r := range []string{ExcludeAlert, ExcludeMalicious, ExcludePurpose} {
+	for _, r := range []string{ExcludeAlert, ExcludeMalicious, ExcludePurpose, ExcludeSuppressed} {
 		out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "rampart_ml_learning_excluded_events_total", Help: "Events the ML baselines scored but did not learn, by reason.",
 			ConstLabels: prometheus.Labels{"reason": r},
@@ -287,6 +313,7 @@ type fullStore interface {
 	store.StatsStore
 	store.DetectorStatsStore
 	store.Retention
+	store.SuppressionStore
 }
 
 type verdictStore struct {

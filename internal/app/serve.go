@@ -75,6 +75,7 @@ type Server struct {
 	reloadMu   sync.Mutex
 	gov        governance // privacy layer and retention (governance.go)
 	learnEx    *LearningExclusions
+	supp       *Suppressions
 }
 
 // Serve runs a node until ctx is done, then shuts down gracefully (flushing the pipeline).
@@ -108,10 +109,14 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		return err
 	}
 	s.reg.MustRegister(s.learnEx.Collectors()...)
+	if s.supp, err = LoadSuppressions(ctx, s.store, nil, s.log); err != nil {
+		return err
+	}
+	s.reg.MustRegister(s.supp.Collectors()...)
 	eng, cleanup, err := BuildEngine(ctx, RuleSet{
 		Sigma: cfg.Rules.Sigma, Threshold: cfg.Rules.Threshold, IOC: cfg.Rules.IOC, MinLevel: cfg.Rules.MinLevel,
 		Status: cfg.Rules.Status, Tags: cfg.Rules.Tags, Disabled: cfg.Rules.Disabled, Exceptions: cfg.Rules.Exceptions,
-		Models: filepath.Join(cfg.DataDir, "models"), Exclusions: s.learnEx, Purposes: cfg.Privacy.Purposes,
+		Models: filepath.Join(cfg.DataDir, "models"), Exclusions: s.learnEx, Suppressions: s.supp, Purposes: cfg.Privacy.Purposes,
 	})
 	if err != nil {
 		return err
@@ -131,7 +136,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		loc, _ = time.LoadLocation(cfg.Time.Zone)
 	}
 	s.pipe, err = pipeline.New(pipeline.Options{
-		Engine: eng, Store: s.store, Notify: s.notify,
+		Engine: eng, Store: s.supp.WrapStore(s.store), Notify: s.notify,
 		Parse:     format.Options{Location: loc, Year: cfg.Time.Year},
 		QueueSize: cfg.Pipeline.QueueSize, BatchSize: cfg.Pipeline.BatchSize, MaxRecordBytes: cfg.Pipeline.MaxRecordBytes,
 		StoreAllEvents: cfg.Pipeline.StoreEvents != "evidence",
@@ -193,6 +198,8 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); s.housekeeping(runCtx) }()
 	wg.Add(1)
+	go func() { defer wg.Done(); s.supp.Run(runCtx, 30*time.Second) }()
+	wg.Add(1)
 	go func() { defer wg.Done(); s.audit.Run(runCtx, time.Minute) }()
 	go func() {
 		var err error
@@ -221,6 +228,9 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	wg.Wait()
 	if err := s.pipe.Close(shutCtx); err != nil {
 		s.log.Error("pipeline flush incomplete", "err", err)
+	}
+	if err := s.supp.Flush(shutCtx); err != nil {
+		s.log.Error("flushing suppression hits failed", "err", err)
 	}
 	s.saveState()
 	s.closeGovernance(shutCtx)
@@ -329,7 +339,7 @@ func (s *Server) listen() error {
 		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, MaxRecords: s.cfg.HTTP.MaxBatch, MaxLineBytes: s.cfg.Pipeline.MaxRecordBytes,
 	}, withPurposes("http", s.cfg.Privacy.Purposes, s.pipe))
 	deps := api.Deps{
-		Store: s.learnEx.WrapStore(s.store), Ingest: ingestH, Metrics: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}),
+		Store: s.learnEx.WrapStore(s.supp.WrapStore(s.store)), Ingest: ingestH, Metrics: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}),
 		Reload: s.reload, PublicMetrics: s.cfg.HTTP.PublicMetrics, IngestRate: s.cfg.HTTP.IngestRate, Logger: s.log,
 		Audit: s.audit, Console: console.Handler(),
 	}

@@ -57,8 +57,10 @@ type Reloader interface {
 type Engine struct {
 	detectors []Detector
 	observers []SignalObserver
-	// pending counts the signals raised so far for the event being processed.
+	// pending counts the signals raised so far for the event being processed;
+	// raised holds them (for Raised).
 	pending int
+	raised  []signal.Signal
 	errs    map[string]uint64
 	mu      sync.Mutex
 }
@@ -82,8 +84,8 @@ func (e *Engine) Detectors() []Detector { return e.detectors }
 // the signals that observers derive from them) to emit.
 func (e *Engine) Process(ctx context.Context, ev *event.Event, emit Emit) {
 	var pending []signal.Signal
-	collect := func(s signal.Signal) { pending = append(pending, s); e.pending++ }
-	e.pending = 0
+	collect := func(s signal.Signal) { pending = append(pending, s); e.pending++; e.raised = pending }
+	e.pending, e.raised = 0, nil
 	for _, d := range e.detectors {
 		if err := d.Detect(ctx, ev, collect); err != nil {
 			e.mu.Lock()
@@ -113,6 +115,11 @@ func (e *Engine) Process(ctx context.Context, ev *event.Event, emit Emit) {
 // (rules, stateful, then ML), so ML detectors can keep flagged events out
 // of their baselines. Only meaningful from inside Detect.
 func (e *Engine) Flagged() bool { return e.pending > 0 }
+
+// Raised returns the signals the event being processed has raised so far
+// in detectors that ran before the caller (what Flagged counts). Only
+// meaningful from inside Detect; the caller must not keep or modify them.
+func (e *Engine) Raised() []signal.Signal { return e.raised }
 
 // Flush asks every Flusher to emit what is pending.
 func (e *Engine) Flush(ctx context.Context, emit Emit) {

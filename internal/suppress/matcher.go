@@ -207,3 +207,6 @@ func (h *Hits) Restore(hs []Hit) {
 		}
 	}
 }
+
+// HasEntityOnly reports whether m holds suppressions scoped by entities alone.
+func (m *Matcher) HasEntityOnly() bool { return m != nil && len(m.entityOnly) > 0 }
