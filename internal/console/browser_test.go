@@ -188,6 +188,28 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("stored alert status %s verdict %+v; want closed, false_positive by analyst-1 with the reason", a.Status, a.Verdict)
 	}
 
+	// Suppress similar: born from this alert and its verdict, listed with its scope.
+	step(t, ctx, "suppress similar", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("suppress-reason"), "alice's backup job"),
+		chromedp.Click(chromedp.ID("suppress-similar")),
+	))
+	step(t, ctx, "suppression shown", chromedp.Poll[bool](`document.getElementById('suppress-result').textContent.startsWith('Suppressed')`))
+	sups, err := e.st.ListSuppressions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sups) != 1 || sups[0].Scope() != "detector=anomaly rule=login_hour user:alice" || sups[0].OriginAlert != alertID ||
+		sups[0].OriginVerdict != alert.FalsePositive || sups[0].CreatedBy != "analyst-1" || sups[0].Reason != "alice's backup job" {
+		t.Errorf("stored suppressions %+v", sups)
+	}
+	step(t, ctx, "suppressions list", chromedp.Steps(
+		chromedp.Navigate(e.srv.URL+"/console/#/suppressions"),
+		chromedp.WaitVisible(chromedp.CSS("#suppressions-table tbody tr")),
+	))
+	if got := step(t, ctx, "suppression row", chromedp.Text(chromedp.CSS("#suppressions-table tbody tr"))); !strings.Contains(got, "rule login_hour, user:alice") || !strings.Contains(got, "alice's backup job") {
+		t.Errorf("suppression row %q lacks the scope or reason", got)
+	}
+
 	step(t, ctx, "log out", chromedp.Steps(
 		chromedp.Click(chromedp.ID("logout")),
 		chromedp.WaitVisible(chromedp.ID("login-token")),

@@ -91,7 +91,7 @@
 
   // ---- views ----------------------------------------------------------
 
-  const VIEWS = ['view-login', 'view-alerts', 'view-alert', 'view-detectors', 'view-audit'];
+  const VIEWS = ['view-login', 'view-alerts', 'view-alert', 'view-detectors', 'view-suppressions', 'view-audit'];
 
   function show(view) {
     for (const v of VIEWS) $(v).hidden = v !== view;
@@ -126,6 +126,8 @@
         await showAlert(decodeURIComponent(hash.slice('#/alert/'.length)));
       } else if (hash === '#/detectors') {
         await showDetectors();
+      } else if (hash === '#/suppressions') {
+        await showSuppressions();
       } else if (hash === '#/audit') {
         await showAudit('');
       } else {
@@ -254,6 +256,8 @@
     clear($('evidence'));
     $('verdict-result').textContent = '';
     $('verdict-reason').value = '';
+    $('suppress-result').textContent = '';
+    $('suppress-reason').value = '';
     const a = await api('GET', '/api/v1/alerts/' + encodeURIComponent(id));
     box.appendChild(el('h1', { id: 'alert-title' }, a.title || a.rule_id));
     if (a.explanation) box.appendChild(el('p', { id: 'alert-explanation', class: 'explanation' }, a.explanation));
@@ -275,6 +279,7 @@
     box.appendChild(details(a.details));
     $('verdict-box').hidden = !isAnalyst();
     $('verdict-box').dataset.alertId = a.id;
+    $('suppress-box').hidden = !isAnalyst();
     if (isAnalyst()) await showEvidence(a.id);
   }
 
@@ -318,6 +323,62 @@
     } catch (e) {
       out.textContent = 'Verdict not recorded: ' + e.message;
     }
+  }
+
+  // ---- suppressions ---------------------------------------------------
+
+  async function suppressSimilar() {
+    const id = $('verdict-box').dataset.alertId;
+    const reason = $('suppress-reason').value.trim();
+    const out = $('suppress-result');
+    if (!reason) {
+      out.textContent = 'A reason is required.';
+      return;
+    }
+    try {
+      const s = await api('POST', '/api/v1/suppressions', { from_alert: id, reason, duration: $('suppress-duration').value });
+      out.textContent = 'Suppressed ' + suppressionScope(s) + ' until ' + fmtTime(s.expires_at) + '.';
+    } catch (e) {
+      out.textContent = 'Not suppressed: ' + e.message;
+    }
+  }
+
+  function suppressionScope(s) {
+    const parts = [];
+    if (s.detector) parts.push('detector ' + s.detector);
+    if (s.rule_id) parts.push('rule ' + s.rule_id);
+    for (const e of s.entities || []) parts.push(e);
+    return parts.join(', ');
+  }
+
+  async function deleteSuppression(id) {
+    const out = $('suppressions-result');
+    try {
+      await api('DELETE', '/api/v1/suppressions/' + encodeURIComponent(id));
+      await showSuppressions();
+      $('suppressions-result').textContent = 'Deleted.';
+    } catch (e) {
+      out.textContent = 'Not deleted: ' + e.message;
+    }
+  }
+
+  async function showSuppressions() {
+    show('view-suppressions');
+    $('suppressions-result').textContent = '';
+    const data = await api('GET', '/api/v1/suppressions');
+    const tbody = $('suppressions-table').tBodies[0];
+    clear(tbody);
+    for (const s of data.suppressions) {
+      const del = isAnalyst() ? el('button', { type: 'button', class: 'suppression-delete' }, 'Delete') : null;
+      if (del) del.addEventListener('click', () => deleteSuppression(s.id));
+      tbody.appendChild(el('tr', { 'data-id': s.id },
+        el('td', {}, suppressionScope(s)), el('td', {}, s.reason), el('td', {}, s.created_by),
+        el('td', { class: 'time' }, fmtTime(s.expires_at)), el('td', {}, s.active ? 'yes' : 'expired'),
+        el('td', { class: 'num' }, s.hits), el('td', { class: 'time' }, fmtTime(s.last_hit)),
+        el('td', {}, s.origin_alert ? el('a', { href: '#/alert/' + encodeURIComponent(s.origin_alert) }, s.origin_alert) : ''),
+        el('td', {}, del)));
+    }
+    $('suppressions-empty').hidden = data.suppressions.length > 0;
   }
 
   // ---- detector health ------------------------------------------------
@@ -384,6 +445,7 @@
     $('audit-first').addEventListener('click', () => wrap(showAudit)(''));
     $('audit-next').addEventListener('click', () => wrap(showAudit)(state.auditCursor));
     $('audit-verify').addEventListener('click', verifyAudit);
+    $('suppress-similar').addEventListener('click', suppressSimilar);
     for (const b of document.querySelectorAll('#verdict-box button[data-verdict]')) {
       b.addEventListener('click', () => setVerdict(b.dataset.verdict));
     }
