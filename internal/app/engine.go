@@ -17,6 +17,7 @@ import (
 
 	// Detector kinds and record formats register themselves.
 	_ "github.com/rampart-ids/rampart/internal/detect/anomaly"
+	_ "github.com/rampart-ids/rampart/internal/detect/ids"
 	_ "github.com/rampart-ids/rampart/internal/detect/ioc"
 	_ "github.com/rampart-ids/rampart/internal/detect/logtemplate"
 	_ "github.com/rampart-ids/rampart/internal/detect/mlmodel"
@@ -34,6 +35,9 @@ type RuleSet struct {
 	Tags       []string
 	Disabled   []string
 	Exceptions string
+	// IDS configures the pass-through of Suricata alerts and Zeek notices
+	// (detect/ids Config keys); nil takes its defaults.
+	IDS map[string]any
 	// NoML leaves out the ML layer (baselines, rarity, log templates, payload model).
 	NoML bool
 	// Exclusions, when set, also keeps events of entities with a malicious
@@ -141,6 +145,14 @@ func BuildDetectors(ctx context.Context, rs RuleSet) ([]detect.Detector, func(),
 		if err != nil {
 			cleanup()
 			return nil, func() {}, fmt.Errorf("loading %s rules: %w", k.kind, err)
+		}
+		out = append(out, d)
+	}
+	if spec, ok := detect.Lookup("ids"); ok { // IDS alerts pass through as rule-layer signals
+		d, err := spec.New(detect.Options{Config: rs.IDS})
+		if err != nil {
+			cleanup()
+			return nil, func() {}, fmt.Errorf("building ids detector: %w", err)
 		}
 		out = append(out, d)
 	}
