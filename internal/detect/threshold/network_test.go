@@ -1,8 +1,10 @@
 package threshold
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -87,5 +89,50 @@ func TestStratosphereScans(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %d scan signals, %d on benign or background flows", name, len(sigs), fp)
+	}
+}
+
+// TestEVEFlowPortScan: Suricata flow records count like Zeek conn ones. 15
+// SYNs to distinct ports of one host that get no SYN-ACK (RST or nothing)
+// overflow net-port-scan; 20 answered connections to distinct ports of
+// another host pour nothing.
+func TestEVEFlowPortScan(t *testing.T) {
+	if _, ok := format.Lookup("eve"); !ok {
+		t.Skip("eve format not registered in this build")
+	}
+	rules, err := LoadRules(bundledRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for i := 0; i < 20; i++ {
+		tc := "00"
+		if i%2 == 1 {
+			tc = "14" // RST-ACK: a closed port
+		}
+		fmt.Fprintf(&buf, `{"timestamp":"2024-05-01T10:00:%02d.000000+0000","flow_id":%d,"event_type":"flow","src_ip":"192.0.2.7","src_port":%d,"dest_ip":"10.9.0.1","dest_port":%d,"proto":"TCP","flow":{"pkts_toserver":1,"pkts_toclient":0,"state":"new"},"tcp":{"tcp_flags":"02","tcp_flags_ts":"02","tcp_flags_tc":"%s"}}`+"\n",
+			i, i+1, 40000+i, 1000+i, tc)
+		fmt.Fprintf(&buf, `{"timestamp":"2024-05-01T10:00:%02d.500000+0000","flow_id":%d,"event_type":"flow","src_ip":"192.0.2.8","src_port":%d,"dest_ip":"10.9.0.2","dest_port":%d,"proto":"TCP","flow":{"pkts_toserver":5,"pkts_toclient":4,"state":"closed"},"tcp":{"tcp_flags":"1b","tcp_flags_ts":"1b","tcp_flags_tc":"1b"}}`+"\n",
+			i, 100+i, 41000+i, 2000+i)
+	}
+	det := NewFromRules(rules, Options{})
+	dec := format.NewDecoder(&buf, "test", format.DecoderOptions{Format: "eve"})
+	var got []signal.Signal
+	for {
+		ev := event.New()
+		err := dec.Next(ev)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = det.Detect(context.Background(), ev, func(s signal.Signal) { got = append(got, s) })
+	}
+	if len(got) != 1 || got[0].RuleID != "net-port-scan" || got[0].Entities[0].Value != "192.0.2.7" || got[0].Entities[1].Value != "10.9.0.1" {
+		t.Fatalf("got %+v, want one net-port-scan from 192.0.2.7 to 10.9.0.1", got)
+	}
+	if got[0].Details["count"] != 15 {
+		t.Errorf("count %v, want the 15th distinct port to overflow", got[0].Details["count"])
 	}
 }
