@@ -17,6 +17,7 @@ import (
 
 	// Detector kinds and record formats register themselves.
 	_ "github.com/rampart-ids/rampart/internal/detect/anomaly"
+	_ "github.com/rampart-ids/rampart/internal/detect/flowscan"
 	_ "github.com/rampart-ids/rampart/internal/detect/ids"
 	_ "github.com/rampart-ids/rampart/internal/detect/ioc"
 	_ "github.com/rampart-ids/rampart/internal/detect/logtemplate"
@@ -157,7 +158,7 @@ func BuildDetectors(ctx context.Context, rs RuleSet) ([]detect.Detector, func(),
 		out = append(out, d)
 	}
 	if !rs.NoML {
-		kinds := []string{"anomaly", "rarity", "logtemplate"}
+		kinds := []string{"anomaly", "rarity", "logtemplate", "flowscan"}
 		if rs.Models != "" {
 			if _, err := os.Stat(filepath.Join(rs.Models, "payload")); err == nil {
 				kinds = append(kinds, "payload")
