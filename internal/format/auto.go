@@ -32,7 +32,8 @@ const maxTries = 3
 // LockScore, the others are not asked; a failed parse re-sniffs. Each format
 // gets one Parser for the stream, so per-stream state (Zeek headers, sshd
 // pids) survives switches between formats. A record no format recognises is
-// rejected as "unknown_format".
+// rejected as "unknown_format", or, if it looks like a JSON object or array,
+// with CheckJSON's reason when it has one.
 func NewAuto(opts Options) Parser {
 	regMu.RLock()
 	fs := make([]Format, 0, len(formats))
@@ -80,7 +81,18 @@ func (a *auto) Parse(rec []byte, ev *event.Event) error {
 		}
 	}
 	if len(a.order) == 0 {
-		return Reject("unknown_format", "no registered format recognises the record")
+		// A broken JSON container no format claims (a deep "[[[…") is
+		// quarantined for what is wrong with it, as a JSON format would.
+		if looksLikeJSON(rec) {
+			depth := a.opts.MaxDepth
+			if depth <= 0 {
+				depth = defaultMaxDepth
+			}
+			if err := CheckJSON(rec, depth); err != nil {
+				return err
+			}
+		}
+		return Reject(ReasonUnknownFormat, "no registered format recognises the record")
 	}
 	sort.SliceStable(a.order, func(i, j int) bool { return a.scores[a.order[i]] > a.scores[a.order[j]] })
 	var firstErr error

@@ -8,9 +8,7 @@ import (
 	"maps"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
-	"github.com/valyala/fastjson"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/transform"
 
@@ -32,6 +30,9 @@ const (
 	ReasonUnknownFormat = "unknown_format"
 	ReasonContainer     = "container_error"
 	ReasonParseError    = "parse_error"
+	// ReasonEmpty is set by the pipeline for an empty message (a syslog
+	// datagram with nothing but NULs and line breaks in it).
+	ReasonEmpty = "empty_message"
 )
 
 // DecoderOptions configure a Decoder.
@@ -198,9 +199,6 @@ func (d *Decoder) Next(ev *event.Event) error {
 		var re *RecordError
 		if !errors.As(err, &re) {
 			re = &RecordError{Reason: ReasonParseError, Detail: err.Error()}
-		}
-		if re.Reason == ReasonUnknownFormat && len(raw) > 0 && raw[0] == '{' && fastjson.ValidateBytes(raw) != nil {
-			re = &RecordError{Reason: ReasonInvalidJSON, Detail: fastjson.ValidateBytes(raw).Error()}
 		}
 		return d.quarantine(ev, re)
 	}
@@ -392,7 +390,7 @@ func (d *Decoder) frameLine() (reason, detail string) {
 // frameJSON reads one JSON value by tracking nesting and strings.
 func (d *Decoder) frameJSON() (reason, detail string) {
 	d.rec = d.rec[:0]
-	depth, maxDepth := 0, 0
+	depth := 0
 	inStr, esc, lineStart := false, false, false
 	tooLarge := false
 	isObject := d.buf[d.i] == '{'
@@ -406,16 +404,19 @@ func (d *Decoder) frameJSON() (reason, detail string) {
 		}
 		d.rec = append(d.rec, c)
 	}
+	// A well-framed record is judged by its parser; a badly framed one by
+	// CheckJSON, so both give the reasons the live inputs give.
 	end := func(r, det string) (string, string) {
+		d.rec = bytes.TrimRight(d.rec, " \t\r\n")
 		switch {
 		case tooLarge:
 			return ReasonTooLarge, fmt.Sprintf("json record longer than %d bytes (first %d kept)", d.max, len(d.rec))
 		case r != "":
+			var re *RecordError
+			if errors.As(CheckJSON(d.rec, d.depth), &re) {
+				return re.Reason, re.Detail
+			}
 			return r, det
-		case maxDepth > d.depth:
-			return ReasonTooDeep, fmt.Sprintf("json nesting depth %d exceeds %d", maxDepth, d.depth)
-		case !utf8.Valid(d.rec):
-			return ReasonInvalidUTF8, "json record is not valid UTF-8"
 		}
 		return "", ""
 	}
@@ -463,7 +464,8 @@ func (d *Decoder) frameJSON() (reason, detail string) {
 			// After a complete top-level object: the rest of the line may be
 			// only space, or the start of the next value.
 			switch c {
-			case ' ', '\t', '\r':
+			case ' ', '\t', '\r': // kept for trailing data, trimmed otherwise
+				put(c)
 				d.advance(1)
 				continue
 			case '{', '[':
@@ -484,7 +486,6 @@ func (d *Decoder) frameJSON() (reason, detail string) {
 			inStr = true
 		case '{', '[':
 			depth++
-			maxDepth = max(maxDepth, depth)
 		case '}', ']':
 			depth--
 			if depth < 0 {

@@ -4,6 +4,8 @@ package ingest
 
 import (
 	"context"
+	"maps"
+	"sync"
 	"time"
 )
 
@@ -30,10 +32,77 @@ type Record struct {
 	// Commit, if set, is called once the record has been durably processed
 	// (stored or quarantined); file inputs advance their saved offset there.
 	Commit func()
+	// Tally, if set, is told what became of the record (HTTP ingest answers
+	// its client with the counts). Shared by the records of one request.
+	Tally *Tally
+}
+
+// A Tally counts what became of a group of records: the sink that decides
+// each record (the pipeline) reports it once, as an event, a quarantine
+// entry with its reason, or a record without an event; Done is closed when
+// all of them are decided. Safe for concurrent use.
+type Tally struct {
+	mu                           sync.Mutex
+	left                         int
+	events, quarantined, noEvent int
+	reasons                      map[string]int
+	done                         chan struct{}
+}
+
+// NewTally returns a Tally waiting for n records.
+func NewTally(n int) *Tally {
+	t := &Tally{left: n, done: make(chan struct{})}
+	if n <= 0 {
+		close(t.done)
+	}
+	return t
+}
+
+// Event reports a record that became an event.
+func (t *Tally) Event() { t.add(&t.events, "") }
+
+// Quarantined reports a record quarantined with reason.
+func (t *Tally) Quarantined(reason string) { t.add(&t.quarantined, reason) }
+
+// NoEvent reports a record that carries no event (a header, a comment).
+func (t *Tally) NoEvent() { t.add(&t.noEvent, "") }
+
+func (t *Tally) add(n *int, reason string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.left <= 0 {
+		return // more reports than records: a sink bug, never a panic
+	}
+	*n++
+	if reason != "" {
+		if t.reasons == nil {
+			t.reasons = map[string]int{}
+		}
+		t.reasons[reason]++
+	}
+	if t.left--; t.left == 0 {
+		close(t.done)
+	}
+}
+
+// Done is closed once every record is decided.
+func (t *Tally) Done() <-chan struct{} { return t.done }
+
+// Counts returns the records decided so far: events, quarantined (and by
+// reason; the map is a copy) and without an event.
+func (t *Tally) Counts() (events, quarantined, noEvent int, reasons map[string]int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.reasons != nil {
+		reasons = maps.Clone(t.reasons)
+	}
+	return t.events, t.quarantined, t.noEvent, reasons
 }
 
 // Sink accepts records. Submit blocks while the pipeline is full
-// (backpressure) and returns ctx.Err() when ctx is done.
+// (backpressure) and returns ctx.Err() when ctx is done. A sink that
+// decides records reports each one to its Record.Tally, if set; one that
+// forwards them passes the field on.
 type Sink interface {
 	Submit(ctx context.Context, recs []Record) error
 }

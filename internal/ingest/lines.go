@@ -12,10 +12,16 @@ import (
 const FormatOversize = "oversize"
 
 // FormatInvalidJSON is the Record.Format of a record an input already
-// knows is not the JSON it requires (an NDJSON line that is not a JSON
-// object); the pipeline quarantines it (reason "invalid_json" once wired,
-// "unknown_format" until then), never drops it.
+// knows is not the JSON it requires; the pipeline quarantines it as
+// "invalid_json". No built-in input sets it any more: a malformed line is
+// judged by the format parsers, so that every input gives the same bytes
+// the same reason.
 const FormatInvalidJSON = "invalid_json"
+
+// FormatEmpty is the Record.Format of a message that is empty (an empty or
+// all-NUL syslog datagram or octet-counted frame): the pipeline quarantines
+// it as "empty_message", so it is counted instead of dropped.
+const FormatEmpty = "empty"
 
 // ErrNoProgress is returned by LineReader.Next when the underlying reader
 // keeps returning no data and no error.

@@ -247,7 +247,7 @@ func (p *Pipeline) parserFor(rec *ingest.Record) (format.Parser, error) {
 	} else {
 		f, ok := format.Lookup(rec.Format)
 		if !ok {
-			return nil, &format.RecordError{Reason: "unknown_format", Detail: "no format named " + rec.Format}
+			return nil, &format.RecordError{Reason: format.ReasonUnknownFormat, Detail: "no format named " + rec.Format}
 		}
 		ps = f.NewParser(p.opts.Parse)
 	}
@@ -298,6 +298,9 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 		cur.commits = append(cur.commits, rec.Commit)
 	}
 	quarantine := func(reason string) {
+		if rec.Tally != nil {
+			rec.Tally.Quarantined(reason)
+		}
 		p.nQuarantined.Add(1)
 		p.m.quarantined.WithLabelValues(reason).Inc()
 		raw := rec.Data
@@ -309,12 +312,15 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 			Raw: append([]byte(nil), raw...),
 		})
 	}
-	if rec.Format == ingest.FormatOversize || len(rec.Data) > p.opts.MaxRecordBytes {
-		quarantine("too_large")
+	switch {
+	case rec.Format == ingest.FormatOversize || len(rec.Data) > p.opts.MaxRecordBytes:
+		quarantine(format.ReasonTooLarge)
 		return
-	}
-	if rec.Format == ingest.FormatInvalidJSON {
-		quarantine("invalid_json")
+	case rec.Format == ingest.FormatInvalidJSON:
+		quarantine(format.ReasonInvalidJSON)
+		return
+	case rec.Format == ingest.FormatEmpty:
+		quarantine(format.ReasonEmpty)
 		return
 	}
 	ps, err := p.parserFor(rec)
@@ -332,6 +338,9 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 	ev.ID = event.DeriveID(rec.Source, rec.Position, rec.Data)
 	if err := ps.Parse(rec.Data, ev); err != nil {
 		if errors.Is(err, format.ErrNoEvent) {
+			if rec.Tally != nil {
+				rec.Tally.NoEvent()
+			}
 			p.nNoEvent.Add(1)
 			return
 		}
@@ -353,6 +362,9 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 		delete(ev.Fields, purpose.Field)
 	}
 	p.fieldsHint = min(len(ev.Fields), 256)
+	if rec.Tally != nil {
+		rec.Tally.Event()
+	}
 	p.nEvents.Add(1)
 	p.m.events.WithLabelValues(ev.Format).Inc()
 	before := len(cur.sigs)

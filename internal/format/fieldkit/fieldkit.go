@@ -47,47 +47,14 @@ func Location(opts format.Options) *time.Location {
 }
 
 // JSONDepth returns the maximum bracket nesting of rec outside strings.
-func JSONDepth(rec []byte) int {
-	depth, maxd, inStr, esc := 0, 0, false, false
-	for _, c := range rec {
-		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr = true
-		case '{', '[':
-			depth++
-			if depth > maxd {
-				maxd = depth
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return maxd
-}
+func JSONDepth(rec []byte) int { return format.JSONDepth(rec) }
 
-// ParseJSON checks rec's encoding and depth, then parses it with p. The
-// returned value points into p's and rec's memory: copy what you keep.
-// JSON must be UTF-8 (RFC 8259), so invalid encodings are rejected rather
-// than repaired.
+// ParseJSON checks rec with format.CheckJSON (encoding, depth, strict
+// syntax: one order of reasons for every input), then parses it with p.
+// The returned value points into p's and rec's memory: copy what you keep.
 func ParseJSON(p *fastjson.Parser, rec []byte, maxDepth int) (*fastjson.Value, error) {
-	if !utf8.Valid(rec) {
-		return nil, format.Reject("invalid_utf8", "json record is not valid UTF-8")
-	}
-	// Cheap bound first: fewer brackets than the limit cannot nest deeper.
-	if bytes.Count(rec, []byte{'{'})+bytes.Count(rec, []byte{'['}) > maxDepth && JSONDepth(rec) > maxDepth {
-		d := JSONDepth(rec)
-		return nil, format.Reject("too_deep", "json nesting depth %d exceeds %d", d, maxDepth)
+	if err := format.CheckJSON(rec, maxDepth); err != nil {
+		return nil, err
 	}
 	v, err := p.ParseBytes(rec)
 	if err != nil {

@@ -1,14 +1,21 @@
 // Package httpin is the HTTP push input: the handler for
-// POST /api/v1/events, whose body is NDJSON (one JSON object per line),
+// POST /api/v1/events, whose body is NDJSON (one record per line),
 // optionally gzip-compressed (Content-Encoding: gzip). A body that is one
 // JSON array, or one pretty-printed object, is accepted too (see Split).
 //
 // The whole body is read and checked against the limits before any record
 // is handed on, so a rejected request (413, 400, 415) leaves nothing
-// behind. Lines that are not a JSON object, or longer than MaxLineBytes,
-// are passed on to be quarantined, never dropped: oversize lines with
-// Format ingest.FormatOversize, malformed ones with Format
-// ingest.FormatInvalidJSON. Blank lines are skipped.
+// behind. The handler only frames records: each line is read like a line
+// of any other input (format auto-detected unless Config.Format names
+// one), so the same bytes get the same quarantine reason whichever input
+// they came through. Lines longer than MaxLineBytes are passed on with
+// Format ingest.FormatOversize (quarantined as "too_large"); blank lines
+// are framing, not records.
+//
+// The request waits until the sink has decided every record (event,
+// quarantine entry or record without an event, through Record.Tally), so
+// the 202 reply counts exactly what became of them. It does not wait for
+// the store write that follows.
 //
 // Record.Position is "<body hash>:<line number>", so a client retrying the
 // same body after a 503 produces the same event ids and no duplicate alert.
@@ -33,6 +40,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-ids/rampart/internal/format"
 	"github.com/rampart-ids/rampart/internal/ingest"
 )
 
@@ -111,10 +119,18 @@ const (
 	CodeUnavailable          = "ingest_unavailable"
 )
 
-// Response is the 202 body.
+// Response is the 202 body: what became of each record of the request.
+// Accepted + Quarantined + NoEvent is the number of records framed.
 type Response struct {
-	Accepted    int `json:"accepted"`
+	// Accepted records became events (stored, or only the evidence events
+	// when the pipeline keeps evidence only).
+	Accepted int `json:"accepted"`
+	// Quarantined records are kept in quarantine with a reason.
 	Quarantined int `json:"quarantined"`
+	// NoEvent records carry no event (a Zeek header, a comment line).
+	NoEvent int `json:"no_event"`
+	// Reasons counts the quarantined records by reason.
+	Reasons map[string]int `json:"reasons,omitempty"`
 }
 
 // ErrorResponse is the body of every non-2xx answer.
@@ -175,12 +191,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, re)
 		return
 	}
-	recs, resp, err := h.split(body, remoteIP(r.RemoteAddr))
+	recs, err := h.split(body, remoteIP(r.RemoteAddr))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := h.submit(r.Context(), recs); err != nil {
+	resp, err := h.submit(r.Context(), recs)
+	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client is gone
 		}
@@ -280,14 +297,11 @@ func isMaxBytes(err error) bool {
 }
 
 // split frames body into records.
-func (h *handler) split(body []byte, host string) ([]ingest.Record, Response, error) {
+func (h *handler) split(body []byte, host string) ([]ingest.Record, error) {
 	sum := sha256.Sum256(body)
 	prefix := hex.EncodeToString(sum[:8]) + ":"
 	now := h.cfg.Now()
-	var (
-		recs []ingest.Record
-		resp Response
-	)
+	var recs []ingest.Record
 	err := Split(body, h.cfg.MaxLineBytes, func(n int, line []byte, kind LineKind) error {
 		if len(recs) >= h.cfg.MaxRecords {
 			return &reqError{http.StatusRequestEntityTooLarge, CodeTooManyRecords,
@@ -301,44 +315,37 @@ func (h *handler) split(body []byte, host string) ([]ingest.Record, Response, er
 			Format:   h.cfg.Format,
 			Host:     host,
 		}
-		switch kind {
-		case LineOversize:
+		if kind == LineOversize {
 			rec.Format = ingest.FormatOversize
-			resp.Quarantined++
-		case LineMalformed:
-			rec.Format = ingest.FormatInvalidJSON
-			resp.Quarantined++
-		default:
-			resp.Accepted++
 		}
 		recs = append(recs, rec)
 		return nil
 	})
-	return recs, resp, err
+	return recs, err
 }
 
-// LineKind classifies an NDJSON line.
+// LineKind tells a record within the limit from the head of a longer one.
 type LineKind int
 
 // Line kinds.
 const (
-	LineObject    LineKind = iota // a well-formed JSON object
-	LineMalformed                 // not a JSON object
-	LineOversize                  // longer than the limit; the line passed is its head
+	LineRecord   LineKind = iota // a record within the limit
+	LineOversize                 // longer than the limit; the line passed is its head
 )
 
 // Split frames a request body: NDJSON as SplitNDJSON does, except that a
-// body that is one JSON array yields its elements, and a body that is one
-// pretty-printed JSON object yields that object (both compacted to one
-// line), since clients commonly send those by mistake.
+// body that is one JSON array of objects yields its elements, and a body
+// that is one pretty-printed JSON object yields that object (both
+// compacted to one line), since clients commonly send those by mistake.
+// It judges no record: that is the parsers' job, as for every input.
 func Split(body []byte, maxLine int, fn func(n int, line []byte, kind LineKind) error) error {
 	trimmed := bytes.TrimSpace(body)
 	switch {
 	case len(trimmed) == 0:
 		return nil
-	case trimmed[0] == '[' && json.Valid(trimmed):
+	case trimmed[0] == '[' && format.ValidJSON(trimmed):
 		return splitArray(trimmed, maxLine, fn)
-	case trimmed[0] == '{' && bytes.IndexByte(trimmed, '\n') >= 0 && !firstLineValid(trimmed) && json.Valid(trimmed):
+	case trimmed[0] == '{' && bytes.IndexByte(trimmed, '\n') >= 0 && !firstLineValid(trimmed) && format.ValidJSON(trimmed):
 		return emitValue(1, trimmed, maxLine, fn)
 	}
 	return SplitNDJSON(body, maxLine, fn)
@@ -346,7 +353,7 @@ func Split(body []byte, maxLine int, fn func(n int, line []byte, kind LineKind) 
 
 func firstLineValid(b []byte) bool {
 	line, _, _ := bytes.Cut(b, []byte("\n"))
-	return validJSON(bytes.TrimSpace(line))
+	return format.ValidJSON(bytes.TrimSpace(line))
 }
 
 // splitArray yields the elements of a valid JSON array, numbered from 1.
@@ -373,19 +380,17 @@ func emitValue(n int, v []byte, maxLine int, fn func(int, []byte, LineKind) erro
 	if err := json.Compact(&b, v); err != nil {
 		return fmt.Errorf("compacting json value: %w", err)
 	}
-	line, kind := b.Bytes(), LineObject
-	switch {
-	case len(line) > maxLine:
+	line, kind := b.Bytes(), LineRecord
+	if len(line) > maxLine {
 		line, kind = line[:maxLine], LineOversize
-	case line[0] != '{':
-		kind = LineMalformed
 	}
 	return fn(n, line, kind)
 }
 
 // SplitNDJSON calls fn for every non-blank line of body with its 1-based
-// line number, its bytes (a fresh copy without the line break, at most
-// maxLine bytes) and its kind. It stops at the first error fn returns.
+// line number, its bytes (a fresh copy without the line break and the
+// space around it, at most maxLine bytes) and its kind. It stops at the
+// first error fn returns.
 func SplitNDJSON(body []byte, maxLine int, fn func(n int, line []byte, kind LineKind) error) error {
 	lr := ingest.NewLineReader(bytes.NewReader(body), 0, maxLine)
 	for n := 1; ; n++ {
@@ -400,12 +405,9 @@ func SplitNDJSON(body []byte, maxLine int, fn func(n int, line []byte, kind Line
 		}
 		data := bytes.TrimSpace(ln.Data)
 		if len(data) > 0 || ln.Oversize {
-			kind := LineObject
-			switch {
-			case ln.Oversize:
+			kind := LineRecord
+			if ln.Oversize {
 				kind = LineOversize
-			case data[0] != '{' || !validJSON(data):
-				kind = LineMalformed
 			}
 			if err := fn(n, bytes.Clone(data), kind); err != nil {
 				return err
@@ -417,17 +419,29 @@ func SplitNDJSON(body []byte, maxLine int, fn func(n int, line []byte, kind Line
 	}
 }
 
-func (h *handler) submit(ctx context.Context, recs []ingest.Record) error {
+// submit hands recs to the sink and waits until it has decided them all.
+func (h *handler) submit(ctx context.Context, recs []ingest.Record) (Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.SubmitTimeout)
 	defer cancel()
-	for len(recs) > 0 {
-		n := min(len(recs), h.cfg.BatchSize)
-		if err := h.sink.Submit(ctx, recs[:n]); err != nil {
-			return fmt.Errorf("submitting http records: %w", err)
-		}
-		recs = recs[n:]
+	tally := ingest.NewTally(len(recs))
+	for i := range recs {
+		recs[i].Tally = tally
 	}
-	return nil
+	for rest := recs; len(rest) > 0; {
+		n := min(len(rest), h.cfg.BatchSize)
+		if err := h.sink.Submit(ctx, rest[:n]); err != nil {
+			return Response{}, fmt.Errorf("submitting http records: %w", err)
+		}
+		rest = rest[n:]
+	}
+	select {
+	case <-tally.Done():
+	case <-ctx.Done():
+		return Response{}, fmt.Errorf("waiting for http records to be decided: %w", ctx.Err())
+	}
+	var resp Response
+	resp.Accepted, resp.Quarantined, resp.NoEvent, resp.Reasons = tally.Counts()
+	return resp, nil
 }
 
 func remoteIP(addr string) string {

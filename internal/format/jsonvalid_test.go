@@ -1,4 +1,4 @@
-package httpin
+package format
 
 import (
 	"encoding/json"
@@ -17,13 +17,13 @@ var validSeeds = []string{
 
 func TestValidJSON(t *testing.T) {
 	seeds := append([]string{}, validSeeds...)
-	seeds = append(seeds, strings.Repeat("[", maxDepth)+strings.Repeat("]", maxDepth),
-		strings.Repeat("[", maxDepth+1)+strings.Repeat("]", maxDepth+1),
-		strings.Repeat(`{"a":`, maxDepth)+"1"+strings.Repeat("}", maxDepth),
-		strings.Repeat(`{"a":`, maxDepth+1)+"{}"+strings.Repeat("}", maxDepth+1))
+	seeds = append(seeds, strings.Repeat("[", stdMaxDepth)+strings.Repeat("]", stdMaxDepth),
+		strings.Repeat("[", stdMaxDepth+1)+strings.Repeat("]", stdMaxDepth+1),
+		strings.Repeat(`{"a":`, stdMaxDepth)+"1"+strings.Repeat("}", stdMaxDepth),
+		strings.Repeat(`{"a":`, stdMaxDepth+1)+"{}"+strings.Repeat("}", stdMaxDepth+1))
 	for _, s := range seeds {
-		if got, want := validJSON([]byte(s)), json.Valid([]byte(s)); got != want {
-			t.Errorf("validJSON(%.60q) = %v, json.Valid says %v", s, got, want)
+		if got, want := ValidJSON([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("ValidJSON(%.60q) = %v, json.Valid says %v", s, got, want)
 		}
 	}
 }
@@ -34,8 +34,8 @@ func FuzzValidJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := validJSON(b), json.Valid(b); got != want {
-			t.Errorf("validJSON(%q) = %v, json.Valid says %v", b, got, want)
+		if got, want := ValidJSON(b), json.Valid(b); got != want {
+			t.Errorf("ValidJSON(%q) = %v, json.Valid says %v", b, got, want)
 		}
 	})
 }
@@ -53,7 +53,7 @@ func BenchmarkValidJSON(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
 		valid func([]byte) bool
-	}{{"validJSON", validJSON}, {"json.Valid", json.Valid}} {
+	}{{"ValidJSON", ValidJSON}, {"json.Valid", json.Valid}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(line)))
 			for b.Loop() {
