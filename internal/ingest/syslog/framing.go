@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,10 @@ type Frame struct {
 	// until the next call. For an oversize message it is the first max bytes.
 	Data     []byte
 	Oversize bool
+	// Empty marks a message with nothing but NULs and line breaks in it
+	// (an octet-counted frame, or a newline-framed line of NULs); Data
+	// holds those bytes.
+	Empty bool
 }
 
 // FrameReader splits a TCP syslog stream into messages. The framing is
@@ -48,8 +53,9 @@ func NewFrameReader(r io.Reader, max int) *FrameReader {
 }
 
 // Next returns the next message, io.EOF at a clean end of stream, or an
-// error (wrapping ErrFraming for a malformed octet count). Empty messages
-// are skipped.
+// error (wrapping ErrFraming for a malformed octet count). Blank lines
+// between newline-framed messages are skipped; other empty messages are
+// returned with Empty set.
 func (fr *FrameReader) Next() (Frame, error) {
 	if !fr.decided {
 		b, err := fr.br.Peek(1)
@@ -92,33 +98,36 @@ func (fr *FrameReader) nextLine() (Frame, error) {
 
 func lineFrame(ln ingest.Line) (Frame, bool) {
 	d := trimTrailer(ln.Data)
-	return Frame{Data: d, Oversize: ln.Oversize}, len(d) > 0 || ln.Oversize
+	if len(d) == 0 && !ln.Oversize {
+		raw := bytes.TrimRight(ln.Data, "\r")
+		return Frame{Data: raw, Empty: true}, len(raw) > 0 // NULs, not a blank line
+	}
+	return Frame{Data: d, Oversize: ln.Oversize}, true
 }
 
 func (fr *FrameReader) nextOctet() (Frame, error) {
-	for {
-		n, err := fr.readLen()
-		if err != nil {
-			return Frame{}, err
-		}
-		take := min(n, fr.max)
-		if cap(fr.buf) < take {
-			fr.buf = make([]byte, take)
-		}
-		fr.buf = fr.buf[:take]
-		if _, err := io.ReadFull(fr.br, fr.buf); err != nil {
-			return Frame{}, fmt.Errorf("reading %d-byte frame: %w", n, eofUnexpected(err))
-		}
-		if n > take {
-			if _, err := fr.br.Discard(n - take); err != nil {
-				return Frame{}, fmt.Errorf("skipping oversize frame: %w", eofUnexpected(err))
-			}
-		}
-		d := trimTrailer(fr.buf)
-		if len(d) > 0 || n > take {
-			return Frame{Data: d, Oversize: n > take}, nil
+	n, err := fr.readLen()
+	if err != nil {
+		return Frame{}, err
+	}
+	take := min(n, fr.max)
+	if cap(fr.buf) < take {
+		fr.buf = make([]byte, take)
+	}
+	fr.buf = fr.buf[:take]
+	if _, err := io.ReadFull(fr.br, fr.buf); err != nil {
+		return Frame{}, fmt.Errorf("reading %d-byte frame: %w", n, eofUnexpected(err))
+	}
+	if n > take {
+		if _, err := fr.br.Discard(n - take); err != nil {
+			return Frame{}, fmt.Errorf("skipping oversize frame: %w", eofUnexpected(err))
 		}
 	}
+	d := trimTrailer(fr.buf)
+	if len(d) == 0 && n <= take {
+		return Frame{Data: fr.buf, Empty: true}, nil
+	}
+	return Frame{Data: d, Oversize: n > take}, nil
 }
 
 // readLen reads "LEN SP". Line breaks between frames, which some senders

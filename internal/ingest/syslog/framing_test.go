@@ -15,6 +15,7 @@ import (
 type frame struct {
 	Data     string
 	Oversize bool
+	Empty    bool
 }
 
 func readFrames(r io.Reader, max int) ([]frame, error) {
@@ -28,7 +29,7 @@ func readFrames(r io.Reader, max int) ([]frame, error) {
 		if err != nil {
 			return out, err
 		}
-		out = append(out, frame{string(f.Data), f.Oversize})
+		out = append(out, frame{string(f.Data), f.Oversize, f.Empty})
 	}
 }
 
@@ -40,18 +41,19 @@ func TestFrameReader(t *testing.T) {
 		want    []frame
 		wantErr error
 	}{
-		{"octet", "5 hello3 abc", 100, []frame{{"hello", false}, {"abc", false}}, nil},
-		{"octet with embedded newline", "6 a\nb\nc\n4 next", 100, []frame{{"a\nb\nc", false}, {"next", false}}, nil},
-		{"octet newline between frames", "2 ab\n2 cd\r\n", 100, []frame{{"ab", false}, {"cd", false}}, nil},
-		{"octet oversize skipped exactly", "10 01234567892 ok", 4, []frame{{"0123", true}, {"ok", false}}, nil},
-		{"octet zero length skipped", "0 3 abc", 100, []frame{{"abc", false}}, nil},
+		{"octet", "5 hello3 abc", 100, []frame{{Data: "hello"}, {Data: "abc"}}, nil},
+		{"octet with embedded newline", "6 a\nb\nc\n4 next", 100, []frame{{"a\nb\nc", false, false}, {"next", false, false}}, nil},
+		{"octet newline between frames", "2 ab\n2 cd\r\n", 100, []frame{{"ab", false, false}, {"cd", false, false}}, nil},
+		{"octet oversize skipped exactly", "10 01234567892 ok", 4, []frame{{"0123", true, false}, {"ok", false, false}}, nil},
+		{"octet empty frames are messages", "0 3 abc2 \x00\n", 100, []frame{{Empty: true}, {"abc", false, false}, {"\x00\n", false, true}}, nil},
+		{"newline: blank lines are framing, NUL lines are messages", "\r\n\n\x00\x00\r\n<13>a\n", 100, []frame{{"\x00\x00", false, true}, {"<13>a", false, false}}, nil},
 		{"octet truncated body", "10 abc", 100, nil, io.ErrUnexpectedEOF},
-		{"octet truncated length", "5 hello12", 100, []frame{{"hello", false}}, io.ErrUnexpectedEOF},
-		{"octet bad length byte", "5 hello x", 100, []frame{{"hello", false}}, ErrFraming},
+		{"octet truncated length", "5 hello12", 100, []frame{{"hello", false, false}}, io.ErrUnexpectedEOF},
+		{"octet bad length byte", "5 hello x", 100, []frame{{"hello", false, false}}, ErrFraming},
 		{"octet length too long", "1234567890 x", 100, nil, ErrFraming},
-		{"newline", "<13>a\n<13>b\r\n\n<13>c", 100, []frame{{"<13>a", false}, {"<13>b", false}, {"<13>c", false}}, nil},
-		{"newline oversize", "<13>abcdefgh\nok\n", 5, []frame{{"<13>a", true}, {"ok", false}}, nil},
-		{"newline nul trailer", "<13>a\x00\n", 100, []frame{{"<13>a", false}}, nil},
+		{"newline", "<13>a\n<13>b\r\n\n<13>c", 100, []frame{{"<13>a", false, false}, {"<13>b", false, false}, {"<13>c", false, false}}, nil},
+		{"newline oversize", "<13>abcdefgh\nok\n", 5, []frame{{"<13>a", true, false}, {"ok", false, false}}, nil},
+		{"newline nul trailer", "<13>a\x00\n", 100, []frame{{"<13>a", false, false}}, nil},
 		{"empty", "", 100, nil, nil},
 	}
 	for _, tc := range tests {
@@ -105,7 +107,7 @@ func FuzzOctetFraming(f *testing.F) {
 		if err != nil {
 			t.Fatalf("round trip error: %v", err)
 		}
-		want := []frame{{string(msg), false}, {string(msg), false}}
+		want := []frame{{Data: string(msg)}, {Data: string(msg)}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("round trip (-want +got):\n%s", diff)
 		}

@@ -4,6 +4,11 @@
 // package decides between RFC 3164/5424 syslog and Linux auth, and Host is
 // the peer's IP address.
 //
+// Every message is a record: an empty one (a UDP datagram or an
+// octet-counted frame holding nothing but NULs and line breaks) is passed
+// with Format ingest.FormatEmpty, so the pipeline quarantines it as
+// "empty_message"; blank lines between newline-framed messages are framing.
+//
 // Limits: MaxMessage per message (longer ones are passed truncated with
 // Format ingest.FormatOversize and counted in Stats().Truncated),
 // MaxConnections concurrent TCP connections (more are closed at once),
@@ -313,6 +318,14 @@ func (s *Server) record(source string, data []byte, oversize bool, peer net.IP, 
 	return rec
 }
 
+// emptyRecord is a record for an empty message (quarantined by the
+// pipeline as "empty_message"); data is what was received, NULs and all.
+func (s *Server) emptyRecord(source string, data []byte, peer net.IP, wire int) ingest.Record {
+	rec := s.record(source, data, false, peer, wire)
+	rec.Format = ingest.FormatEmpty
+	return rec
+}
+
 func send(ctx context.Context, out chan<- ingest.Record, r ingest.Record) bool {
 	select {
 	case out <- r:
@@ -333,15 +346,21 @@ func (s *Server) serveUDP(ctx context.Context, out chan<- ingest.Record) {
 			s.log.Warn("udp read failed", "err", err)
 			continue
 		}
+		peer := net.IP(addr.Addr().Unmap().AsSlice())
 		data := trimTrailer(buf[:n])
 		if len(data) == 0 {
+			// An empty or all-NUL datagram is still a message someone
+			// sent: counted and quarantined, with its bytes, not dropped.
+			if !send(ctx, out, s.emptyRecord(SourceUDP, buf[:min(n, s.cfg.MaxMessage)], peer, n)) {
+				return
+			}
 			continue
 		}
 		over := len(data) > s.cfg.MaxMessage
 		if over {
 			data = data[:s.cfg.MaxMessage]
 		}
-		if !send(ctx, out, s.record(SourceUDP, data, over, net.IP(addr.Addr().Unmap().AsSlice()), n)) {
+		if !send(ctx, out, s.record(SourceUDP, data, over, peer, n)) {
 			return
 		}
 	}
@@ -408,7 +427,11 @@ func (s *Server) serveConn(ctx context.Context, c *net.TCPConn, out chan<- inges
 			}
 			return
 		}
-		if !send(ctx, out, s.record(SourceTCP, f.Data, f.Oversize, peer, len(f.Data))) {
+		rec := s.record(SourceTCP, f.Data, f.Oversize, peer, len(f.Data))
+		if f.Empty {
+			rec = s.emptyRecord(SourceTCP, f.Data, peer, len(f.Data))
+		}
+		if !send(ctx, out, rec) {
 			return
 		}
 	}

@@ -90,32 +90,38 @@ func TestUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for _, m := range []string{"<13>hello\n", "<13>0123456789abcdefXYZ", "", "<13>last"} {
+	// Every datagram is a record, the empty and all-NUL ones too (marked
+	// for quarantine, not dropped).
+	for _, m := range []string{"<13>hello\n", "<13>0123456789abcdefXYZ", "", "\x00\x00\x00", "<13>last"} {
 		if _, err := c.Write([]byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "3 datagrams", func() bool { return len(s.snapshot()) == 3 })
+	waitFor(t, "5 datagrams", func() bool { return len(s.snapshot()) == 5 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	recs := s.snapshot()
-	if diff := cmp.Diff([]string{"<13>hello", "<13>0123456789ab", "<13>last"}, s.data()); diff != "" {
+	if diff := cmp.Diff([]string{"<13>hello", "<13>0123456789ab", "", "\x00\x00\x00", "<13>last"}, s.data()); diff != "" {
 		t.Errorf("data (-want +got):\n%s", diff)
 	}
-	if recs[1].Format != ingest.FormatOversize || recs[0].Format != "" {
-		t.Errorf("formats %q %q, want \"\" and oversize", recs[0].Format, recs[1].Format)
+	var formats []string
+	for _, r := range recs {
+		formats = append(formats, r.Format)
+	}
+	if diff := cmp.Diff([]string{"", ingest.FormatOversize, ingest.FormatEmpty, ingest.FormatEmpty, ""}, formats); diff != "" {
+		t.Errorf("formats (-want +got):\n%s", diff)
 	}
 	for _, r := range recs {
 		if r.Source != SourceUDP || r.Host != "127.0.0.1" || r.Position == "" {
 			t.Errorf("record %+v: want source %s host 127.0.0.1 and a position", r, SourceUDP)
 		}
 	}
-	if recs[0].Position == recs[2].Position {
+	if recs[0].Position == recs[4].Position {
 		t.Error("positions not unique")
 	}
-	if st := srv.Stats(); st.Records != 3 || st.Truncated != 1 {
-		t.Errorf("stats %+v, want 3 records, 1 truncated", st)
+	if st := srv.Stats(); st.Records != 5 || st.Truncated != 1 {
+		t.Errorf("stats %+v, want 5 records, 1 truncated", st)
 	}
 }
 
