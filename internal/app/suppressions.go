@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +30,9 @@ import (
 //
 // Hits are counted in memory and added to the store by Flush (Run calls
 // it at intervals, and before a delete or expiry), never per signal. A
-// re-delivered signal (at-least-once ingest) is counted again.
+// signal id hidden among the last MaxSeenSignals is not counted again, so
+// a re-delivered batch (a client retry) does not inflate the count; one
+// re-delivered after a restart is.
 //
 // Expiry is on the wall clock (Now): a suppression is an operational
 // object set for a period of real time, so a replay of old events is
@@ -40,6 +43,7 @@ type Suppressions struct {
 	hits   suppress.Hits
 	hidden atomic.Uint64 // signals hidden since start
 	failed atomic.Uint64 // hit flushes that failed
+	seen   seenSet       // signal ids hidden lately (writer goroutine, under its lock)
 	now    func() time.Time
 	log    *slog.Logger
 }
@@ -230,8 +234,10 @@ func (s *suppressStore) RecordSignals(ctx context.Context, sigs []signal.Signal,
 	keepS, keepID := sigs[:0:0], alertIDs[:0:0]
 	for i := range sigs {
 		if sup := m.Match(&sigs[i], now); sup != nil {
-			s.x.hits.Add(sup.ID, now, sigs[i].EventIDs)
-			s.x.hidden.Add(1)
+			if s.x.seen.add(sigs[i].ID) {
+				s.x.hits.Add(sup.ID, now, sigs[i].EventIDs)
+				s.x.hidden.Add(1)
+			}
 			continue
 		}
 		keepS, keepID = append(keepS, sigs[i]), append(keepID, alertIDs[i])
@@ -281,4 +287,35 @@ func (s *suppressStore) reload(ctx context.Context) error {
 		s.x.log.Error("reloading suppressions after a change failed", "err", err)
 	}
 	return nil
+}
+
+// MaxSeenSignals bounds the hidden signal ids remembered to count each once.
+const MaxSeenSignals = 1 << 16
+
+// seenSet is a bounded set of signal ids; the oldest is forgotten first.
+type seenSet struct {
+	mu   sync.Mutex
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+// add reports whether id was not in the set, and adds it.
+func (s *seenSet) add(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set == nil {
+		s.set = make(map[string]struct{})
+		s.ring = make([]string, MaxSeenSignals)
+	}
+	if _, ok := s.set[id]; ok {
+		return false
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.set, old)
+	}
+	s.ring[s.next] = id
+	s.next = (s.next + 1) % len(s.ring)
+	s.set[id] = struct{}{}
+	return true
 }
