@@ -39,6 +39,9 @@ type evalCtx struct {
 	scanned  []uint32 // per slot: gen when its automaton scanned it
 	atomGen  []uint32 // per atom: gen when it last occurred
 	atomFl   []uint8  // per atom: hit flags (valid when atomGen is gen)
+	keyGen   []uint32 // per event key: gen when keyVal/keyHas were read
+	keyVal   []any
+	keyHas   []bool
 	arena    []byte
 	// slow disables every shortcut (prefilter, trigram skips, regex
 	// literals): the reference path the differential tests compare with.
@@ -59,7 +62,8 @@ type matchedItem struct {
 func newEvalCtx(rs *ruleSet) *evalCtx {
 	return &evalCtx{rs: rs, slots: make([]fval, len(rs.slotKeys)), seen: make([]uint32, len(rs.rules)),
 		possible: make([]uint32, len(rs.rules)), scanned: make([]uint32, len(rs.slotKeys)),
-		atomGen: make([]uint32, rs.natoms), atomFl: make([]uint8, rs.natoms), arena: make([]byte, 0, 8192)}
+		atomGen: make([]uint32, rs.natoms), atomFl: make([]uint8, rs.natoms), arena: make([]byte, 0, 8192),
+		keyGen: make([]uint32, len(rs.keyNames)), keyVal: make([]any, len(rs.keyNames)), keyHas: make([]bool, len(rs.keyNames))}
 }
 
 func (c *evalCtx) reset(ev *event.Event) {
@@ -73,6 +77,7 @@ func (c *evalCtx) reset(ev *event.Event) {
 		clear(c.possible)
 		clear(c.scanned)
 		clear(c.atomGen)
+		clear(c.keyGen)
 		c.gen = 1
 	}
 	c.arena = c.arena[:0]
@@ -96,8 +101,8 @@ func (c *evalCtx) field(slot int) *fval {
 		}
 		return f
 	}
-	for _, k := range c.rs.slotKeys[slot] {
-		if v, ok := c.ev.Fields[k]; ok {
+	for _, k := range c.rs.slotKeyIDs[slot] {
+		if v, ok := c.key(k); ok {
 			c.setValue(f, v)
 			if f.present {
 				break
@@ -105,6 +110,16 @@ func (c *evalCtx) field(slot int) *fval {
 		}
 	}
 	return f
+}
+
+// key returns the event's value of key id k, looked up once per event.
+func (c *evalCtx) key(k int32) (any, bool) {
+	if c.keyGen[k] == c.gen {
+		return c.keyVal[k], c.keyHas[k]
+	}
+	v, ok := c.ev.Fields[c.rs.keyNames[k]]
+	c.keyGen[k], c.keyVal[k], c.keyHas[k] = c.gen, v, ok
+	return v, ok
 }
 
 func (c *evalCtx) setValue(f *fval, v any) {

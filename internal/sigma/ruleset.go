@@ -44,6 +44,11 @@ type ruleSet struct {
 	rules     []*crule
 	slotKeys  [][]string
 	slotIndex map[string]int
+	// Event keys by id: slots that read the same key (Image and its 4688
+	// alias lists share three) look it up once per event.
+	slotKeyIDs [][]int32
+	keyNames   []string
+	keyIDs     map[string]int32
 
 	winChanEID map[string]map[int64]*bucket
 	winChan    map[string]*bucket
@@ -68,6 +73,7 @@ type ruleSet struct {
 func newRuleSet() *ruleSet {
 	rs := &ruleSet{
 		slotIndex:  map[string]int{},
+		keyIDs:     map[string]int32{},
 		winChanEID: map[string]map[int64]*bucket{},
 		winChan:    map[string]*bucket{},
 		winAll:     &bucket{},
@@ -77,6 +83,7 @@ func newRuleSet() *ruleSet {
 		anyRules:   &bucket{},
 	}
 	rs.slotKeys = append(rs.slotKeys, []string{"message"}) // keywordSlot
+	rs.slotKeyIDs = append(rs.slotKeyIDs, rs.keyIDsOf([]string{"message"}))
 	rs.pool.New = func() any { return newEvalCtx(rs) }
 	return rs
 }
@@ -87,8 +94,23 @@ func (rs *ruleSet) slotOf(keys []string) int {
 		return i
 	}
 	rs.slotKeys = append(rs.slotKeys, keys)
+	rs.slotKeyIDs = append(rs.slotKeyIDs, rs.keyIDsOf(keys))
 	rs.slotIndex[k] = len(rs.slotKeys) - 1
 	return len(rs.slotKeys) - 1
+}
+
+func (rs *ruleSet) keyIDsOf(keys []string) []int32 {
+	ids := make([]int32, len(keys))
+	for i, k := range keys {
+		id, ok := rs.keyIDs[k]
+		if !ok {
+			id = int32(len(rs.keyNames))
+			rs.keyIDs[k] = id
+			rs.keyNames = append(rs.keyNames, k)
+		}
+		ids[i] = id
+	}
+	return ids
 }
 
 // index routes r by its logsource clauses.
@@ -231,19 +253,27 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 	} else if mod, _ := f["event.module"].(string); mod == "windows" {
 		addB(rs.winAll)
 	}
-	if ds, ok := f["event.dataset"].(string); ok {
-		addB(rs.byDataset[ds])
+	// (Routing maps without rules are not consulted: an event's map is
+	// often out of cache, and a miss costs as much as a hit.)
+	if len(rs.byDataset) > 0 {
+		if ds, ok := f["event.dataset"].(string); ok {
+			addB(rs.byDataset[ds])
+		}
 	}
-	if mod, ok := f["event.module"].(string); ok {
-		addB(rs.byModule[mod])
+	if len(rs.byModule) > 0 {
+		if mod, ok := f["event.module"].(string); ok {
+			addB(rs.byModule[mod])
+		}
 	}
-	switch cat := f["event.category"].(type) {
-	case string:
-		addB(rs.byCategory[cat])
-	case []string:
-		for _, x := range cat {
-			if len(buckets) < cap(bs) {
-				addB(rs.byCategory[x])
+	if len(rs.byCategory) > 0 {
+		switch cat := f["event.category"].(type) {
+		case string:
+			addB(rs.byCategory[cat])
+		case []string:
+			for _, x := range cat {
+				if len(buckets) < cap(bs) {
+					addB(rs.byCategory[x])
+				}
 			}
 		}
 	}
