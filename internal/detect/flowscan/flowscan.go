@@ -10,6 +10,9 @@
 // by a constant. A source whose flows exceed it at least MinFlows times in
 // the window raises one signal, explained by its highest-scored flow.
 //
+// Windows where no source failed MinFlows times are learned without
+// scoring (see suspect): scoring costs the reservoir plus the window.
+//
 // Learning: a window's flows enter the reservoir after scoring, except the
 // flows above the threshold, every flow of a source that raised a signal,
 // and the events ExcludeFromLearning marks. No
@@ -125,6 +128,7 @@ func factory(o detect.Options) (detect.Detector, error) {
 // Stats counts what the detector did.
 type Stats struct {
 	Flows, Windows, Signals uint64
+	Scored                  uint64 // windows scored (past MinReference and the suspect gate)
 	Dropped                 uint64 // flows past MaxWindowFlows in a window
 	Excluded                uint64 // flows kept out of learning by ExcludeFromLearning
 	Reference               int    // reservoir size now
@@ -230,10 +234,11 @@ func (d *Detector) close(emit detect.Emit) {
 		return
 	}
 	d.st.Windows++
-	if len(d.ref) < d.cfg.MinReference {
+	if len(d.ref) < d.cfg.MinReference || !d.suspect(win) {
 		d.learn(win, nil)
 		return
 	}
+	d.st.Scored++
 	batch := make([]flow.Flow, 0, len(d.ref)+len(win))
 	batch = append(batch, d.ref...)
 	for _, it := range win {
@@ -322,6 +327,26 @@ func (d *Detector) close(emit detect.Emit) {
 	}
 	d.learn(win, above)
 }
+
+// suspect is the cheap gate before scoring: some source failed at least
+// MinFlows times in the window (no reply, or a connection never
+// established). The scorer ranks failed, one-sided flows highest, so a
+// window without such a source cannot raise a signal worth its cost
+// (scoring is the reservoir plus the window, per window).
+func (d *Detector) suspect(win []item) bool {
+	n := map[string]int{}
+	for i := range win {
+		f := &win[i].f
+		if f.RespPkts == 0 && f.RespBytes == 0 || neverEstablished[f.State] {
+			if n[f.Src]++; n[f.Src] >= d.cfg.MinFlows {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var neverEstablished = map[string]bool{"S0": true, "REJ": true, "RSTOS0": true, "RSTRH": true, "SH": true, "SHR": true}
 
 // learn offers the window's flows to the reservoir (Algorithm R), except
 // excluded events and flows above the threshold (above may be nil).
