@@ -225,7 +225,7 @@ func TestHDFSSlice(t *testing.T) {
 	small(t)
 	src := testutil.SharedData(t, "hdfs-deeplog")
 	dir := t.TempDir()
-	slice(t, filepath.Join(src, "hdfs_train"), filepath.Join(dir, "hdfs_train"), 1000)
+	slice(t, filepath.Join(src, "hdfs_train"), filepath.Join(dir, "hdfs_train"), 2000)
 	slice(t, filepath.Join(src, "hdfs_test_abnormal"), filepath.Join(dir, "hdfs_test_abnormal"), 800)
 	m := runJSON(t, dir, 5)
 	checkCommon(t, m)

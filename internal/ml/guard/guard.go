@@ -78,7 +78,8 @@ type Guard struct {
 	Hi       []float64 `json:"hi"`
 	Spread   []float64 `json:"spread"` // unit of the range score per feature
 	Median   []float64 `json:"median"`
-	// Fixed marks features with one value (Median) in every training row.
+	// Fixed marks features with one value (Median) in every training row
+	// (none when there were too few rows to trust that).
 	Fixed []bool  `json:"fixed"`
 	Cap   float64 `json:"cap"`
 	// RangeThreshold, DepthThreshold and DistThreshold are the calibrated
@@ -262,6 +263,19 @@ func (g *Guard) calibrate(rs, ds, ks []float64, unseen []bool, rate float64) {
 	// With few calibration rows the budget is 0 and the thresholds sit at
 	// the calibration maxima.
 	budget := max(0, int(math.Floor(rate*float64(n+1)))-3)
+	// The unseen-value check stays only while it would use at most half
+	// the budget: with few training rows many features look fixed and
+	// ordinary inputs would break them.
+	u := 0
+	for _, b := range unseen {
+		if b {
+			u++
+		}
+	}
+	if 2*(u+1) > budget {
+		clear(g.Fixed)
+		unseen = make([]bool, n)
+	}
 	for range 40 {
 		mid := (lo + hi) / 2
 		if set(mid) <= budget {
