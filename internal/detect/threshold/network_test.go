@@ -136,3 +136,39 @@ func TestEVEFlowPortScan(t *testing.T) {
 		t.Errorf("count %v, want the 15th distinct port to overflow", got[0].Details["count"])
 	}
 }
+
+// TestFirewallDeniedScan: ECS firewall records (event.type denied, as
+// Filebeat's firewall modules write them) to one port on 25 hosts overflow
+// net-address-scan-denied; 24 hosts do not.
+func TestFirewallDeniedScan(t *testing.T) {
+	if _, ok := format.Lookup("ecs"); !ok {
+		t.Skip("ecs format not registered in this build")
+	}
+	rules, err := LoadRules(bundledRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ hosts, want int }{{24, 0}, {25, 1}} {
+		var buf bytes.Buffer
+		for i := 0; i < tc.hosts; i++ {
+			fmt.Fprintf(&buf, `{"@timestamp":"2024-05-01T10:00:%02dZ","event":{"category":["network"],"type":["connection","denied"],"action":"drop"},"source":{"ip":"192.0.2.9","port":%d},"destination":{"ip":"10.9.0.%d","port":3389},"network":{"transport":"tcp"}}`+"\n", i, 40000+i, i+1)
+		}
+		det := NewFromRules(rules, Options{})
+		dec := format.NewDecoder(&buf, "test", format.DecoderOptions{Format: "ecs"})
+		var got []string
+		for {
+			ev := event.New()
+			err := dec.Next(ev)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = det.Detect(context.Background(), ev, func(s signal.Signal) { got = append(got, s.RuleID) })
+		}
+		if len(got) != tc.want || (tc.want == 1 && got[0] != "net-address-scan-denied") {
+			t.Errorf("%d hosts: signals %v, want %d net-address-scan-denied", tc.hosts, got, tc.want)
+		}
+	}
+}
