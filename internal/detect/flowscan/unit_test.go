@@ -132,3 +132,15 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDetect: cost per Zeek conn event of the synthetic stream (three
+// quiet windows, one probed), window scoring included.
+func BenchmarkDetect(b *testing.B) {
+	evs := stream()
+	b.ReportAllocs()
+	for b.Loop() {
+		d := flowscan.New(flowscan.Config{MinReference: 500}, nil)
+		run(d, evs)
+	}
+	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+}
