@@ -19,7 +19,9 @@
 // signal is raised until the reservoir holds MinReference flows.
 //
 // Invariants: no I/O, event time only, bounded state (Window flows at most
-// MaxWindowFlows, reservoir Reference flows); deterministic for Seed.
+// MaxWindowFlows, reservoir Reference flows); deterministic for Seed. The
+// reservoir survives a restart: Snapshot/Restore (hashed JSON) satisfy
+// anomaly.Snapshotter, which serve saves and loads.
 package flowscan
 
 import (
@@ -146,6 +148,7 @@ type item struct {
 type Detector struct {
 	cfg     Config
 	exclude func(*event.Event) bool
+	pcg     *rand.PCG // the reservoir's source, kept for snapshots
 	rng     *rand.Rand
 
 	mu       sync.Mutex
@@ -162,7 +165,8 @@ func New(c Config, exclude func(*event.Event) bool) *Detector {
 	c.defaults()
 	sc := flow.DefaultConfig()
 	sc.Seed = c.Seed
-	return &Detector{cfg: c, exclude: exclude, rng: rand.New(rand.NewPCG(c.Seed, 0x5ca4)), scoreCfg: sc}
+	pcg := rand.NewPCG(c.Seed, 0x5ca4)
+	return &Detector{cfg: c, exclude: exclude, pcg: pcg, rng: rand.New(pcg), scoreCfg: sc}
 }
 
 // Name returns "flowscan".
@@ -390,7 +394,13 @@ func toFlow(ev *event.Event) (flow.Flow, bool) {
 	if p, ok := ev.Fields["destination.port"].(int64); ok && p >= 0 && p <= 65535 {
 		f.DstPort = int(p)
 	}
-	if f.Src == "" || f.Dst == "" {
+	return validFlow(f)
+}
+
+// validFlow: addresses present, port in range, counts finite and ≥ 0 (the
+// scorer refuses anything else, and a snapshot must not smuggle it in).
+func validFlow(f flow.Flow) (flow.Flow, bool) {
+	if f.Src == "" || f.Dst == "" || f.DstPort < 0 || f.DstPort > 65535 {
 		return f, false
 	}
 	for _, v := range []float64{f.Duration, f.OrigBytes, f.RespBytes, f.OrigPkts, f.RespPkts} {

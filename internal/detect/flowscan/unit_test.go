@@ -1,6 +1,7 @@
 package flowscan_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/detect"
+	"github.com/rampart-ids/rampart/internal/detect/anomaly"
 	"github.com/rampart-ids/rampart/internal/detect/flowscan"
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/signal"
@@ -143,4 +145,47 @@ func BenchmarkDetect(b *testing.B) {
 		run(d, evs)
 	}
 	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+}
+
+// TestSnapshot: a restored detector continues exactly as the original
+// would (same reservoir and sampler), and a tampered snapshot is refused.
+func TestSnapshot(t *testing.T) {
+	var _ anomaly.Snapshotter = (*flowscan.Detector)(nil) // serve saves and restores it
+	evs := stream()
+	cfg := flowscan.Config{MinReference: 500, Reference: 400}
+	whole := run(flowscan.New(cfg, nil), evs)
+	if len(whole) == 0 {
+		t.Fatal("the uninterrupted run raised nothing: the comparison would be empty")
+	}
+
+	a := flowscan.New(cfg, nil)
+	cut := 600 // two quiet windows learned, the third open
+	var first []signal.Signal
+	for _, ev := range evs[:cut+1] { // the flow past the second window closes it
+		_ = a.Detect(context.Background(), ev, func(s signal.Signal) { first = append(first, s) })
+	}
+	var buf bytes.Buffer
+	if err := a.Snapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	b := flowscan.New(cfg, nil)
+	if err := b.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	if b.Stats().Reference != a.Stats().Reference {
+		t.Fatalf("restored reservoir %d, want %d", b.Stats().Reference, a.Stats().Reference)
+	}
+	rest := run(b, evs[cut:])
+	if got := append(first, rest...); !reflect.DeepEqual(got, whole) {
+		t.Errorf("restored run raised %d signals, uninterrupted %d", len(got), len(whole))
+	}
+
+	bad := bytes.Replace(buf.Bytes(), []byte(`"DstPort":443`), []byte(`"DstPort":444`), 1)
+	if bytes.Equal(bad, buf.Bytes()) {
+		t.Fatal("tamper target not found")
+	}
+	c := flowscan.New(cfg, nil)
+	if err := c.Restore(bytes.NewReader(bad)); err == nil || c.Stats().Reference != 0 {
+		t.Errorf("tampered snapshot: err %v, reservoir %d", err, c.Stats().Reference)
+	}
 }
