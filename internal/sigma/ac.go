@@ -47,6 +47,7 @@ type acMatcher struct {
 	outOff  []uint32 // state id's outputs: outs[outOff[id]:outOff[id+1]]
 	outs    []int32  // local pattern ids
 	plen    []int32  // local pattern id → length
+	pats    []string // local pattern id → pattern (for benchmarks and diagnostics)
 	base    int32    // global atom id of local pattern 0
 	// start has bit a<<8|b set when some pattern starts with the bytes a, b
 	// (ASCII-folded; a one-byte pattern sets every b). In the root state,
@@ -99,7 +100,7 @@ func buildAC(pats []string, base int32) *acMatcher {
 
 // buildACDense is buildAC with a dense-row budget (tests force deep states).
 func buildACDense(pats []string, base int32, denseCells int) *acMatcher {
-	m := &acMatcher{base: base}
+	m := &acMatcher{base: base, pats: pats}
 	used := [256]bool{}
 	total := 1
 	for _, p := range pats {

@@ -118,3 +118,48 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkAutomatonCommandLine scans every corpus command line with the
+// CommandLine slot's literals (thousands, from all SigmaHQ Windows rules):
+// dense rows for the shallow states only (the default) against dense rows
+// for every state (the whole DFA as one table).
+func BenchmarkAutomatonCommandLine(b *testing.B) {
+	evs := loadWindowsEvents(b)
+	d, err := New(Options{Paths: sigmaHQWindowsPaths(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs := d.set.Load()
+	var texts []string
+	for _, ev := range evs {
+		if s, ok := ev.Fields["winlog.event_data.CommandLine"].(string); ok && isASCII(s) {
+			texts = append(texts, s)
+		}
+	}
+	slot := rs.slotOf(resolveField(Logsource{Product: "windows", Category: "process_creation"}, "CommandLine"))
+	m := rs.ac[slot]
+	if m == nil || len(texts) == 0 {
+		b.Skip("no CommandLine automaton or values")
+	}
+	pats := m.pats
+	for _, tc := range []struct {
+		name  string
+		dense int
+	}{{"shallow-dense", acDenseCells}, {"all-dense", maxACCells}} {
+		b.Run(tc.name, func(b *testing.B) {
+			a := buildACDense(pats, 0, tc.dense)
+			c := newEvalCtx(&ruleSet{natoms: len(pats), needOff: make([]uint32, len(pats)+1)})
+			b.ResetTimer()
+			n := 0
+			for b.Loop() {
+				for _, s := range texts {
+					c.gen++
+					a.scan(c, s)
+				}
+				n += len(texts)
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "values/s")
+			b.ReportMetric(float64(len(a.dense)*4+len(a.edges)*8+len(a.edgeOff)*4+len(a.fail)*4)/1e6, "table-MB")
+		})
+	}
+}
