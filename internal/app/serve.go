@@ -127,7 +127,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		node := s.outputPrivacy(oc.Node) // strips the "clear" key the output kinds do not know
 		o, err := output.New(oc.Kind, &node, output.Deps{Logger: s.log})
 		if err != nil {
-			return fmt.Errorf("%s:%d: alerts.outputs[%d]: %w", cfg.Path, oc.Line, i, err)
+			return cfg.OutputError(i, err)
 		}
 		s.outputs = append(s.outputs, o)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rampart-ids/rampart/internal/output"
 	"github.com/rampart-ids/rampart/internal/privacy"
 	"github.com/rampart-ids/rampart/internal/retention"
 )
@@ -463,6 +464,46 @@ func (c *Config) validate(path string, root *yaml.Node) error {
 		bad("retention", "%v", err)
 	}
 	return errors.Join(errs...)
+}
+
+// OutputError reports err, met building alerts.outputs[i], in the words
+// of every other config error: "file:line: alerts.outputs[i].key: reason",
+// one line per problem (output.ConfigError carries the line and key).
+func (c *Config) OutputError(i int, err error) error {
+	if err == nil {
+		return nil
+	}
+	line := 0
+	if i >= 0 && i < len(c.Alerts.Outputs) {
+		line = c.Alerts.Outputs[i].Line
+	}
+	key := fmt.Sprintf("alerts.outputs[%d]", i)
+	var errs []error
+	for _, e := range leafErrors(err) {
+		var ce *output.ConfigError
+		if errors.As(e, &ce) {
+			k := key
+			if ce.Key != "" {
+				k += "." + ce.Key
+			}
+			errs = append(errs, fmt.Errorf("%s:%d: %s: %s", c.Path, ce.Line, k, ce.Msg))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %w", c.Path, line, key, e))
+	}
+	return errors.Join(errs...)
+}
+
+// leafErrors flattens joined errors.
+func leafErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // Policy is the retention section as a retention.Policy.

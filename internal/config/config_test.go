@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rampart-ids/rampart/internal/output"
 )
 
 func TestParse(t *testing.T) {
@@ -84,4 +87,59 @@ func FuzzParse(f *testing.F) {
 		}
 		_, _ = Parse("fuzz.yaml", data)
 	})
+}
+
+// TestOutputErrors: an output kind's errors read like every other config
+// error, file:line: key path: reason, at the offending key's own line.
+func TestOutputErrors(t *testing.T) {
+	text := "alerts:\n  outputs:\n    - kind: file\n      path: /tmp/a.jsonl\n    - kind: file\n      name: second\n      pth: /tmp/b.jsonl\n      max_bytes: many\n"
+	cfg, err := Parse("node.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What output.DecodeConfig returns for outputs[1] (the file kind is not
+	// linked into this package's tests), and an error without a position.
+	decodeErr := errors.Join(&output.ConfigError{Line: 7, Key: "pth", Msg: "unknown key"},
+		&output.ConfigError{Line: 5, Key: "path", Msg: "required"})
+	got := cfg.OutputError(1, decodeErr).Error()
+	want := "node.yaml:7: alerts.outputs[1].pth: unknown key\nnode.yaml:5: alerts.outputs[1].path: required"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	got = cfg.OutputError(0, errors.New("opening /tmp/a.jsonl: permission denied")).Error()
+	if want := "node.yaml:3: alerts.outputs[0]: opening /tmp/a.jsonl: permission denied"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if cfg.OutputError(0, nil) != nil {
+		t.Error("nil error reported")
+	}
+}
+
+type pathSize struct {
+	Path string `yaml:"path"`
+	Size int    `yaml:"size"`
+}
+
+func (*pathSize) Validate() error { return nil }
+
+// TestOutputErrorsFromDecode decodes the config's own output node: the
+// lines are the file's.
+func TestOutputErrorsFromDecode(t *testing.T) {
+	text := "data_dir: /tmp/x\nalerts:\n  outputs:\n    - kind: x\n      name: n\n      pth: /tmp/b.jsonl\n      size: many\n"
+	cfg, err := Parse("node.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := cfg.Alerts.Outputs[0].Node
+	_, err = output.DecodeConfig(&node, &pathSize{})
+	got := cfg.OutputError(0, err).Error()
+	if want := "node.yaml:6: alerts.outputs[0].pth: unknown key\nnode.yaml:7: alerts.outputs[0].size: cannot unmarshal !!str `many` into int"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	node.Content = append(node.Content[:4], node.Content[6:]...) // drop pth
+	_, err = output.DecodeConfig(&node, &pathSize{})
+	got = cfg.OutputError(0, err).Error()
+	if want := "node.yaml:7: alerts.outputs[0].size: cannot unmarshal !!str `many` into int"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }

@@ -26,12 +26,16 @@
 package output
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,19 +130,43 @@ func Kinds() []string {
 // Validator is a config that can check itself without I/O.
 type Validator interface{ Validate() error }
 
+// A ConfigError is one problem with an output's config, at its line in the
+// config file: Key is the key path within the output's mapping ("" for
+// the mapping itself). DecodeConfig returns these (joined), so that the
+// config's owner can report them as "file:line: alerts.outputs[i].key: msg".
+type ConfigError struct {
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return fmt.Sprintf("line %d: %s: %s", e.Line, e.Key, e.Msg)
+}
+
+var typeErrLine = regexp.MustCompile(`^line (\d+): `)
+
 // DecodeConfig strictly decodes an output's config node into dst (unknown
 // keys are errors; "kind" is skipped) and validates it. It returns the
-// instance name from the "name" key ("" if absent).
+// instance name from the "name" key ("" if absent). Errors are
+// *ConfigError values (joined), with the lines of the original node: the
+// node is decoded in place, never re-encoded.
 func DecodeConfig(node *yaml.Node, dst Validator) (string, error) {
 	name := ""
+	line := 0
+	var rest *yaml.Node
 	if node != nil {
 		if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
 			node = node.Content[0]
 		}
+		line = node.Line
 		if node.Kind != yaml.MappingNode {
-			return "", fmt.Errorf("line %d: output config must be a mapping", node.Line)
+			return "", &ConfigError{Line: node.Line, Msg: "output config must be a mapping"}
 		}
-		rest := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		rest = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: node.Line, Column: node.Column}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			switch node.Content[i].Value {
 			case "kind":
@@ -149,28 +177,159 @@ func DecodeConfig(node *yaml.Node, dst Validator) (string, error) {
 			}
 			rest.Content = append(rest.Content, node.Content[i], node.Content[i+1])
 		}
-		b, err := yaml.Marshal(rest)
-		if err != nil {
-			return "", fmt.Errorf("line %d: encoding output config: %w", node.Line, err)
+		var errs []error
+		unknownKeys(rest, reflect.TypeOf(dst), "", &errs)
+		if err := rest.Decode(dst); err != nil {
+			errs = append(errs, typeErrors(rest, err))
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(dst); err != nil && !errors.Is(err, errEOF) {
-			return "", fmt.Errorf("output at line %d: %w", node.Line, err)
+		if len(errs) > 0 {
+			return "", errors.Join(errs...)
 		}
 	}
 	if err := dst.Validate(); err != nil {
-		return "", fmt.Errorf("output: %w", err)
+		return "", validateErrors(rest, line, err)
 	}
 	return name, nil
 }
 
-// errEOF is what an empty document decodes to.
-var errEOF = eofError()
+// unknownKeys reports the keys of mapping n that the struct type t (or
+// the struct it points to) has no field for, recursing into struct fields,
+// as yaml's KnownFields does.
+func unknownKeys(n *yaml.Node, t reflect.Type, prefix string, errs *[]error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n == nil || n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return
+	}
+	fields := yamlFields(t)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ft, ok := fields[k.Value]
+		if !ok {
+			*errs = append(*errs, &ConfigError{Line: k.Line, Key: prefix + k.Value, Msg: "unknown key"})
+			continue
+		}
+		unknownKeys(n.Content[i+1], ft, prefix+k.Value+".", errs)
+	}
+}
 
-func eofError() error {
-	var v struct{}
-	return yaml.NewDecoder(bytes.NewReader(nil)).Decode(&v)
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// yamlFields maps the yaml keys of struct type t to their field types,
+// as yaml.v3 names them: the tag's name, else the lower-cased field name;
+// "-" and unexported fields are skipped, ",inline" structs flattened.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		key, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(","+opts+",", ",inline,") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				maps.Copy(out, yamlFields(ft))
+			}
+			continue
+		}
+		if key == "" {
+			key = strings.ToLower(f.Name)
+		}
+		out[key] = f.Type
+	}
+	return out
+}
+
+// typeErrors turns yaml's "line N: cannot unmarshal …" into ConfigErrors
+// naming the key on that line.
+func typeErrors(n *yaml.Node, err error) error {
+	msgs := []string{strings.TrimPrefix(err.Error(), "yaml: ")}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	errs := make([]error, 0, len(msgs))
+	for _, msg := range msgs {
+		ce := &ConfigError{Line: n.Line, Msg: msg}
+		if m := typeErrLine.FindStringSubmatch(msg); m != nil {
+			ce.Line, _ = strconv.Atoi(m[1])
+			ce.Msg = strings.TrimPrefix(msg, m[0])
+			ce.Key = keyOnLine(n, ce.Line)
+		}
+		errs = append(errs, ce)
+	}
+	return errors.Join(errs...)
+}
+
+// validateErrors places Validate's "key: reason" errors at their key's
+// line (the mapping's line when the key is absent, e.g. "path: required").
+func validateErrors(n *yaml.Node, line int, err error) error {
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	errs := make([]error, 0, len(list))
+	for _, e := range list {
+		ce := &ConfigError{Line: line, Msg: e.Error()}
+		if key, msg, ok := strings.Cut(e.Error(), ": "); ok && !strings.ContainsAny(key, " \t") {
+			ce.Key, ce.Msg = key, msg
+			if l := keyLine(n, key); l > 0 {
+				ce.Line = l
+			}
+		}
+		errs = append(errs, ce)
+	}
+	return errors.Join(errs...)
+}
+
+// keyOnLine returns the path of the last key of mapping n on line.
+func keyOnLine(n *yaml.Node, line int) string {
+	best := ""
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := prefix + n.Content[i].Value
+				if n.Content[i].Line == line {
+					best = p
+				}
+				walk(n.Content[i+1], p+".")
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, strings.TrimSuffix(prefix, ".")+"["+strconv.Itoa(i)+"].")
+			}
+		}
+	}
+	if n != nil {
+		walk(n, "")
+	}
+	return best
+}
+
+// keyLine returns the line of top-level key in mapping n, 0 if absent.
+func keyLine(n *yaml.Node, key string) int {
+	if n == nil {
+		return 0
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i].Line
+		}
+	}
+	return 0
 }
 
 // Secret is a string that never prints or logs (signing keys, tokens).

@@ -57,10 +57,10 @@ func TestDecodeConfig(t *testing.T) {
 	}{
 		{name: "ok", yaml: "kind: x\nname: n1\na: 1\nb: two\n", want: cfg{A: 1, B: "two"}, wantName: "n1"},
 		{name: "only kind", yaml: "kind: x\n", want: cfg{}},
-		{name: "unknown key", yaml: "kind: x\nc: 1\n", wantErr: "field c not found"},
-		{name: "wrong type", yaml: "kind: x\na: many\n", wantErr: "cannot unmarshal"},
-		{name: "invalid", yaml: "kind: x\na: -1\n", wantErr: "a: must not be negative"},
-		{name: "not a mapping", yaml: "- 1\n", wantErr: "must be a mapping"},
+		{name: "unknown key", yaml: "kind: x\nc: 1\n", wantErr: "line 2: c: unknown key"},
+		{name: "wrong type", yaml: "kind: x\nb: two\na: many\n", wantErr: "line 3: a: cannot unmarshal"},
+		{name: "invalid", yaml: "kind: x\n\na: -1\n", wantErr: "line 3: a: must not be negative"},
+		{name: "not a mapping", yaml: "- 1\n", wantErr: "line 1: output config must be a mapping"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +83,40 @@ func TestDecodeConfig(t *testing.T) {
 				t.Errorf("got %+v %q, want %+v %q", got, name, tc.want, tc.wantName)
 			}
 		})
+	}
+}
+
+// TestDecodeConfigPositions: errors carry the line and key of the
+// original document (it used to be re-encoded, so every error said line 1).
+func TestDecodeConfigPositions(t *testing.T) {
+	doc := "alerts:\n  outputs:\n    - kind: x\n      name: n\n      a: 1\n      pth: /tmp/x\n      bb: 2\n    - kind: x\n      a: lots\n    - kind: x\n      a: -4\n"
+	var root yaml.Node
+	if err := yaml.Unmarshal([]byte(doc), &root); err != nil {
+		t.Fatal(err)
+	}
+	outs := root.Content[0].Content[1].Content[1].Content
+	tests := []struct {
+		node *yaml.Node
+		want []output.ConfigError
+	}{
+		{outs[0], []output.ConfigError{{Line: 6, Key: "pth", Msg: "unknown key"}, {Line: 7, Key: "bb", Msg: "unknown key"}}},
+		{outs[1], []output.ConfigError{{Line: 9, Key: "a", Msg: "cannot unmarshal !!str `lots` into int"}}},
+		{outs[2], []output.ConfigError{{Line: 11, Key: "a", Msg: "must not be negative"}}},
+	}
+	for i, tc := range tests {
+		var c cfg
+		_, err := output.DecodeConfig(tc.node, &c)
+		var got []output.ConfigError
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			var ce *output.ConfigError
+			if !errors.As(e, &ce) {
+				t.Fatalf("output %d: %v is not a ConfigError", i, e)
+			}
+			got = append(got, *ce)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("output %d (-want +got):\n%s", i, diff)
+		}
 	}
 }
 

@@ -141,7 +141,7 @@ func TestConfig(t *testing.T) {
 	}{
 		{name: "ok", yaml: "kind: file\nname: main\npath: " + filepath.Join(dir, "x.jsonl") + "\nmax_bytes: 1000\n"},
 		{name: "missing path", yaml: "kind: file\n", wantErr: "path: required"},
-		{name: "unknown key", yaml: "kind: file\npath: x\npaht: y\n", wantErr: "field paht not found"},
+		{name: "unknown key", yaml: "kind: file\npath: x\npaht: y\n", wantErr: "line 3: paht: unknown key"},
 		{name: "negative", yaml: "kind: file\npath: x\nmax_bytes: -1\nmax_backups: -2\n", wantErr: "max_bytes"},
 		{name: "no folder", yaml: "kind: file\npath: " + filepath.Join(dir, "no", "x") + "\n", wantErr: "opening alert file"},
 	}

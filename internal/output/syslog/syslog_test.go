@@ -334,7 +334,7 @@ func TestConfig(t *testing.T) {
 		{name: "bad sd id", yaml: "kind: syslog\naddress: h:1\nsd_id: 'a b'\n", wantErr: "sd_id"},
 		{name: "udp max", yaml: "kind: syslog\naddress: h:1\nmax_message_bytes: 70000\n", wantErr: "UDP datagram"},
 		{name: "tiny max", yaml: "kind: syslog\naddress: h:1\nmax_message_bytes: 100\n", wantErr: "max_message_bytes"},
-		{name: "unknown key", yaml: "kind: syslog\naddress: h:1\nport: 514\n", wantErr: "field port not found"},
+		{name: "unknown key", yaml: "kind: syslog\naddress: h:1\nport: 514\n", wantErr: "line 3: port: unknown key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

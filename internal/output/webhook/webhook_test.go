@@ -226,7 +226,7 @@ func TestConfig(t *testing.T) {
 		{name: "bad scheme", yaml: "kind: webhook\nurl: ftp://x\n", wantErr: "want http(s)"},
 		{name: "both secrets", yaml: "kind: webhook\nurl: http://x\nsecret: a\nsecret_env: B\n", wantErr: "set only one"},
 		{name: "reserved header", yaml: "kind: webhook\nurl: http://x\nheaders: {X-Rampart-Signature: a}\n", wantErr: "set by the output"},
-		{name: "unknown key", yaml: "kind: webhook\nurl: http://x\nretries: 3\n", wantErr: "field retries not found"},
+		{name: "unknown key", yaml: "kind: webhook\nurl: http://x\nretries: 3\n", wantErr: "line 3: retries: unknown key"},
 		{name: "bad attempts", yaml: "kind: webhook\nurl: http://x\nmax_attempts: 99\n", wantErr: "max_attempts"},
 	}
 	for _, tc := range tests {
