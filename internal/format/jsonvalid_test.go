@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var validSeeds = []string{
@@ -63,4 +64,77 @@ func BenchmarkValidJSON(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestCheckJSON pins the order of reasons every input shares.
+func TestCheckJSON(t *testing.T) {
+	deep := strings.Repeat("[", 65) + strings.Repeat("]", 65)
+	tests := []struct {
+		name, rec, want string
+	}{
+		{"valid", `{"a":[1,{"b":null}]}`, ""},
+		{"at the depth limit", strings.Repeat("[", 64) + strings.Repeat("]", 64), ""},
+		{"over the depth limit", deep, ReasonTooDeep},
+		{"deep and unclosed", strings.Repeat("[", 1000), ReasonTooDeep},
+		{"broken early, deep later", `{"a":,` + deep, ReasonTooDeep},
+		{"stray closers do not count", strings.Repeat("]", 100) + "[1]", ReasonInvalidJSON},
+		{"brackets in strings do not count", `{"a":"` + deep + `"}`, ""},
+		{"invalid UTF-8 first", "[\"\xff\"" + deep, ReasonInvalidUTF8},
+		{"NaN", `{"a":NaN}`, ReasonInvalidJSON},
+		{"unknown escape", `{"a":"\q"}`, ReasonInvalidJSON},
+		{"control character", "{\"a\":\"x\ty\"}", ReasonInvalidJSON},
+		{"leading zero", `{"a":01}`, ReasonInvalidJSON},
+		{"two values", `{"a":1}{"b":2}`, ReasonInvalidJSON},
+		{"empty", ``, ReasonInvalidJSON},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ""
+			if err := CheckJSON([]byte(tc.rec), 64); err != nil {
+				got = err.(*RecordError).Reason
+			}
+			if got != tc.want {
+				t.Errorf("CheckJSON = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCheckJSONAllocs: the check runs on every JSON record; it must not allocate.
+func TestCheckJSONAllocs(t *testing.T) {
+	line := []byte(`{"Provider": "Microsoft-Windows-Sysmon", "EventID": "7", "EventData": {"RuleName": null, "a": [1, 2, {"b": "c"}]}}`)
+	if n := testing.AllocsPerRun(100, func() { _ = CheckJSON(line, 64) }); n != 0 {
+		t.Errorf("CheckJSON allocates %v times per record", n)
+	}
+}
+
+// FuzzCheckJSON holds CheckJSON to its definition: invalid_utf8, else
+// too_deep when JSONDepth exceeds the limit, else invalid_json unless
+// json.Valid.
+func FuzzCheckJSON(f *testing.F) {
+	for _, s := range validSeeds {
+		f.Add([]byte(s), 3)
+	}
+	f.Add([]byte(`{"a":[[[1]]],`), 2)
+	f.Fuzz(func(t *testing.T, b []byte, max int) {
+		if max < 1 || max > 100 {
+			t.Skip()
+		}
+		want := ""
+		switch {
+		case !utf8.Valid(b):
+			want = ReasonInvalidUTF8
+		case JSONDepth(b) > max:
+			want = ReasonTooDeep
+		case !json.Valid(b):
+			want = ReasonInvalidJSON
+		}
+		got := ""
+		if err := CheckJSON(b, max); err != nil {
+			got = err.(*RecordError).Reason
+		}
+		if got != want {
+			t.Errorf("CheckJSON(%q, %d) = %q, want %q", b, max, got, want)
+		}
+	})
 }
