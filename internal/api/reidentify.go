@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -35,58 +34,19 @@ const (
 	maxReidentifiers = 4096 // bounds the per-token table
 )
 
-// reidentifyBudgets holds one limiter per token id; the zero value is ready.
-type reidentifyBudgets struct {
-	mu  sync.Mutex
-	all map[string]*reidentifyBudget
-}
-
-// reidentifyBudget is one token's limiter; refused says its last call was
-// refused, so a run of refusals is logged once.
-type reidentifyBudget struct {
-	lim     *rate.Limiter
-	refused bool
-}
-
-// allow takes one call from token's budget; when none is left it returns
-// false, how long until the next one, and whether this is the first
-// refusal of a run.
-func (b *reidentifyBudgets) allow(token string, now time.Time) (ok bool, wait time.Duration, first bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.all == nil {
-		b.all = map[string]*reidentifyBudget{}
-	}
-	tb, found := b.all[token]
-	if !found {
-		if len(b.all) >= maxReidentifiers {
-			// Forget tokens whose budget is full again: they lose nothing.
-			for k, x := range b.all {
-				if x.lim.TokensAt(now) >= reidentifyBurst {
-					delete(b.all, k)
-				}
-			}
-			if len(b.all) >= maxReidentifiers {
-				return false, reidentifyEvery, false // fail closed
-			}
-		}
-		tb = &reidentifyBudget{lim: rate.NewLimiter(rate.Every(reidentifyEvery), reidentifyBurst)}
-		b.all[token] = tb
-	}
-	res := tb.lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		first = !tb.refused
-		tb.refused = true
-		return false, d, first
-	}
-	tb.refused = false
-	return true, 0, false
-}
+// reidentifyPolicy is the per-token re-identification budget.
+var reidentifyPolicy = limitPolicy{limit: rate.Every(reidentifyEvery), burst: reidentifyBurst, keys: maxReidentifiers}
 
 type reidentifyRequest struct {
 	Pseudonym string `json:"pseudonym"`
 	Reason    string `json:"reason"`
+}
+
+// allowReidentify takes one call from token's budget (see keyLimits.allow).
+func (s *server) allowReidentify(token string, now time.Time) (ok bool, wait time.Duration, first bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reid.allow(reidentifyPolicy, token, now)
 }
 
 // mayReidentify is the role check made before anything else, so that a
@@ -109,7 +69,7 @@ func (s *server) reidentify(w http.ResponseWriter, r *http.Request) {
 	// The budget comes first, whatever the role: a refused call is audited
 	// too, so it must be bounded as well. 429 says nothing about the role
 	// or whether the feature is on.
-	if ok, wait, first := s.reid.allow(p.TokenID, s.d.Now()); !ok {
+	if ok, wait, first := s.allowReidentify(p.TokenID, s.d.Now()); !ok {
 		if first {
 			s.log.Warn("re-identification rate limit reached; refused calls are not audited until the budget refills",
 				"token_name", p.Name, "role", p.Role, "retry_after", wait)

@@ -91,11 +91,11 @@ type Deps struct {
 type server struct {
 	d        Deps
 	log      *slog.Logger
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	mu       sync.Mutex // guards ingests and reid
+	ingests  keyLimits  // per token, under ingestPolicy
+	reid     keyLimits  // per token, under reidentifyPolicy
 	sessions *sessions
 	ingestIn chan struct{} // one slot per ingest request in flight
-	reid     reidentifyBudgets
 }
 
 type ctxKey struct{}
@@ -169,7 +169,7 @@ func NewHandler(d Deps) http.Handler {
 	if d.MaxIngestInFlight <= 0 {
 		d.MaxIngestInFlight = max(4, runtime.GOMAXPROCS(0))
 	}
-	s := &server{d: d, log: d.Logger.With("component", "api"), limiters: map[string]*rate.Limiter{}, sessions: newSessions(),
+	s := &server{d: d, log: d.Logger.With("component", "api"), sessions: newSessions(),
 		ingestIn: make(chan struct{}, d.MaxIngestInFlight)}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -382,19 +382,22 @@ func (s *server) whoami(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"name": p.Name, "role": p.Role, "token_id": p.TokenID})
 }
 
-func (s *server) limiter(key string) *rate.Limiter {
+// maxIngestTokens bounds the per-token ingest limiter table.
+const maxIngestTokens = 10000
+
+// ingestPolicy is the per-token ingest budget: IngestRate requests a second
+// and a burst of twice that, as config documents it, and at least one.
+func (s *server) ingestPolicy() limitPolicy {
+	return limitPolicy{limit: rate.Limit(s.d.IngestRate), burst: max(1, int(math.Ceil(2*s.d.IngestRate))), keys: maxIngestTokens}
+}
+
+// allowIngest takes one request from token's ingest budget (see
+// keyLimits.allow).
+func (s *server) allowIngest(token string, now time.Time) (ok bool, wait time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, ok := s.limiters[key]
-	if !ok {
-		if len(s.limiters) > 10000 {
-			clear(s.limiters)
-		}
-		// Burst 2× the rate, as config documents it, and at least one request.
-		l = rate.NewLimiter(rate.Limit(s.d.IngestRate), max(1, int(math.Ceil(2*s.d.IngestRate))))
-		s.limiters[key] = l
-	}
-	return l
+	ok, wait, _ = s.ingests.allow(s.ingestPolicy(), token, now)
+	return ok, wait
 }
 
 func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
@@ -405,9 +408,7 @@ func (s *server) ingest(w http.ResponseWriter, r *http.Request) {
 	if s.d.IngestRate > 0 {
 		// On the server's clock; Retry-After says when the next request fits.
 		now := s.d.Now()
-		res := s.limiter(principal(r).TokenID).ReserveN(now, 1)
-		if d := res.DelayFrom(now); d > 0 {
-			res.CancelAt(now)
+		if ok, d := s.allowIngest(principal(r).TokenID, now); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 			writeError(w, http.StatusTooManyRequests, "rate_limited", "ingest rate limit exceeded")
 			return

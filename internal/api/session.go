@@ -68,11 +68,11 @@ type sessions struct {
 	byHash map[string]*session // key: hex SHA-256 of the session id
 
 	loginMu sync.Mutex
-	logins  map[string]*loginBudget // key: loginKey of the client address
+	logins  keyLimits // key: loginKey of the client address
 }
 
 func newSessions() *sessions {
-	return &sessions{byHash: map[string]*session{}, logins: map[string]*loginBudget{}}
+	return &sessions{byHash: map[string]*session{}, logins: keyLimits{}}
 }
 
 func hashSessionID(id string) string {
@@ -158,44 +158,15 @@ func (ss *sessions) remove(key string) {
 	ss.mu.Unlock()
 }
 
-// loginBudget is one client's login limiter; refused says its last
-// attempt was refused, so a run of refusals is reported once.
-type loginBudget struct {
-	lim     *rate.Limiter
-	refused bool
-}
+// loginPolicy: loginBurst attempts, then one per loginEvery, per client.
+var loginPolicy = limitPolicy{limit: rate.Every(loginEvery), burst: loginBurst, keys: maxLoginClients}
 
-// allowLogin takes one login attempt from the client's budget; when none
-// is left it returns false, how long until the next one, and whether this
-// is the first refusal of a run.
+// allowLogin takes one login attempt from the client's budget (see
+// keyLimits.allow).
 func (ss *sessions) allowLogin(client string, now time.Time) (ok bool, wait time.Duration, first bool) {
 	ss.loginMu.Lock()
 	defer ss.loginMu.Unlock()
-	b, found := ss.logins[client]
-	if !found {
-		if len(ss.logins) >= maxLoginClients {
-			// Forget clients whose budget is full again: they lose nothing.
-			for k, lb := range ss.logins {
-				if lb.lim.TokensAt(now) >= loginBurst {
-					delete(ss.logins, k)
-				}
-			}
-			if len(ss.logins) >= maxLoginClients {
-				return false, loginEvery, false
-			}
-		}
-		b = &loginBudget{lim: rate.NewLimiter(rate.Every(loginEvery), loginBurst)}
-		ss.logins[client] = b
-	}
-	res := b.lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		first = !b.refused
-		b.refused = true
-		return false, d, first
-	}
-	b.refused = false
-	return true, 0, false
+	return ss.logins.allow(loginPolicy, client, now)
 }
 
 // clientAddr is the peer address without the port. Proxies' forwarding
