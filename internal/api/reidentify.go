@@ -117,8 +117,7 @@ func (s *server) reidentify(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, privacy.ErrDisabled):
 		writeError(w, http.StatusNotFound, "not_found", "re-identification is not configured")
 	default:
-		s.log.Error("re-identification failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "re-identification failed", err)
 	}
 }
 

@@ -312,6 +312,13 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, b)
 }
 
+// internalError logs what failed with its error and answers 500 without
+// details: store errors may name tables, paths or values.
+func (s *server) internalError(w http.ResponseWriter, what string, err error) {
+	s.log.Error(what, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal", "internal error")
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -469,8 +476,7 @@ func (s *server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("listing alerts failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "listing alerts failed", err)
 		return
 	}
 	out := struct {
@@ -496,8 +502,7 @@ func (s *server) loadAlert(w http.ResponseWriter, r *http.Request) (alert.Alert,
 		return a, false
 	}
 	if err != nil {
-		s.log.Error("loading alert failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "loading alert failed", err)
 		return a, false
 	}
 	return a, true
@@ -517,8 +522,7 @@ func (s *server) alertEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, err := s.d.Store.GetEvents(r.Context(), a.EventIDs)
 	if err != nil {
-		s.log.Error("loading events failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "loading events failed", err)
 		return
 	}
 	out := struct {
@@ -557,8 +561,7 @@ func (s *server) verdict(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "alert_not_found", "no such alert")
 			return
 		}
-		s.log.Error("storing verdict failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "storing verdict failed", err)
 		return
 	}
 	a, ok := s.loadAlert(w, r)
@@ -587,14 +590,12 @@ func (s *server) quarantine(w http.ResponseWriter, r *http.Request) {
 	}
 	qs, err := s.d.Store.ListQuarantine(r.Context(), r.URL.Query().Get("reason"), limit)
 	if err != nil {
-		s.log.Error("listing quarantine failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "listing quarantine failed", err)
 		return
 	}
 	counts, err := s.d.Store.CountQuarantine(r.Context())
 	if err != nil {
-		s.log.Error("counting quarantine failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "counting quarantine failed", err)
 		return
 	}
 	out := struct {
@@ -635,8 +636,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("creating token failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "creating token failed", err)
 		return
 	}
 	s.log.Info("token created", "token_id", tok.ID, "name", tok.Name, "role", tok.Role, "by", principal(r).Name)

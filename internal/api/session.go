@@ -233,8 +233,7 @@ func (s *server) sessionAuth(w http.ResponseWriter, r *http.Request, cookie stri
 	tok, err := s.d.Store.TokenByHash(r.Context(), sess.tokenHash)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			s.log.Error("token lookup failed", "err", err)
-			writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			s.internalError(w, "token lookup failed", err)
 			return tok, "", false
 		}
 		// The token was revoked: its sessions end with it.
@@ -318,8 +317,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("token lookup failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "token lookup failed", err)
 		return
 	}
 	if tok.Role == RoleIngest {
@@ -334,8 +332,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	id, sess, err := s.sessions.create(hash, now)
 	if err != nil {
-		s.log.Error("creating session failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "creating session failed", err)
 		return
 	}
 	setSessionCookie(w, r, id)

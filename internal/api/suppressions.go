@@ -82,8 +82,7 @@ func (s *server) listSuppressions(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := ss.ListSuppressions(r.Context())
 	if err != nil {
-		s.log.Error("listing suppressions failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "listing suppressions failed", err)
 		return
 	}
 	now := s.d.Now()
@@ -152,8 +151,7 @@ func (s *server) createSuppression(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil {
-			s.log.Error("loading alert failed", "err", err)
-			writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			s.internalError(w, "loading alert failed", err)
 			return
 		}
 		sp = suppress.FromAlert(a)
@@ -207,8 +205,7 @@ func (s *server) createSuppression(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := ss.ListSuppressions(r.Context())
 	if err != nil {
-		s.log.Error("listing suppressions failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "listing suppressions failed", err)
 		return
 	}
 	if len(list) >= suppress.MaxActive {
@@ -216,8 +213,7 @@ func (s *server) createSuppression(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := ss.CreateSuppression(r.Context(), x); err != nil {
-		s.log.Error("storing suppression failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "storing suppression failed", err)
 		return
 	}
 	x = s.viewSuppression(r, x)
@@ -252,8 +248,7 @@ func (s *server) deleteSuppression(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Error("deleting suppression failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "deleting suppression failed", err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -38,8 +38,7 @@ func (s *server) detectors(w http.ResponseWriter, r *http.Request) {
 	}
 	stats, err := ds.DetectorStats(r.Context())
 	if err != nil {
-		s.log.Error("counting alerts by detector failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "counting alerts by detector failed", err)
 		return
 	}
 	out := struct {
@@ -75,8 +74,7 @@ func (s *server) auditList(w http.ResponseWriter, r *http.Request) {
 	st := s.d.Audit.Store()
 	head, err := st.Head(r.Context())
 	if err != nil {
-		s.log.Error("reading audit head failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "reading audit head failed", err)
 		return
 	}
 	to := head.Seq
@@ -99,8 +97,7 @@ func (s *server) auditList(w http.ResponseWriter, r *http.Request) {
 			return nil
 		})
 		if err != nil {
-			s.log.Error("reading audit records failed", "err", err)
-			writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			s.internalError(w, "reading audit records failed", err)
 			return
 		}
 		slices.Reverse(out.Records)
@@ -122,8 +119,7 @@ func (s *server) auditVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := s.d.Audit.Verify(r.Context())
 	if err != nil {
-		s.log.Error("verifying audit chain failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		s.internalError(w, "verifying audit chain failed", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, AuditVerificationJSON(rep))
