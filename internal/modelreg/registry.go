@@ -227,6 +227,25 @@ func (r *Registry) NextVersion(name string) (string, error) {
 	return strconv.Itoa(hi + 1), nil
 }
 
+// names are the model folders' names, sorted; none when the registry
+// folder does not exist yet. The error is not wrapped.
+func (r *Registry) names() ([]string, error) {
+	ents, err := os.ReadDir(r.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && CheckName("name", e.Name()) == nil {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
 func (r *Registry) versions(name string) ([]string, error) {
 	ents, err := os.ReadDir(filepath.Join(r.dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -462,28 +481,22 @@ func (r *Registry) List() ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	ents, err := os.ReadDir(r.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	names, err := r.names()
 	if err != nil {
 		return nil, fmt.Errorf("listing models: %w", err)
 	}
 	var out []Entry
-	for _, e := range ents {
-		if !e.IsDir() || CheckName("name", e.Name()) != nil {
-			continue
-		}
-		vs, err := r.versions(e.Name())
+	for _, name := range names {
+		vs, err := r.versions(name)
 		if err != nil {
 			return nil, err
 		}
 		for _, v := range vs {
-			en := Entry{Name: e.Name(), Version: v, Active: ix.Active[e.Name()] == v}
-			if st, err := os.Stat(r.path(e.Name(), v)); err == nil {
+			en := Entry{Name: name, Version: v, Active: ix.Active[name] == v}
+			if st, err := os.Stat(r.path(name, v)); err == nil {
 				en.Bytes = st.Size()
 			}
-			a, kid, err := r.load(e.Name(), v)
+			a, kid, err := r.load(name, v)
 			if err != nil {
 				en.Error = err.Error()
 			} else {

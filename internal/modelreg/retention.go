@@ -30,23 +30,19 @@ func (r *Registry) Prune(before time.Time) ([]Pruned, error) {
 	if err != nil {
 		return nil, err
 	}
-	ents, err := os.ReadDir(r.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	names, err := r.names()
 	if err != nil {
 		return nil, fmt.Errorf("pruning models: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, nil // nothing to prune: no decisions to read
 	}
 	ds, err := r.Decisions("")
 	if err != nil {
 		return nil, fmt.Errorf("pruning models: %w", err)
 	}
 	var out []Pruned
-	for _, e := range ents {
-		name := e.Name()
-		if !e.IsDir() || CheckName("name", name) != nil {
-			continue
-		}
+	for _, name := range names {
 		vs, err := r.versions(name)
 		if err != nil {
 			return out, err
