@@ -42,11 +42,41 @@ func metricSums(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	return out
 }
 
-// TestHTTPReplyMatchesStoreAndMetrics posts a hostile mixed batch (deep,
+// TestHTTPReplyMatchesStoreAndMetrics posts hostile mixed batches (deep,
 // malformed, oversized, binary, valid) and checks that the reply, the
 // pipeline's counts, /metrics and what SQLite holds all agree: received =
 // events + quarantined (+ records without an event), by reason too.
 func TestHTTPReplyMatchesStoreAndMetrics(t *testing.T) {
+	var hostile bytes.Buffer
+	for _, r := range oneLineCorpus() {
+		hostile.WriteString(r.data + "\n")
+	}
+	for _, b := range hostileCorpus(2) { // random bytes may hold line breaks: more lines
+		hostile.Write(b)
+		hostile.WriteByte('\n')
+	}
+	tests := []struct {
+		name string
+		body string
+		want *httpin.Response // nil: only consistency is checked
+	}{
+		// The QA report: the reply said 2 accepted and 3 quarantined, the
+		// store held 1 event and 4 quarantine entries (the framing counted a
+		// well-formed object nested 100 deep as accepted; the parser
+		// quarantined it as too_deep after the reply was sent).
+		{"qa report", `{"@timestamp":"2026-11-20T10:00:00Z","user":{"name":"alice"},"event":{"dataset":"x"}}` + "\n" +
+			nest(`{"a":`, "1", "}", 100) + "\n" + `{"a": NaN}` + "\n" + strings.Repeat("[", 100) + "\n" + `{"unterminated": "x` + "\n",
+			&httpin.Response{Accepted: 1, Quarantined: 4, Reasons: map[string]int{"too_deep": 2, "invalid_json": 2}}},
+		{"hostile mixed", hostile.String(), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkHTTPAccounting(t, tc.body, tc.want)
+		})
+	}
+}
+
+func checkHTTPAccounting(t *testing.T, body string, want *httpin.Response) {
 	st := openStore(t)
 	reg := prometheus.NewRegistry()
 	p, err := pipeline.New(pipeline.Options{Engine: detect.NewEngine(&userDetector{}), Store: st, StoreAllEvents: true, Registerer: reg})
@@ -55,15 +85,7 @@ func TestHTTPReplyMatchesStoreAndMetrics(t *testing.T) {
 	}
 	srv := httptest.NewServer(httpin.NewHandler(httpin.Config{}, p))
 	defer srv.Close()
-	var body bytes.Buffer
-	for _, r := range oneLineCorpus() {
-		body.WriteString(r.data + "\n")
-	}
-	for _, b := range hostileCorpus(2) { // random bytes may hold line breaks: more lines
-		body.Write(b)
-		body.WriteByte('\n')
-	}
-	resp, err := http.Post(srv.URL, "application/x-ndjson", &body)
+	resp, err := http.Post(srv.URL, "application/x-ndjson", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +94,11 @@ func TestHTTPReplyMatchesStoreAndMetrics(t *testing.T) {
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("status %d: %v", resp.StatusCode, err)
+	}
+	if want != nil {
+		if diff := cmp.Diff(*want, reply); diff != "" {
+			t.Errorf("reply (-want +got):\n%s", diff)
+		}
 	}
 	ctx := context.Background()
 	if err := p.Close(ctx); err != nil {
@@ -93,11 +120,11 @@ func TestHTTPReplyMatchesStoreAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{}
+	wantReasons := map[string]int64{}
 	for r, n := range reply.Reasons {
-		want[r] = int64(n)
+		wantReasons[r] = int64(n)
 	}
-	if diff := cmp.Diff(want, byReason); diff != "" {
+	if diff := cmp.Diff(wantReasons, byReason); diff != "" {
 		t.Errorf("quarantine by reason, reply (-) and store (+):\n%s", diff)
 	}
 	m := metricSums(t, reg)
