@@ -429,17 +429,11 @@ func (d *Decoder) frameJSON() (reason, detail string) {
 		}
 		c := d.buf[d.i]
 		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			case c == '\n':
+			if c == '\n' && !esc {
 				d.advance(1)
 				return end(ReasonInvalidJSON, "newline inside a json string (unterminated string)")
 			}
+			inStr, esc = stepString(c, esc)
 			put(c)
 			d.advance(1)
 			continue

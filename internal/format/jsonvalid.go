@@ -43,14 +43,7 @@ func JSONDepth(rec []byte) int {
 	depth, maxd, inStr, esc := 0, 0, false, false
 	for _, c := range rec {
 		if inStr {
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
+			inStr, esc = stepString(c, esc)
 			continue
 		}
 		switch c {
@@ -64,6 +57,21 @@ func JSONDepth(rec []byte) int {
 		}
 	}
 	return maxd
+}
+
+// stepString moves the state of a JSON string over its byte c (esc: c is
+// escaped): whether the string is still open after c, and whether the
+// next byte is escaped.
+func stepString(c byte, esc bool) (open, escNext bool) {
+	switch {
+	case esc:
+		return true, false
+	case c == '\\':
+		return true, true
+	case c == '"':
+		return false, false
+	}
+	return true, false
 }
 
 // looksLikeJSON reports whether rec is meant as a JSON object or array: it
