@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rampart-ids/rampart/internal/api"
 	"github.com/rampart-ids/rampart/internal/app"
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/config"
@@ -173,34 +174,17 @@ func newAuditVerifyCmd() *cobra.Command {
 	return cmd
 }
 
-// reportJSON is the --json shape of a verification report.
+// reportJSON is the --json shape of a verification report: the API's, and
+// what this verification was anchored to.
 type reportJSON struct {
-	OK            bool  `json:"ok"`
-	Records       int64 `json:"records"`
-	FirstSeq      int64 `json:"first_seq"`
-	LastSeq       int64 `json:"last_seq"`
-	Checkpoints   int   `json:"checkpoints"`
-	SignedThrough int64 `json:"signed_through"`
-	Unsigned      int64 `json:"unsigned"`
-	Anchored      bool  `json:"anchored"`
-	Partial       bool  `json:"partial,omitempty"`
-	Problem       *struct {
-		Seq    int64  `json:"seq"`
-		Reason string `json:"reason"`
-	} `json:"problem,omitempty"`
+	api.AuditVerification
+	Anchored bool `json:"anchored"`
+	Partial  bool `json:"partial,omitempty"`
 }
 
 func printReport(w io.Writer, rep audit.Report, asJSON bool, opts audit.VerifyOptions) {
 	if asJSON {
-		out := reportJSON{OK: rep.OK, Records: rep.Records, FirstSeq: rep.FirstSeq, LastSeq: rep.LastSeq,
-			Checkpoints: rep.Checkpoints, SignedThrough: rep.SignedThrough, Unsigned: rep.Unsigned,
-			Anchored: opts.Anchor != nil, Partial: opts.Partial}
-		if rep.Problem != nil {
-			out.Problem = &struct {
-				Seq    int64  `json:"seq"`
-				Reason string `json:"reason"`
-			}{rep.Problem.Seq, rep.Problem.Reason}
-		}
+		out := reportJSON{AuditVerification: api.AuditVerificationJSON(rep), Anchored: opts.Anchor != nil, Partial: opts.Partial}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
