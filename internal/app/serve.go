@@ -116,7 +116,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	eng, cleanup, err := BuildEngine(ctx, RuleSet{
 		Sigma: cfg.Rules.Sigma, Threshold: cfg.Rules.Threshold, IOC: cfg.Rules.IOC, MinLevel: cfg.Rules.MinLevel,
 		Status: cfg.Rules.Status, Tags: cfg.Rules.Tags, Disabled: cfg.Rules.Disabled, Exceptions: cfg.Rules.Exceptions,
-		Models: filepath.Join(cfg.DataDir, "models"), Exclusions: s.learnEx, Suppressions: s.supp, Purposes: cfg.Privacy.Purposes,
+		IDS: cfg.Rules.IDS, Models: filepath.Join(cfg.DataDir, "models"), Exclusions: s.learnEx, Suppressions: s.supp, Purposes: cfg.Privacy.Purposes,
 	})
 	if err != nil {
 		return err

@@ -107,6 +107,9 @@ type Rules struct {
 	Exceptions string `yaml:"exceptions"`
 	// ReloadEvery re-reads rule and indicator files on this interval (0: only on SIGHUP or API).
 	ReloadEvery Duration `yaml:"reload_every"`
+	// IDS configures the pass-through of Suricata alerts and Zeek notices
+	// (severity → level maps, min_level; see internal/detect/ids). Empty: defaults.
+	IDS map[string]any `yaml:"ids"`
 }
 
 // Alerts configures alerting.
@@ -279,10 +282,39 @@ func Parse(path string, data []byte) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return Config{}, positionError(path, &root, err)
 	}
+	cfg.Rules.IDS = stringKeys(cfg.Rules.IDS)
 	if err := cfg.validate(path, &root); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// stringKeys turns the map[any]any yaml.v3 makes of a mapping with
+// non-string keys ("1: high") into map[string]any, all the way down, so
+// detector configs see one map shape whatever the keys look like.
+func stringKeys(m map[string]any) map[string]any {
+	for k, v := range m {
+		m[k] = stringKeysAny(v)
+	}
+	return m
+}
+
+func stringKeysAny(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		return stringKeys(t)
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, v := range t {
+			out[fmt.Sprint(k)] = stringKeysAny(v)
+		}
+		return out
+	case []any:
+		for i := range t {
+			t[i] = stringKeysAny(t[i])
+		}
+	}
+	return v
 }
 
 var (
