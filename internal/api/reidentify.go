@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -84,7 +83,7 @@ func (s *server) reidentify(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		if s.d.Reidentify != nil {
-			_, _ = s.d.Reidentify(r.Context(), p, clipText(body.Pseudonym, maxPseudonym), clipText(body.Reason, maxReason))
+			_, _ = s.d.Reidentify(r.Context(), p, audit.Clip(body.Pseudonym, maxPseudonym), audit.Clip(body.Reason, maxReason))
 		}
 		writeError(w, http.StatusForbidden, "forbidden", "role "+p.Role+" may not re-identify pseudonyms")
 		return
@@ -121,17 +120,6 @@ func (s *server) reidentify(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// clipText cuts s to at most n bytes at a character boundary.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // PrivacyReidentify adapts a Pseudonymizer to Deps.Reidentify and
 // Deps.MayReidentify: the caller's role and audit actor go with each call.
 func PrivacyReidentify(p *privacy.Pseudonymizer) (func(ctx context.Context, pr Principal, pseudonym, reason string) (string, error), func(role string) bool) {
@@ -152,8 +140,8 @@ func ReidentifyAudit(l *audit.Log) privacy.AuditFunc {
 			expl += fmt.Sprintf(" (key epoch %d)", e.Epoch)
 		}
 		expl += "; reason: " + e.Reason
-		_, err := l.Record(ctx, audit.Record{Time: e.Time, Actor: clipText(e.Actor, audit.MaxActor), Action: audit.ActionReidentified,
-			SubjectKind: "pseudonym", SubjectID: clipText(e.Pseudonym, audit.MaxSubjectID), Explanation: expl})
+		_, err := l.Record(ctx, audit.Record{Time: e.Time, Actor: audit.Clip(e.Actor, audit.MaxActor), Action: audit.ActionReidentified,
+			SubjectKind: "pseudonym", SubjectID: audit.Clip(e.Pseudonym, audit.MaxSubjectID), Explanation: expl})
 		return err
 	}
 }

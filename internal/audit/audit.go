@@ -201,11 +201,7 @@ func Normalize(r Record) (Record, error) {
 	}
 	if len(r.Explanation) > MaxExplanation {
 		const mark = " …[truncated]"
-		cut := MaxExplanation - len(mark)
-		for cut > 0 && !utf8.RuneStart(r.Explanation[cut]) {
-			cut--
-		}
-		r.Explanation = r.Explanation[:cut] + mark
+		r.Explanation = Clip(r.Explanation, MaxExplanation-len(mark)) + mark
 	}
 	if len(errs) > 0 {
 		return r, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))

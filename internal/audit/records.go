@@ -30,17 +30,21 @@ func ActorFrom(ctx context.Context, def string) string {
 	return def
 }
 
-// clipActor keeps an actor within MaxActor bytes (at a character
-// boundary), so a long user name cannot fail the change being recorded.
-func clipActor(a string) string {
-	if len(a) <= MaxActor {
-		return a
+// clipActor keeps an actor within MaxActor bytes, so a long user name
+// cannot fail the change being recorded.
+func clipActor(a string) string { return Clip(a, MaxActor) }
+
+// Clip cuts s to at most n bytes at a character boundary: how callers keep
+// a field within its limit (MaxActor, MaxSubjectID, …) instead of failing
+// the record.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	cut := MaxActor
-	for cut > 0 && !utf8.RuneStart(a[cut]) {
-		cut--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return a[:cut]
+	return s[:n]
 }
 
 // Default actors when the context names none.

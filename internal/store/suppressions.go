@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/suppress"
@@ -53,7 +52,7 @@ func SuppressionCreated(ctx context.Context, s suppress.Suppression) audit.Recor
 	r := audit.Change(ctx, audit.ActionSuppressionCreated, "suppression", s.ID, audit.Digest(parts...),
 		map[string]string{"detector": s.Detector, "rule": s.RuleID}, expl)
 	if r.Actor == audit.ActorSystem && s.CreatedBy != "" {
-		r.Actor = clipText("user:"+s.CreatedBy, audit.MaxActor)
+		r.Actor = audit.Clip("user:"+s.CreatedBy, audit.MaxActor)
 	}
 	r.Time = s.Created
 	return r
@@ -62,19 +61,9 @@ func SuppressionCreated(ctx context.Context, s suppress.Suppression) audit.Recor
 // SuppressionDeleted is the audit record of a suppression's end: deleted
 // by a person (why given) or expired.
 func SuppressionDeleted(ctx context.Context, s suppress.Suppression, why string) audit.Record {
-	expl := fmt.Sprintf("suppression of %s ended (%s) after %d hidden signals", s.Scope(), clipText(why, suppress.MaxReason), s.Hits)
+	expl := fmt.Sprintf("suppression of %s ended (%s) after %d hidden signals", s.Scope(), audit.Clip(why, suppress.MaxReason), s.Hits)
 	return audit.Change(ctx, audit.ActionSuppressionDeleted, "suppression", s.ID, "",
 		map[string]string{"detector": s.Detector, "rule": s.RuleID}, expl)
-}
-
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 type entityJSON struct {
