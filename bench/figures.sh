@@ -23,4 +23,5 @@ run eval --suite zeek-flows --data "$D/stratosphere-zeek" --json
 if "$bin" eval --suite list | grep -c adversarial >/dev/null; then
   run eval --suite adversarial --data "$D/nsl-kdd" --json
   run eval --suite adversarial --data "$D/http-params" --json
+  run eval --suite adversarial --data "$D/hdfs-deeplog" --json
 fi
