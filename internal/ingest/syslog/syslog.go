@@ -398,11 +398,13 @@ func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || len(s.conns) >= s.cfg.MaxConnections {
-		c.Close()
+		// Count before closing: the peer sees EOF at Close and may read the
+		// counter at once.
 		if !s.closed {
 			s.rejected.Add(1)
 			s.log.Debug("connection refused: limit reached", "peer", c.RemoteAddr().String())
 		}
+		c.Close()
 		return false
 	}
 	s.conns[c] = struct{}{}
