@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -104,6 +105,9 @@ func eachInput(args []string, fn func(name string, r io.Reader) error) error {
 	return nil
 }
 
+// replayBatch is the number of events handed from decoding to detection at once.
+const replayBatch = 256
+
 type replaySummary struct {
 	events      int
 	mu          sync.Mutex // quarantined is written by the decoding goroutine
@@ -125,6 +129,7 @@ func newReplayCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			tuneReplayGC()
 			eng, cleanup, err := rf.engine(cmd.Context())
 			if err != nil {
 				return err
@@ -148,6 +153,11 @@ func newReplayCmd() *cobra.Command {
 				evs    []*event.Event
 			}
 			batches := make(chan batch, 8)
+			// Processed batches come back with their events, which the
+			// decoder refills in place (Decoder.Next resets an event and
+			// keeps its field map): no detector keeps an *Event past
+			// Process, and signals are encoded as they are emitted.
+			recycled := make(chan []*event.Event, cap(batches)+2)
 			decErr := make(chan error, 1)
 			ctx := cmd.Context()
 			go func() {
@@ -155,11 +165,19 @@ func newReplayCmd() *cobra.Command {
 				decErr <- eachInput(args, func(name string, r io.Reader) error {
 					dec := format.NewDecoder(r, name, opts)
 					cur := batch{source: name}
+					var spare []*event.Event // events free for reuse
 					for {
 						if err := ctx.Err(); err != nil {
 							return err
 						}
-						ev := event.New()
+						if len(spare) == 0 {
+							select {
+							case spare = <-recycled:
+							default:
+								spare = append(spare, event.New())
+							}
+						}
+						ev := spare[len(spare)-1]
 						err := dec.Next(ev)
 						if errors.Is(err, io.EOF) {
 							if len(cur.evs) > 0 {
@@ -170,15 +188,16 @@ func newReplayCmd() *cobra.Command {
 						var re *format.RecordError
 						if errors.As(err, &re) {
 							sum.countQuarantined(re.Reason)
-							continue
+							continue // ev stays spare
 						}
 						if err != nil {
 							return fmt.Errorf("reading %s: %w", name, err)
 						}
+						spare = spare[:len(spare)-1]
 						cur.evs = append(cur.evs, ev)
-						if len(cur.evs) == 256 {
+						if len(cur.evs) == replayBatch {
 							batches <- cur
-							cur = batch{source: name}
+							cur = batch{source: name, evs: make([]*event.Event, 0, replayBatch)}
 						}
 					}
 				})
@@ -188,6 +207,10 @@ func newReplayCmd() *cobra.Command {
 				for _, ev := range b.evs {
 					sum.events++
 					eng.Process(ctx, ev, emit)
+				}
+				select {
+				case recycled <- b.evs:
+				default: // the decoder has enough; let the GC take these
 				}
 			}
 			err = <-decErr
@@ -204,6 +227,20 @@ func newReplayCmd() *cobra.Command {
 	}
 	rf.add(cmd)
 	return cmd
+}
+
+// tuneReplayGC trades memory for CPU in this batch command: replay's live
+// heap is small (tens of MB) and its garbage rate high, so the default
+// GOGC=100 spends a tenth of the CPU collecting. GOGC 400 with a 400 MiB
+// soft limit keeps the peak well under half a gigabyte. GOGC and GOMEMLIMIT
+// in the environment win.
+func tuneReplayGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(400 << 20)
+	}
 }
 
 func (s *replaySummary) countQuarantined(reason string) {
