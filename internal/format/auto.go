@@ -63,13 +63,14 @@ func (a *auto) parser(i int) Parser {
 
 func (a *auto) Parse(rec []byte, ev *event.Event) error {
 	failed, lockErr := -1, error(nil)
-	if a.cur >= 0 && a.formats[a.cur].Sniff(rec) >= LockScore {
-		err := a.parser(a.cur).Parse(rec, ev)
-		if err == nil || errors.Is(err, ErrNoEvent) {
-			return err
+	if a.cur >= 0 {
+		if claimed, err := a.parseLocked(rec, ev); claimed {
+			if err == nil || errors.Is(err, ErrNoEvent) {
+				return err
+			}
+			clearParse(ev)
+			failed, lockErr = a.cur, err
 		}
-		clearParse(ev)
-		failed, lockErr = a.cur, err
 	}
 	a.scores = a.scores[:0]
 	a.order = a.order[:0]
@@ -117,6 +118,28 @@ func (a *auto) Parse(rec []byte, ev *event.Event) error {
 		}
 	}
 	return firstErr
+}
+
+// ClaimParser is an optional Parser capability for Auto's locked path: a
+// parser whose format's Sniff does the same work as the start of Parse (the
+// auth format parses the syslog header in both) saves that second pass.
+type ClaimParser interface {
+	// ParseClaimed parses rec when its format's Sniff would score it at
+	// least LockScore, returning claimed true and Parse's error. Otherwise
+	// it returns claimed false and leaves ev untouched.
+	ParseClaimed(rec []byte, ev *event.Event) (claimed bool, err error)
+}
+
+// parseLocked parses rec with the locked format if that format claims it.
+func (a *auto) parseLocked(rec []byte, ev *event.Event) (bool, error) {
+	p := a.parser(a.cur)
+	if cp, ok := p.(ClaimParser); ok {
+		return cp.ParseClaimed(rec, ev)
+	}
+	if a.formats[a.cur].Sniff(rec) < LockScore {
+		return false, nil
+	}
+	return true, p.Parse(rec, ev)
 }
 
 // clearParse undoes what a failed Parse may have written, keeping the

@@ -79,6 +79,30 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	if !syslog.IsAuth(&p.h) {
 		return format.Reject("not_auth", "program %q is not an authentication program", p.h.AppName)
 	}
+	p.body(ev)
+	return nil
+}
+
+var _ format.ClaimParser = (*Parser)(nil)
+
+// ParseClaimed is Parse for Auto's locked path: Sniff's claim (a syslog
+// header of an authentication program) is decided by the same header parse
+// that Parse keeps, so a line's header is parsed once, not twice.
+func (p *Parser) ParseClaimed(rec []byte, ev *event.Event) (bool, error) {
+	// Sniff's test on the raw line: the options only change the time
+	// computed, never whether the header parses.
+	if !syslog.ParseHeader(rec, p.opts, &p.h, true) || !syslog.IsAuth(&p.h) {
+		return false, nil
+	}
+	if !utf8.Valid(rec) { // Parse reads the repaired text; start over
+		return true, p.Parse(rec, ev)
+	}
+	p.body(ev)
+	return true, nil
+}
+
+// body fills ev from the line whose header p.h holds.
+func (p *Parser) body(ev *event.Event) {
 	p.h.Apply(ev)
 	ev.Set("event.module", "system")
 	ev.Set("event.dataset", "system.auth")
@@ -113,7 +137,6 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 		fieldkit.AddRelated(ev, "related.user", u)
 	}
 	ev.Format = Name
-	return nil
 }
 
 // sshd handles the OpenSSH server's messages.
