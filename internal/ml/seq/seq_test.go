@@ -1,6 +1,7 @@
 package seq
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -67,6 +68,113 @@ func TestFitDeterministic(t *testing.T) {
 	b, _ := Fit(DefaultConfig(), train, 0.1, 3, 7)
 	if a.Threshold != b.Threshold {
 		t.Errorf("thresholds %v and %v for one seed", a.Threshold, b.Threshold)
+	}
+}
+
+// TestContent checks the key-count component: a reordering of a normal
+// session keeps the counts of training, a session missing its "received"
+// keys has counts training never showed.
+func TestContent(t *testing.T) {
+	train := sessions(append(append(append([]string{}, normal...), normal...), normal...))
+	m, err := Train(DefaultConfig(), train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seenCounts, err := m.Score(strings.Fields("5 5 22 5 11 9 11 9 26 11 9 26 26"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing, err := m.Score(strings.Fields("22 5 5 5 11 11 11 26 26 26"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seenCounts.ContentSeen == 0 || missing.ContentSeen != 0 {
+		t.Errorf("counts seen in %d and %d training sessions, want >0 and 0", seenCounts.ContentSeen, missing.ContentSeen)
+	}
+	if missing.Content <= seenCounts.Content {
+		t.Errorf("content surprise %.2f for unseen counts, %.2f for seen ones", missing.Content, seenCounts.Content)
+	}
+	if s := missing.Order + missing.Content; s != missing.Surprise {
+		t.Errorf("surprise %v, want order+content %v", missing.Surprise, s)
+	}
+	if !strings.Contains(missing.Explanation.Sentence, "seen in 0 of 18 training sessions") {
+		t.Errorf("explanation without the counts: %s", missing.Explanation.Sentence)
+	}
+	cfg := DefaultConfig()
+	cfg.ContentCap = 0
+	orderOnly, err := Train(cfg, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := orderOnly.Score(strings.Fields("22 5 5 5 11 11 11 26 26 26"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Content != 0 || r.Surprise != missing.Order {
+		t.Errorf("order-only model: content %v, surprise %v (want 0, %v)", r.Content, r.Surprise, missing.Order)
+	}
+}
+
+// TestTrim checks that Fit leaves out the most surprising training
+// sessions: the contaminated one is never learnt, so it still alerts.
+func TestTrim(t *testing.T) {
+	var lines []string
+	for range 10 {
+		lines = append(lines, normal...)
+	}
+	bad := "22 5 5 5 11 9 11 9 11 9 26 26 26 28 28 28 23 23 23 21 21 21"
+	train := sessions(append(lines, bad))
+	cfg := DefaultConfig()
+	cfg.Trim = 1.0 / 61
+	m, err := Fit(cfg, train, 0.05, 5, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Trimmed != 1 || m.Sessions != 60 || m.Keys["28"] != 0 {
+		t.Fatalf("trimmed %d, trained on %d sessions, key 28 seen %d times; want 1, 60, 0", m.Trimmed, m.Sessions, m.Keys["28"])
+	}
+	r, err := m.Score(strings.Fields(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Anomalous {
+		t.Errorf("trimmed session not anomalous: %s", r.Explanation.Sentence)
+	}
+	naive, err := Fit(DefaultConfig(), train, 0.05, 5, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if naive.Trimmed != 0 || naive.Keys["28"] == 0 {
+		t.Errorf("untrimmed fit: trimmed %d, key 28 seen %d times", naive.Trimmed, naive.Keys["28"])
+	}
+	cfg.Trim = 0.5
+	if _, err := Fit(cfg, train, 0.05, 5, 1); err == nil {
+		t.Error("trim 0.5 accepted")
+	}
+}
+
+// TestJSONRoundTrip checks that a model read back from its JSON form (as
+// model artifacts store it) scores exactly as the trained one.
+func TestJSONRoundTrip(t *testing.T) {
+	train := sessions(append(append([]string{}, normal...), normal...))
+	m, err := Fit(DefaultConfig(), train, 0.1, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Model
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range append(normal, "22 5 5 5 11 11 11 26 26 26", "22 5 28") {
+		a, _ := m.Score(strings.Fields(s))
+		c, _ := back.Score(strings.Fields(s))
+		if a.Surprise != c.Surprise || a.Anomalous != c.Anomalous {
+			t.Errorf("%q: surprise %v after the round trip, %v before", s, c.Surprise, a.Surprise)
+		}
 	}
 }
 
