@@ -44,6 +44,7 @@ type HDFSResult struct {
 	TP, FN, FP, TN int
 	Config         seq.Config
 	Threshold      float64
+	Trimmed        int // training sessions Fit left out (Config.Trim)
 }
 
 // JSON implements eval.Result.
@@ -55,14 +56,15 @@ func (r *HDFSResult) JSON() map[string]any {
 	return map[string]any{
 		"recall": r.Recall, "fp_rate": r.FPRate, "train_sessions": r.Train, "held_out": r.HeldOut,
 		"tp": r.TP, "fn": r.FN, "fp": r.FP, "tn": r.TN, "files": files,
-		"history": r.Config.History, "top_g": r.Config.TopG, "threshold": r.Threshold, "target_rate": hdfsTargetRate,
+		"history": r.Config.History, "top_g": r.Config.TopG, "content_cap": r.Config.ContentCap,
+		"trim": r.Config.Trim, "trimmed": r.Trimmed, "threshold": r.Threshold, "target_rate": hdfsTargetRate,
 	}
 }
 
 // Table implements eval.Result.
 func (r *HDFSResult) Table(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "trained on %d normal sessions (history %d, threshold %.2f for a %.1f%% alert rate)\n", r.Train, r.Config.History, r.Threshold, 100*hdfsTargetRate)
+	fmt.Fprintf(tw, "trained on %d normal sessions, %d trimmed (history %d, content cap %d, threshold %.2f for a %.1f%% alert rate)\n", r.Train, r.Trimmed, r.Config.History, r.Config.ContentCap, r.Threshold, 100*hdfsTargetRate)
 	fmt.Fprintln(tw, "file\tkind\tsessions\tflagged\trate")
 	for _, f := range r.Files {
 		kind := "normal (fp rate)"
@@ -101,7 +103,7 @@ func runHDFS(ctx context.Context, opts eval.Options) (eval.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("training on hdfs_train: %w", err)
 	}
-	res.Threshold = model.Threshold
+	res.Threshold, res.Trimmed = model.Threshold, model.Trimmed
 	score := func(name string, sessions [][]string, isAbnormal bool) error {
 		f := HDFSFile{Name: name, Abnormal: isAbnormal, Sessions: len(sessions)}
 		for i, s := range sessions {
