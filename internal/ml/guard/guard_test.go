@@ -126,45 +126,70 @@ func TestErrors(t *testing.T) {
 
 func TestMonitor(t *testing.T) {
 	g := fitted(t)
-	m, err := NewMonitor(g, MonitorConfig{Window: 1000, PSIBound: 0.25, Rate: 10, RateFactor: 5})
+	cfg := DefaultMonitorConfig()
+	cfg.Window = time.Minute
+	m, err := NewMonitor(g, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Unix(0, 0).UTC()
-	feed := func(rows [][]float64, every time.Duration) *Shift {
-		var last *Shift
+	var found []*Shift
+	feed := func(rows [][]float64, from time.Time, every time.Duration) {
 		for i, r := range rows {
-			s, err := m.Observe(r, t0.Add(time.Duration(i)*every))
+			s, err := m.Observe(r, from.Add(time.Duration(i)*every))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if s != nil {
-				last = s
+				found = append(found, s)
 			}
 		}
-		return last
 	}
-	// Same mix as training, at the expected rate: no shift.
-	in := append(blob(750, []float64{0, 0, 0, 0}, 31), blob(250, []float64{12, 12, 0, 0}, 32)...)
-	rand.New(rand.NewPCG(1, 1)).Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
-	s := feed(in, 100*time.Millisecond)
-	if s == nil || len(s.Shifted) != 0 || s.RateAnomalous {
-		t.Fatalf("in-distribution window: %+v", s)
+	mix := func(seed uint64) [][]float64 {
+		in := append(blob(300, []float64{0, 0, 0, 0}, seed), blob(100, []float64{12, 12, 0, 0}, seed+1)...)
+		rand.New(rand.NewPCG(seed, 1)).Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+		return in
 	}
-	// Only the second cluster, 100x faster: both features shift, rate too.
-	s = feed(blob(1000, []float64{12, 12, 0, 0}, 33), time.Millisecond)
-	if s == nil || len(s.Shifted) < 2 || !s.RateAnomalous {
-		t.Fatalf("shifted window: %+v", s)
+	// Eight minutes of the training mix at 400 a minute: nothing shifts.
+	for w := range 8 {
+		feed(mix(uint64(40+2*w)), t0.Add(time.Duration(w)*time.Minute), 150*time.Millisecond)
 	}
+	// Then only the second cluster, at the same rate.
+	feed(blob(400, []float64{12, 12, 0, 0}, 33), t0.Add(8*time.Minute), 150*time.Millisecond)
+	// Then the training mix, eight times faster.
+	var burst [][]float64
+	for k := range 8 {
+		burst = append(burst, mix(uint64(90+2*k))...)
+	}
+	feed(burst, t0.Add(9*time.Minute), 15*time.Millisecond)
+	feed(append(mix(98), mix(100)...)[:1], t0.Add(10*time.Minute), time.Second)
+	if len(found) != 10 {
+		t.Fatalf("%d windows closed, want 10", len(found))
+	}
+	for i, s := range found[:8] {
+		if s.Anomalous() || !s.Compared || s.Inputs != 400 {
+			t.Errorf("in-distribution window %d: %+v", i, s)
+		}
+	}
+	s := found[8]
 	names := map[string]bool{}
 	for _, f := range s.Shifted {
 		names[f.Feature] = true
 	}
-	if !names["bytes"] || !names["pkts"] || names["ratio"] {
-		t.Errorf("shifted features %+v", s.Shifted)
+	if !names["bytes"] || !names["pkts"] || names["ratio"] || s.RateAnomalous {
+		t.Errorf("shifted window: %+v", s)
 	}
-	if _, err := NewMonitor(g, MonitorConfig{Window: 1}); err == nil {
-		t.Error("tiny window accepted")
+	if s = found[9]; len(s.Shifted) != 0 || !s.RateAnomalous || s.Median != 400 || s.Inputs != 3200 {
+		t.Errorf("burst window: %+v", s)
+	}
+	if s := m.Close(); s == nil || s.Inputs != 1 || s.Compared || s.Anomalous() {
+		t.Errorf("closing a one-input window: %+v", s)
+	}
+	if s := m.Close(); s != nil {
+		t.Errorf("closing an empty window: %+v", s)
+	}
+	if _, err := NewMonitor(g, MonitorConfig{Window: time.Minute}); err == nil {
+		t.Error("invalid config accepted")
 	}
 }
 
