@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -98,11 +99,12 @@ type Detector struct {
 	buckets map[string]*bucket
 	lru     *list.List // of *bucket, front = least recently touched
 	nBucket atomic.Int64
-	// Rules share filter fields (event.dataset, event.action…): each is read
-	// from an event once per Detect. fkeys are the distinct filter fields,
-	// fidx[i][j] the index in fkeys of rules[i].filterKeys[j].
+	// Rules share fields (event.dataset, event.action, source.ip…): each is
+	// read from an event once per Detect. fkeys are the distinct fields the
+	// rules read (filter, exists, exclude, group_by, distinct); idx[i] holds
+	// rules[i]'s indexes into fkeys.
 	fkeys  []string
-	fidx   [][]int
+	idx    []ruleIdx
 	mval   []any    // per Detect: value of fkeys[i]
 	mstate []uint8  // per Detect: 0 not read, 1 present, 2 absent
 	vals   []string // scratch for pour, guarded by mu
@@ -110,6 +112,16 @@ type Detector struct {
 	c      struct {
 		matched, overflows, blackholed, evicted, noTime, noGroup, distinctCapped atomic.Uint64
 	}
+}
+
+// ruleIdx is one rule's fields as indexes into Detector.fkeys.
+type ruleIdx struct {
+	filter   []int      // parallel to Rule.filterKeys
+	exists   []int      // parallel to Rule.Exists
+	exclude  []int      // parallel to excludeVals
+	exclVals [][]string // Rule.Exclude's values
+	groupBy  []int      // parallel to Rule.GroupBy
+	distinct int        // -1 without Rule.Distinct
 }
 
 var (
@@ -249,7 +261,7 @@ func (d *Detector) Detect(ctx context.Context, ev *event.Event, emit detect.Emit
 			d.c.noTime.Add(1)
 			continue
 		}
-		d.pour(r, ev, emit)
+		d.pour(i, r, ev, emit)
 	}
 	d.expire(ev.Time)
 	return nil
@@ -275,26 +287,44 @@ func valueMatches(v any, want []string) bool {
 	return false
 }
 
-// setRules installs rules and indexes their filter fields.
+// setRules installs rules and indexes the fields they read.
 func (d *Detector) setRules(rules []*Rule) {
-	d.rules, d.fkeys, d.fidx = rules, nil, make([][]int, len(rules))
+	d.rules, d.fkeys, d.idx = rules, nil, make([]ruleIdx, len(rules))
 	at := map[string]int{}
+	index := func(k string) int {
+		j, ok := at[k]
+		if !ok {
+			j = len(d.fkeys)
+			at[k] = j
+			d.fkeys = append(d.fkeys, k)
+		}
+		return j
+	}
 	for i, r := range rules {
+		x := &d.idx[i]
 		for _, k := range r.filterKeys {
-			j, ok := at[k]
-			if !ok {
-				j = len(d.fkeys)
-				at[k] = j
-				d.fkeys = append(d.fkeys, k)
-			}
-			d.fidx[i] = append(d.fidx[i], j)
+			x.filter = append(x.filter, index(k))
+		}
+		for _, k := range r.Exists {
+			x.exists = append(x.exists, index(k))
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.Exclude)) {
+			x.exclude = append(x.exclude, index(k))
+			x.exclVals = append(x.exclVals, r.Exclude[k])
+		}
+		for _, k := range r.GroupBy {
+			x.groupBy = append(x.groupBy, index(k))
+		}
+		x.distinct = -1
+		if r.Distinct != "" {
+			x.distinct = index(r.Distinct)
 		}
 	}
 	d.mval, d.mstate = make([]any, len(d.fkeys)), make([]uint8, len(d.fkeys))
 }
 
-// field returns the event's value of filter field fkeys[j], reading the
-// event map at most once per Detect.
+// field returns the event's value of field fkeys[j], reading the event map
+// at most once per Detect.
 func (d *Detector) field(j int, ev *event.Event) (any, bool) {
 	switch d.mstate[j] {
 	case 1:
@@ -311,33 +341,44 @@ func (d *Detector) field(j int, ev *event.Event) (any, bool) {
 	return v, ok
 }
 
+// fieldString is field rendered as text, as event.GetString renders it.
+func (d *Detector) fieldString(j int, ev *event.Event) (string, bool) {
+	v, ok := d.field(j, ev)
+	if !ok {
+		return "", false
+	}
+	return event.ValueString(v), true
+}
+
 // matches reports whether ev passes rules[ri] (r).
 func (d *Detector) matches(ri int, r *Rule, ev *event.Event) bool {
-	for i, j := range d.fidx[ri] {
+	x := &d.idx[ri]
+	for i, j := range x.filter {
 		v, ok := d.field(j, ev)
 		if !ok || !valueMatches(v, r.filterVals[i]) {
 			return false
 		}
 	}
-	for _, k := range r.Exists {
-		if v, ok := ev.Fields[k]; !ok || event.ValueString(v) == "" {
+	for _, j := range x.exists {
+		if v, ok := d.field(j, ev); !ok || event.ValueString(v) == "" {
 			return false
 		}
 	}
-	for k, want := range r.Exclude {
-		if v, ok := ev.Fields[k]; ok && valueMatches(v, want) {
+	for i, j := range x.exclude {
+		if v, ok := d.field(j, ev); ok && valueMatches(v, x.exclVals[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-func (d *Detector) pour(r *Rule, ev *event.Event, emit detect.Emit) {
+func (d *Detector) pour(ri int, r *Rule, ev *event.Event, emit detect.Emit) {
 	// vals and the bucket key are built in scratch space: most events pour
 	// into an existing bucket, and only a new bucket keeps copies.
+	x := &d.idx[ri]
 	vals := d.vals[:0]
-	for _, f := range r.GroupBy {
-		v, ok := ev.GetString(f)
+	for _, j := range x.groupBy {
+		v, ok := d.fieldString(j, ev)
 		if !ok || v == "" {
 			d.c.noGroup.Add(1)
 			return
@@ -346,8 +387,8 @@ func (d *Detector) pour(r *Rule, ev *event.Event, emit detect.Emit) {
 	}
 	d.vals = vals
 	var dv string
-	if r.Distinct != "" {
-		v, ok := ev.GetString(r.Distinct)
+	if x.distinct >= 0 {
+		v, ok := d.fieldString(x.distinct, ev)
 		if !ok || v == "" {
 			d.c.noGroup.Add(1)
 			return

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -450,5 +451,69 @@ func BenchmarkDetect(b *testing.B) {
 		ev := evs[i%len(evs)]
 		ev.Time = t0.Add(time.Duration(i) * time.Millisecond)
 		_ = d.Detect(ctx, ev, emit)
+	}
+}
+
+// TestSharedFields: rules read each field of an event once per Detect (the
+// filter, exists, exclude, group_by and distinct fields share one cache);
+// one rule excluding or lacking a value must not change what another rule,
+// reading the same field, sees.
+func TestSharedFields(t *testing.T) {
+	rs, err := ParseRules([]byte(`id: a
+title: A
+filter: {event.action: fail}
+exists: [source.ip]
+exclude: {source.ip: ["127.0.0.1"]}
+group_by: [source.ip]
+capacity: 1
+leak_speed: 1h
+---
+id: b
+title: B
+filter: {event.action: fail}
+group_by: [source.ip]
+distinct: user.name
+capacity: 1
+leak_speed: 1h
+---
+id: c
+title: C
+filter: {event.action: fail}
+exists: [user.name]
+group_by: [event.action]
+capacity: 1
+leak_speed: 1h
+`), "t.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		kv   []any // fields of both events, besides event.action
+		want []string
+	}{
+		{"excluded address still counts for b and c", []any{"source.ip", "127.0.0.1"}, []string{"b", "c"}},
+		{"listed address", []any{"source.ip", "192.0.2.1"}, []string{"a", "b", "c"}},
+		{"list value is excluded too", []any{"source.ip", []string{"10.0.0.1", "127.0.0.1"}}, []string{"b", "c"}},
+		{"no address: only c", []any{}, []string{"c"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewFromRules(rs, Options{})
+			var evs []*event.Event
+			for i, user := range []string{"u1", "u2"} {
+				kv := append([]any{"event.action", "fail", "user.name", user}, c.kv...)
+				evs = append(evs, mkEv(fmt.Sprint("e", i), t0.Add(time.Duration(i)*time.Second), kv...))
+			}
+			var got []string
+			for _, s := range run(t, d, evs) {
+				got = append(got, s.RuleID)
+			}
+			slices.Sort(got)
+			if d := cmp.Diff(c.want, got); d != "" {
+				t.Errorf("rules fired (-want +got):\n%s", d)
+			}
+		})
 	}
 }
