@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -133,7 +134,7 @@ func buildDocs(all []*Doc, opts Options, selecting bool, rep Report) (*ruleSet, 
 			continue
 		}
 		r := &crule{idx: len(rs.rules), meta: &d.Meta, cond: cond, techniques: signal.TechniquesFromTags(lowerAll(d.Meta.Tags)),
-			explHead: fmt.Sprintf("Sigma rule %q matched", d.Meta.Title)}
+			explHead: fmt.Sprintf("Sigma rule %q matched", d.Meta.Title), boxPath: filepath.Base(d.Meta.Path)}
 		if d.Logsource.Product == "windows" {
 			r.eids = requiredEIDs(cond, eidSlot)
 		}

@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -96,6 +97,9 @@ type item struct {
 	written []string
 	kw      *gramFilter // keyword items: skips the record scan when no literal can occur
 	head    string      // describeHead, for explanations
+	// field, mods and written boxed once: a signal's matched entries share
+	// them instead of boxing them per match (read only).
+	boxField, boxMods, boxWritten any
 }
 
 func (it *item) eval(c *evalCtx) bool {
@@ -160,7 +164,7 @@ func (it *item) record(c *evalCtx) {
 	if it.slot == keywordSlot && len(v) > 256 {
 		v = v[:256] + "…"
 	}
-	*c.explain = append(*c.explain, matchedItem{field: it.field, mods: it.mods, value: v, values: it.written, head: it.head})
+	*c.explain = append(*c.explain, matchedItem{field: it.field, mods: it.mods, value: v, values: it.written, head: it.head, it: it})
 }
 
 // compiler compiles the detection of one document against the rule set's slot table.
@@ -370,7 +374,15 @@ func (cp *compiler) compileItem(field string, mods []string, vals []*yaml.Node, 
 		return nil, posErr(cp.path, at, "field %q: %v", field, err)
 	}
 	it := &item{field: field, mods: strings.Join(mods, "|"), all: ms.all, neq: ms.neq, exists: -1}
-	defer func() { it.head = describeHead(it.field, it.mods, it.written) }()
+	defer func() {
+		it.head = describeHead(it.field, it.mods, it.written)
+		it.boxField, it.boxMods = it.field, it.mods
+		if it.written == nil {
+			it.boxWritten = []string(nil) // as slices.Clone: nil stays nil
+		} else {
+			it.boxWritten = slices.Clip(it.written)
+		}
+	}()
 	if field == "" {
 		it.slot = keywordSlot
 		if !(ms.contains || ms.startswith || ms.endswith || ms.re || ms.cidr || ms.num) {

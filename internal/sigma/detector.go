@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -211,15 +210,16 @@ func (d *Detector) Matches(ev *event.Event) []Match {
 }
 
 // newSignal builds the signal of a match. The event's values are copied
-// into one string and the rules' patterns into one slice (explanations
-// reference the event only while it is being evaluated).
+// into one string; the rule's constants (field, modifiers, patterns, file
+// name) are boxed once at compile time and shared read-only by every
+// signal (explanations reference the event only while it is being
+// evaluated).
 func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal {
 	m := r.meta
 	id := ruleID(m)
 	items := rs.explain(c, r)
-	np, nv := 0, 0
+	nv := 0
 	for i := range items {
-		np += len(items[i].values)
 		nv += len(items[i].value)
 	}
 	var vb strings.Builder
@@ -228,7 +228,6 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		vb.WriteString(items[i].value)
 	}
 	vals := vb.String()
-	pats := make([]string, 0, np)
 	matched := make([]map[string]any, len(items))
 	off := 0
 	for i := range items {
@@ -236,15 +235,15 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		v := vals[off : off+len(it.value)]
 		off += len(it.value)
 		it.value = v
-		start := len(pats)
-		var p []string // as slices.Clone: nil stays nil
-		if it.values != nil {
-			pats = append(pats, it.values...)
-			p = pats[start:len(pats):len(pats)]
+		var field, mods, pats any
+		if ci := it.it; ci != nil {
+			field, mods, pats = ci.boxField, ci.boxMods, ci.boxWritten
+		} else {
+			field, mods, pats = it.field, it.mods, slices.Clone(it.values)
 		}
-		matched[i] = map[string]any{"field": it.field, "modifiers": it.mods, "value": v, "patterns": p}
+		matched[i] = map[string]any{"field": field, "modifiers": mods, "value": v, "patterns": pats}
 	}
-	details := map[string]any{"path": filepath.Base(m.Path), "matched": matched} // the file name only: no server folder in alerts
+	details := map[string]any{"path": r.boxPath, "matched": matched}
 	eb := make([]byte, 0, len(r.explHead)+nv+64*len(items)+4)
 	eb = append(eb, r.explHead...)
 	if len(items) > 0 {
@@ -257,7 +256,7 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		level = signal.LevelMedium
 	}
 	return signal.Signal{
-		ID:          signal.DeriveID("sigma", id, ev.ID),
+		ID:          signal.DeriveID1("sigma", id, ev.ID),
 		Detector:    "sigma",
 		Layer:       signal.LayerRules,
 		RuleID:      id,

@@ -57,6 +57,7 @@ type matchedItem struct {
 	value  string // the event's value (raw), not copied: valid during the event
 	values []string
 	head   string // describeHead of the item (computed when empty)
+	it     *item  // the compiled item (nil in tests that build items by hand)
 }
 
 func newEvalCtx(rs *ruleSet) *evalCtx {

@@ -27,6 +27,7 @@ type crule struct {
 	// techniques are the ATT&CK ids of the rule's tags (computed once).
 	techniques []string
 	explHead   string // the explanation's start: Sigma rule "title" matched
+	boxPath    any    // filepath.Base(meta.Path): the file name only, no server folder in alerts
 }
 
 // entry is a rule in a routing bucket, with the clause that put it there.

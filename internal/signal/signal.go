@@ -96,6 +96,21 @@ func DeriveID(detector, ruleID string, eventIDs ...string) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// DeriveID1 is DeriveID of one evidence event, allocating only the result
+// (the per-match path of the rule layer).
+func DeriveID1(detector, ruleID, eventID string) string {
+	var buf [256]byte
+	b := append(buf[:0], detector...)
+	b = append(b, 0)
+	b = append(b, ruleID...)
+	b = append(b, 0)
+	b = append(b, eventID...)
+	sum := sha256.Sum256(b)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
+}
+
 // Techniques extracts ATT&CK technique ids ("attack.t1059.001" → "T1059.001") from Sigma-style tags.
 func TechniquesFromTags(tags []string) []string {
 	var out []string
