@@ -10,8 +10,15 @@
 // a value outside that support raises a model-input-anomaly signal naming
 // the features out of range instead of a silent benign score.
 //
+// A shift monitor (ml/guard.Monitor) watches the stream of scored values
+// over event-time windows: a window whose feature distribution moved away
+// from the training reference stored in the guard, or whose value count
+// bursts beyond the band of recent windows, raises one model-input-anomaly
+// signal for the window.
+//
 // Models are loaded and verified when the detector is built; Detect does no
-// I/O and keeps no state, so replays are deterministic.
+// I/O, and its only state is the monitor's bounded window counts, driven by
+// event time, so replays are deterministic.
 package mlmodel
 
 import (
@@ -22,6 +29,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -76,6 +85,10 @@ type PayloadOptions struct {
 	// MinGuardRunes: values shorter than this are never guarded (too few
 	// features to judge support). Default 4.
 	MinGuardRunes int
+	// Monitor shapes the shift monitor (zero: guard.DefaultMonitorConfig);
+	// MonitorOff turns it off.
+	Monitor    guard.MonitorConfig
+	MonitorOff bool
 }
 
 // LoadPayloadOptions loads the payload model name@version ("" = active)
@@ -94,7 +107,8 @@ func LoadPayloadOptions(dir, name, version string) (PayloadOptions, error) {
 
 // payloadOptions reads the detector's config section: models (folder,
 // required), model (name, default "payload"), version (default active),
-// max_values, guard_share.
+// max_values, guard_share, monitor_window (the shift monitor's window,
+// default 5m).
 func payloadOptions(cfg map[string]any) (PayloadOptions, error) {
 	dir, name, version := "", "payload", ""
 	var o PayloadOptions
@@ -111,8 +125,12 @@ func payloadOptions(cfg map[string]any) (PayloadOptions, error) {
 			o.MaxValues, err = detect.ConfigInt(k, v)
 		case "guard_share":
 			o.GuardShare, err = detect.ConfigFloat(k, v)
+		case "monitor_window":
+			if o.Monitor.Window, err = detect.ConfigDuration(k, v); err == nil && o.Monitor.Window < time.Minute {
+				err = fmt.Errorf("%s: %v is under a minute", k, o.Monitor.Window)
+			}
 		default:
-			err = fmt.Errorf("unknown config key %q (want models, model, version, max_values, guard_share)", k)
+			err = fmt.Errorf("unknown config key %q (want models, model, version, max_values, guard_share, monitor_window)", k)
 		}
 		if err != nil {
 			return o, fmt.Errorf("payload: %w", err)
@@ -125,7 +143,7 @@ func payloadOptions(cfg map[string]any) (PayloadOptions, error) {
 	if err != nil {
 		return o, err
 	}
-	lo.MaxValues, lo.GuardShare = o.MaxValues, o.GuardShare
+	lo.MaxValues, lo.GuardShare, lo.Monitor = o.MaxValues, o.GuardShare, o.Monitor
 	return lo, nil
 }
 
@@ -143,7 +161,16 @@ type Payload struct {
 	// it existed (inputGuard then says so in every signal).
 	input      *guard.Guard
 	inputGuard string
+
+	// mu guards the shift monitor (nil without an input guard) and the
+	// sample of the open window's event ids.
+	mu     sync.Mutex
+	mon    *guard.Monitor
+	winIDs []string
 }
+
+// maxWindowIDs bounds the evidence event ids of a window signal.
+const maxWindowIDs = 10
 
 // Values of the input_guard signal detail.
 const (
@@ -190,13 +217,27 @@ func NewPayload(o PayloadOptions) (*Payload, error) {
 	switch {
 	case errors.Is(err, guard.ErrNoGuard):
 		p.inputGuard = inputGuardAbsent
-		slog.Warn("payload detector: model has no input guard; only the unseen-feature share guards its inputs", "model", a.Body.Name, "version", a.Body.Version)
+		slog.Warn("payload detector: model has no input guard; only the unseen-feature share guards its inputs and the input shift monitor is off; retrain to enable both", "model", a.Body.Name, "version", a.Body.Version)
 	case err != nil:
 		return nil, fmt.Errorf("payload detector: %w", err)
 	case len(g.Features) != len(guard.TextFeatureNames()):
 		return nil, fmt.Errorf("payload detector: model %s@%s: input guard has %d features, want %d", a.Body.Name, a.Body.Version, len(g.Features), len(guard.TextFeatureNames()))
 	default:
 		p.input, p.inputGuard = g, inputGuardOn
+		if !o.MonitorOff {
+			// A config with only a window (the config key) keeps the other defaults.
+			mc := o.Monitor
+			if mc.MinInputs == 0 {
+				w := mc.Window
+				mc = guard.DefaultMonitorConfig()
+				if w > 0 {
+					mc.Window = w
+				}
+			}
+			if p.mon, err = guard.NewMonitor(g, mc); err != nil {
+				return nil, fmt.Errorf("payload detector: model %s@%s: %w", a.Body.Name, a.Body.Version, err)
+			}
+		}
 	}
 	return p, nil
 }
@@ -284,11 +325,21 @@ func (p *Payload) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 		ood      oodValue
 		haveOOD  bool
 	)
+	monitored := p.mon != nil && !ev.Time.IsZero()
 	for _, v := range vals {
 		var chk *guard.Check
 		guarded := utf8.RuneCountInString(v.raw) >= p.minRunes
+		var x []float64
+		if monitored || (guarded && p.input != nil) {
+			x = modelreg.PayloadGuardVector(v.raw)
+		}
+		if monitored {
+			if err := p.observe(ev, x, emit); err != nil {
+				return err
+			}
+		}
 		if guarded && p.input != nil {
-			c, err := p.input.Check(modelreg.PayloadGuardVector(v.raw))
+			c, err := p.input.Check(x)
 			if err != nil {
 				return fmt.Errorf("payload detector: input guard: %w", err)
 			}

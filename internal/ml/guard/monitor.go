@@ -63,7 +63,7 @@ type Shift struct {
 func (s *Shift) Anomalous() bool { return s != nil && (len(s.Shifted) > 0 || s.RateAnomalous) }
 
 // FeaturePSI is one feature's population stability index in a window and,
-// for the explanation, the bin whose share moved most: Range describes it
+// for the explanation, the bin whose share grew most: Range describes it
 // ("> 4.1", "≤ 0", "(0.1, 0.2]"), Train and Now are its shares.
 type FeaturePSI struct {
 	Feature string  `json:"feature"`
@@ -202,6 +202,7 @@ func (m *Monitor) psiBound(bins, n int) float64 {
 func (m *Monitor) psi(j int) FeaturePSI {
 	const eps = 1e-4
 	f := FeaturePSI{Feature: m.g.Features[j], Bound: m.psiBound(len(m.counts[j]), m.n)}
+	// The bin described is the one that gained most (where the mass went).
 	worst := -1.0
 	for b, c := range m.counts[j] {
 		now := float64(c) / float64(m.n)
@@ -209,7 +210,7 @@ func (m *Monitor) psi(j int) FeaturePSI {
 		e := math.Max(m.g.Shares[j][b], eps)
 		term := (a - e) * math.Log(a/e)
 		f.PSI += term
-		if term > worst {
+		if a > e && term > worst {
 			worst, f.Range, f.Train, f.Now = term, binRange(m.g.Bins[j], b), m.g.Shares[j][b], now
 		}
 	}
