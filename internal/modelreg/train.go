@@ -334,6 +334,17 @@ func trainPayload(ctx context.Context, o TrainOptions) (*model.Artifact, error) 
 	if err != nil {
 		return nil, err
 	}
+	// The shift monitor compares production windows with the benign
+	// training inputs: live traffic is mostly benign, the training mix not.
+	var bv [][]float64
+	for i, r := range train {
+		if !r.Attack {
+			bv = append(bv, tv[i])
+		}
+	}
+	if g.Stream, err = guard.FitStreamRef("benign training rows", guard.TextFeatureNames(), bv); err != nil {
+		return nil, err
+	}
 	hv := make([][]float64, len(test))
 	for i, r := range test {
 		hv[i] = PayloadGuardVector(r.Payload)

@@ -2,6 +2,7 @@ package mlmodel_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -22,9 +23,10 @@ import (
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
-// heldRows are http-params rows the test model never saw (the committed
-// training slice is every tenth row from the first), shuffled with a seed.
-func heldRows(t *testing.T) []string {
+// heldRows are http-params rows of one class the test model never saw
+// (the committed training slice is every tenth row from the first),
+// shuffled with a seed.
+func heldRows(t *testing.T, attack bool) []string {
 	t.Helper()
 	rows, err := dataset.ReadPayloads(filepath.Join(testutil.SharedData(t, "http-params"), "payload_train.csv"), 100_000)
 	if err != nil {
@@ -32,7 +34,7 @@ func heldRows(t *testing.T) []string {
 	}
 	var out []string
 	for i, r := range rows {
-		if i%10 != 0 && r.Payload != "" {
+		if i%10 != 0 && r.Payload != "" && r.Attack == attack {
 			out = append(out, r.Payload)
 		}
 	}
@@ -45,6 +47,7 @@ func heldRows(t *testing.T) []string {
 type window struct {
 	n     int
 	shape func(string) string
+	rows  []string // nil: the stream's rows
 }
 
 // stream turns windows into events (one value per event, as a query
@@ -55,8 +58,13 @@ func stream(rows []string, ws []window) []*event.Event {
 	k := 0
 	for w, win := range ws {
 		for i := range win.n {
-			p := rows[k%len(rows)]
-			k++
+			var p string
+			if win.rows != nil {
+				p = win.rows[i%len(win.rows)]
+			} else {
+				p = rows[k%len(rows)]
+				k++
+			}
 			if win.shape != nil {
 				p = win.shape(p)
 			}
@@ -90,12 +98,14 @@ func windowSignals(t *testing.T, a *model.Artifact, evs []*event.Event) (wins []
 }
 
 // TestPayloadInputShift: golden streams of real held-out payloads in,
-// window signals out. In-distribution windows raise nothing; a window whose
-// values change shape raises one signal naming the shifted features with
-// training and window shares; a burst of ordinary values raises one naming
-// the rate; a replay gives the same signals.
+// window signals out. The reference is the benign training rows (live
+// traffic is mostly benign), so the ordinary stream is held-out benign
+// rows: those windows raise nothing; a window whose values change shape,
+// or a wave of attack payloads, raises one signal naming the shifted
+// features with training and window shares; a burst of ordinary values
+// raises one naming the rate; a replay gives the same signals.
 func TestPayloadInputShift(t *testing.T) {
-	rows := heldRows(t)
+	rows, attacks := heldRows(t, false), heldRows(t, true)
 	_, a := trainRegistry(t)
 	normal := window{n: 200}
 	history := slices.Repeat([]window{normal}, 8)
@@ -110,6 +120,7 @@ func TestPayloadInputShift(t *testing.T) {
 		{"in-distribution", normal, ""},
 		{"ten times longer", window{n: 200, shape: func(p string) string { return strings.Repeat(p, 10) }}, "log_len"},
 		{"other alphabet", window{n: 200, shape: cyrillic.Replace}, "nonascii"},
+		{"attack wave", window{n: 200, rows: attacks}, "char_="},
 		{"rate burst", window{n: 2000}, "input_rate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,5 +160,54 @@ func TestPayloadInputShift(t *testing.T) {
 				t.Fatal("replay gave different signals")
 			}
 		})
+	}
+}
+
+// TestPayloadInputShiftHeldOut: every held-out benign row, in windows of
+// 200 (the default MinInputs), raises no window signal: the false-window
+// figure on in-distribution traffic.
+func TestPayloadInputShiftHeldOut(t *testing.T) {
+	rows := heldRows(t, false)
+	_, a := trainRegistry(t)
+	ws := slices.Repeat([]window{{n: 200}}, len(rows)/200)
+	wins, _ := windowSignals(t, a, stream(rows, ws))
+	t.Logf("%d of %d windows of 200 held-out benign values flagged", len(wins), len(ws))
+	for _, s := range wins {
+		t.Errorf("in-distribution window flagged: %s", s.Explanation)
+	}
+}
+
+// TestPayloadInputShiftOldArtifact: an artifact whose guard predates the
+// monitor's reference still loads; the monitor is off (a burst passes).
+func TestPayloadInputShiftOldArtifact(t *testing.T) {
+	_, a := trainRegistry(t)
+	g, err := guard.FromArtifact(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Stream == nil || g.Stream.Population != "benign training rows" {
+		t.Fatalf("trained guard has no benign reference: %+v", g.Stream)
+	}
+	g.Stream = nil
+	raw, err := g.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := a.Body
+	body.InputGuard = raw
+	old, err := model.New(body, json.RawMessage(a.Body.Params))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three benign values over and over, then ten times faster: shifted
+	// windows and a burst, which only the monitor would report.
+	rows := []string{"madrid", "c/ caridad s/n", "campello, el"}
+	ws := append(slices.Repeat([]window{{n: 200}}, 8), window{n: 2000})
+	wins, _ := windowSignals(t, old, stream(rows, append(ws, window{n: 1})))
+	if len(wins) != 0 {
+		t.Fatalf("monitor ran without a reference: %s", wins[0].Explanation)
+	}
+	if wins, _ := windowSignals(t, a, stream(rows, append(ws, window{n: 1}))); len(wins) != 9 {
+		t.Fatalf("with the reference the stream gave %d window signals, want 9", len(wins))
 	}
 }

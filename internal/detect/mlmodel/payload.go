@@ -234,7 +234,10 @@ func NewPayload(o PayloadOptions) (*Payload, error) {
 					mc.Window = w
 				}
 			}
-			if p.mon, err = guard.NewMonitor(g, mc); err != nil {
+			switch p.mon, err = guard.NewMonitor(g, mc); {
+			case errors.Is(err, guard.ErrNoStreamRef):
+				slog.Warn("payload detector: model has no input-shift reference (trained before the monitor existed); the input shift monitor is off, retrain to enable it", "model", a.Body.Name, "version", a.Body.Version)
+			case err != nil:
 				return nil, fmt.Errorf("payload detector: model %s@%s: %w", a.Body.Name, a.Body.Version, err)
 			}
 		}

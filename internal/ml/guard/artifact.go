@@ -90,5 +90,10 @@ func (g *Guard) Validate() error {
 			return fmt.Errorf("input guard: feature %s has %d bins and %d shares", g.Features[j], len(g.Bins[j]), len(g.Shares[j]))
 		}
 	}
+	if g.Stream != nil {
+		if err := g.Stream.validate(d); err != nil {
+			return fmt.Errorf("input guard: %w", err)
+		}
+	}
 	return nil
 }

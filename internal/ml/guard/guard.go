@@ -100,6 +100,9 @@ type Guard struct {
 	// Shares[j][b] is the share of training rows in feature j's bin b.
 	Shares [][]float64 `json:"shares"`
 	Rows   int         `json:"rows"`
+	// Stream is the shift monitor's reference (monitor.go); nil in
+	// artifacts trained before it, which leaves the monitor off.
+	Stream *StreamRef `json:"stream,omitempty"`
 
 	// pivot and pdist index Ref for knn (rebuilt by index, not stored).
 	pivot, pdist []float64
@@ -160,13 +163,7 @@ func Fit(cfg Config, features []string, rows [][]float64) (*Guard, error) {
 		if g.Spread[j] <= 0 {
 			g.Spread[j] = math.Max(math.Abs(g.Median[j])*0.1, 1e-3)
 		}
-		var edges []float64
-		for q := 1; q < 10; q++ {
-			e := quantile(col, float64(q)/10)
-			if len(edges) == 0 || e > edges[len(edges)-1] {
-				edges = append(edges, e)
-			}
-		}
+		edges := deciles(col)
 		// Distance unit: the standard deviation, so a rare value (a
 		// category slot set in 1 row of 1,000) counts by its rarity; a
 		// floor keeps near-constant features from dominating everything.
@@ -182,11 +179,7 @@ func Fit(cfg Config, features []string, rows [][]float64) (*Guard, error) {
 		if floor := 1e-3 * math.Max(1, math.Abs(mean)); g.Scale[j] < floor {
 			g.Scale[j] = floor
 		}
-		g.Bins[j] = edges
-		g.Shares[j] = make([]float64, len(edges)+1)
-		for _, v := range col {
-			g.Shares[j][bin(edges, v)] += 1 / float64(len(col))
-		}
+		g.Bins[j], g.Shares[j] = edges, shares(edges, col)
 	}
 	// Reference rows: distinct fit rows in distance units, rounded to 1e-4
 	// of a unit (plenty for a distance, and a smaller artifact), an even

@@ -128,6 +128,17 @@ func TestMonitor(t *testing.T) {
 	g := fitted(t)
 	cfg := DefaultMonitorConfig()
 	cfg.Window = time.Minute
+	if _, err := NewMonitor(g, cfg); !errors.Is(err, ErrNoStreamRef) {
+		t.Fatalf("monitor without a reference: %v", err)
+	}
+	ref, err := FitStreamRef("training rows", feats, append(blob(3000, []float64{0, 0, 0, 0}, 1), blob(1000, []float64{12, 12, 0, 0}, 2)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Stream = ref
+	if err := g.Validate(); err != nil {
+		t.Fatalf("guard with a reference: %v", err)
+	}
 	m, err := NewMonitor(g, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -190,6 +201,14 @@ func TestMonitor(t *testing.T) {
 	}
 	if _, err := NewMonitor(g, MonitorConfig{Window: time.Minute}); err == nil {
 		t.Error("invalid config accepted")
+	}
+	if _, err := FitStreamRef("rows", feats, blob(50, []float64{0, 0, 0, 0}, 3)); err == nil {
+		t.Error("reference from 50 rows accepted")
+	}
+	// A reference that does not match the features is refused with the guard.
+	g.Stream.Shares[1] = g.Stream.Shares[1][:1]
+	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "monitor reference") {
+		t.Errorf("malformed reference: %v", err)
 	}
 }
 

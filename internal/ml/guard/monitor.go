@@ -31,16 +31,16 @@ type MonitorConfig struct {
 }
 
 // DefaultMonitorConfig: 5-minute windows; a distribution is compared from
-// 100 inputs; the rate band is the last 24 non-empty windows (2 hours of
-// steady traffic), judged from 6.
+// 200 inputs (20 expected per decile bin, where the chi-square view of a
+// window's PSI noise holds); the rate band is the last 24 non-empty windows
+// (2 hours of steady traffic), judged from 6.
 func DefaultMonitorConfig() MonitorConfig {
-	return MonitorConfig{Window: 5 * time.Minute, MinInputs: 100, PSIBound: 0.25, History: 24, MinHistory: 6, RateFactor: 5}
+	return MonitorConfig{Window: 5 * time.Minute, MinInputs: 200, PSIBound: 0.25, History: 24, MinHistory: 6, RateFactor: 5}
 }
 
-// noiseZ is the standard normal quantile of 1-1e-4: the share of windows
-// of in-distribution inputs whose sampling noise alone may cross a
-// feature's PSI bound.
-const noiseZ = 3.719
+// noiseAlpha is the share of in-distribution windows whose sampling noise
+// alone may cross some feature's PSI bound (split evenly over features).
+const noiseAlpha = 1e-3
 
 // Shift is one closed window's finding.
 type Shift struct {
@@ -79,6 +79,7 @@ type FeaturePSI struct {
 // for concurrent use.
 type Monitor struct {
 	g      *Guard
+	ref    *StreamRef
 	cfg    MonitorConfig
 	counts [][]int
 	n      int
@@ -87,20 +88,97 @@ type Monitor struct {
 	recent []int // counts of recent non-empty windows, oldest first
 }
 
-// NewMonitor returns a monitor for g, whose Bins and Shares are the
-// training reference.
+// ErrNoStreamRef means a guard carries no reference for the monitor (its
+// artifact was trained before the monitor existed).
+var ErrNoStreamRef = errors.New("input guard has no shift-monitor reference")
+
+// NewMonitor returns a monitor comparing windows with g.Stream.
 func NewMonitor(g *Guard, cfg MonitorConfig) (*Monitor, error) {
 	if cfg.Window <= 0 || cfg.MinInputs < 10 || cfg.PSIBound <= 0 || cfg.History < cfg.MinHistory || cfg.MinHistory < 3 || cfg.RateFactor <= 1 {
 		return nil, fmt.Errorf("input monitor: invalid config %+v", cfg)
 	}
-	if g == nil || len(g.Bins) != len(g.Features) || len(g.Shares) != len(g.Features) {
-		return nil, errors.New("input monitor: guard has no training bins")
+	if g == nil || g.Stream == nil {
+		return nil, ErrNoStreamRef
 	}
-	m := &Monitor{g: g, cfg: cfg, counts: make([][]int, len(g.Features))}
+	if err := g.Stream.validate(len(g.Features)); err != nil {
+		return nil, err
+	}
+	m := &Monitor{g: g, ref: g.Stream, cfg: cfg, counts: make([][]int, len(g.Features))}
 	for j := range m.counts {
-		m.counts[j] = make([]int, len(g.Bins[j])+1)
+		m.counts[j] = make([]int, len(m.ref.Bins[j])+1)
 	}
 	return m, nil
+}
+
+// StreamRef is the shift monitor's training reference: per-feature decile
+// edges and bin shares of the training rows production traffic should
+// resemble (for the payload model, the benign ones: a stream of ordinary
+// requests compared with a mix that is 38% attacks would shift in every
+// window).
+type StreamRef struct {
+	// Population says which training rows ("benign training rows").
+	Population string      `json:"population"`
+	Rows       int         `json:"rows"`
+	Bins       [][]float64 `json:"bins"`
+	Shares     [][]float64 `json:"shares"`
+}
+
+// FitStreamRef builds the reference from rows (one vector per input).
+func FitStreamRef(population string, features []string, rows [][]float64) (*StreamRef, error) {
+	if len(rows) < 100 {
+		return nil, fmt.Errorf("fitting the input monitor's reference: %d %s are too few", len(rows), population)
+	}
+	r := &StreamRef{Population: population, Rows: len(rows), Bins: make([][]float64, len(features)), Shares: make([][]float64, len(features))}
+	col := make([]float64, len(rows))
+	for j := range features {
+		for i, x := range rows {
+			if len(x) != len(features) {
+				return nil, fmt.Errorf("fitting the input monitor's reference: row %d has %d values, want %d: %w", i, len(x), len(features), ErrDim)
+			}
+			if math.IsNaN(x[j]) || math.IsInf(x[j], 0) {
+				return nil, fmt.Errorf("fitting the input monitor's reference: row %d feature %s is %v", i, features[j], x[j])
+			}
+			col[i] = x[j]
+		}
+		sort.Float64s(col)
+		r.Bins[j] = deciles(col)
+		r.Shares[j] = shares(r.Bins[j], col)
+	}
+	return r, nil
+}
+
+// validate checks a decoded reference against the guard's features.
+func (r *StreamRef) validate(d int) error {
+	if len(r.Bins) != d || len(r.Shares) != d || r.Rows < 1 {
+		return errors.New("input monitor reference does not match the features")
+	}
+	for j := range r.Bins {
+		if len(r.Shares[j]) != len(r.Bins[j])+1 || !sort.Float64sAreSorted(r.Bins[j]) {
+			return fmt.Errorf("input monitor reference: feature %d has %d bins and %d shares", j, len(r.Bins[j]), len(r.Shares[j]))
+		}
+	}
+	return nil
+}
+
+// deciles are the distinct decile edges of a sorted column.
+func deciles(col []float64) []float64 {
+	var edges []float64
+	for q := 1; q < 10; q++ {
+		e := quantile(col, float64(q)/10)
+		if len(edges) == 0 || e > edges[len(edges)-1] {
+			edges = append(edges, e)
+		}
+	}
+	return edges
+}
+
+// shares are the shares of col in each bin of edges.
+func shares(edges, col []float64) []float64 {
+	s := make([]float64, len(edges)+1)
+	for _, v := range col {
+		s[bin(edges, v)] += 1 / float64(len(col))
+	}
+	return s
 }
 
 func bin(edges []float64, v float64) int {
@@ -129,7 +207,7 @@ func (m *Monitor) Observe(x []float64, t time.Time) (*Shift, error) {
 		m.last = t
 	}
 	for j, v := range x {
-		m.counts[j][bin(m.g.Bins[j], v)]++
+		m.counts[j][bin(m.ref.Bins[j], v)]++
 	}
 	if t.After(m.last) {
 		m.last = t
@@ -187,14 +265,15 @@ func medianMAD(counts []int) (med, sigma float64) {
 	return med, math.Max(1.4826*quantile(xs, 0.5), math.Max(math.Sqrt(med), 1))
 }
 
-// psiBound is max(PSIBound, q/n) where q is the 1-1e-4 quantile of a
-// chi-square with bins-1 degrees of freedom (Wilson–Hilferty): for
-// in-distribution inputs n·PSI is about chi-square distributed, so a small
-// window's noise alone stays below the bound.
+// psiBound is max(PSIBound, q/n) where q is the 1-noiseAlpha/features
+// quantile of a chi-square with bins-1 degrees of freedom (Wilson–Hilferty):
+// for in-distribution inputs n·PSI is about chi-square distributed, so a
+// small window's noise alone stays below the bound.
 func (m *Monitor) psiBound(bins, n int) float64 {
+	z := math.Sqrt2 * math.Erfinv(1-2*noiseAlpha/float64(len(m.counts)))
 	k := float64(max(1, bins-1))
 	c := 2 / (9 * k)
-	q := k * math.Pow(1-c+noiseZ*math.Sqrt(c), 3)
+	q := k * math.Pow(1-c+z*math.Sqrt(c), 3)
 	return math.Max(m.cfg.PSIBound, q/float64(n))
 }
 
@@ -207,11 +286,11 @@ func (m *Monitor) psi(j int) FeaturePSI {
 	for b, c := range m.counts[j] {
 		now := float64(c) / float64(m.n)
 		a := math.Max(now, eps)
-		e := math.Max(m.g.Shares[j][b], eps)
+		e := math.Max(m.ref.Shares[j][b], eps)
 		term := (a - e) * math.Log(a/e)
 		f.PSI += term
 		if a > e && term > worst {
-			worst, f.Range, f.Train, f.Now = term, binRange(m.g.Bins[j], b), m.g.Shares[j][b], now
+			worst, f.Range, f.Train, f.Now = term, binRange(m.ref.Bins[j], b), m.ref.Shares[j][b], now
 		}
 	}
 	return f
