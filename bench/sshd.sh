@@ -20,7 +20,9 @@ SRC=$DATA/loghub-2k/OpenSSH/OpenSSH_2k.log
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 CGO_ENABLED=0 go build -o "$tmp/rampart" ./cmd/rampart
 go run ./bench/genauthlog -in "$SRC" -lines "$LINES" > "$tmp/auth.log"
-echo "input: $LINES lines ($(du -h "$tmp/auth.log" | cut -f1)), $(nproc) CPUs"
+# Wall-clock rates mean little on a busy host: the load average is printed
+# so a reader can tell; the CPU-second rates are steadier.
+echo "input: $LINES lines ($(du -h "$tmp/auth.log" | cut -f1)), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # rate N SECONDS: lines per second.
 rate() { awk -v n="$1" -v s="$2" 'BEGIN{printf "%.0f", n/(s>0?s:0.001)}'; }
