@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/detect/mlmodel"
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/ml/dataset"
@@ -209,5 +210,19 @@ func TestPayloadInputShiftOldArtifact(t *testing.T) {
 	}
 	if wins, _ := windowSignals(t, a, stream(rows, append(ws, window{n: 1}))); len(wins) != 9 {
 		t.Fatalf("with the reference the stream gave %d window signals, want 9", len(wins))
+	}
+}
+
+func TestPayloadMonitorWindowConfig(t *testing.T) {
+	dir, _ := trainRegistry(t)
+	spec, _ := detect.Lookup(mlmodel.KindPayload)
+	for _, tc := range []struct {
+		window any
+		ok     bool
+	}{{"1m", true}, {"15m", true}, {"30s", false}, {"soon", false}, {7, false}} {
+		_, err := spec.New(detect.Options{Config: map[string]any{"models": dir, "monitor_window": tc.window}})
+		if (err == nil) != tc.ok {
+			t.Errorf("monitor_window %v: %v", tc.window, err)
+		}
 	}
 }
