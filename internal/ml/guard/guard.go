@@ -20,8 +20,10 @@
 // flags Config.Rate of those in-distribution rows. Nothing is tuned on
 // out-of-support data.
 //
-// A Monitor adds the stream view: a sliding window's feature distributions
-// against the training's (population stability index) and its input rate.
+// A Monitor adds the stream view over event-time windows: each window's
+// feature distributions against a training reference stored with the guard
+// (StreamRef; population stability index) and its input count against the
+// band of recent windows.
 package guard
 
 import (

@@ -193,6 +193,17 @@ func TestMonitor(t *testing.T) {
 	if s = found[9]; len(s.Shifted) != 0 || !s.RateAnomalous || s.Median != 400 || s.Inputs != 3200 {
 		t.Errorf("burst window: %+v", s)
 	}
+	// A far-future timestamp opens a window of its own; the next ordinary
+	// input closes it instead of joining it.
+	if s, err := m.Observe(burst[0], t0.Add(10*time.Minute+time.Second)); err != nil || s != nil {
+		t.Fatalf("input in the open window: %+v, %v", s, err)
+	}
+	if s, err := m.Observe(burst[0], t0.Add(24*365*time.Hour)); err != nil || s == nil || s.Inputs != 2 {
+		t.Fatalf("far-future input: %+v, %v", s, err)
+	}
+	if s, err := m.Observe(burst[1], t0.Add(11*time.Minute)); err != nil || s == nil || s.Inputs != 1 {
+		t.Fatalf("ordinary input after a far-future one: %+v, %v", s, err)
+	}
 	if s := m.Close(); s == nil || s.Inputs != 1 || s.Compared || s.Anomalous() {
 		t.Errorf("closing a one-input window: %+v", s)
 	}

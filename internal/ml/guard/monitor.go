@@ -187,8 +187,10 @@ func bin(edges []float64, v float64) int {
 
 // Observe adds one input at event time t. When t is at or past the open
 // window's end, that window is closed first and its finding returned (nil
-// otherwise). An input older than the open window joins it: the window
-// cannot reopen, and the result depends only on the input order.
+// otherwise). An input up to one window older than the open window joins
+// it (the window cannot reopen; the result depends only on the input
+// order); one older than that closes it too, so a single far-future
+// timestamp cannot hold the monitor in a window that never ends.
 func (m *Monitor) Observe(x []float64, t time.Time) (*Shift, error) {
 	if len(x) != len(m.g.Features) {
 		return nil, fmt.Errorf("observing %d values for %d features: %w", len(x), len(m.g.Features), ErrDim)
@@ -199,7 +201,7 @@ func (m *Monitor) Observe(x []float64, t time.Time) (*Shift, error) {
 		}
 	}
 	var s *Shift
-	if m.n > 0 && !t.Before(m.start.Add(m.cfg.Window)) {
+	if m.n > 0 && (!t.Before(m.start.Add(m.cfg.Window)) || t.Before(m.start.Add(-m.cfg.Window))) {
 		s = m.Close()
 	}
 	if m.n == 0 {
