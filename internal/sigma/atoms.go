@@ -287,3 +287,72 @@ factors:
 	}
 	return false, false
 }
+
+// orderSelections orders each selection's items by the cost of testing
+// them (a selection is a pure AND, so the order changes no result; it runs
+// after buildPrefilter, which decides which matchers the atom table
+// answers): presence tests, then items every value of which the atom table
+// answers, then other literal and wildcard tests, then regexes, field
+// references and keyword items. Ties keep the written order.
+func orderSelections(rs *ruleSet) {
+	seen := map[*selection]bool{}
+	var visit func(n node)
+	visit = func(n node) {
+		switch x := n.(type) {
+		case *selection:
+			if seen[x] {
+				return
+			}
+			seen[x] = true
+			if len(x.items) < 2 {
+				return
+			}
+			o := slices.Clone(x.items)
+			slices.SortStableFunc(o, func(a, b *item) int { return itemCost(a) - itemCost(b) })
+			if !slices.Equal(o, x.items) {
+				x.order = o
+			}
+		case andNode:
+			for _, k := range x {
+				visit(k)
+			}
+		case orNode:
+			for _, k := range x {
+				visit(k)
+			}
+		case notNode:
+			visit(x.n)
+		case ofNode:
+			for _, k := range x.kids {
+				visit(k)
+			}
+		}
+	}
+	for _, r := range rs.rules {
+		visit(r.cond)
+		for _, f := range r.filters {
+			visit(f)
+		}
+	}
+}
+
+// itemCost ranks an item's test: 0 presence, 1 atom table only, 2 other
+// literal tests, 3 regexes, field references and keyword items.
+func itemCost(it *item) int {
+	if it.exists >= 0 {
+		return 0
+	}
+	if it.kw != nil || it.slot == keywordSlot {
+		return 3
+	}
+	cost := 1
+	for _, v := range it.vals {
+		switch {
+		case v.op == opRe || v.op == opFieldref:
+			return 3
+		case v.acID == 0 || v.isInt:
+			cost = 2
+		}
+	}
+	return cost
+}

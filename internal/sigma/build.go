@@ -168,6 +168,7 @@ func buildDocs(all []*Doc, opts Options, selecting bool, rep Report) (*ruleSet, 
 		rs.index(r, logsourceClauses(r.meta.Logsource))
 	}
 	buildPrefilter(rs, eidSlot)
+	orderSelections(rs)
 	return rs, rep
 }
 

@@ -68,10 +68,17 @@ func (o ofNode) eval(c *evalCtx) bool {
 // selection is one map of a search identifier: all items must match.
 type selection struct {
 	items []*item
+	// order is items, cheapest test first (orderSelections); nil: items.
+	// Explanations still record items as written.
+	order []*item
 }
 
 func (s *selection) eval(c *evalCtx) bool {
-	for _, it := range s.items {
+	its := s.order
+	if its == nil {
+		its = s.items
+	}
+	for _, it := range its {
 		if !it.eval(c) {
 			return false
 		}

@@ -20,6 +20,8 @@ type fval struct {
 	isList  bool
 	isInt   bool
 	lowOK   bool
+	// l2a caches lowersToASCII(raw) for keyword items (0 unknown, 1 no, 2 yes).
+	l2a     uint8
 	ival    int64
 	raw     string
 	low     string
@@ -49,6 +51,7 @@ type evalCtx struct {
 	// explain, when set, collects matched field items (after a match only).
 	explain *[]matchedItem
 	items   []matchedItem // explain's scratch
+	route   chanRoute     // the last event's channel routes (of rs)
 }
 
 type matchedItem struct {
@@ -91,7 +94,7 @@ func (c *evalCtx) field(slot int) *fval {
 		return f
 	}
 	f.gen = c.gen
-	f.present, f.isList, f.isInt, f.lowOK = false, false, false, false
+	f.present, f.isList, f.isInt, f.lowOK, f.l2a = false, false, false, false, 0
 	f.raw, f.low, f.list, f.lowList = "", "", nil, f.lowList[:0]
 	if slot == keywordSlot {
 		if v, ok := c.ev.Fields["message"]; ok {

@@ -188,7 +188,7 @@ func (it *item) keywordRejects(c *evalCtx, f *fval) bool {
 	if it.kw == nil || c.slow || !f.present || f.isList || f.isInt {
 		return false
 	}
-	if it.kw.ascii && !lowersToASCII(f.raw) {
+	if it.kw.ascii && !f.lowersToASCII() {
 		// The matchers see strings.ToLower(raw). With ASCII windows that
 		// text has a window exactly where the ASCII-folded raw has one,
 		// unless a non-ASCII rune lowers to ASCII: no need to lower it.
@@ -198,6 +198,22 @@ func (it *item) keywordRejects(c *evalCtx, f *fval) bool {
 		return !it.kw.mayContain(f.raw)
 	}
 	return !it.kw.mayContain(c.lowOf(f))
+}
+
+// lowersToASCII is lowersToASCII(f.raw), computed once per event: every
+// keyword item of the event's rules reads the same record.
+func (f *fval) lowersToASCII() bool {
+	if f.l2a == 0 {
+		f.l2a = 1 + b2u8(lowersToASCII(f.raw))
+	}
+	return f.l2a == 2
+}
+
+func b2u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // lowersToASCII reports whether s has a rune outside ASCII whose lower

@@ -2,10 +2,15 @@ package sigma
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"unsafe"
 
+	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
@@ -56,6 +61,49 @@ func TestLogsourceReference(t *testing.T) {
 		got := logsourceClauses(tc.ls)
 		if len(got) == 0 || got[0].channel != tc.want.channel || got[0].dataset != tc.want.dataset || len(got[0].eids) != len(tc.want.eids) {
 			t.Errorf("%+v: got %+v, want first %+v", tc.ls, got, tc.want)
+		}
+	}
+}
+
+// TestChannelRouteCache: the last channel's routes are reused only for the
+// same name, even when the event's channel string lives in a buffer that
+// later events overwrite, and channel names still route case-insensitively.
+func TestChannelRouteCache(t *testing.T) {
+	rules := map[string]string{
+		"sec.yml": "title: sec\nid: sec\nlogsource:\n  product: windows\n  service: security\ndetection:\n  sel:\n    EventID: 4624\n  condition: sel\n",
+		"sys.yml": "title: sys\nid: sys\nlogsource:\n  product: windows\n  service: system\ndetection:\n  sel:\n    EventID: 4624\n  condition: sel\n",
+	}
+	dir := t.TempDir()
+	for name, text := range rules {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := New(Options{Paths: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := d.set.Load()
+	c := newEvalCtx(rs) // one context, so every event sees the previous one's cache
+	buf := make([]byte, 8)
+	for i, tc := range []struct{ ch, want string }{
+		{"Security", "sec"}, {"Security", "sec"}, {"System", "sys"}, {"Security", "sec"},
+		{"SECURITY", "sec"}, {"system", "sys"}, {"Applica", ""}, {"System", "sys"},
+		{strings.Repeat("x", 70), ""}, {strings.Repeat("x", 70), ""}, {"Security", "sec"},
+	} {
+		ch := tc.ch
+		if len(ch) <= len(buf) { // as a reused decode buffer: same memory, new bytes
+			n := copy(buf, ch)
+			ch = unsafe.String(&buf[0], n)
+		}
+		ev := event.New()
+		ev.ID = fmt.Sprint(i)
+		ev.Set("winlog.channel", ch)
+		ev.Set("winlog.event_id", int64(4624))
+		var got []string
+		rs.runCtx(c, ev, func(c *evalCtx, r *crule) { got = append(got, r.meta.ID) })
+		if want := strings.Fields(tc.want); !slices.Equal(got, want) {
+			t.Errorf("event %d channel %q: matched %v, want %v", i, tc.ch, got, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/rampart-ids/rampart/internal/event"
 )
@@ -243,13 +244,18 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 	}
 	f := ev.Fields
 	if ch, ok := f["winlog.channel"].(string); ok {
-		lch := c.lower(ch)
-		if m := rs.winChanEID[lch]; m != nil {
+		// Events come in runs of one channel: the last channel's routes
+		// are kept, saving the lower-casing and two lookups.
+		if !c.route.is(ch) {
+			lch := c.lower(ch)
+			c.route.set(ch, rs.winChanEID[lch], rs.winChan[lch])
+		}
+		if m := c.route.eids; m != nil {
 			if id, ok := eventID(f); ok {
 				addB(m[id])
 			}
 		}
-		addB(rs.winChan[lch])
+		addB(c.route.chanB)
 		addB(rs.winAll)
 	} else if mod, _ := f["event.module"].(string); mod == "windows" {
 		addB(rs.winAll)
@@ -304,6 +310,26 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 			}
 		}
 	}
+}
+
+// chanRoute is the routing of one Windows channel (as the event spells
+// it). The name is copied: an event's strings may live in a buffer that is
+// reused for later events.
+type chanRoute struct {
+	ok    bool // buf[:n] holds the name of eids and chanB
+	n     int
+	buf   [64]byte
+	eids  map[int64]*bucket
+	chanB *bucket
+}
+
+func (r *chanRoute) is(ch string) bool {
+	return r.ok && len(ch) == r.n && ch == unsafe.String(&r.buf[0], r.n)
+}
+
+func (r *chanRoute) set(ch string, eids map[int64]*bucket, chanB *bucket) {
+	r.ok, r.eids, r.chanB = len(ch) <= len(r.buf), eids, chanB
+	r.n = copy(r.buf[:], ch)
 }
 
 // bucket is one routing target: its rules and the prefilter slots they need.
