@@ -82,6 +82,17 @@ type entities struct {
 	lower *lowerCache
 	val   [4]string
 	done  [4]bool
+	sum   [4]uint64 // sketch.Hash of val, once hashed
+	sumOK [4]bool
+}
+
+// hash is sketch.Hash(e.get(i)), memoized: the user is the counterpart of
+// both the host and the address.
+func (e *entities) hash(i int) uint64 {
+	if !e.sumOK[i] {
+		e.sum[i], e.sumOK[i] = sketch.Hash(e.get(i)), true
+	}
+	return e.sum[i]
 }
 
 func (e *entities) get(i int) string {
@@ -340,19 +351,20 @@ func (a *Anomaly) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 	noLearn := a.exclude != nil && a.exclude(ev)
 	failure := field(ev, "event.outcome") == "failure"
 	ents := entities{ev: ev, host: &a.host, lower: &a.lower}
+	t := ev.Time.UTC()
 	for _, ki := range a.kinds {
-		k := entityKinds[ki]
+		k := &entityKinds[ki]
 		key := ents.get(ki)
 		if key == "" {
 			continue
 		}
-		o := baseline.Obs{Kind: ki, Key: key, Time: ev.Time.UTC(), Failure: failure, NoLearn: noLearn}
+		o := baseline.Obs{Kind: ki, Key: key, Time: t, Failure: failure, NoLearn: noLearn}
 		if other := ents.get(k.other); other != "" {
-			o.Distinct, o.HasDistinct = sketch.Hash(other), true
+			o.Distinct, o.HasDistinct = ents.hash(k.other), true
 		}
 		a.buf = a.m.Observe(o, a.buf[:0])
 		if len(a.buf) > 0 {
-			emit(a.signal(k, key, ev, a.buf))
+			emit(a.signal(*k, key, ev, a.buf))
 		}
 	}
 	return nil

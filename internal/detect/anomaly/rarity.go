@@ -265,14 +265,13 @@ func successfulLogin(ev *event.Event, ds string) bool {
 	default:
 		return false
 	}
-	if field(ev, "event.outcome") == "failure" {
-		return false
-	}
+	// The cheapest discriminating field first: most Windows events are not
+	// 4624, and "success" already excludes "failure".
 	switch ds {
 	case "system.auth":
 		return field(ev, "event.outcome") == "success" && strings.HasSuffix(field(ev, "event.action"), "_login")
 	case "windows.security":
-		return field(ev, "event.code") == "4624"
+		return field(ev, "event.code") == "4624" && field(ev, "event.outcome") != "failure"
 	}
 	return false
 }

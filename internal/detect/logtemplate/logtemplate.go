@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -150,13 +151,14 @@ func options(cfg map[string]any) (Options, error) {
 // Detector is the log template detector. It is stateful and, as every
 // detector, called from one goroutine.
 type Detector struct {
-	mu       sync.Mutex // Detect against Snapshot/Restore from another goroutine
-	o        Options
-	miner    *drain.Miner
-	lines    int // lines mined, the model's included
-	version  string
-	datasets map[string]bool
-	formats  map[string]bool
+	mu      sync.Mutex // Detect against Snapshot/Restore from another goroutine
+	o       Options
+	miner   *drain.Miner
+	lines   int // lines mined, the model's included
+	version string
+	// Few names each (one by default): a linear scan beats hashing.
+	datasets []string
+	formats  []string
 }
 
 // New builds the detector.
@@ -212,12 +214,10 @@ func New(o Options) (*Detector, error) {
 	return d, nil
 }
 
-func set(xs []string) map[string]bool {
-	m := make(map[string]bool, len(xs))
-	for _, x := range xs {
-		m[x] = true
-	}
-	return m
+func set(xs []string) []string {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return slices.Compact(s)
 }
 
 // Name implements detect.Detector.
@@ -231,8 +231,12 @@ func (d *Detector) Templates() int { return len(d.miner.Clusters()) }
 
 // Applies reports whether ev is mined: a message-only record.
 func (d *Detector) Applies(ev *event.Event) bool {
+	// The format needs no field lookup: test it first.
+	if slices.Contains(d.formats, ev.Format) {
+		return true
+	}
 	ds, _ := ev.GetString("event.dataset")
-	if d.datasets[ds] || d.formats[ev.Format] {
+	if slices.Contains(d.datasets, ds) {
 		return true
 	}
 	if !d.o.SkipUnparsedAuth && ds == "system.auth" {
