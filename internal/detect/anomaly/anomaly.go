@@ -177,8 +177,16 @@ func exeKey(p string, c *lowerCache) string {
 }
 
 func field(ev *event.Event, k string) string {
-	s, _ := ev.GetString(k)
-	return strings.TrimSpace(s)
+	// Most fields read here are strings or absent: skip ValueString's
+	// type switch for them.
+	switch v := ev.Fields[k].(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case nil:
+		return ""
+	default:
+		return strings.TrimSpace(event.ValueString(v))
+	}
 }
 
 // userOf lower-cases Windows account names (case-insensitive there).
