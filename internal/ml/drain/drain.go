@@ -375,8 +375,10 @@ func Mask(tok string) string {
 	if tok == Wildcard {
 		return tok
 	}
-	// Month and weekday names are parts of dates: parameters.
-	if monthWords[strings.ToLower(strings.Trim(tok, ",.;:()[]"))] {
+	// Month and weekday names are parts of dates: parameters. They have
+	// three runes and ToLower maps rune by rune: count before ToLower,
+	// which allocates for every capitalised word.
+	if t := strings.Trim(tok, ",.;:()[]"); utf8.RuneCountInString(t) == 3 && monthWords[strings.ToLower(t)] {
 		return Wildcard
 	}
 	if !strings.ContainsFunc(tok, unicode.IsDigit) {

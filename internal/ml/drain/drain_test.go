@@ -34,6 +34,9 @@ func TestMask(t *testing.T) {
 		{"(HWID=1973)", "(HWID=<*>)"},
 		{"preauth", "preauth"},
 		{"Jul", "<*>"},
+		{"(Mon),", "<*>"},
+		{"FR\u0130", "<*>"}, // dotted capital I lowers to ASCII i: "fri"
+		{"Month", "Month"},
 		{"ssh2", "ssh2"},
 		{"jk2_init()", "jk2_init()"},
 		{"core.12345", "core.<*>"},
