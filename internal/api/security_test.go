@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rampart-ids/rampart/internal/api"
 	"github.com/rampart-ids/rampart/internal/audit"
@@ -572,5 +573,33 @@ func TestCSRFEdgeCases(t *testing.T) {
 		if rec := e.do("POST", "/api/v1/alerts/a1/verdict", body, tc.hdr); rec.Code != tc.want {
 			t.Errorf("%s: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.want)
 		}
+	}
+}
+
+// TestReloadErrorCutAtCharacter: a long reload error (a rule file path or
+// message in any script) is cut to its limit on a character boundary, so
+// the JSON answer never carries half a UTF-8 sequence.
+func TestReloadErrorCutAtCharacter(t *testing.T) {
+	e := newSessionEnv(t)
+	long := strings.Repeat("a", 1999) + strings.Repeat("é", 10) // 'é' straddles byte 2000
+	req := httptest.NewRequest("POST", "/api/v1/rules/reload", nil)
+	req.Header.Set("Authorization", "Bearer "+e.secrets[api.RoleAdmin])
+	rec := httptest.NewRecorder()
+	api.NewHandler(api.Deps{Store: e.st, Reload: func(context.Context) error { return errors.New(long) }}).ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("reload answer %d, want 422", rec.Code)
+	}
+	var body struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	raw := rec.Body.Bytes()
+	if !utf8.Valid(raw) {
+		t.Fatalf("reload error answer is not valid UTF-8: ...%q", raw[len(raw)-20:])
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsRune(body.Error.Message, utf8.RuneError) || !strings.HasSuffix(body.Error.Message, "a") {
+		t.Errorf("message tail %q: want it cut before the straddling character", body.Error.Message[len(body.Error.Message)-8:])
 	}
 }

@@ -650,15 +650,9 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request) {
 	}
 	// A reload runs to its end (and its audit record) even if the client leaves.
 	if err := s.d.Reload(context.WithoutCancel(r.Context())); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "reload_failed", "reload failed; the previous rules stay active: "+truncate(err.Error(), 2000))
+		writeError(w, http.StatusUnprocessableEntity, "reload_failed", "reload failed; the previous rules stay active: "+audit.Clip(err.Error(), 2000))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
