@@ -655,4 +655,3 @@ func (s *server) reload(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 }
-
