@@ -175,6 +175,25 @@ func run(ctx context.Context, opts eval.Options) (eval.Result, error) {
 	return res, nil
 }
 
+// splitShuffled shuffles rows with the seed's stream for a layout and
+// splits them into normal and attack rows, refusing a file too small for
+// the suite's windows.
+func splitShuffled[T any](path string, rows []T, seed int64, stream uint64, isAttack func(T) bool) (normal, attack []T, err error) {
+	rng := rand.New(rand.NewPCG(uint64(seed), stream))
+	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	for _, r := range rows {
+		if isAttack(r) {
+			attack = append(attack, r)
+		} else {
+			normal = append(normal, r)
+		}
+	}
+	if len(normal) < 200 || len(attack) < 100 {
+		return nil, nil, fmt.Errorf("%s: %d normal and %d attack rows; need at least 200 and 100", path, len(normal), len(attack))
+	}
+	return normal, attack, nil
+}
+
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // judgeVoid applies the rule: without a naive loss of at least

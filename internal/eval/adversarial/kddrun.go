@@ -97,18 +97,9 @@ func runKDD(ctx context.Context, dir string, seed int64, progress io.Writer) (*R
 		return label
 	}
 	res := &Result{Layout: "nsl-kdd"}
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x4b44))
-	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-	var normal, attack []kddRow
-	for _, r := range rows {
-		if r.Attack {
-			attack = append(attack, r)
-		} else {
-			normal = append(normal, r)
-		}
-	}
-	if len(normal) < 200 || len(attack) < 100 {
-		return nil, fmt.Errorf("%s: %d normal and %d attack rows; need at least 200 and 100", path, len(normal), len(attack))
+	normal, attack, err := splitShuffled(path, rows, seed, 0x4b44, func(r kddRow) bool { return r.Attack })
+	if err != nil {
+		return nil, err
 	}
 	// Normal rows: the champion's earlier window, the new training window,
 	// held-out test. Attack rows: the injection pool and the test attacks.

@@ -117,18 +117,9 @@ func runPayload(ctx context.Context, dir string, seed int64, progress io.Writer)
 		return nil, err
 	}
 	res := &Result{Layout: "http-params"}
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x4854))
-	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-	var normal, attack []payloadRow
-	for _, r := range rows {
-		if r.Attack {
-			attack = append(attack, r)
-		} else {
-			normal = append(normal, r)
-		}
-	}
-	if len(normal) < 200 || len(attack) < 100 {
-		return nil, fmt.Errorf("%s: %d normal and %d attack rows; need at least 200 and 100", path, len(normal), len(attack))
+	normal, attack, err := splitShuffled(path, rows, seed, 0x4854, func(r payloadRow) bool { return r.Attack })
+	if err != nil {
+		return nil, err
 	}
 	det, cleanup, err := webRules()
 	if err != nil {
