@@ -239,6 +239,35 @@ type evalData struct {
 	score        func(ctx context.Context, a *model.Artifact) (robust.Score, error)
 }
 
+// labeledFile is the first of a kind's held-out files found, read with
+// its known-bad flags and content hash.
+type labeledFile[T any] struct {
+	path  string
+	index int // position in the preference list: later ones are training files
+	rows  []T
+	sha   string
+	bad   []bool
+}
+
+func readLabeled[T any](dir string, read func(string, int) ([]T, error), isBad func(T) bool, names ...string) (labeledFile[T], error) {
+	var lf labeledFile[T]
+	if lf.path, lf.index = firstFile(dir, names...); lf.path == "" {
+		return lf, fmt.Errorf("%s holds no %s", dir, strings.Join(names, " or "))
+	}
+	var err error
+	if lf.rows, err = read(lf.path, maxRows); err != nil {
+		return lf, err
+	}
+	if lf.sha, err = fileSHA(lf.path); err != nil {
+		return lf, err
+	}
+	lf.bad = make([]bool, len(lf.rows))
+	for j, r := range lf.rows {
+		lf.bad[j] = isBad(r)
+	}
+	return lf, nil
+}
+
 func firstFile(dir string, names ...string) (string, int) {
 	for i, n := range names {
 		p := filepath.Join(dir, n)
@@ -299,22 +328,11 @@ func loadEvalData(kind, dir string) (*evalData, error) {
 	}
 	switch kind {
 	case "payload-lr":
-		p, i := firstFile(dir, "payload_test.csv", "payload_train.csv")
-		if p == "" {
-			return nil, fmt.Errorf("%s holds no payload_test.csv or payload_train.csv", dir)
-		}
-		rows, err := dataset.ReadPayloads(p, maxRows)
+		lf, err := readLabeled(dir, dataset.ReadPayloads, func(r dataset.PayloadRow) bool { return r.Attack }, "payload_test.csv", "payload_train.csv")
 		if err != nil {
 			return nil, err
 		}
-		sha, err := fileSHA(p)
-		if err != nil {
-			return nil, err
-		}
-		bad := make([]bool, len(rows))
-		for j, r := range rows {
-			bad[j] = r.Attack
-		}
+		p, i, rows, sha, bad := lf.path, lf.index, lf.rows, lf.sha, lf.bad
 		return &evalData{file: p, sha: sha, trainingFile: i > 0, score: func(ctx context.Context, a *model.Artifact) (robust.Score, error) {
 			var c payload.Classifier
 			if err := a.Params(&c); err != nil {
@@ -326,22 +344,11 @@ func loadEvalData(kind, dir string) (*evalData, error) {
 			return tally(ctx, a, bad, func(j int) (bool, error) { return c.Score(rows[j].Payload).Attack, nil })
 		}}, nil
 	case "nsl-kdd":
-		p, i := firstFile(dir, "KDDTest+.txt", "KDDTest-21.txt", "KDDTrain+_20Percent.txt")
-		if p == "" {
-			return nil, fmt.Errorf("%s holds no KDDTest+.txt, KDDTest-21.txt or KDDTrain+_20Percent.txt", dir)
-		}
-		rows, err := dataset.ReadKDD(p, maxRows)
+		lf, err := readLabeled(dir, dataset.ReadKDD, func(r dataset.KDDRow) bool { return r.Attack }, "KDDTest+.txt", "KDDTest-21.txt", "KDDTrain+_20Percent.txt")
 		if err != nil {
 			return nil, err
 		}
-		sha, err := fileSHA(p)
-		if err != nil {
-			return nil, err
-		}
-		bad := make([]bool, len(rows))
-		for j, r := range rows {
-			bad[j] = r.Attack
-		}
+		p, i, rows, sha, bad := lf.path, lf.index, lf.rows, lf.sha, lf.bad
 		return &evalData{file: p, sha: sha, trainingFile: i > 1, score: func(ctx context.Context, a *model.Artifact) (robust.Score, error) {
 			var kp KDDParams
 			if err := a.Params(&kp); err != nil {
