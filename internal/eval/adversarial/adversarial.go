@@ -194,6 +194,25 @@ func splitShuffled[T any](path string, rows []T, seed int64, stream uint64, isAt
 	return normal, attack, nil
 }
 
+// heldOutCategories lists, sorted, the attack categories with at least 10
+// rows: each is held out of the guard's training in turn.
+func heldOutCategories[T any](rows []T, category func(T) (string, bool)) []string {
+	count := map[string]int{}
+	for _, r := range rows {
+		if c, attack := category(r); attack {
+			count[c]++
+		}
+	}
+	var held []string
+	for c, n := range count {
+		if n >= 10 {
+			held = append(held, c)
+		}
+	}
+	sort.Strings(held)
+	return held
+}
+
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // judgeVoid applies the rule: without a naive loss of at least

@@ -339,19 +339,7 @@ func kddArtifact(m *forestModel, rep robust.Report, window [][]float64, seed int
 // the held-out rows and on the other 30% (in distribution). The reported
 // rates are the means over categories.
 func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, seed int64, res *Result, progress io.Writer) error {
-	count := map[string]int{}
-	for _, r := range rows {
-		if r.Attack {
-			count[category(r.Label)]++
-		}
-	}
-	var held []string
-	for c, n := range count {
-		if n >= 10 {
-			held = append(held, c)
-		}
-	}
-	sort.Strings(held)
+	held := heldOutCategories(rows, func(r kddRow) (string, bool) { return category(r.Label), r.Attack })
 	res.OODHeldOut = map[string][2]float64{}
 	var sumF, sumFP float64
 	for _, h := range held {

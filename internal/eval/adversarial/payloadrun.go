@@ -420,19 +420,7 @@ func percentAll(s string) string {
 // benign (the even-numbered in-distribution rows; false flags are counted
 // on the odd-numbered ones).
 func payloadOOD(ctx context.Context, rows []payloadRow, seed int64, res *Result, progress io.Writer) error {
-	count := map[string]int{}
-	for _, r := range rows {
-		if r.Attack {
-			count[r.Type]++
-		}
-	}
-	var held []string
-	for c, n := range count {
-		if n >= 10 {
-			held = append(held, c)
-		}
-	}
-	sort.Strings(held)
+	held := heldOutCategories(rows, func(r payloadRow) (string, bool) { return r.Type, r.Attack })
 	res.OODHeldOut = map[string][2]float64{}
 	var sumF, sumFP float64
 	for _, h := range held {
