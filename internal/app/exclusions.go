@@ -171,15 +171,19 @@ func (x *LearningExclusions) Excluded(reason string) uint64 {
 	return 0
 }
 
+// learningEntityFields are the event fields naming the entities whose
+// verdicts and entity-only suppressions keep an event out of learning.
+var learningEntityFields = [...]struct{ kind, field string }{
+	{"user", "user.name"}, {"host", "host.name"}, {"host", "host.hostname"}, {"ip", "source.ip"},
+}
+
 // malicious reports whether ev's user, host or source address is held.
 func (x *LearningExclusions) malicious(ev *event.Event) bool {
 	set := *x.set.Load()
 	if len(set) == 0 {
 		return false // the common case: no lookups at all
 	}
-	for _, f := range [...]struct{ kind, field string }{
-		{"user", "user.name"}, {"host", "host.name"}, {"host", "host.hostname"}, {"ip", "source.ip"},
-	} {
+	for _, f := range learningEntityFields {
 		v, _ := ev.GetString(f.field)
 		if k := entityKey(f.kind, v); k != "" {
 			if _, ok := set[k]; ok {
@@ -206,7 +210,7 @@ type learnGate struct {
 	supp   *Suppressions
 	raised func() []signal.Signal
 	now    func() time.Time
-	at     time.Time // now, read once per event
+	at     time.Time // now, read at most once per event and only when a suppression is active
 
 	last                         *event.Event
 	lastID                       string
@@ -221,9 +225,15 @@ func (g *learnGate) see(ev *event.Event) {
 	g.last, g.lastID, g.counted = ev, ev.ID, false
 	g.denied = g.purposes && !purpose.Allowed(purpose.Of(ev), purpose.Training)
 	g.isMalicious = g.x != nil && g.x.malicious(ev)
-	if g.now != nil {
+	g.at = time.Time{}
+}
+
+// clock is the wall-clock time for the current event's suppression check.
+func (g *learnGate) clock() time.Time {
+	if g.at.IsZero() && g.now != nil {
 		g.at = g.now()
 	}
+	return g.at
 }
 
 // count counts ev once, under reason index i.
@@ -246,7 +256,7 @@ func (g *learnGate) exclude(ev *event.Event) bool {
 	case g.isMalicious:
 		g.count(1)
 		return true
-	case g.supp != nil && g.supp.suppressesEvent(ev, g.raisedNow(), g.at):
+	case g.supp != nil && g.supp.suppressesEvent(ev, g.raisedNow(), g.clock):
 		g.count(3)
 		return true
 	case g.flagged():

@@ -97,11 +97,12 @@ func (x *Suppressions) match(sig *signal.Signal, now time.Time) *suppress.Suppre
 // earlier detector raised on it is hidden by a suppression, or its user,
 // host or source address is named by an entity-only suppression. For the
 // ML learning gate; no I/O.
-func (x *Suppressions) suppressesEvent(ev *event.Event, raised []signal.Signal, now time.Time) bool {
+func (x *Suppressions) suppressesEvent(ev *event.Event, raised []signal.Signal, clock func() time.Time) bool {
 	m := x.m.Load()
 	if m.Len() == 0 {
-		return false
+		return false // the common case: no clock read, no lookups
 	}
+	now := clock()
 	for i := range raised {
 		if m.Match(&raised[i], now) != nil {
 			return true
@@ -111,9 +112,7 @@ func (x *Suppressions) suppressesEvent(ev *event.Event, raised []signal.Signal, 
 		return false
 	}
 	var es []signal.Entity
-	for _, f := range [...]struct{ kind, field string }{
-		{"user", "user.name"}, {"host", "host.name"}, {"host", "host.hostname"}, {"ip", "source.ip"},
-	} {
+	for _, f := range learningEntityFields {
 		if v, ok := ev.GetString(f.field); ok && v != "" {
 			es = append(es, signal.Entity{Kind: f.kind, Value: v})
 		}
