@@ -133,7 +133,7 @@ func buildDocs(all []*Doc, opts Options, selecting bool, rep Report) (*ruleSet, 
 		if selecting && !selected(&d.Meta, opts) {
 			continue
 		}
-		r := &crule{idx: len(rs.rules), meta: &d.Meta, cond: cond, techniques: signal.TechniquesFromTags(lowerAll(d.Meta.Tags)),
+		r := &crule{idx: len(rs.rules), meta: &d.Meta, cond: cond, tags: slices.Clip(slices.Clone(d.Meta.Tags)), techniques: slices.Clip(signal.TechniquesFromTags(lowerAll(d.Meta.Tags))),
 			explHead: fmt.Sprintf("Sigma rule %q matched", d.Meta.Title), boxPath: filepath.Base(d.Meta.Path)}
 		if d.Logsource.Product == "windows" {
 			r.eids = requiredEIDs(cond, eidSlot)

@@ -104,9 +104,9 @@ type item struct {
 	written []string
 	kw      *gramFilter // keyword items: skips the record scan when no literal can occur
 	head    string      // describeHead, for explanations
-	// field, mods and written boxed once: a signal's matched entries share
-	// them instead of boxing them per match (read only).
-	boxField, boxMods, boxWritten any
+	// pats is written with no spare capacity: a signal's matched entries
+	// share it (read only; an append copies).
+	pats []string
 }
 
 func (it *item) eval(c *evalCtx) bool {
@@ -383,12 +383,7 @@ func (cp *compiler) compileItem(field string, mods []string, vals []*yaml.Node, 
 	it := &item{field: field, mods: strings.Join(mods, "|"), all: ms.all, neq: ms.neq, exists: -1}
 	defer func() {
 		it.head = describeHead(it.field, it.mods, it.written)
-		it.boxField, it.boxMods = it.field, it.mods
-		if it.written == nil {
-			it.boxWritten = []string(nil) // as slices.Clone: nil stays nil
-		} else {
-			it.boxWritten = slices.Clip(it.written)
-		}
+		it.pats = slices.Clip(it.written)
 	}()
 	if field == "" {
 		it.slot = keywordSlot

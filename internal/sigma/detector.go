@@ -209,11 +209,21 @@ func (d *Detector) Matches(ev *event.Event) []Match {
 	return out
 }
 
-// newSignal builds the signal of a match. The event's values are copied
-// into one string; the rule's constants (field, modifiers, patterns, file
-// name) are boxed once at compile time and shared read-only by every
-// signal (explanations reference the event only while it is being
-// evaluated).
+// Matched is one field item a Sigma signal's match rests on: the entries
+// of Details["matched"]. It encodes as a JSON object with the keys in the
+// order encoding/json writes a map's (field, modifiers, patterns, value).
+type Matched struct {
+	Field     string   `json:"field"`
+	Modifiers string   `json:"modifiers"`
+	Patterns  []string `json:"patterns"` // the rule's values (shared by every signal of the rule: read only)
+	Value     string   `json:"value"`
+}
+
+// newSignal builds the signal of a match. The event's values and the
+// explanation are copied into one buffer; the rule's constants (field,
+// modifiers, patterns, tags, file name) are shared read-only by every
+// signal, with no spare capacity, so an append by a consumer copies
+// (explanations reference the event only while it is being evaluated).
 func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal {
 	m := r.meta
 	id := ruleID(m)
@@ -222,35 +232,35 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 	for i := range items {
 		nv += len(items[i].value)
 	}
-	var vb strings.Builder
-	vb.Grow(nv)
+	buf := make([]byte, 0, nv+len(r.explHead)+nv+64*len(items)+4)
 	for i := range items {
-		vb.WriteString(items[i].value)
+		buf = append(buf, items[i].value...)
 	}
-	vals := vb.String()
-	matched := make([]map[string]any, len(items))
+	// buf[:nv] is not written again: the explanation appends after it.
+	vals := unsafe.String(unsafe.SliceData(buf), nv)
+	matched := make([]Matched, len(items))
 	off := 0
 	for i := range items {
 		it := &items[i]
 		v := vals[off : off+len(it.value)]
 		off += len(it.value)
 		it.value = v
-		var field, mods, pats any
+		mt := &matched[i]
+		mt.Field, mt.Modifiers, mt.Value = it.field, it.mods, v
 		if ci := it.it; ci != nil {
-			field, mods, pats = ci.boxField, ci.boxMods, ci.boxWritten
+			mt.Patterns = ci.pats
 		} else {
-			field, mods, pats = it.field, it.mods, slices.Clone(it.values)
+			mt.Patterns = slices.Clone(it.values)
 		}
-		matched[i] = map[string]any{"field": field, "modifiers": mods, "value": v, "patterns": pats}
 	}
 	details := map[string]any{"path": r.boxPath, "matched": matched}
-	eb := make([]byte, 0, len(r.explHead)+nv+64*len(items)+4)
-	eb = append(eb, r.explHead...)
+	buf = append(buf, r.explHead...)
 	if len(items) > 0 {
-		eb = append(eb, ": "...)
-		eb = appendDescribe(eb, items)
+		buf = append(buf, ": "...)
+		buf = appendDescribe(buf, items)
 	}
-	eb = append(eb, '.')
+	buf = append(buf, '.')
+	expl := buf[nv:]
 	level := signal.Level(m.Level)
 	if level == "" {
 		level = signal.LevelMedium
@@ -264,12 +274,12 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		Title:       m.Title,
 		Level:       level,
 		Score:       1,
-		Tags:        slices.Clone(m.Tags),
-		Techniques:  slices.Clone(r.techniques),
+		Tags:        r.tags,
+		Techniques:  r.techniques,
 		Entities:    entities(ev),
 		Time:        ev.Time,
 		EventIDs:    []string{ev.ID},
-		Explanation: unsafe.String(unsafe.SliceData(eb), len(eb)), // eb is not written again
+		Explanation: unsafe.String(unsafe.SliceData(expl), len(expl)), // buf is not written again
 		Details:     details,
 	}
 }

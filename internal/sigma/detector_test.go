@@ -97,7 +97,7 @@ func TestDetectorSignal(t *testing.T) {
 	if !strings.Contains(s.Explanation, `Image|endswith`) || !strings.Contains(s.Explanation, `WHOAMI.EXE`) || strings.Contains(s.Explanation, "ADM_") {
 		t.Errorf("explanation %q", s.Explanation)
 	}
-	if m := s.Details["matched"].([]map[string]any); len(m) != 1 || m[0]["field"] != "Image" {
+	if m := s.Details["matched"].([]Matched); len(m) != 1 || m[0].Field != "Image" {
 		t.Errorf("details %v", s.Details)
 	}
 	// The filter excludes administrators.

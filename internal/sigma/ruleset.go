@@ -25,7 +25,9 @@ type crule struct {
 	// silent rules feed correlations but emit no signal of their own.
 	silent bool
 	corr   bool // referenced by a correlation rule
-	// techniques are the ATT&CK ids of the rule's tags (computed once).
+	// tags (the rule's) and techniques (the ATT&CK ids among them,
+	// computed once) have no spare capacity: signals share them.
+	tags       []string
 	techniques []string
 	explHead   string // the explanation's start: Sigma rule "title" matched
 	boxPath    any    // filepath.Base(meta.Path): the file name only, no server folder in alerts
