@@ -4,6 +4,7 @@
 #   EVENTS=500000 bench/e2e.sh            (real Windows events from the shared corpus)
 #   SYNTHETIC=1 EVENTS=500000 bench/e2e.sh
 #   STORE_EVENTS=evidence bench/e2e.sh     (keep only events that raised a signal)
+#   CPUPROFILE=/tmp/serve.prof bench/e2e.sh (the server's CPU profile, written at shutdown)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${EVENTS:-300000}
@@ -20,7 +21,7 @@ http:
 pipeline:
   store_events: ${STORE_EVENTS:-all}
 YAML
-"$tmp/rampart" serve --config "$tmp/rampart.yaml" > "$tmp/serve.log" 2>&1 &
+RAMPART_CPUPROFILE=${CPUPROFILE:-} "$tmp/rampart" serve --config "$tmp/rampart.yaml" > "$tmp/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 1 100); do grep -q 'rmp_' "$tmp/serve.log" && grep -q 'listening' "$tmp/serve.log" && break; sleep 0.1; done

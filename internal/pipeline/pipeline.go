@@ -382,22 +382,46 @@ func reasonOf(err error) string {
 	return "parse_error"
 }
 
+// writeLoop writes batches in order. A batch's events go to the store as
+// soon as the batch arrives, so their encoding (the CPU-heavy part of
+// AppendEvents, done before the store's write lock) overlaps the previous
+// batch's write. The rest (quarantine, signals, notifications, offset
+// commits) stays in batch order, each after its batch's events are stored.
 func (p *Pipeline) writeLoop() {
 	ctx := context.Background()
-	for b := range p.results {
-		p.write(ctx, b)
+	type pending struct {
+		b      *batch
+		start  time.Time
+		stored chan error
+	}
+	queue := make(chan pending, 1)
+	go func() {
+		defer close(queue)
+		for b := range p.results {
+			pd := pending{b: b, start: time.Now(), stored: make(chan error, 1)}
+			go func() { pd.stored <- p.appendEvents(ctx, b) }()
+			queue <- pd
+		}
+	}()
+	for pd := range queue {
+		p.write(ctx, pd.b, pd.start, <-pd.stored)
 	}
 }
 
-func (p *Pipeline) write(ctx context.Context, b *batch) {
-	start := time.Now()
+func (p *Pipeline) appendEvents(ctx context.Context, b *batch) error {
+	if len(b.events) == 0 {
+		return nil
+	}
+	return p.opts.Store.AppendEvents(ctx, b.events)
+}
+
+// write finishes batch b, whose events were stored from start with result stored.
+func (p *Pipeline) write(ctx context.Context, b *batch, start time.Time, stored error) {
 	ok := true
-	if len(b.events) > 0 {
-		if err := p.opts.Store.AppendEvents(ctx, b.events); err != nil {
-			ok = false
-			p.m.errors.WithLabelValues("store_events").Inc()
-			p.log.Error("storing events failed", "err", err, "count", len(b.events))
-		}
+	if stored != nil {
+		ok = false
+		p.m.errors.WithLabelValues("store_events").Inc()
+		p.log.Error("storing events failed", "err", stored, "count", len(b.events))
 	}
 	if len(b.quar) > 0 {
 		if err := p.opts.Store.Quarantine(ctx, b.quar); err != nil {

@@ -234,7 +234,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(goose.NewGoMigration(5, &goose.GoFunc{RunTx: s.moveLegacyEvents}, nil)))
 	if err != nil {
 		return err
 	}
@@ -253,7 +254,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // while a transaction holds its only connection would wait forever.
 func (s *Store) prepare(ctx context.Context) error {
 	s.prepared = map[string]*sql.Stmt{}
-	for _, q := range []string{qInsertEvent, qSelectAlert, qInsertAlert, qInsertEntity, qInsertSignal, qInsertEvidence, qUpdateFolded} {
+	for _, q := range []string{qInsertIndex, qInsertChunk, qSelectAlert, qInsertAlert, qInsertEntity, qInsertSignal, qInsertEvidence, qUpdateFolded} {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("preparing %.40q: %w", q, err)

@@ -25,7 +25,7 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	}
 	defer tx.Rollback()
 	if err := tx.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM events),
+		(SELECT coalesce(sum(events), 0) FROM event_chunks),
 		(SELECT count(*) FROM quarantine),
 		(SELECT count(*) FROM alerts WHERE status = 'open')`).Scan(&st.Events, &st.Quarantined, &st.OpenAlerts); err != nil {
 		return st, fmt.Errorf("counting store rows: %w", err)
@@ -66,16 +66,6 @@ func (s *Store) PurgeQuarantine(ctx context.Context, before time.Time) (int64, e
 	n, err := s.purge(ctx, `DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE time < ? LIMIT ?)`, before)
 	if err != nil {
 		return n, fmt.Errorf("purging quarantine: %w", err)
-	}
-	return n, nil
-}
-
-// PurgeRaw empties the raw record of events received before t.
-func (s *Store) PurgeRaw(ctx context.Context, before time.Time) (int64, error) {
-	n, err := s.purge(ctx, `UPDATE events SET raw = x'' WHERE rowid IN
-		(SELECT rowid FROM events WHERE received < ? AND length(raw) > 0 LIMIT ?)`, before)
-	if err != nil {
-		return n, fmt.Errorf("purging raw records: %w", err)
 	}
 	return n, nil
 }
