@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -135,16 +136,32 @@ func newReplayCmd() *cobra.Command {
 				return err
 			}
 			defer cleanup()
-			out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
-			enc := json.NewEncoder(out)
 			sum := &replaySummary{quarantined: map[string]int{}, signals: map[string]int{}, start: time.Now()}
-			var encErr error
+			// Signals are encoded in a goroutine of their own: detection is
+			// the slower of decoding and detection, and encoding is a tenth
+			// of its time. The writer takes them in emit order; a signal is
+			// owned by its receiver, so handing it over is safe.
+			wire := make(chan api.Signal, 1024)
+			encDone := make(chan error, 1)
+			go func() {
+				pprof.SetGoroutineLabels(pprof.WithLabels(cmd.Context(), pprof.Labels("replay", "write")))
+				out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+				enc := json.NewEncoder(out)
+				var encErr error
+				for s := range wire {
+					if err := enc.Encode(s); err != nil && encErr == nil {
+						encErr = err
+					}
+				}
+				if err := out.Flush(); err != nil && encErr == nil {
+					encErr = err
+				}
+				encDone <- encErr
+			}()
 			var curSource string
 			emit := func(s signal.Signal) {
 				sum.signals[s.RuleID+"\t"+s.Title]++
-				if err := enc.Encode(api.SignalJSON(&s, curSource)); err != nil && encErr == nil {
-					encErr = err
-				}
+				wire <- api.SignalJSON(&s, curSource)
 			}
 			// Decoding runs in its own goroutine, detection in this one, so
 			// replay uses two cores; batches keep the channel cheap.
@@ -161,6 +178,7 @@ func newReplayCmd() *cobra.Command {
 			decErr := make(chan error, 1)
 			ctx := cmd.Context()
 			go func() {
+				pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("replay", "decode")))
 				defer close(batches)
 				decErr <- eachInput(args, func(name string, r io.Reader) error {
 					dec := format.NewDecoder(r, name, opts)
@@ -202,6 +220,9 @@ func newReplayCmd() *cobra.Command {
 					}
 				})
 			}()
+			// Labels split a profile (RAMPART_CPUPROFILE) by stage: detection
+			// is the critical path on two cores, so its share is what counts.
+			pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("replay", "detect")))
 			for b := range batches {
 				curSource = b.source
 				for _, ev := range b.evs {
@@ -215,9 +236,9 @@ func newReplayCmd() *cobra.Command {
 			}
 			err = <-decErr
 			eng.Flush(cmd.Context(), emit)
-			if ferr := out.Flush(); ferr != nil && encErr == nil {
-				encErr = ferr
-			}
+			pprof.SetGoroutineLabels(ctx)
+			close(wire)
+			encErr := <-encDone
 			printSummary(cmd.ErrOrStderr(), sum)
 			if err != nil {
 				return err

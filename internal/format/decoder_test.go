@@ -203,6 +203,38 @@ func TestDecoderContainer(t *testing.T) {
 	}
 }
 
+// TestDecoderIDs: every record's id, kept or quarantined, in lines and in
+// containers, is event.DeriveID of the source, position and raw bytes the
+// Decoder reports (its own hashing must not drift from the definition).
+func TestDecoderIDs(t *testing.T) {
+	long := strings.Repeat("x", 70<<10) // past the id scratch buffer kept
+	inputs := []string{
+		win1 + "\n" + long + "\n\n  " + win2 + "\nnot json\n" + win1,
+		"RTSTCONT" + win1 + "\x00BAD\x00" + win2 + "\x00not json",
+	}
+	for _, in := range inputs {
+		d := format.NewDecoder(strings.NewReader(in), "file:/ids", format.DecoderOptions{})
+		n := 0
+		for ev := event.New(); ; n++ {
+			err := d.Next(ev)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			var re *format.RecordError
+			if err != nil && !errors.As(err, &re) {
+				t.Fatal(err)
+			}
+			raw, pos := d.Last()
+			if want := event.DeriveID("file:/ids", pos, raw); ev.ID != want {
+				t.Errorf("record %d at %q: id %s, want %s", n, pos, ev.ID, want)
+			}
+		}
+		if n < 4 {
+			t.Errorf("%d records, want at least 4", n)
+		}
+	}
+}
+
 func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(win1 + "\n" + win2))
 	f.Add([]byte("[" + win1 + "," + win2 + "]"))

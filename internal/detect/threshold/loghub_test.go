@@ -5,12 +5,14 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
@@ -145,5 +147,61 @@ func TestAuthSudoFailures(t *testing.T) {
 	}
 	if len(sigs) != 1 || sigs[0].RuleID != "sudo-auth-failures" || sigs[0].Entities[0] != (signal.Entity{Kind: "user", Value: "alice"}) {
 		t.Fatalf("signals %+v, want one sudo-auth-failures for alice", sigs)
+	}
+}
+
+// BenchmarkDetectOpenSSH measures Detect per event over the real Loghub
+// sshd log (OpenSSH_2k.log through the auth parser) and the bundled rules,
+// the per-event cost of `rampart replay` on sshd logs. Each pass shifts the
+// events past the previous pass in time, so buckets fill, overflow and
+// drain as they do in a long log.
+func BenchmarkDetectOpenSSH(b *testing.B) {
+	dir := testutil.SharedData(b, "loghub-2k")
+	data, err := os.ReadFile(filepath.Join(dir, "OpenSSH", "OpenSSH_2k.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec := format.NewDecoder(strings.NewReader(string(data)), "file:OpenSSH_2k.log", format.DecoderOptions{Format: "auth", Parse: format.Options{Year: 2017}})
+	var evs []*event.Event
+	for {
+		ev := event.New()
+		err := dec.Next(ev)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) < 1900 {
+		b.Fatalf("only %d events parsed", len(evs))
+	}
+	t0 := make([]time.Time, len(evs))
+	for i, ev := range evs {
+		t0[i] = ev.Time
+	}
+	span := evs[len(evs)-1].Time.Sub(evs[0].Time) + time.Hour
+	d, err := New(Options{Paths: []string{bundledRules()}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, signals := context.Background(), 0
+	emit := func(signal.Signal) { signals++ }
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		i := n % len(evs)
+		if i == 0 {
+			shift := time.Duration(n/len(evs)) * span
+			for j, ev := range evs {
+				ev.Time = t0[j].Add(shift)
+			}
+		}
+		_ = d.Detect(ctx, evs[i], emit)
+		n++
+	}
+	if signals == 0 {
+		b.Fatal("no signals")
 	}
 }

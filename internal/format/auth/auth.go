@@ -53,7 +53,40 @@ func (Format) NewParser(opts format.Options) format.Parser {
 	return &Parser{opts: opts, conns: make(map[string]conn)}
 }
 
-type conn struct{ ip, port, user string }
+// conn is what an sshd process logged last: its address, port and user,
+// and the address fields boxed once, so that the lines of one connection
+// share them instead of allocating them again (ipv the source.ip string,
+// relv the related.ip list, portv the source.port number or nil).
+type conn struct {
+	ip, port, user   string
+	ipv, relv, portv any
+}
+
+// newConn boxes the address fields of ip and port, as setIP and
+// fieldkit.SetPort store them.
+func newConn(ip, port string) conn {
+	c := conn{ip: ip, port: port, ipv: ip, relv: []string{ip}}
+	if port != "" {
+		if n, err := strconv.ParseUint(strings.TrimSpace(port), 10, 16); err == nil {
+			c.portv = int64(n)
+		}
+	}
+	return c
+}
+
+// setAddr stores c's address as setIP and fieldkit.SetPort do. The shared
+// related.ip list has no spare capacity, so a later AddRelated copies it.
+func setAddr(ev *event.Event, c *conn) {
+	ev.Set("source.ip", c.ipv)
+	if _, has := ev.Fields["related.ip"]; has {
+		fieldkit.AddRelated(ev, "related.ip", c.ip)
+	} else {
+		ev.Fields["related.ip"] = c.relv
+	}
+	if c.portv != nil {
+		ev.Set("source.port", c.portv)
+	}
+}
 
 // Parser parses auth lines of one stream. Not safe for concurrent use.
 type Parser struct {
@@ -63,6 +96,7 @@ type Parser struct {
 	order []string        // ring of conns keys in insertion order, for eviction
 	head  int             // oldest entry of order once it is full
 	key   []byte          // scratch for building conns keys without allocating
+	rel   map[string]any  // boxed related.user lists (see users)
 }
 
 var _ format.Parser = (*Parser)(nil)
@@ -134,9 +168,31 @@ func (p *Parser) body(ev *event.Event) {
 		p.pam(msg, ev)
 	}
 	if u, ok := ev.Fields["user.name"].(string); ok {
-		fieldkit.AddRelated(ev, "related.user", u)
+		if _, has := ev.Fields["related.user"]; has || u == "-" {
+			fieldkit.AddRelated(ev, "related.user", u)
+		} else {
+			ev.Fields["related.user"] = p.users(u)
+		}
 	}
 	ev.Format = Name
+}
+
+// maxUsers bounds the per-stream cache of boxed related.user lists.
+const maxUsers = 512
+
+// users returns related.user for a first user u, []string{u}, boxed once
+// per distinct name: the same few names recur on most lines. The list has
+// no spare capacity, so a later AddRelated copies it.
+func (p *Parser) users(u string) any {
+	if v, ok := p.rel[u]; ok {
+		return v
+	}
+	if p.rel == nil || len(p.rel) >= maxUsers {
+		p.rel = make(map[string]any, 64)
+	}
+	v := any([]string{u})
+	p.rel[u] = v
+	return v
 }
 
 // sshd handles the OpenSSH server's messages.
@@ -227,11 +283,18 @@ func (p *Parser) address(msg string, ev *event.Event) {
 		p.key = append(append(append(p.key[:0], p.h.Hostname...), '/'), p.h.ProcID...)
 	}
 	if ip != "" {
-		setIP(ev, ip)
-		fieldkit.SetPort(ev, "source.port", port)
+		var c conn
+		known := false
 		if hasKey {
-			u, _ := ev.Fields["user.name"].(string)
-			p.remember(p.key, conn{ip: ip, port: port, user: u})
+			c, known = p.conns[string(p.key)]
+		}
+		if !known || c.ip != ip || c.port != port {
+			c = newConn(ip, port)
+		}
+		setAddr(ev, &c)
+		if hasKey {
+			c.user, _ = ev.Fields["user.name"].(string)
+			p.remember(p.key, c)
 		}
 		return
 	}
@@ -239,20 +302,12 @@ func (p *Parser) address(msg string, ev *event.Event) {
 		return
 	}
 	if c, ok := p.conns[string(p.key)]; ok {
-		setIP(ev, c.ip)
-		fieldkit.SetPort(ev, "source.port", c.port)
+		setAddr(ev, &c)
 		if _, has := ev.Fields["user.name"]; !has && c.user != "" {
 			ev.Set("user.name", c.user)
 		}
 		ev.Set("source.attributed", true) // address taken from the pid's earlier line
 	}
-}
-
-// setIP is fieldkit.SetIP for an address findAddr already validated and
-// made canonical: it skips the second parse and the copy.
-func setIP(ev *event.Event, ip string) {
-	ev.Set("source.ip", ip)
-	fieldkit.AddRelated(ev, "related.ip", ip)
 }
 
 func (p *Parser) remember(kb []byte, c conn) {

@@ -454,6 +454,9 @@ func SetIP(ev *event.Event, key, s string) {
 
 // SetPort stores a port field when s is a port number.
 func SetPort(ev *event.Event, key, s string) {
+	if s == "" { // the usual "no port": skip ParseUint's error allocation
+		return
+	}
 	p, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
 	if err != nil {
 		return
