@@ -68,6 +68,9 @@ func idKey(id string) int64 {
 	return int64(h)
 }
 
+// keyOf is idKey; tests swap in a weak hash to force key collisions.
+var keyOf = idKey
+
 // loc packs a chunk id and a position in it into one index value.
 func loc(chunk int64, pos int) int64 { return chunk<<16 | int64(pos) }
 
@@ -159,7 +162,8 @@ func openChunk(blob []byte) (*chunkReader, error) {
 		if size, p, ok = uvarint(p); !ok || size > maxFrameBytes {
 			return nil, fmt.Errorf("%w: bad frame size", errCorrupt)
 		}
-		if stored, p, ok = uvarint(p); !ok || stored > size+size/255+16 {
+		// LZ4 expands by at most 255:1, so a small frame cannot claim a huge size.
+		if stored, p, ok = uvarint(p); !ok || stored > size+size/255+16 || (stored > 0 && size > 255*stored+64) {
 			return nil, fmt.Errorf("%w: bad frame size", errCorrupt)
 		}
 		r.frames[i] = frameRef{off: off, stored: int(stored), size: int(size)}

@@ -106,7 +106,7 @@ func appendChunks(ctx context.Context, tx *sql.Tx, ins, insChunk *sql.Stmt, part
 	for i, es := range parts {
 		kept := make([]entry, 0, len(es))
 		for _, e := range es {
-			key := idKey(e.id)
+			key := keyOf(e.id)
 			l := loc(next, len(kept))
 			res, err := ins.ExecContext(ctx, key, l)
 			if err != nil {
@@ -282,7 +282,7 @@ func (s *Store) GetEvents(ctx context.Context, ids []string) ([]*event.Event, er
 func getEvents(ctx context.Context, tx *sql.Tx, ids []string) (map[string]*event.Event, error) {
 	byKey := make(map[int64][]string, len(ids))
 	for _, id := range ids {
-		k := idKey(id)
+		k := keyOf(id)
 		byKey[k] = append(byKey[k], id)
 	}
 	keys := make([]any, 0, len(byKey))
@@ -550,7 +550,7 @@ func (s *Store) rewriteChunks(ctx context.Context, column string, before time.Ti
 
 // unindex removes the index entry of id, stored at l.
 func unindex(ctx context.Context, tx *sql.Tx, id string, l int64, extra bool) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM event_index WHERE key = ? AND loc = ?`, idKey(id), l); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM event_index WHERE key = ? AND loc = ?`, keyOf(id), l); err != nil {
 		return err
 	}
 	if extra {
