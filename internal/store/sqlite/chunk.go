@@ -222,7 +222,7 @@ func (r *chunkReader) all() ([]entry, error) {
 
 // at returns the entry at position pos.
 func (r *chunkReader) at(pos int) (entry, error) {
-	if pos >= r.events {
+	if pos < 0 || pos >= r.events {
 		return entry{}, fmt.Errorf("%w: position %d of %d", errCorrupt, pos, r.events)
 	}
 	es, err := r.frame(pos / frameEvents)

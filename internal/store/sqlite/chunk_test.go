@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -224,5 +226,35 @@ func TestChunkRoundTrip(t *testing.T) {
 	}
 	if e, err := r.at(150); err != nil || e.id != es[150].id {
 		t.Errorf("at(150) = %v, %v", e.id, err)
+	}
+}
+
+// TestChunkMutations decodes many damaged copies of a valid chunk (bytes
+// flipped, cut, inserted): each is entries or an error, never a panic.
+// FuzzOpenChunk goes further but is slow here: the package is large.
+func TestChunkMutations(t *testing.T) {
+	es, err := entries(storetest.BenchEvents("mut", 150))
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := encodeChunk(es)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 3000 {
+		b := slices.Clone(valid)
+		switch rng.IntN(3) {
+		case 0:
+			for range 1 + rng.IntN(4) {
+				b[rng.IntN(len(b))] ^= byte(1 + rng.IntN(255))
+			}
+		case 1:
+			b = b[:rng.IntN(len(b))]
+		case 2:
+			i := rng.IntN(len(b))
+			b = slices.Insert(b, i, byte(rng.IntN(256)))
+		}
+		if r, err := openChunk(b); err == nil {
+			r.all()
+			r.at(r.events - 1)
+		}
 	}
 }

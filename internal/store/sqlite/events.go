@@ -236,7 +236,7 @@ func (cc *chunkCache) at(ctx context.Context, c int64, pos int) (entry, error) {
 		}
 		cc.chunks[c] = r
 	}
-	if pos >= r.events {
+	if pos < 0 || pos >= r.events {
 		return entry{}, fmt.Errorf("event chunk %d: %w: position %d of %d", c, errCorrupt, pos, r.events)
 	}
 	f := pos / frameEvents
