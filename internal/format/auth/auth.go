@@ -50,7 +50,7 @@ func (Format) Sniff(rec []byte) int {
 
 // NewParser returns a parser with an empty sshd pid table.
 func (Format) NewParser(opts format.Options) format.Parser {
-	return &Parser{opts: opts, conns: make(map[string]conn)}
+	return &Parser{opts: opts, conns: make(map[string]*conn)}
 }
 
 // conn is what an sshd process logged last: its address, port and user,
@@ -92,11 +92,11 @@ func setAddr(ev *event.Event, c *conn) {
 type Parser struct {
 	opts  format.Options
 	h     syslog.Header
-	conns map[string]conn // host + "/" + pid → last address seen
-	order []string        // ring of conns keys in insertion order, for eviction
-	head  int             // oldest entry of order once it is full
-	key   []byte          // scratch for building conns keys without allocating
-	rel   map[string]any  // boxed related.user lists (see users)
+	conns map[string]*conn // host + "/" + pid → last address seen; updated in place
+	order []string         // ring of conns keys in insertion order, for eviction
+	head  int              // oldest entry of order once it is full
+	key   []byte           // scratch for building conns keys without allocating
+	rel   map[string]any   // boxed related.user lists (see users)
 }
 
 var _ format.Parser = (*Parser)(nil)
@@ -275,33 +275,34 @@ var sshMethods = map[string]any{
 // address finds the source address of an sshd line, or takes the one its
 // process logged before.
 func (p *Parser) address(msg string, ev *event.Event) {
-	ip, port := findAddr(msg)
-	hasKey := len(p.h.ProcID) > 0
-	if hasKey {
+	var old *conn
+	if len(p.h.ProcID) > 0 {
 		// The key is built in a scratch buffer: map lookups with string(bytes)
 		// do not allocate, only a new entry does.
 		p.key = append(append(append(p.key[:0], p.h.Hostname...), '/'), p.h.ProcID...)
+		old = p.conns[string(p.key)]
 	}
+	known := ""
+	if old != nil {
+		known = old.ip
+	}
+	ip, port := findAddrKnown(msg, known)
 	if ip != "" {
-		var c conn
-		known := false
-		if hasKey {
-			c, known = p.conns[string(p.key)]
-		}
-		if !known || c.ip != ip || c.port != port {
+		c := conn{}
+		if old != nil && old.ip == ip && old.port == port {
+			c = *old
+		} else {
 			c = newConn(ip, port)
 		}
 		setAddr(ev, &c)
-		if hasKey {
+		if len(p.h.ProcID) > 0 {
 			c.user, _ = ev.Fields["user.name"].(string)
-			p.remember(p.key, c)
+			p.remember(p.key, old, c)
 		}
 		return
 	}
-	if !hasKey {
-		return
-	}
-	if c, ok := p.conns[string(p.key)]; ok {
+	if old != nil {
+		c := *old
 		setAddr(ev, &c)
 		if _, has := ev.Fields["user.name"]; !has && c.user != "" {
 			ev.Set("user.name", c.user)
@@ -310,12 +311,13 @@ func (p *Parser) address(msg string, ev *event.Event) {
 	}
 }
 
-func (p *Parser) remember(kb []byte, c conn) {
-	if old, ok := p.conns[string(kb)]; ok {
+// remember records c for key kb, whose entry is old (nil when none).
+func (p *Parser) remember(kb []byte, old *conn, c conn) {
+	if old != nil {
 		if c.user == "" {
 			c.user = old.user
 		}
-		p.conns[string(kb)] = c
+		*old = c
 		return
 	}
 	key := string(kb)
@@ -327,44 +329,111 @@ func (p *Parser) remember(kb []byte, c conn) {
 		p.order[p.head] = key
 		p.head = (p.head + 1) % MaxPids
 	}
-	p.conns[key] = c
+	p.conns[key] = &c
 }
 
 // findAddr returns the first IP address token of msg, canonical as
 // fieldkit.SetIP stores it, and the port after it ("from 1.2.3.4 port 22",
-// "[1.2.3.4]", "rhost=1.2.3.4").
-// It walks the words in place (the words of strings.Fields) rather than
-// splitting: this runs on every sshd line.
-func findAddr(msg string) (ip, port string) {
+// "[1.2.3.4]", "rhost=1.2.3.4"). Words are those of strings.Fields.
+func findAddr(msg string) (ip, port string) { return findAddrKnown(msg, "") }
+
+// findAddrKnown is findAddr for a line whose process last logged the
+// address known (canonical, or ""): a word equal to it needs no parse.
+//
+// Only a word holding a '.' or a ':' can be an address, so it jumps from
+// one such byte to the next (IndexByte) instead of walking every word, and
+// finds the word's bounds by ASCII white space; a non-ASCII byte on the way
+// (it might belong to a Unicode space) sends the line to the word walk.
+func findAddrKnown(msg, known string) (ip, port string) {
+	for rest := msg; ; {
+		i := indexDotColon(rest)
+		if i < 0 {
+			return "", ""
+		}
+		s, e := i, i+1
+		for ; s > 0 && !isASCIISpace(rest[s-1]); s-- {
+			if rest[s-1] >= utf8.RuneSelf {
+				return findAddrWords(msg)
+			}
+		}
+		for ; e < len(rest) && !isASCIISpace(rest[e]); e++ {
+			if rest[e] >= utf8.RuneSelf {
+				return findAddrWords(msg)
+			}
+		}
+		f := rest[s:e]
+		rest = rest[e:]
+		if ip, ok := addrWord(f, known); ok {
+			return ip, portAfter(rest)
+		}
+	}
+}
+
+// indexDotColon is the index of the first '.' or ':' in s, or -1.
+func indexDotColon(s string) int {
+	i := strings.IndexByte(s, '.')
+	if i < 0 {
+		i = len(s)
+	}
+	if j := strings.IndexByte(s[:i], ':'); j >= 0 {
+		return j
+	}
+	if i == len(s) {
+		return -1
+	}
+	return i
+}
+
+// findAddrWords is findAddr walking the words in place (the words of
+// strings.Fields), for lines with non-ASCII bytes.
+func findAddrWords(msg string) (ip, port string) {
 	for rest := msg; ; {
 		var f string
 		if f, rest = nextField(rest); f == "" {
 			return "", ""
 		}
-		f = strings.TrimPrefix(f, "rhost=")
-		f = trimPunct(f)
-		if strings.IndexByte(f, '.') < 0 && strings.Count(f, ":") < 2 {
-			continue
+		if ip, ok := addrWord(f, ""); ok {
+			return ip, portAfter(rest)
 		}
-		a, err := netip.ParseAddr(f)
-		if err != nil {
-			continue
-		}
-		if !a.Is4() {
-			// ParseAddr takes only canonical dotted quads, so an IPv4 word is
-			// already in fieldkit.SetIP's form; others are rewritten to it.
-			f = a.Unmap().String()
-		}
-		if w1, r1 := nextField(rest); w1 == "port" {
-			if w2, _ := nextField(r1); w2 != "" {
-				port = strings.TrimRight(w2, ":.,")
-				if j := strings.IndexByte(port, ':'); j >= 0 {
-					port = port[:j]
-				}
+	}
+}
+
+// addrWord returns the address a word holds ("rhost=" and punctuation
+// trimmed), canonical as fieldkit.SetIP stores it.
+func addrWord(f, known string) (string, bool) {
+	f = strings.TrimPrefix(f, "rhost=")
+	f = trimPunct(f)
+	if strings.IndexByte(f, '.') < 0 && strings.Count(f, ":") < 2 {
+		return "", false
+	}
+	if f == known && known != "" {
+		// known is the canonical form of a parsed address: f parses to
+		// it, and its canonical form is itself.
+		return f, true
+	}
+	a, err := netip.ParseAddr(f)
+	if err != nil {
+		return "", false
+	}
+	if !a.Is4() {
+		// ParseAddr takes only canonical dotted quads, so an IPv4 word is
+		// already in fieldkit.SetIP's form; others are rewritten to it.
+		f = a.Unmap().String()
+	}
+	return f, true
+}
+
+// portAfter returns the port of "… ADDR port N" given what follows ADDR.
+func portAfter(rest string) (port string) {
+	if w1, r1 := nextField(rest); w1 == "port" {
+		if w2, _ := nextField(r1); w2 != "" {
+			port = strings.TrimRight(w2, ":.,")
+			if j := strings.IndexByte(port, ':'); j >= 0 {
+				port = port[:j]
 			}
 		}
-		return f, port
 	}
+	return port
 }
 
 // nextField returns the first word of s and what follows it, splitting on

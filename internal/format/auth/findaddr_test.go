@@ -54,6 +54,11 @@ var findAddrCases = []string{
 	"from 01.2.3.4 port 22 then 5.6.7.8 port 1:2",
 	"\t\v from\r\n9.9.9.9 port\f7",
 	"no address here: 1.2.3 fe80::1%eth0 port 2",
+	"host ns.example.com [1.2.3.4] :: a:b: 10.0.0.1: port 9",
+	"Connection from ::ffff:10.0.0.1 port 4022",
+	"x.y\u00a01.2.3.4 port 5",
+	"é 1.2.3.4 port 6",
+	"rhost=2001:db8::1 port 22",
 	"bad utf8 \xff 4.4.4.4 \xfe port 3",
 	"",
 	"   ",
@@ -66,6 +71,7 @@ func TestFindAddrMatchesFields(t *testing.T) {
 		if gi != wi || gp != wp {
 			t.Errorf("findAddr(%q) = %q, %q; want %q, %q", msg, gi, gp, wi, wp)
 		}
+		checkKnown(t, msg, wi, wp)
 	}
 }
 
@@ -85,6 +91,7 @@ func TestFindAddrMatchesFieldsCorpus(t *testing.T) {
 		if gi != wi || gp != wp {
 			t.Errorf("findAddr(%q) = %q, %q; want %q, %q", msg, gi, gp, wi, wp)
 		}
+		checkKnown(t, msg, wi, wp)
 		n++
 	}
 	if err := sc.Err(); err != nil {
@@ -105,7 +112,19 @@ func FuzzFindAddr(f *testing.F) {
 		if gi != wi || gp != wp {
 			t.Errorf("findAddr(%q) = %q, %q; want %q, %q", msg, gi, gp, wi, wp)
 		}
+		checkKnown(t, msg, wi, wp)
 	})
+}
+
+// checkKnown: the address a process logged before, given as a hint, must
+// not change the answer, whether or not the line holds it.
+func checkKnown(t *testing.T, msg, wi, wp string) {
+	t.Helper()
+	for _, known := range []string{wi, "1.2.3.4", "2001:db8::1", "10.0.0.1"} {
+		if gi, gp := findAddrKnown(msg, known); gi != wi || gp != wp {
+			t.Errorf("findAddrKnown(%q, %q) = %q, %q; want %q, %q", msg, known, gi, gp, wi, wp)
+		}
+	}
 }
 
 func TestTrimPunct(t *testing.T) {
