@@ -1,6 +1,10 @@
 package sigma
 
-import "strings"
+import (
+	"encoding/binary"
+	"strings"
+	"unsafe"
+)
 
 // Keyword items search the whole record (the keyword slot: message, else
 // the raw record), and a rule such as "Mimikatz Use" routes to every
@@ -127,13 +131,23 @@ func gramCost(s string) int {
 // (ASCII upper case folds; callers pass non-ASCII text lower-cased).
 func (g *gramFilter) mayContain(s string) bool {
 	for p := 0; p+gramQ <= len(s); p += g.stride {
-		k := gramAt(s, p)
+		k := foldGram(binary.LittleEndian.Uint32(unsafe.Slice(unsafe.StringData(s[p:]), gramQ)))
 		h := gramHash16(k)
 		if g.bits[h>>6]&(1<<(h&63)) != 0 && g.windowAt(s, p, k) {
 			return true
 		}
 	}
 	return false
+}
+
+// foldGram is gramAt of four bytes read as one little-endian word: ASCII
+// upper case lowered in all four lanes at once (A-Z gain 0x20; bytes from
+// 0x80 up stay, as fold leaves them).
+func foldGram(w uint32) uint32 {
+	x := w & 0x7f7f7f7f
+	ge := x + 0x3f3f3f3f // high bit: lane >= 'A'
+	gt := x + 0x25252525 // high bit: lane > 'Z'
+	return w | (ge&^gt&^w&0x80808080)>>2
 }
 
 // windowAt reports whether a window holding gram k at s[p:] occurs there.
