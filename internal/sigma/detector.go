@@ -232,7 +232,7 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 	for i := range items {
 		nv += len(items[i].value)
 	}
-	buf := make([]byte, 0, nv+len(r.explHead)+nv+64*len(items)+4)
+	buf := make([]byte, 0, nv+explainLen(r.explHead, items))
 	for i := range items {
 		buf = append(buf, items[i].value...)
 	}
@@ -282,6 +282,32 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		Explanation: unsafe.String(unsafe.SliceData(expl), len(expl)), // buf is not written again
 		Details:     details,
 	}
+}
+
+// explainLen is about the length of the explanation of items (exact but
+// for non-ASCII escapes, which make append grow the buffer).
+func explainLen(head string, items []matchedItem) int {
+	n := len(head) + len(": .")
+	for i := range items {
+		it := &items[i]
+		if it.head == "" {
+			it.head = describeHead(it.field, it.mods, it.values)
+		}
+		v := it.value
+		n += len("; ") + len(it.head) + len(v) + len(`""`)
+		if len(v) > 120 {
+			v = v[:120]
+			n += len("…") - (len(it.value) - 120)
+		}
+		for j := 0; j < len(v); j++ {
+			if b := v[j]; b == '\\' || b == '"' {
+				n++
+			} else if b < ' ' || b == 0x7f {
+				n += 3
+			}
+		}
+	}
+	return n
 }
 
 func lowerAll(in []string) []string {
