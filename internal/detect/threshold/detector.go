@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	mathbits "math/bits"
 	"slices"
 	"sort"
 	"strconv"
@@ -103,14 +104,41 @@ type Detector struct {
 	// read from an event once per Detect. fkeys are the distinct fields the
 	// rules read (filter, exists, exclude, group_by, distinct); idx[i] holds
 	// rules[i]'s indexes into fkeys.
-	fkeys  []string
-	idx    []ruleIdx
-	mval   []any    // per Detect: value of fkeys[i]
-	mstate []uint8  // per Detect: 0 not read, 1 present, 2 absent
-	vals   []string // scratch for pour, guarded by mu
-	key    []byte   // scratch for pour, guarded by mu
-	c      struct {
+	fkeys []string
+	idx   []ruleIdx
+	// filters index the rules' filters by field: an event's value of each
+	// field is read and compared once for all rules, narrowing a bit set
+	// of candidate rules (cand), instead of once per rule.
+	filters []keyFilter
+	all     []uint64 // every rule
+	cand    []uint64 // scratch: candidate rules, guarded by mu
+	acc     []uint64 // scratch: rules accepting a value, guarded by mu
+	mval    []any    // per Detect: value of fkeys[i]
+	mstate  []uint8  // per Detect: 0 not read, 1 present, 2 absent
+	vals    []string // scratch for pour, guarded by mu
+	key     []byte   // scratch for pour, guarded by mu
+	c       struct {
 		matched, overflows, blackholed, evicted, noTime, noGroup, distinctCapped atomic.Uint64
+	}
+}
+
+// keyFilter is one field that rules filter on: the values they accept,
+// with the set of rules accepting each (bit i is rules[i]).
+type keyFilter struct {
+	j     int      // index into fkeys
+	users []uint64 // rules filtering on this field
+	vals  []string
+	masks [][]uint64 // parallel to vals
+}
+
+// accept ORs into acc the rules that accept value s.
+func (k *keyFilter) accept(s string, acc []uint64) {
+	for i, v := range k.vals {
+		if v == s {
+			for w, m := range k.masks[i] {
+				acc[w] |= m
+			}
+		}
 	}
 }
 
@@ -252,19 +280,69 @@ func (d *Detector) Detect(ctx context.Context, ev *event.Event, emit detect.Emit
 	defer d.mu.Unlock()
 	clear(d.mstate)
 	defer clear(d.mval) // do not keep the event's values alive
-	for i, r := range d.rules {
-		if !d.matches(i, r, ev) {
-			continue
+	cand := d.candidates(ev)
+	for w, bits := range cand {
+		for ; bits != 0; bits &= bits - 1 {
+			i := w*64 + mathbits.TrailingZeros64(bits)
+			d.detectRule(i, d.rules[i], ev, emit)
 		}
-		d.c.matched.Add(1)
-		if ev.Time.IsZero() {
-			d.c.noTime.Add(1)
-			continue
-		}
-		d.pour(i, r, ev, emit)
 	}
 	d.expire(ev.Time)
 	return nil
+}
+
+// candidates returns the rules whose filters ev passes (in d.cand).
+func (d *Detector) candidates(ev *event.Event) []uint64 {
+	cand := d.cand
+	copy(cand, d.all)
+	for fi := range d.filters {
+		k := &d.filters[fi]
+		live := false
+		for w := range cand {
+			if cand[w]&k.users[w] != 0 {
+				live = true
+				break
+			}
+		}
+		if !live {
+			continue // no candidate left reads this field
+		}
+		acc := d.acc
+		clear(acc)
+		if v, ok := d.field(k.j, ev); ok {
+			// As valueMatches: any element of a list, else the value as text.
+			if l, isList := v.([]string); isList {
+				for _, s := range l {
+					k.accept(s, acc)
+				}
+			} else {
+				k.accept(event.ValueString(v), acc)
+			}
+		}
+		left := uint64(0)
+		for w := range cand {
+			cand[w] &= acc[w] | ^k.users[w]
+			left |= cand[w]
+		}
+		if left == 0 {
+			break
+		}
+	}
+	return cand
+}
+
+// detectRule pours ev into rules[i] (r) when it passes the rule's exists
+// and exclude conditions (its filter passed).
+func (d *Detector) detectRule(i int, r *Rule, ev *event.Event, emit detect.Emit) {
+	if !d.passes(i, ev) {
+		return
+	}
+	d.c.matched.Add(1)
+	if ev.Time.IsZero() {
+		d.c.noTime.Add(1)
+		return
+	}
+	d.pour(i, r, ev, emit)
 }
 
 func valueMatches(v any, want []string) bool {
@@ -321,6 +399,53 @@ func (d *Detector) setRules(rules []*Rule) {
 		}
 	}
 	d.mval, d.mstate = make([]any, len(d.fkeys)), make([]uint8, len(d.fkeys))
+	d.indexFilters()
+}
+
+// indexFilters builds d.filters and the bit sets. Fields that more rules
+// filter on come first: they rule out the most candidates per read.
+func (d *Detector) indexFilters() {
+	words := (len(d.rules) + 63) / 64
+	bit := func(set []uint64, i int) { set[i/64] |= 1 << (i % 64) }
+	d.all, d.cand, d.acc = make([]uint64, words), make([]uint64, words), make([]uint64, words)
+	byKey := map[int]*keyFilter{}
+	for i, r := range d.rules {
+		bit(d.all, i)
+		for fi, j := range d.idx[i].filter {
+			k := byKey[j]
+			if k == nil {
+				k = &keyFilter{j: j, users: make([]uint64, words)}
+				byKey[j] = k
+			}
+			bit(k.users, i)
+			for _, v := range r.filterVals[fi] {
+				at := slices.Index(k.vals, v)
+				if at < 0 {
+					at = len(k.vals)
+					k.vals = append(k.vals, v)
+					k.masks = append(k.masks, make([]uint64, words))
+				}
+				bit(k.masks[at], i)
+			}
+		}
+	}
+	d.filters = d.filters[:0]
+	for _, k := range byKey {
+		d.filters = append(d.filters, *k)
+	}
+	count := func(set []uint64) (n int) {
+		for _, w := range set {
+			n += mathbits.OnesCount64(w)
+		}
+		return n
+	}
+	sort.Slice(d.filters, func(a, b int) bool {
+		na, nb := count(d.filters[a].users), count(d.filters[b].users)
+		if na != nb {
+			return na > nb
+		}
+		return d.fkeys[d.filters[a].j] < d.fkeys[d.filters[b].j]
+	})
 }
 
 // field returns the event's value of field fkeys[j], reading the event map
@@ -350,15 +475,10 @@ func (d *Detector) fieldString(j int, ev *event.Event) (string, bool) {
 	return event.ValueString(v), true
 }
 
-// matches reports whether ev passes rules[ri] (r).
-func (d *Detector) matches(ri int, r *Rule, ev *event.Event) bool {
+// passes reports whether ev passes rules[ri]'s exists and exclude
+// conditions; its filter is checked by candidates.
+func (d *Detector) passes(ri int, ev *event.Event) bool {
 	x := &d.idx[ri]
-	for i, j := range x.filter {
-		v, ok := d.field(j, ev)
-		if !ok || !valueMatches(v, r.filterVals[i]) {
-			return false
-		}
-	}
 	for _, j := range x.exists {
 		if v, ok := d.field(j, ev); !ok || event.ValueString(v) == "" {
 			return false
