@@ -164,7 +164,7 @@ func (p *Parser) body(ev *event.Event) {
 	default:
 		other(msg, ev)
 	}
-	if strings.HasPrefix(msg, "pam_") || strings.HasPrefix(msg, "PAM ") || strings.Contains(msg, "(pam_unix)") || strings.HasPrefix(string(p.h.AppName), prog+"(pam_") {
+	if strings.HasPrefix(msg, "pam_") || strings.HasPrefix(msg, "PAM ") || strings.Contains(msg, "(pam_unix)") || pamApp(p.h.AppName, prog) {
 		p.pam(msg, ev)
 	}
 	if u, ok := ev.Fields["user.name"].(string); ok {
@@ -706,11 +706,21 @@ func userAfter(msg, marker string) string {
 }
 
 func firstWord(s string) string {
-	s = strings.TrimLeft(s, " ")
-	if i := strings.IndexAny(s, " \t"); i >= 0 {
-		return s[:i]
+	for len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' || s[i] == '\t' {
+			return s[:i]
+		}
 	}
 	return s
+}
+
+// pamApp reports whether app is prog + "(pam_…" (a PAM module logging
+// under the program's name), without building that prefix per line.
+func pamApp(app []byte, prog string) bool {
+	return len(app) > len(prog) && string(app[:len(prog)]) == prog && bytes.HasPrefix(app[len(prog):], []byte("(pam_"))
 }
 
 func word(msg, prefix string) string { return firstWord(strings.TrimPrefix(msg, prefix)) }

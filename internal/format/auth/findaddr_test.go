@@ -134,3 +134,24 @@ func TestTrimPunct(t *testing.T) {
 		}
 	}
 }
+
+// TestWordHelpers: the allocation-free helpers agree with the expressions
+// they replace.
+func TestWordHelpers(t *testing.T) {
+	for _, s := range []string{"", " ", "  a b", "a\tb", "\ta", "é x", "ab", " é\tx y"} {
+		want := strings.TrimLeft(s, " ")
+		if i := strings.IndexAny(want, " \t"); i >= 0 {
+			want = want[:i]
+		}
+		if got := firstWord(s); got != want {
+			t.Errorf("firstWord(%q) = %q, want %q", s, got, want)
+		}
+	}
+	for _, app := range []string{"", "sshd", "sshd(pam_unix)", "sshd(pam", "/usr/sbin/sshd(pam_unix)", "(pam_unix)", "su(pam_x)", "sudo(pam_unix)"} {
+		for _, prog := range []string{"", "sshd", "su", "sudo"} {
+			if got, want := pamApp([]byte(app), prog), strings.HasPrefix(app, prog+"(pam_"); got != want {
+				t.Errorf("pamApp(%q, %q) = %v, want %v", app, prog, got, want)
+			}
+		}
+	}
+}

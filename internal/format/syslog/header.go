@@ -25,9 +25,32 @@ type Header struct {
 	SD       []byte // RFC 5424 structured data, raw ("" or "-" when none)
 	Msg      []byte
 
-	msg    string         // message as stored by Apply
-	intern map[string]any // boxed host and program names, kept across ParseHeader
-	pids   map[string]pid // boxed procids, kept across ParseHeader
+	msg string       // message as stored by Apply
+	c   *headerCache // boxed names and procids, kept across ParseHeader
+}
+
+// headerCache keeps the boxed values Apply stores, per Header. A stream's
+// lines mostly repeat one host and program and run a process's lines
+// together, so the last few names and the last procid are compared before
+// the maps are hashed.
+type headerCache struct {
+	intern map[string]any // boxed host and program names
+	recent [4]boxedName   // the names boxed last, a ring
+	next   int
+	pids   map[string]pid // boxed procids
+	last   pid            // the procid boxed last (last.s == nil before any)
+}
+
+type boxedName struct {
+	s string
+	v any
+}
+
+func (h *Header) cache() *headerCache {
+	if h.c == nil {
+		h.c = &headerCache{}
+	}
+	return h.c
 }
 
 // pid is a procid boxed as log.syslog.procid and, when numeric, process.pid.
@@ -41,18 +64,23 @@ type pid struct {
 const maxPids = 1024
 
 func (h *Header) pid(b []byte) pid {
-	if p, ok := h.pids[string(b)]; ok {
-		return p
+	c := h.cache()
+	if s, ok := c.last.s.(string); ok && s == string(b) {
+		return c.last
 	}
-	if h.pids == nil || len(h.pids) >= maxPids {
-		h.pids = make(map[string]pid, 64)
+	p, ok := c.pids[string(b)]
+	if !ok {
+		if c.pids == nil || len(c.pids) >= maxPids {
+			c.pids = make(map[string]pid, 64)
+		}
+		s := string(b)
+		p = pid{s: s}
+		if n, ok := parsePid(b); ok {
+			p.n, p.ok = n, true
+		}
+		c.pids[s] = p
 	}
-	s := string(b)
-	p := pid{s: s}
-	if n, ok := parsePid(b); ok {
-		p.n, p.ok = n, true
-	}
-	h.pids[s] = p
+	c.last = p
 	return p
 }
 
@@ -63,15 +91,23 @@ const maxIntern = 256
 // hosts and programs repeat on nearly every line, and each fresh string put
 // in an event costs two allocations.
 func (h *Header) boxed(b []byte) any {
-	if v, ok := h.intern[string(b)]; ok {
-		return v
+	c := h.cache()
+	for i := range c.recent {
+		if r := &c.recent[i]; r.v != nil && r.s == string(b) {
+			return r.v
+		}
 	}
-	if h.intern == nil || len(h.intern) >= maxIntern {
-		h.intern = make(map[string]any, 16)
+	v, ok := c.intern[string(b)]
+	if !ok {
+		if c.intern == nil || len(c.intern) >= maxIntern {
+			c.intern = make(map[string]any, 16)
+		}
+		s := string(b)
+		v = s
+		c.intern[s] = v
 	}
-	s := string(b)
-	var v any = s
-	h.intern[s] = v
+	c.recent[c.next] = boxedName{s: v.(string), v: v}
+	c.next = (c.next + 1) % len(c.recent)
 	return v
 }
 
@@ -87,7 +123,7 @@ const maxHeader = 512
 // is not syslog. With wantTime false the timestamp is only validated, which
 // keeps Sniff cheap. opts resolve RFC 3164's missing year and zone.
 func ParseHeader(line []byte, opts format.Options, h *Header, wantTime bool) bool {
-	*h = Header{Pri: -1, intern: h.intern, pids: h.pids}
+	*h = Header{Pri: -1, c: h.c}
 	rest := line
 	if len(rest) > 0 && rest[0] == '<' {
 		end := bytes.IndexByte(rest[:min(len(rest), 6)], '>')
