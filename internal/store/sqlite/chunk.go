@@ -76,27 +76,33 @@ func loc(chunk int64, pos int) int64 { return chunk<<16 | int64(pos) }
 
 func splitLoc(l int64) (chunk int64, pos int) { return l >> 16, int(l & 0xffff) }
 
-var compressors = sync.Pool{New: func() any { return new(lz4.Compressor) }}
+// chunkScratch is encodeChunk's reusable state.
+type chunkScratch struct {
+	c                   lz4.Compressor
+	head, plain, packed []byte
+	body                []byte
+}
+
+var scratches = sync.Pool{New: func() any { return new(chunkScratch) }}
 
 // encodeChunk renders entries as a chunk blob.
 func encodeChunk(es []entry) []byte {
-	c := compressors.Get().(*lz4.Compressor)
-	defer compressors.Put(c)
+	sc := scratches.Get().(*chunkScratch)
+	defer scratches.Put(sc)
 	nFrames := (len(es) + frameEvents - 1) / frameEvents
-	var plain, packed []byte
-	head := []byte{chunkVersion}
+	head := append(sc.head[:0], chunkVersion)
 	head = binary.AppendUvarint(head, uint64(len(es)))
 	head = binary.AppendUvarint(head, uint64(nFrames))
-	var body []byte
+	plain, packed, body := sc.plain, sc.packed, sc.body[:0]
 	for f := 0; f < nFrames; f++ {
 		plain = plain[:0]
-		for _, e := range es[f*frameEvents : min((f+1)*frameEvents, len(es))] {
-			plain = appendEntry(plain, &e)
+		for i := f * frameEvents; i < min((f+1)*frameEvents, len(es)); i++ {
+			plain = appendEntry(plain, &es[i])
 		}
 		if bound := lz4.CompressBlockBound(len(plain)); cap(packed) < bound {
 			packed = make([]byte, bound)
 		}
-		n, err := c.CompressBlock(plain, packed[:cap(packed)])
+		n, err := sc.c.CompressBlock(plain, packed[:cap(packed)])
 		head = binary.AppendUvarint(head, uint64(len(plain)))
 		if err != nil || n == 0 || n >= len(plain) {
 			// Incompressible (or empty): stored as is.
@@ -107,7 +113,9 @@ func encodeChunk(es []entry) []byte {
 		head = binary.AppendUvarint(head, uint64(n))
 		body = append(body, packed[:n]...)
 	}
-	return append(head, body...)
+	sc.head, sc.plain, sc.packed, sc.body = head, plain, packed, body
+	blob := make([]byte, 0, len(head)+len(body))
+	return append(append(blob, head...), body...)
 }
 
 func appendEntry(b []byte, e *entry) []byte {

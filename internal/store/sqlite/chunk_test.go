@@ -39,6 +39,80 @@ func TestConformanceCollidingKeys(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
 }
 
+// TestConformanceMerges runs the suite with staged keys merged into
+// event_index every few dozen ids, alone and with colliding keys.
+func TestConformanceMerges(t *testing.T) {
+	mergeKeys = 37
+	t.Cleanup(func() { mergeKeys = 1 << 16 })
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
+	t.Run("CollidingKeys", func(t *testing.T) {
+		keyOf = func(id string) int64 { return int64(len(id) % 3) }
+		t.Cleanup(func() { keyOf = idKey })
+		storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
+	})
+}
+
+// TestStagedKeysReopen: keys staged when the store closes are staged again
+// on open: a re-delivered id is still ignored, before and after a merge.
+func TestStagedKeysReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	t0 := time.Unix(1_700_000_000, 0).UTC()
+	s, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []*event.Event
+	for i := range 300 {
+		first = append(first, mk(fmt.Sprintf("s-%d", i), t0.Add(time.Duration(i)*time.Second)))
+	}
+	if err := s.AppendEvents(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir)
+	if n := s.staged.len(); n != 300 {
+		t.Fatalf("staged after reopen: %d keys, want 300", n)
+	}
+	again := func(label string, want int64) {
+		t.Helper()
+		dup := mk("s-7", t0.Add(time.Hour))
+		if err := s.AppendEvents(ctx, []*event.Event{dup}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetEvents(ctx, []string{"s-7", "s-299"})
+		if err != nil || len(got) != 2 || !got[0].Received.Equal(t0.Add(7*time.Second)) {
+			t.Errorf("%s: GetEvents = %v, %v; want the first s-7 and s-299", label, got, err)
+		}
+		if st, err := s.Stats(ctx); err != nil || st.Events != want {
+			t.Errorf("%s: Stats = %+v, %v; want %d events", label, st, err, want)
+		}
+	}
+	again("staged", 300)
+	mergeKeys = 10
+	t.Cleanup(func() { mergeKeys = 1 << 16 })
+	if err := s.AppendEvents(ctx, []*event.Event{mk("s-new", t0.Add(time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.staged.len(); n != 0 {
+		t.Fatalf("staged after a merge: %d keys, want 0", n)
+	}
+	var merged int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM event_index`).Scan(&merged); err != nil || merged != 301 {
+		t.Fatalf("event_index after a merge: %d rows, %v; want 301", merged, err)
+	}
+	again("merged", 301)
+	if got, err := s.PurgeEvents(ctx, t0.Add(10*time.Second)); err != nil || got != 10 {
+		t.Errorf("PurgeEvents = %d, %v; want 10", got, err)
+	}
+	var left int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM event_index`).Scan(&left); err != nil || left != 291 {
+		t.Errorf("event_index after purge: %d rows, %v; want 291", left, err)
+	}
+}
+
 func mk(id string, at time.Time) *event.Event {
 	return &event.Event{ID: id, Time: at, Received: at, Source: "test", Format: "ecs",
 		Fields: map[string]any{"message": "m " + id}, Raw: []byte("raw " + id)}

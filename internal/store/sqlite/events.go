@@ -7,23 +7,21 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/store"
 )
 
-// Events live in event_chunks (chunk.go); event_index maps each id's key
-// (idKey) to its location (loc), and event_index_extra holds the few ids
-// whose key another stored id already holds. The index is what makes a
-// record read twice store once: inserting a key that exists means the id
-// is either stored (ignored) or a key collision (kept in the extra table).
-const (
-	qInsertIndex = `INSERT INTO event_index (key, loc) VALUES (?, ?) ON CONFLICT DO NOTHING`
-	qInsertChunk = `INSERT INTO event_chunks (id, min_received, max_received, min_raw_received, events, data)
-	VALUES (?, ?, ?, ?, ?, ?)`
-)
+// Events live in event_chunks (chunk.go); an id's key (idKey) leads to its
+// location (loc) through event_index, or through the staged keys of recent
+// chunks not yet merged into it (staging.go); event_index_extra holds the
+// few ids whose key another stored id already holds. The keys are what
+// make a record read twice store once: an id whose key is held is either
+// stored (ignored) or a key collision (indexed in the extra table).
+const qInsertChunk = `INSERT INTO event_chunks (id, min_received, max_received, min_raw_received, events, keys, data)
+	VALUES (?, ?, ?, ?, ?, ?, ?)`
 
 // MaxGetEvents bounds the ids one GetEvents call may ask for.
 const MaxGetEvents = 10000
@@ -51,12 +49,39 @@ func (s *Store) AppendEvents(ctx context.Context, evs []*event.Event) error {
 	for i, p := range parts {
 		blobs[i] = encodeChunk(p)
 	}
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	var staged []keyLoc
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		return appendChunks(ctx, tx, s.stmt(ctx, tx, qInsertIndex), s.stmt(ctx, tx, qInsertChunk), parts, blobs, s.log)
+		var err error
+		staged, err = appendChunks(ctx, tx, s.stmt(ctx, tx, qInsertChunk), s.staged, parts, blobs, s.log)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("appending %d events: %w", len(evs), err)
 	}
+	s.staged.apply(staged, nil)
+	if s.staged.len() >= mergeKeys {
+		// The events are stored: a failed merge is retried with the next batch.
+		if err := s.mergeStaged(ctx); err != nil {
+			s.log.Warn("merging staged event keys failed", "err", err)
+		}
+	}
+	return nil
+}
+
+// mergeStaged moves the staged keys into event_index. The caller holds evMu.
+func (s *Store) mergeStaged(ctx context.Context) error {
+	var merged []keyLoc
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		merged, err = mergeStaged(ctx, tx, s.staged)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.staged.apply(nil, merged)
 	return nil
 }
 
@@ -94,74 +119,130 @@ func split(es []entry) [][]entry {
 	return parts
 }
 
-// appendChunks indexes and stores each part as one chunk, leaving out ids
-// already stored (or repeated within the batch). blobs[i], when not nil, is
-// parts[i] encoded: used when no id was left out.
-func appendChunks(ctx context.Context, tx *sql.Tx, ins, insChunk *sql.Stmt, parts [][]entry, blobs [][]byte, log *slog.Logger) error {
+// appendChunks stores each part as one chunk, leaving out ids already
+// stored (or repeated within the batch): their slots are stored deleted, so
+// positions are fixed before anything is written. blobs[i], when not nil,
+// is parts[i] encoded: used when no id was left out. It returns the keys it
+// staged, for st once the transaction commits.
+func appendChunks(ctx context.Context, tx *sql.Tx, insChunk *sql.Stmt, st *staging, parts [][]entry, blobs [][]byte, log *slog.Logger) ([]keyLoc, error) {
 	var next int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM event_chunks`).Scan(&next); err != nil {
-		return err
+		return nil, err
 	}
 	cache := newChunkCache(tx)
+	var added []keyLoc
+	pending := map[int64]int64{} // keys staged by this call
 	for i, es := range parts {
-		kept := make([]entry, 0, len(es))
-		for _, e := range es {
-			key := keyOf(e.id)
-			l := loc(next, len(kept))
-			res, err := ins.ExecContext(ctx, key, l)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				dup, err := resolveConflict(ctx, tx, cache, key, e.id, l, next, kept, log)
-				if err != nil {
-					return err
-				}
-				if dup {
-					continue
-				}
-			}
-			kept = append(kept, e)
+		keys := make([]int64, len(es))
+		for j := range es {
+			keys[j] = keyOf(es[j].id)
 		}
-		if len(kept) == 0 {
+		// Where each key is held now: staged, else in event_index.
+		held := map[int64]int64{}
+		st.lookup(keys, held)
+		var rest []int64
+		for _, k := range keys {
+			if _, ok := held[k]; !ok {
+				rest = append(rest, k)
+			}
+		}
+		inIndex := map[int64]int64{}
+		if err := indexLookup(ctx, tx, rest, inIndex); err != nil {
+			return nil, err
+		}
+		for k, l := range inIndex {
+			held[k] = l
+		}
+		extra, err := hasExtra(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		var inExtra map[string]int64
+		if extra {
+			ids := make([]any, len(es))
+			for j := range es {
+				ids[j] = es[j].id
+			}
+			if inExtra, err = extraIDs(ctx, tx, ids); err != nil {
+				return nil, err
+			}
+		}
+		dups := 0
+		var staged []keyLoc
+		for j := range es {
+			k, id, l := keys[j], es[j].id, loc(next, j)
+			hl, ok := pending[k]
+			if !ok {
+				hl, ok = held[k]
+			}
+			var dup bool
+			switch {
+			case ok:
+				_, indexed := inIndex[k]
+				if dup, err = resolveConflict(ctx, tx, cache, k, id, hl, l, next, es, indexed, log); err != nil {
+					return nil, err
+				}
+			default:
+				_, dup = inExtra[id] // its key's first holder is gone
+				if !dup {
+					pending[k] = l
+					staged = append(staged, keyLoc{k, l})
+				}
+			}
+			if dup {
+				if dups == 0 {
+					es = slices.Clone(es) // the caller's entries stay as given
+				}
+				es[j] = entry{deleted: true}
+				dups++
+			}
+		}
+		if dups == len(es) {
 			continue
 		}
 		blob := blobs[i]
-		if blob == nil || len(kept) != len(es) {
-			blob = encodeChunk(kept)
+		if blob == nil || dups > 0 {
+			blob = encodeChunk(es)
 		}
-		b := boundsOf(kept)
-		if _, err := insChunk.ExecContext(ctx, next, b.min, b.max, b.minRaw, b.live, blob); err != nil {
-			return err
+		var keysCol []byte
+		if len(staged) > 0 {
+			keysCol = encodeKeys(staged)
 		}
+		b := boundsOf(es)
+		if _, err := insChunk.ExecContext(ctx, next, b.min, b.max, b.minRaw, b.live, keysCol, blob); err != nil {
+			return nil, err
+		}
+		added = append(added, staged...)
 		next++
 	}
-	return nil
+	return added, nil
 }
 
-// resolveConflict decides about an id whose key is already in event_index:
-// a duplicate (true) if the id stored there (or in the extra table) is the
-// same; otherwise it indexes the id at l in the extra table.
-func resolveConflict(ctx context.Context, tx *sql.Tx, cache *chunkCache, key int64, id string, l, chunk int64,
-	kept []entry, log *slog.Logger) (bool, error) {
-	var held int64
-	if err := tx.QueryRowContext(ctx, `SELECT loc FROM event_index WHERE key = ?`, key).Scan(&held); err != nil {
-		return false, err
-	}
+func hasExtra(ctx context.Context, q rowQuerier) (bool, error) {
+	var extra bool
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM event_index_extra)`).Scan(&extra)
+	return extra, err
+}
+
+// resolveConflict decides about id, whose key is held at held: a duplicate
+// (true) if the id stored there (or in the extra table) is the same;
+// otherwise the id is indexed at l, in the extra table or, if held points
+// into a chunk deleted as corrupt, in event_index in its place. indexed
+// says held is from event_index; batch is the chunk being written.
+func resolveConflict(ctx context.Context, tx *sql.Tx, cache *chunkCache, key int64, id string, held, l, chunk int64,
+	batch []entry, indexed bool, log *slog.Logger) (bool, error) {
 	c, pos := splitLoc(held)
 	if c == chunk {
-		if kept[pos].id == id {
+		if !batch[pos].deleted && batch[pos].id == id {
 			return true, nil
 		}
 	} else {
 		e, err := cache.at(ctx, c, pos)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
-			// A chunk purged as corrupt left its index entry: take it over.
+		case errors.Is(err, store.ErrNotFound) && indexed:
 			_, err := tx.ExecContext(ctx, `UPDATE event_index SET loc = ? WHERE key = ?`, l, key)
 			return false, err
+		case errors.Is(err, store.ErrNotFound):
 		case errors.Is(err, errCorrupt):
 			// The id there cannot be read: keep this event rather than drop it.
 			log.Warn("event chunk unreadable; storing a possible duplicate", "chunk", c, "err", err)
@@ -260,13 +341,22 @@ func (s *Store) GetEvents(ctx context.Context, ids []string) ([]*event.Event, er
 	if len(ids) == 0 {
 		return []*event.Event{}, nil
 	}
+	keys := make([]int64, len(ids))
+	for i, id := range ids {
+		keys[i] = keyOf(id)
+	}
+	// Staged keys first: a key leaves staging only after it is in
+	// event_index, and the snapshot below starts later, so it is found in one
+	// or the other.
+	held := map[int64]int64{}
+	s.staged.lookup(keys, held)
 	// One read transaction: the index and the chunks of one snapshot.
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("getting events: %w", err)
 	}
 	defer tx.Rollback()
-	found, err := getEvents(ctx, tx, ids)
+	found, err := getEvents(ctx, tx, ids, keys, held)
 	if err != nil {
 		return nil, fmt.Errorf("getting events: %w", err)
 	}
@@ -279,29 +369,21 @@ func (s *Store) GetEvents(ctx context.Context, ids []string) ([]*event.Event, er
 	return out, nil
 }
 
-func getEvents(ctx context.Context, tx *sql.Tx, ids []string) (map[string]*event.Event, error) {
-	byKey := make(map[int64][]string, len(ids))
-	for _, id := range ids {
-		k := keyOf(id)
-		byKey[k] = append(byKey[k], id)
-	}
-	keys := make([]any, 0, len(byKey))
-	for k := range byKey {
-		keys = append(keys, k)
-	}
-	locs := map[string]int64{}
-	err := inChunks(ctx, tx, `SELECT key, loc FROM event_index WHERE key IN `, keys, func(rows *sql.Rows) error {
-		var k, l int64
-		if err := rows.Scan(&k, &l); err != nil {
-			return err
+func getEvents(ctx context.Context, tx *sql.Tx, ids []string, keys []int64, held map[int64]int64) (map[string]*event.Event, error) {
+	var rest []int64
+	for _, k := range keys {
+		if _, ok := held[k]; !ok {
+			rest = append(rest, k)
 		}
-		for _, id := range byKey[k] {
+	}
+	if err := indexLookup(ctx, tx, rest, held); err != nil {
+		return nil, err
+	}
+	locs := make(map[string]int64, len(ids))
+	for i, id := range ids {
+		if l, ok := held[keys[i]]; ok {
 			locs[id] = l
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	cache := newChunkCache(tx)
 	found := make(map[string]*event.Event, len(ids))
@@ -342,22 +424,7 @@ func getEvents(ctx context.Context, tx *sql.Tx, ids []string) (map[string]*event
 		return found, nil
 	}
 	// Ids whose key another id holds: rare, the table is almost always empty.
-	var extra bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM event_index_extra)`).Scan(&extra); err != nil || !extra {
-		return found, err
-	}
-	more := map[string]int64{}
-	err = inChunks(ctx, tx, `SELECT id, loc FROM event_index_extra WHERE id IN `, missing, func(rows *sql.Rows) error {
-		var (
-			id string
-			l  int64
-		)
-		if err := rows.Scan(&id, &l); err != nil {
-			return err
-		}
-		more[id] = l
-		return nil
-	})
+	more, err := extraIDs(ctx, tx, missing)
 	if err != nil {
 		return nil, err
 	}
@@ -367,30 +434,6 @@ func getEvents(ctx context.Context, tx *sql.Tx, ids []string) (map[string]*event
 		}
 	}
 	return found, nil
-}
-
-// inChunks runs q followed by an IN list of args, idChunk at a time.
-func inChunks(ctx context.Context, q rowQuerier, prefix string, args []any, row func(*sql.Rows) error) error {
-	for start := 0; start < len(args); start += idChunk {
-		part := args[start:min(start+idChunk, len(args))]
-		rows, err := q.QueryContext(ctx, prefix+"(?"+strings.Repeat(",?", len(part)-1)+")", part...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			if err := row(rows); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // event copies e out of its decoded frame.
@@ -455,90 +498,7 @@ func (s *Store) rewriteChunks(ctx context.Context, column string, before time.Ti
 		afterID  int64
 	)
 	for {
-		var done bool
-		err := s.write(ctx, func(tx *sql.Tx) error {
-			rows, err := tx.QueryContext(ctx, `SELECT id, `+column+`, max_received, events, data FROM event_chunks
-				WHERE `+column+` < ? AND (`+column+`, id) > (?, ?) ORDER BY `+column+`, id LIMIT ?`,
-				micros(before), afterMin, afterID, purgeChunks)
-			if err != nil {
-				return err
-			}
-			type chunkRow struct {
-				id, min, max int64
-				events       int64
-				data         []byte
-			}
-			var cs []chunkRow
-			for rows.Next() {
-				var c chunkRow
-				if err := rows.Scan(&c.id, &c.min, &c.max, &c.events, &c.data); err != nil {
-					rows.Close()
-					return err
-				}
-				cs = append(cs, c)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			done = len(cs) < purgeChunks
-			var extra bool
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM event_index_extra)`).Scan(&extra); err != nil {
-				return err
-			}
-			var n int64
-			for _, c := range cs {
-				afterMin, afterID = c.min, c.id
-				r, err := openChunk(c.data)
-				var es []entry
-				if err == nil {
-					es, err = r.all()
-				}
-				if err != nil {
-					if c.max < micros(before) && column == "min_received" {
-						// Unreadable and due: delete it; its index entries are
-						// taken over by the next id with their key.
-						s.log.Warn("deleting a corrupt event chunk", "chunk", c.id, "events", c.events, "err", err)
-						if _, err := tx.ExecContext(ctx, `DELETE FROM event_chunks WHERE id = ?`, c.id); err != nil {
-							return err
-						}
-						n += c.events
-						continue
-					}
-					corrupt = append(corrupt, fmt.Errorf("event chunk %d: %w", c.id, err))
-					continue
-				}
-				ids := make([]string, len(es)) // "" for entries deleted before
-				for i := range es {
-					ids[i] = es[i].id
-				}
-				n += edit(es)
-				for i := range es {
-					if es[i].deleted && ids[i] != "" {
-						if err := unindex(ctx, tx, ids[i], loc(c.id, i), extra); err != nil {
-							return err
-						}
-					}
-				}
-				b := boundsOf(es)
-				if b.live == 0 {
-					_, err = tx.ExecContext(ctx, `DELETE FROM event_chunks WHERE id = ?`, c.id)
-				} else {
-					_, err = tx.ExecContext(ctx, `UPDATE event_chunks SET min_received = ?, max_received = ?,
-						min_raw_received = ?, events = ?, data = ? WHERE id = ?`, b.min, b.max, b.minRaw, b.live, encodeChunk(es), c.id)
-				}
-				if err != nil {
-					return err
-				}
-			}
-			if extra {
-				if err := promoteExtra(ctx, tx); err != nil {
-					return err
-				}
-			}
-			total += n
-			return nil
-		})
+		done, err := s.rewriteSome(ctx, column, before, edit, &afterMin, &afterID, &total, &corrupt)
 		if err != nil {
 			return total, err
 		}
@@ -548,7 +508,130 @@ func (s *Store) rewriteChunks(ctx context.Context, column string, before time.Ti
 	}
 }
 
-// unindex removes the index entry of id, stored at l.
+// rewriteSome is one transaction of rewriteChunks: up to purgeChunks chunks
+// after the cursor (afterMin, afterID), which it advances.
+func (s *Store) rewriteSome(ctx context.Context, column string, before time.Time, edit func([]entry) int64,
+	afterMin, afterID, total *int64, corrupt *[]error) (done bool, err error) {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	var unstage []keyLoc
+	var n int64
+	cursorMin, cursorID := *afterMin, *afterID
+	var bad []error
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		n, unstage, bad = 0, nil, nil
+		cursorMin, cursorID = *afterMin, *afterID
+		rows, err := tx.QueryContext(ctx, `SELECT id, `+column+`, max_received, events, keys, data FROM event_chunks
+			WHERE `+column+` < ? AND (`+column+`, id) > (?, ?) ORDER BY `+column+`, id LIMIT ?`,
+			micros(before), cursorMin, cursorID, purgeChunks)
+		if err != nil {
+			return err
+		}
+		type chunkRow struct {
+			id, min, max int64
+			events       int64
+			keys, data   []byte
+		}
+		var cs []chunkRow
+		for rows.Next() {
+			var c chunkRow
+			if err := rows.Scan(&c.id, &c.min, &c.max, &c.events, &c.keys, &c.data); err != nil {
+				rows.Close()
+				return err
+			}
+			cs = append(cs, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		done = len(cs) < purgeChunks
+		extra, err := hasExtra(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			cursorMin, cursorID = c.min, c.id
+			var staged []keyLoc // nil once merged into event_index
+			if c.keys != nil {
+				if staged, err = decodeKeys(c.id, c.keys); err != nil {
+					return err
+				}
+			}
+			r, err := openChunk(c.data)
+			var es []entry
+			if err == nil {
+				es, err = r.all()
+			}
+			if err != nil {
+				if c.max < micros(before) && column == "min_received" {
+					// Unreadable and due: delete it. Merged index entries stay
+					// behind, taken over by the next id with their key.
+					s.log.Warn("deleting a corrupt event chunk", "chunk", c.id, "events", c.events, "err", err)
+					if _, err := tx.ExecContext(ctx, `DELETE FROM event_chunks WHERE id = ?`, c.id); err != nil {
+						return err
+					}
+					unstage = append(unstage, staged...)
+					n += c.events
+					continue
+				}
+				bad = append(bad, fmt.Errorf("event chunk %d: %w", c.id, err))
+				continue
+			}
+			ids := make([]string, len(es)) // "" for entries deleted before
+			for i := range es {
+				ids[i] = es[i].id
+			}
+			n += edit(es)
+			gone := map[int64]bool{}
+			for i := range es {
+				if es[i].deleted && ids[i] != "" {
+					l := loc(c.id, i)
+					gone[l] = true
+					if err := unindex(ctx, tx, ids[i], l, extra); err != nil {
+						return err
+					}
+				}
+			}
+			var keysCol []byte
+			if staged != nil {
+				var keep []keyLoc
+				for _, kl := range staged {
+					if gone[kl.loc] {
+						unstage = append(unstage, kl)
+					} else {
+						keep = append(keep, kl)
+					}
+				}
+				keysCol = encodeKeys(keep)
+			}
+			b := boundsOf(es)
+			if b.live == 0 {
+				_, err = tx.ExecContext(ctx, `DELETE FROM event_chunks WHERE id = ?`, c.id)
+			} else {
+				_, err = tx.ExecContext(ctx, `UPDATE event_chunks SET min_received = ?, max_received = ?,
+					min_raw_received = ?, events = ?, keys = ?, data = ? WHERE id = ?`,
+					b.min, b.max, b.minRaw, b.live, keysCol, encodeChunk(es), c.id)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	s.staged.apply(nil, unstage)
+	*afterMin, *afterID = cursorMin, cursorID
+	*total += n
+	*corrupt = append(*corrupt, bad...)
+	return done, nil
+}
+
+// unindex removes the index entries of id, stored at l: in event_index
+// (where an id of a staged chunk is too if it took over a key from a
+// corrupt chunk) and in the extra table.
 func unindex(ctx context.Context, tx *sql.Tx, id string, l int64, extra bool) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM event_index WHERE key = ? AND loc = ?`, keyOf(id), l); err != nil {
 		return err
@@ -561,26 +644,10 @@ func unindex(ctx context.Context, tx *sql.Tx, id string, l int64, extra bool) er
 	return nil
 }
 
-// promoteExtra moves an extra-table id into event_index where its key has
-// no entry left, so an id is found, and deduplicated, by its key again.
-func promoteExtra(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO event_index (key, loc)
-		SELECT key, min(loc) FROM event_index_extra WHERE key NOT IN (SELECT key FROM event_index) GROUP BY key`); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM event_index_extra WHERE (key, loc) IN (SELECT key, loc FROM event_index)`)
-	return err
-}
-
 // moveLegacyEvents is migration 5: it moves the rows of the events table
 // (one row per event, before chunks) into chunks of legacyBatch events, in
 // insertion order, and drops the table.
 func (s *Store) moveLegacyEvents(ctx context.Context, tx *sql.Tx) error {
-	ins, err := tx.PrepareContext(ctx, qInsertIndex)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
 	insChunk, err := tx.PrepareContext(ctx, qInsertChunk)
 	if err != nil {
 		return err
@@ -588,6 +655,7 @@ func (s *Store) moveLegacyEvents(ctx context.Context, tx *sql.Tx) error {
 	defer insChunk.Close()
 	const legacyBatch = 2048
 	var after, moved int64
+	st := &staging{locs: map[int64]int64{}}
 	for {
 		rows, err := tx.QueryContext(ctx, `SELECT rowid, id, time, received, source, format, fields, raw
 			FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?`, after, legacyBatch)
@@ -610,10 +678,15 @@ func (s *Store) moveLegacyEvents(ctx context.Context, tx *sql.Tx) error {
 		if len(es) == 0 {
 			break
 		}
-		if err := appendChunks(ctx, tx, ins, insChunk, [][]entry{es}, [][]byte{nil}, s.log); err != nil {
+		staged, err := appendChunks(ctx, tx, insChunk, st, [][]entry{es}, [][]byte{nil}, s.log)
+		if err != nil {
 			return err
 		}
+		st.apply(staged, nil) // one transaction: nothing else sees st
 		moved += int64(len(es))
+	}
+	if _, err := mergeStaged(ctx, tx, st); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DROP TABLE events`); err != nil {
 		return err

@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -77,6 +78,11 @@ type Store struct {
 	// prepared holds write statements prepared on the writer connection.
 	prepared map[string]*sql.Stmt
 	audit    bool // Options.Audit
+
+	// evMu serializes the event writes (append, purge, merge) with the
+	// updates of staged they make after committing.
+	evMu   sync.Mutex
+	staged *staging
 
 	ckpt     *sql.DB // one connection for background checkpoints
 	ckptStop chan struct{}
@@ -136,6 +142,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("migrating sqlite store %s: %w", path, err)
+	}
+	if s.staged, err = loadStaging(ctx, s.w); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("opening sqlite store %s: loading staged event keys: %w", path, err)
 	}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
@@ -254,7 +264,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // while a transaction holds its only connection would wait forever.
 func (s *Store) prepare(ctx context.Context) error {
 	s.prepared = map[string]*sql.Stmt{}
-	for _, q := range []string{qInsertIndex, qInsertChunk, qSelectAlert, qInsertAlert, qInsertEntity, qInsertSignal, qInsertEvidence, qUpdateFolded} {
+	for _, q := range []string{qInsertChunk, qSelectAlert, qInsertAlert, qInsertEntity, qInsertSignal, qInsertEvidence, qUpdateFolded} {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("preparing %.40q: %w", q, err)

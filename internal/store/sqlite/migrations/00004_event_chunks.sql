@@ -10,12 +10,17 @@ CREATE TABLE event_chunks (
     max_received     INTEGER NOT NULL,
     min_raw_received INTEGER, -- NULL when no live event has a raw record
     events           INTEGER NOT NULL, -- live events
+    -- keys of ids not merged into event_index yet (store/sqlite/staging.go);
+    -- NULL once merged
+    keys             BLOB,
     data             BLOB NOT NULL
 );
 CREATE INDEX event_chunks_received ON event_chunks (min_received);
 CREATE INDEX event_chunks_raw ON event_chunks (min_raw_received);
+CREATE INDEX event_chunks_staged ON event_chunks (id) WHERE keys IS NOT NULL;
 
 -- key: 64 bits of FNV-1a of the event id; loc: chunk id << 16 | position.
+-- Written in key order, in merges of many chunks' keys.
 CREATE TABLE event_index (
     key INTEGER PRIMARY KEY,
     loc INTEGER NOT NULL
