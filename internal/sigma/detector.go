@@ -232,12 +232,15 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 	for i := range items {
 		nv += len(items[i].value)
 	}
-	buf := make([]byte, 0, nv+explainLen(r.explHead, items))
+	// buf: the id, the values, the explanation (each not written again
+	// once the next is appended).
+	buf := make([]byte, 0, signal.IDLen+nv+explainLen(r.explHead, items))
+	buf = signal.AppendID1(buf, "sigma", id, ev.ID)
+	sid := unsafe.String(unsafe.SliceData(buf), len(buf))
 	for i := range items {
 		buf = append(buf, items[i].value...)
 	}
-	// buf[:nv] is not written again: the explanation appends after it.
-	vals := unsafe.String(unsafe.SliceData(buf), nv)
+	vals := unsafe.String(unsafe.SliceData(buf[len(sid):]), nv)
 	matched := make([]Matched, len(items))
 	off := 0
 	for i := range items {
@@ -260,13 +263,19 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		buf = appendDescribe(buf, items)
 	}
 	buf = append(buf, '.')
-	expl := buf[nv:]
+	expl := buf[len(sid)+nv:]
 	level := signal.Level(m.Level)
 	if level == "" {
 		level = signal.LevelMedium
 	}
+	// One allocation for the evidence id and the entities.
+	parts := new(struct {
+		ids  [1]string
+		ents [len(entityKinds)]signal.Entity
+	})
+	parts.ids[0] = ev.ID
 	return signal.Signal{
-		ID:          signal.DeriveID1("sigma", id, ev.ID),
+		ID:          sid,
 		Detector:    "sigma",
 		Layer:       signal.LayerRules,
 		RuleID:      id,
@@ -276,9 +285,9 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 		Score:       1,
 		Tags:        r.tags,
 		Techniques:  r.techniques,
-		Entities:    entities(ev),
+		Entities:    entities(ev, parts.ents[:0]),
 		Time:        ev.Time,
-		EventIDs:    []string{ev.ID},
+		EventIDs:    parts.ids[:],
 		Explanation: unsafe.String(unsafe.SliceData(expl), len(expl)), // buf is not written again
 		Details:     details,
 	}
@@ -329,8 +338,13 @@ var entityFields = []struct{ kind, key string }{
 	{"process", "process.name"},
 }
 
-func entities(ev *event.Event) []signal.Entity {
-	var out []signal.Entity
+// entityKinds are the kinds of entityFields: a signal has at most one
+// entity of each (two ips).
+var entityKinds = [...]string{"user", "host", "ip", "ip", "process"}
+
+// entities returns ev's entities, appended to dst (nil when there are none).
+func entities(ev *event.Event, dst []signal.Entity) []signal.Entity {
+	out := dst[:0]
 	var seenHost, seenProcess bool
 	for _, f := range entityFields {
 		v, ok := ev.GetString(f.key)
@@ -347,13 +361,13 @@ func entities(ev *event.Event) []signal.Entity {
 			}
 		}
 		if !dup {
-			if out == nil {
-				out = make([]signal.Entity, 0, 4)
-			}
 			out = append(out, signal.Entity{Kind: f.kind, Value: v})
 			seenHost = seenHost || f.kind == "host"
 			seenProcess = seenProcess || f.kind == "process"
 		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

@@ -99,6 +99,16 @@ func DeriveID(detector, ruleID string, eventIDs ...string) string {
 // DeriveID1 is DeriveID of one evidence event, allocating only the result
 // (the per-match path of the rule layer).
 func DeriveID1(detector, ruleID, eventID string) string {
+	var out [IDLen]byte
+	return string(AppendID1(out[:0], detector, ruleID, eventID))
+}
+
+// IDLen is the length of a derived signal id.
+const IDLen = 32
+
+// AppendID1 appends DeriveID1(detector, ruleID, eventID) to dst (for a
+// caller that builds the id inside a buffer it allocates anyway).
+func AppendID1(dst []byte, detector, ruleID, eventID string) []byte {
 	var buf [256]byte
 	b := append(buf[:0], detector...)
 	b = append(b, 0)
@@ -106,9 +116,9 @@ func DeriveID1(detector, ruleID, eventID string) string {
 	b = append(b, 0)
 	b = append(b, eventID...)
 	sum := sha256.Sum256(b)
-	var out [32]byte
+	var out [IDLen]byte
 	hex.Encode(out[:], sum[:16])
-	return string(out[:])
+	return append(dst, out[:]...)
 }
 
 // Techniques extracts ATT&CK technique ids ("attack.t1059.001" → "T1059.001") from Sigma-style tags.
