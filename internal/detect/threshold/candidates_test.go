@@ -37,10 +37,17 @@ func refMatches(r *Rule, ev *event.Event) bool {
 	return true
 }
 
-// indexed is what Detect selects for ev: candidates, then passes.
-func indexed(d *Detector, ev *event.Event) []string {
+// indexed is what Detect selects for ev: candidates, then passes. With
+// one word of rules, candidates1 must agree with candidates.
+func indexed(t *testing.T, d *Detector, ev *event.Event) []string {
 	clear(d.mstate)
 	defer clear(d.mval)
+	if len(d.all) == 1 {
+		one := d.candidates1(ev)
+		if many := d.candidates(ev); many[0] != one {
+			t.Errorf("candidates1 %b, candidates %b", one, many[0])
+		}
+	}
 	var out []string
 	for w, bits := range d.candidates(ev) {
 		for i := w * 64; bits != 0; i, bits = i+1, bits>>1 {
@@ -61,7 +68,7 @@ func checkIndexed(t *testing.T, d *Detector, evs []*event.Event) (selected int) 
 				want = append(want, r.ID)
 			}
 		}
-		got := indexed(d, ev)
+		got := indexed(t, d, ev)
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("event %d %v: rules %v, want %v", n, ev.Fields, got, want)
 		}

@@ -129,6 +129,10 @@ type keyFilter struct {
 	users []uint64 // rules filtering on this field
 	vals  []string
 	masks [][]uint64 // parallel to vals
+	// users1 and masks1 are users and masks as single words, for the usual
+	// rule set of at most 64 rules (candidates1).
+	users1 uint64
+	masks1 []uint64
 }
 
 // accept ORs into acc the rules that accept value s.
@@ -140,6 +144,16 @@ func (k *keyFilter) accept(s string, acc []uint64) {
 			}
 		}
 	}
+}
+
+// accept1 is accept for at most 64 rules.
+func (k *keyFilter) accept1(s string) (acc uint64) {
+	for i, v := range k.vals {
+		if v == s {
+			acc |= k.masks1[i]
+		}
+	}
+	return acc
 }
 
 // ruleIdx is one rule's fields as indexes into Detector.fkeys.
@@ -280,15 +294,50 @@ func (d *Detector) Detect(ctx context.Context, ev *event.Event, emit detect.Emit
 	defer d.mu.Unlock()
 	clear(d.mstate)
 	defer clear(d.mval) // do not keep the event's values alive
-	cand := d.candidates(ev)
-	for w, bits := range cand {
-		for ; bits != 0; bits &= bits - 1 {
-			i := w*64 + mathbits.TrailingZeros64(bits)
+	if len(d.all) == 1 {
+		for bits := d.candidates1(ev); bits != 0; bits &= bits - 1 {
+			i := mathbits.TrailingZeros64(bits)
 			d.detectRule(i, d.rules[i], ev, emit)
+		}
+	} else {
+		for w, bits := range d.candidates(ev) {
+			for ; bits != 0; bits &= bits - 1 {
+				i := w*64 + mathbits.TrailingZeros64(bits)
+				d.detectRule(i, d.rules[i], ev, emit)
+			}
 		}
 	}
 	d.expire(ev.Time)
 	return nil
+}
+
+// candidates1 is candidates for at most 64 rules, in one word.
+func (d *Detector) candidates1(ev *event.Event) uint64 {
+	cand := d.all[0]
+	for fi := range d.filters {
+		k := &d.filters[fi]
+		if cand&k.users1 == 0 {
+			continue // no candidate left reads this field
+		}
+		var acc uint64
+		if v, ok := d.field(k.j, ev); ok {
+			// As valueMatches: any element of a list, else the value as text.
+			switch x := v.(type) {
+			case string:
+				acc = k.accept1(x)
+			case []string:
+				for _, s := range x {
+					acc |= k.accept1(s)
+				}
+			default:
+				acc = k.accept1(event.ValueString(v))
+			}
+		}
+		if cand &= acc | ^k.users1; cand == 0 {
+			break
+		}
+	}
+	return cand
 }
 
 // candidates returns the rules whose filters ev passes (in d.cand).
@@ -431,6 +480,10 @@ func (d *Detector) indexFilters() {
 	}
 	d.filters = d.filters[:0]
 	for _, k := range byKey {
+		k.users1 = k.users[0]
+		for _, m := range k.masks {
+			k.masks1 = append(k.masks1, m[0])
+		}
 		d.filters = append(d.filters, *k)
 	}
 	count := func(set []uint64) (n int) {
