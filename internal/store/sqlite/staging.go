@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -138,14 +139,26 @@ func mergeStaged(ctx context.Context, tx *sql.Tx, st *staging) ([]keyLoc, error)
 		}
 		return 0
 	})
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO event_index (key, loc) VALUES (?, ?)`)
-	if err != nil {
-		return nil, err
-	}
-	defer ins.Close()
-	for _, kl := range kls {
-		if _, err := ins.ExecContext(ctx, kl.key, kl.loc); err != nil {
-			return nil, fmt.Errorf("merging staged key %d: %w", kl.key, err)
+	// One statement over a JSON array of [key, loc] pairs: a row per Exec
+	// through database/sql cost several times SQLite's own work.
+	const step = 1 << 14
+	var pairs []byte
+	for start := 0; start < len(kls); start += step {
+		pairs = append(pairs[:0], '[')
+		for i, kl := range kls[start:min(start+step, len(kls))] {
+			if i > 0 {
+				pairs = append(pairs, ',')
+			}
+			pairs = append(pairs, '[')
+			pairs = strconv.AppendInt(pairs, kl.key, 10)
+			pairs = append(pairs, ',')
+			pairs = strconv.AppendInt(pairs, kl.loc, 10)
+			pairs = append(pairs, ']')
+		}
+		pairs = append(pairs, ']')
+		if _, err := tx.ExecContext(ctx, `INSERT INTO event_index (key, loc)
+			SELECT value ->> 0, value ->> 1 FROM json_each(?)`, string(pairs)); err != nil {
+			return nil, fmt.Errorf("merging staged keys: %w", err)
 		}
 	}
 	// Chunks of staged keys, and any staged chunk whose keys all left.
@@ -155,20 +168,34 @@ func mergeStaged(ctx context.Context, tx *sql.Tx, st *staging) ([]keyLoc, error)
 	return kls, nil
 }
 
-// indexLookup finds the event_index locations of keys.
+// indexLookup finds the event_index locations of keys, in one statement
+// over a JSON array of them.
 func indexLookup(ctx context.Context, q rowQuerier, keys []int64, into map[int64]int64) error {
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
+	if len(keys) == 0 {
+		return nil
 	}
-	return inChunks(ctx, q, `SELECT key, loc FROM event_index WHERE key IN `, args, func(rows *sql.Rows) error {
+	list := make([]byte, 0, 21*len(keys)+2)
+	list = append(list, '[')
+	for i, k := range keys {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendInt(list, k, 10)
+	}
+	list = append(list, ']')
+	rows, err := q.QueryContext(ctx, `SELECT key, loc FROM event_index WHERE key IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
 		var k, l int64
 		if err := rows.Scan(&k, &l); err != nil {
 			return err
 		}
 		into[k] = l
-		return nil
-	})
+	}
+	return rows.Err()
 }
 
 // extraIDs returns which of ids are in event_index_extra (none, without a
