@@ -25,9 +25,10 @@ import (
 //
 // A decoded frame is its events one after another:
 //
-//	byte     flags (entryDeleted: nothing follows)
+//	byte     flags (entryDeleted: nothing follows; entryJSON: fields are
+//	         store.EncodeFields' JSON, else appendFields' binary)
 //	uvarint+bytes id, varint time, varint received (Unix µs),
-//	uvarint+bytes source, format, fields (store.EncodeFields), raw
+//	uvarint+bytes source, format, fields, raw
 //
 // A deleted entry keeps its position, so index locations stay valid when a
 // purge rewrites part of a chunk.
@@ -41,6 +42,7 @@ const (
 	// cannot make a reader allocate without limit.
 	maxFrameBytes = 256 << 20
 	entryDeleted  = 1
+	entryJSON     = 2
 )
 
 // entry is one event slot of a chunk, encoded fields kept as bytes.
@@ -52,6 +54,7 @@ type entry struct {
 	source   string
 	format   string
 	fields   []byte
+	json     bool // fields are store.EncodeFields' JSON (moved from the events table)
 	raw      []byte
 }
 
@@ -122,7 +125,11 @@ func appendEntry(b []byte, e *entry) []byte {
 	if e.deleted {
 		return append(b, entryDeleted)
 	}
-	b = append(b, 0)
+	flags := byte(0)
+	if e.json {
+		flags = entryJSON
+	}
+	b = append(b, flags)
 	b = appendBytes(b, e.id)
 	b = binary.AppendVarint(b, e.time)
 	b = binary.AppendVarint(b, e.received)
@@ -250,9 +257,10 @@ func readEntry(p []byte, e *entry) ([]byte, error) {
 		e.deleted = true
 		return p, nil
 	}
-	if flags != 0 {
+	if flags&^entryJSON != 0 {
 		return nil, fmt.Errorf("unknown flags %#x", flags)
 	}
+	e.json = flags == entryJSON
 	var (
 		b  []byte
 		ok bool

@@ -327,8 +327,33 @@ func TestChunkMutations(t *testing.T) {
 			b = slices.Insert(b, i, byte(rng.IntN(256)))
 		}
 		if r, err := openChunk(b); err == nil {
-			r.all()
+			got, _ := r.all()
+			for _, e := range got {
+				if !e.deleted {
+					e.event()
+				}
+			}
 			r.at(r.events - 1)
+		}
+	}
+}
+
+// TestFieldsDamaged: damaged binary fields are an error, never a panic.
+func TestFieldsDamaged(t *testing.T) {
+	evs := storetest.BenchEvents("f", 1)
+	b, err := appendFields(nil, evs[0].Fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := decodeFields(b); err != nil || fmt.Sprint(got) != fmt.Sprint(evs[0].Fields) {
+		t.Fatalf("decodeFields = %v, %v", got, err)
+	}
+	for i := range b {
+		decodeFields(b[:i])
+		for _, x := range []byte{0, 0x80, 0xff, 7} {
+			c := slices.Clone(b)
+			c[i] = x
+			decodeFields(c)
 		}
 	}
 }

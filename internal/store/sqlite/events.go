@@ -90,7 +90,7 @@ func entries(evs []*event.Event) ([]entry, error) {
 	size := 0
 	for _, ev := range evs {
 		if ev != nil {
-			size += 64 * len(ev.Fields)
+			size += 48 * len(ev.Fields)
 		}
 	}
 	buf := make([]byte, 0, size)
@@ -101,7 +101,7 @@ func entries(evs []*event.Event) ([]entry, error) {
 		}
 		start := len(buf)
 		var err error
-		if buf, err = store.AppendFields(buf, ev.Fields); err != nil {
+		if buf, err = appendFields(buf, ev.Fields); err != nil {
 			return nil, fmt.Errorf("%w: event %s: %w", store.ErrInvalid, ev.ID, err)
 		}
 		es[i] = entry{id: ev.ID, time: micros(ev.Time), received: micros(ev.Received),
@@ -438,7 +438,11 @@ func getEvents(ctx context.Context, tx *sql.Tx, ids []string, keys []int64, held
 
 // event copies e out of its decoded frame.
 func (e *entry) event() (*event.Event, error) {
-	fields, err := store.DecodeFields(e.fields)
+	decode := decodeFields
+	if e.json {
+		decode = store.DecodeFields
+	}
+	fields, err := decode(e.fields)
 	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", e.id, err)
 	}
@@ -664,7 +668,7 @@ func (s *Store) moveLegacyEvents(ctx context.Context, tx *sql.Tx) error {
 		}
 		var es []entry
 		for rows.Next() {
-			var e entry
+			e := entry{json: true}
 			if err := rows.Scan(&after, &e.id, &e.time, &e.received, &e.source, &e.format, &e.fields, &e.raw); err != nil {
 				rows.Close()
 				return err
