@@ -235,6 +235,52 @@ func TestDecoderIDs(t *testing.T) {
 	}
 }
 
+// lineReader returns one line per Read, as a slow stream delivers them.
+type lineReader struct{ lines []string }
+
+func (r *lineReader) Read(p []byte) (int, error) {
+	if len(r.lines) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.lines[0])
+	r.lines[0] = r.lines[0][n:]
+	if r.lines[0] == "" {
+		r.lines = r.lines[1:]
+	}
+	return n, nil
+}
+
+// TestDecoderReceived: Event.Received is the clock read when the record's
+// bytes were read: records read together share it, records that arrive
+// later get a later one.
+func TestDecoderReceived(t *testing.T) {
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := func() time.Time { clock = clock.Add(time.Second); return clock }
+	received := func(r io.Reader) []time.Time {
+		d := format.NewDecoder(r, "file:/r", format.DecoderOptions{Parse: format.Options{Now: now}})
+		var out []time.Time
+		for ev := event.New(); ; {
+			err := d.Next(ev)
+			if errors.Is(err, io.EOF) {
+				return out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, ev.Received)
+		}
+	}
+	lines := []string{win1 + "\n", win2 + "\n", win1 + "\n"}
+	together := received(strings.NewReader(strings.Join(lines, "")))
+	if len(together) != 3 || !together[0].Equal(together[2]) || together[0].IsZero() {
+		t.Errorf("one read: received %v, want one time", together)
+	}
+	apart := received(&lineReader{lines: lines})
+	if len(apart) != 3 || !apart[0].Before(apart[1]) || !apart[1].Before(apart[2]) {
+		t.Errorf("one read per line: received %v, want increasing", apart)
+	}
+}
+
 func FuzzDecoder(f *testing.F) {
 	f.Add([]byte(win1 + "\n" + win2))
 	f.Add([]byte("[" + win1 + "," + win2 + "]"))
