@@ -65,13 +65,19 @@ type conn struct {
 // newConn boxes the address fields of ip and port, as setIP and
 // fieldkit.SetPort store them.
 func newConn(ip, port string) conn {
-	c := conn{ip: ip, port: port, ipv: ip, relv: []string{ip}}
+	c := conn{ip: ip, ipv: ip, relv: []string{ip}}
+	c.setPort(port)
+	return c
+}
+
+// setPort sets c's port and its boxed source.port (nil when not a port).
+func (c *conn) setPort(port string) {
+	c.port, c.portv = port, nil
 	if port != "" {
 		if n, err := strconv.ParseUint(strings.TrimSpace(port), 10, 16); err == nil {
 			c.portv = int64(n)
 		}
 	}
-	return c
 }
 
 // setAddr stores c's address as setIP and fieldkit.SetPort do. The shared
@@ -288,9 +294,13 @@ func (p *Parser) address(msg string, ev *event.Event) {
 	}
 	ip, port := findAddrKnown(msg, known)
 	if ip != "" {
-		c := conn{}
-		if old != nil && old.ip == ip && old.port == port {
+		var c conn
+		if old != nil && old.ip == ip {
+			// A connection's lines give its port on some lines only.
 			c = *old
+			if c.port != port {
+				c.setPort(port)
+			}
 		} else {
 			c = newConn(ip, port)
 		}
@@ -329,7 +339,9 @@ func (p *Parser) remember(kb []byte, old *conn, c conn) {
 		p.order[p.head] = key
 		p.head = (p.head + 1) % MaxPids
 	}
-	p.conns[key] = &c
+	n := new(conn) // here only: c itself stays on the stack
+	*n = c
+	p.conns[key] = n
 }
 
 // findAddr returns the first IP address token of msg, canonical as
@@ -632,7 +644,18 @@ func (p *Parser) pam(msg string, ev *event.Event) {
 			svc = string(syslog.Program([]byte(app)))
 		}
 	}
-	ev.Set("pam.service", svc)
+	switch svc { // constants are boxed at compile time; the usual services
+	case "sshd":
+		ev.Set("pam.service", "sshd")
+	case "sudo":
+		ev.Set("pam.service", "sudo")
+	case "su":
+		ev.Set("pam.service", "su")
+	case "login":
+		ev.Set("pam.service", "login")
+	default:
+		ev.Set("pam.service", svc)
+	}
 	switch {
 	case strings.Contains(msg, "authentication failure"):
 		if _, has := ev.Fields["event.action"]; !has || strings.HasPrefix(msg, "authentication failure") {
@@ -642,7 +665,10 @@ func (p *Parser) pam(msg string, ev *event.Event) {
 			ev.Set("user.name", u)
 		}
 		if r := kv(msg, "rhost"); r != "" {
-			if fieldkit.IsIP(r) {
+			if cur, _ := ev.Fields["source.ip"].(string); cur == r {
+				// The address the sshd line gave (canonical, in related.ip
+				// too): storing it again changes nothing.
+			} else if fieldkit.IsIP(r) {
 				fieldkit.SetIP(ev, "source.ip", r)
 			} else {
 				ev.Set("source.domain", r)
