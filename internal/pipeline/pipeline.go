@@ -391,6 +391,7 @@ func (p *Pipeline) writeLoop() {
 	ctx := context.Background()
 	type pending struct {
 		b      *batch
+		events int
 		start  time.Time
 		stored chan error
 	}
@@ -398,13 +399,17 @@ func (p *Pipeline) writeLoop() {
 	go func() {
 		defer close(queue)
 		for b := range p.results {
-			pd := pending{b: b, start: time.Now(), stored: make(chan error, 1)}
-			go func() { pd.stored <- p.appendEvents(ctx, b) }()
+			pd := pending{b: b, events: len(b.events), start: time.Now(), stored: make(chan error, 1)}
+			go func() {
+				err := p.appendEvents(ctx, b)
+				b.events = nil // let them go while the batch's signals are recorded
+				pd.stored <- err
+			}()
 			queue <- pd
 		}
 	}()
 	for pd := range queue {
-		p.write(ctx, pd.b, pd.start, <-pd.stored)
+		p.write(ctx, pd.b, pd.events, pd.start, <-pd.stored)
 	}
 }
 
@@ -415,13 +420,14 @@ func (p *Pipeline) appendEvents(ctx context.Context, b *batch) error {
 	return p.opts.Store.AppendEvents(ctx, b.events)
 }
 
-// write finishes batch b, whose events were stored from start with result stored.
-func (p *Pipeline) write(ctx context.Context, b *batch, start time.Time, stored error) {
+// write finishes batch b, whose events (how many) were stored from start
+// with result stored.
+func (p *Pipeline) write(ctx context.Context, b *batch, events int, start time.Time, stored error) {
 	ok := true
 	if stored != nil {
 		ok = false
 		p.m.errors.WithLabelValues("store_events").Inc()
-		p.log.Error("storing events failed", "err", stored, "count", len(b.events))
+		p.log.Error("storing events failed", "err", stored, "count", events)
 	}
 	if len(b.quar) > 0 {
 		if err := p.opts.Store.Quarantine(ctx, b.quar); err != nil {
