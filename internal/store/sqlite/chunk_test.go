@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -354,6 +355,62 @@ func TestFieldsDamaged(t *testing.T) {
 			c := slices.Clone(b)
 			c[i] = x
 			decodeFields(c)
+		}
+	}
+}
+
+// TestReadWhileMerging: an event whose AppendEvents returned is found by
+// every later GetEvents, while other batches are appended, staged keys
+// merged and old chunks purged concurrently.
+func TestReadWhileMerging(t *testing.T) {
+	mergeKeys = 300
+	t.Cleanup(func() { mergeKeys = 1 << 16 })
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	t0 := time.Unix(1_700_000_000, 0).UTC()
+	const batches, size = 60, 100
+	var stored atomic.Int64 // batches whose AppendEvents returned
+	done := make(chan error, 1)
+	go func() {
+		for b := range batches {
+			var evs []*event.Event
+			for i := range size {
+				evs = append(evs, mk(fmt.Sprintf("rw%d-%d", b, i), t0.Add(time.Duration(b)*time.Hour)))
+			}
+			if err := s.AppendEvents(ctx, evs); err != nil {
+				done <- err
+				return
+			}
+			stored.Store(int64(b + 1))
+			if b%10 == 9 { // the first batch goes; later reads skip it
+				if _, err := s.PurgeEvents(ctx, t0.Add(time.Minute)); err != nil {
+					done <- err
+					return
+				}
+			}
+		}
+		done <- nil
+	}()
+	for {
+		n := stored.Load()
+		var ids []string
+		for b := int64(1); b < n; b++ {
+			ids = append(ids, fmt.Sprintf("rw%d-%d", b, b%size), fmt.Sprintf("rw%d-%d", b, (b*7)%size))
+		}
+		got, err := s.GetEvents(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(ids) {
+			t.Fatalf("with %d batches stored, GetEvents found %d of %d", n, len(got), len(ids))
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		default:
 		}
 	}
 }
