@@ -98,6 +98,8 @@ func walkItems(n node, fn func(*item)) {
 		for _, k := range x.kids {
 			walkItems(k, fn)
 		}
+	case orderedNode:
+		walkItems(x.written, fn)
 	}
 }
 

@@ -169,6 +169,12 @@ func buildDocs(all []*Doc, opts Options, selecting bool, rep Report) (*ruleSet, 
 	}
 	buildPrefilter(rs, eidSlot)
 	orderSelections(rs)
+	for _, r := range rs.rules {
+		r.cond, _ = costOrder(r.cond)
+		for i := range r.filters {
+			r.filters[i], _ = costOrder(r.filters[i])
+		}
+	}
 	return rs, rep
 }
 

@@ -53,6 +53,9 @@ type ruleSet struct {
 	slotKeyIDs [][]int32
 	keyNames   []string
 	keyIDs     map[string]int32
+	// The keys routing reads, by id: rules that test the channel or the
+	// event id read the value routing has looked up.
+	chanKey, eidKey int32
 
 	winChanEID map[string]map[int64]*bucket
 	winChan    map[string]*bucket
@@ -88,6 +91,8 @@ func newRuleSet() *ruleSet {
 	}
 	rs.slotKeys = append(rs.slotKeys, []string{"message"}) // keywordSlot
 	rs.slotKeyIDs = append(rs.slotKeyIDs, rs.keyIDsOf([]string{"message"}))
+	ids := rs.keyIDsOf([]string{"winlog.channel", "winlog.event_id"})
+	rs.chanKey, rs.eidKey = ids[0], ids[1]
 	rs.pool.New = func() any { return newEvalCtx(rs) }
 	return rs
 }
@@ -245,7 +250,8 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 		}
 	}
 	f := ev.Fields
-	if ch, ok := f["winlog.channel"].(string); ok {
+	chv, _ := c.key(rs.chanKey)
+	if ch, ok := chv.(string); ok {
 		// Events come in runs of one channel: the last channel's routes
 		// are kept, saving the lower-casing and two lookups.
 		if !c.route.is(ch) {
@@ -253,7 +259,7 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 			c.route.set(ch, rs.winChanEID[lch], rs.winChan[lch])
 		}
 		if m := c.route.eids; m != nil {
-			if id, ok := eventID(f); ok {
+			if id, ok := c.eventID(f); ok {
 				addB(m[id])
 			}
 		}
@@ -367,8 +373,9 @@ func (rs *ruleSet) allBuckets() []*bucket {
 	return out
 }
 
-func eventID(f map[string]any) (int64, bool) {
-	switch v := f["winlog.event_id"].(type) {
+func (c *evalCtx) eventID(f map[string]any) (int64, bool) {
+	v, _ := c.key(c.rs.eidKey)
+	switch v := v.(type) {
 	case int64:
 		return v, true
 	case string:
