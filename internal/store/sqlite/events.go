@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/event"
@@ -587,21 +588,20 @@ func (s *Store) rewriteSome(ctx context.Context, column string, before time.Time
 				ids[i] = es[i].id
 			}
 			n += edit(es)
-			gone := map[int64]bool{}
+			gone := map[int64]string{} // loc → id
 			for i := range es {
 				if es[i].deleted && ids[i] != "" {
-					l := loc(c.id, i)
-					gone[l] = true
-					if err := unindex(ctx, tx, ids[i], l, extra); err != nil {
-						return err
-					}
+					gone[loc(c.id, i)] = ids[i]
 				}
+			}
+			if err := unindex(ctx, tx, gone, extra); err != nil {
+				return err
 			}
 			var keysCol []byte
 			if staged != nil {
 				var keep []keyLoc
 				for _, kl := range staged {
-					if gone[kl.loc] {
+					if _, ok := gone[kl.loc]; ok {
 						unstage = append(unstage, kl)
 					} else {
 						keep = append(keep, kl)
@@ -633,15 +633,47 @@ func (s *Store) rewriteSome(ctx context.Context, column string, before time.Time
 	return done, nil
 }
 
-// unindex removes the index entries of id, stored at l: in event_index
-// (where an id of a staged chunk is too if it took over a key from a
-// corrupt chunk) and in the extra table.
-func unindex(ctx context.Context, tx *sql.Tx, id string, l int64, extra bool) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM event_index WHERE key = ? AND loc = ?`, keyOf(id), l); err != nil {
+// unindex removes the index entries of the ids at the locations gone:
+// from event_index (where an id of a staged chunk is too if it took over a
+// key from a corrupt chunk), where its key is held at its location, and
+// from the extra table.
+func unindex(ctx context.Context, tx *sql.Tx, gone map[int64]string, extra bool) error {
+	if len(gone) == 0 {
+		return nil
+	}
+	keys := make([]int64, 0, len(gone))
+	for _, id := range gone {
+		keys = append(keys, keyOf(id))
+	}
+	held := map[int64]int64{}
+	if err := indexLookup(ctx, tx, keys, held); err != nil {
 		return err
 	}
-	if extra {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM event_index_extra WHERE id = ? AND loc = ?`, id, l); err != nil {
+	list := []byte{'['}
+	for k, l := range held {
+		if _, ok := gone[l]; ok {
+			if len(list) > 1 {
+				list = append(list, ',')
+			}
+			list = strconv.AppendInt(list, k, 10)
+		}
+	}
+	list = append(list, ']')
+	if len(list) > 2 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event_index WHERE key IN (SELECT value FROM json_each(?))`, string(list)); err != nil {
+			return err
+		}
+	}
+	if !extra {
+		return nil
+	}
+	del, err := tx.PrepareContext(ctx, `DELETE FROM event_index_extra WHERE id = ? AND loc = ?`)
+	if err != nil {
+		return err
+	}
+	defer del.Close()
+	for l, id := range gone {
+		if _, err := del.ExecContext(ctx, id, l); err != nil {
 			return err
 		}
 	}
