@@ -37,13 +37,11 @@ type evalCtx struct {
 	gen      uint32
 	slots    []fval
 	seen     []uint32 // per rule: gen when it was last evaluated (routing dedupe)
-	possible []uint32 // per rule: gen when the prefilter found a required literal
+	possible []uint64 // bit r: the prefilter found a required literal of rule r (a bit set: routing tests it per rule, and it stays in cache)
 	scanned  []uint32 // per slot: gen when its automaton scanned it
 	atomGen  []uint32 // per atom: gen when it last occurred
 	atomFl   []uint8  // per atom: hit flags (valid when atomGen is gen)
-	keyGen   []uint32 // per event key: gen when keyVal/keyHas were read
-	keyVal   []any
-	keyHas   []bool
+	keys     []keyVal // per event key: its value, read once per event
 	arena    []byte
 	// slow disables every shortcut (prefilter, trigram skips, regex
 	// literals): the reference path the differential tests compare with.
@@ -52,6 +50,13 @@ type evalCtx struct {
 	explain *[]matchedItem
 	items   []matchedItem // explain's scratch
 	route   chanRoute     // the last event's channel routes (of rs)
+}
+
+// keyVal is an event key's value (ok: present) as read in event gen.
+type keyVal struct {
+	gen uint32
+	ok  bool
+	v   any
 }
 
 type matchedItem struct {
@@ -65,23 +70,23 @@ type matchedItem struct {
 
 func newEvalCtx(rs *ruleSet) *evalCtx {
 	return &evalCtx{rs: rs, slots: make([]fval, len(rs.slotKeys)), seen: make([]uint32, len(rs.rules)),
-		possible: make([]uint32, len(rs.rules)), scanned: make([]uint32, len(rs.slotKeys)),
+		possible: make([]uint64, (len(rs.rules)+63)/64), scanned: make([]uint32, len(rs.slotKeys)),
 		atomGen: make([]uint32, rs.natoms), atomFl: make([]uint8, rs.natoms), arena: make([]byte, 0, 8192),
-		keyGen: make([]uint32, len(rs.keyNames)), keyVal: make([]any, len(rs.keyNames)), keyHas: make([]bool, len(rs.keyNames))}
+		keys: make([]keyVal, len(rs.keyNames))}
 }
 
 func (c *evalCtx) reset(ev *event.Event) {
 	c.ev = ev
+	clear(c.possible)
 	c.gen++
 	if c.gen == 0 { // wrapped: clear stale marks
 		for i := range c.slots {
 			c.slots[i].gen = 0
 		}
 		clear(c.seen)
-		clear(c.possible)
 		clear(c.scanned)
 		clear(c.atomGen)
-		clear(c.keyGen)
+		clear(c.keys)
 		c.gen = 1
 	}
 	c.arena = c.arena[:0]
@@ -118,11 +123,12 @@ func (c *evalCtx) field(slot int) *fval {
 
 // key returns the event's value of key id k, looked up once per event.
 func (c *evalCtx) key(k int32) (any, bool) {
-	if c.keyGen[k] == c.gen {
-		return c.keyVal[k], c.keyHas[k]
+	e := &c.keys[k]
+	if e.gen == c.gen {
+		return e.v, e.ok
 	}
 	v, ok := c.ev.Fields[c.rs.keyNames[k]]
-	c.keyGen[k], c.keyVal[k], c.keyHas[k] = c.gen, v, ok
+	e.gen, e.v, e.ok = c.gen, v, ok
 	return v, ok
 }
 

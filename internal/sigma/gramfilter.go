@@ -69,7 +69,7 @@ func newGramFilter(lits []string) *gramFilter {
 		}
 		win := l[best : best+w]
 		for p := 0; p+gramQ <= len(win); p++ {
-			k := gramAt(win, p)
+			k := gramAt(win, p) | gramCase
 			h := gramHash16(k)
 			g.bits[h>>6] |= 1 << (h & 63)
 			g.refs[k] = append(g.refs[k], uint32(len(g.wins))<<8|uint32(p))
@@ -130,8 +130,9 @@ func gramCost(s string) int {
 // mayContain reports whether one of the filter's literals may occur in s
 // (ASCII upper case folds; callers pass non-ASCII text lower-cased).
 func (g *gramFilter) mayContain(s string) bool {
-	for p := 0; p+gramQ <= len(s); p += g.stride {
-		k := foldGram(binary.LittleEndian.Uint32(unsafe.Slice(unsafe.StringData(s[p:]), gramQ)))
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	for p := 0; p+gramQ <= len(b); p += g.stride {
+		k := binary.LittleEndian.Uint32(b[p:p+gramQ]) | gramCase
 		h := gramHash16(k)
 		if g.bits[h>>6]&(1<<(h&63)) != 0 && g.windowAt(s, p, k) {
 			return true
@@ -140,17 +141,14 @@ func (g *gramFilter) mayContain(s string) bool {
 	return false
 }
 
-// foldGram is gramAt of four bytes read as one little-endian word: ASCII
-// upper case lowered in all four lanes at once (A-Z gain 0x20; bytes from
-// 0x80 up stay, as fold leaves them).
-func foldGram(w uint32) uint32 {
-	x := w & 0x7f7f7f7f
-	ge := x + 0x3f3f3f3f // high bit: lane >= 'A'
-	gt := x + 0x25252525 // high bit: lane > 'Z'
-	return w | (ge&^gt&^w&0x80808080)>>2
-}
+// gramCase, or-ed into a 4-gram (s[p] in the low byte), folds ASCII upper
+// case with one operation. It also merges a few punctuation pairs (\ and
+// |, [ and {, @ and `): more candidates for windowAt, which compares
+// exactly, never fewer.
+const gramCase = 0x20202020
 
-// windowAt reports whether a window holding gram k at s[p:] occurs there.
+// windowAt reports whether a window holding gram k (with gramCase) at
+// s[p:] occurs there.
 func (g *gramFilter) windowAt(s string, p int, k uint32) bool {
 	for _, ref := range g.refs[k] {
 		win := g.wins[ref>>8]

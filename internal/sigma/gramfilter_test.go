@@ -166,21 +166,3 @@ func TestKeywordRejectsNonASCII(t *testing.T) {
 		}
 	}
 }
-
-func TestFoldGram(t *testing.T) {
-	// Lanes are independent: every byte value in every lane, the other
-	// lanes holding bytes around the upper-case range.
-	others := []byte{0, '@', 'A', 'Z', '[', 'a', 'z', 0x7f, 0x80, 0xc1, 0xda, 0xff}
-	for lane := 0; lane < 4; lane++ {
-		for v := 0; v < 256; v++ {
-			for _, o := range others {
-				b := []byte{o, o, o, o}
-				b[lane] = byte(v)
-				w := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-				if got, want := foldGram(w), gramAt(string(b), 0); got != want {
-					t.Fatalf("foldGram(%#x) = %#x, want %#x", w, got, want)
-				}
-			}
-		}
-	}
-}
