@@ -360,7 +360,7 @@ func (c *evalCtx) hit(atom int32, fl uint8) {
 	c.atomFl[atom] = fl
 	rs := c.rs
 	for _, r := range rs.needPost[rs.needOff[atom]:rs.needOff[atom+1]] {
-		c.possible[r] = c.gen
+		c.possible[r>>6] |= 1 << (r & 63)
 	}
 }
 

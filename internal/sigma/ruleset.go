@@ -302,7 +302,7 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 	for _, b := range buckets {
 		for i := range b.entries {
 			e := &b.entries[i]
-			if e.need && !c.slow && c.possible[e.idx] != c.gen {
+			if e.need && !c.slow && c.possible[e.idx>>6]&(1<<(e.idx&63)) == 0 {
 				continue
 			}
 			if c.seen[e.idx] == c.gen {
