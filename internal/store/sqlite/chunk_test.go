@@ -260,7 +260,7 @@ func TestMigrateLegacyEvents(t *testing.T) {
 
 // FuzzOpenChunk: any bytes decode to entries or an error, never a panic.
 func FuzzOpenChunk(f *testing.F) {
-	es, _ := entries(storetest.BenchEvents("fuzz", 130))
+	es, _ := entries(storetest.BenchEvents("fuzz", 130), new([]byte))
 	f.Add(encodeChunk(es))
 	f.Add(encodeChunk(es[:1]))
 	f.Add([]byte{chunkVersion, 1, 1, 10, 0})
@@ -276,7 +276,7 @@ func FuzzOpenChunk(f *testing.F) {
 
 // TestChunkRoundTrip: entries, deleted ones included, come back as written.
 func TestChunkRoundTrip(t *testing.T) {
-	es, err := entries(storetest.BenchEvents("rt", 200))
+	es, err := entries(storetest.BenchEvents("rt", 200), new([]byte))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestChunkRoundTrip(t *testing.T) {
 // flipped, cut, inserted): each is entries or an error, never a panic.
 // FuzzOpenChunk goes further but is slow here: the package is large.
 func TestChunkMutations(t *testing.T) {
-	es, err := entries(storetest.BenchEvents("mut", 150))
+	es, err := entries(storetest.BenchEvents("mut", 150), new([]byte))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/event"
@@ -41,7 +42,9 @@ func (s *Store) AppendEvents(ctx context.Context, evs []*event.Event) error {
 	}
 	// Encode and compress before taking the write lock: it is the CPU-heavy
 	// part. A batch with duplicate ids is encoded again under the lock.
-	es, err := entries(evs)
+	buf := fieldBufs.Get().(*[]byte)
+	defer fieldBufs.Put(buf) // nothing refers to it once this returns
+	es, err := entries(evs, buf)
 	if err != nil {
 		return fmt.Errorf("appending events: %w", err)
 	}
@@ -86,28 +89,34 @@ func (s *Store) mergeStaged(ctx context.Context) error {
 	return nil
 }
 
-// entries validates evs and encodes their fields into one buffer.
-func entries(evs []*event.Event) ([]entry, error) {
-	size := 0
-	for _, ev := range evs {
-		if ev != nil {
-			size += 48 * len(ev.Fields)
-		}
-	}
-	buf := make([]byte, 0, size)
+// fieldBufs holds AppendEvents' fields buffers: a batch's are megabytes.
+var fieldBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// entries validates evs and encodes their fields into one buffer, *buf
+// (grown as needed; the entries alias it).
+func entries(evs []*event.Event, buf *[]byte) ([]entry, error) {
+	b := (*buf)[:0]
 	es := make([]entry, len(evs))
+	ends := make([]int, len(evs))
 	for i, ev := range evs {
 		if ev == nil || ev.ID == "" {
 			return nil, fmt.Errorf("%w: event %d has no id", store.ErrInvalid, i)
 		}
-		start := len(buf)
 		var err error
-		if buf, err = appendFields(buf, ev.Fields); err != nil {
+		if b, err = appendFields(b, ev.Fields); err != nil {
 			return nil, fmt.Errorf("%w: event %s: %w", store.ErrInvalid, ev.ID, err)
 		}
+		ends[i] = len(b)
 		es[i] = entry{id: ev.ID, time: micros(ev.Time), received: micros(ev.Received),
-			source: ev.Source, format: ev.Format, fields: buf[start:len(buf):len(buf)], raw: ev.Raw}
+			source: ev.Source, format: ev.Format, raw: ev.Raw}
 	}
+	// Sliced only now: appending may have moved the buffer.
+	start := 0
+	for i := range es {
+		es[i].fields = b[start:ends[i]:ends[i]]
+		start = ends[i]
+	}
+	*buf = b
 	return es, nil
 }
 
