@@ -191,9 +191,11 @@ func newReplayCmd() *cobra.Command {
 					dec := format.NewDecoder(r, name, opts)
 					cur := batch{source: name}
 					var spare []*event.Event // events free for reuse
-					for {
-						if err := ctx.Err(); err != nil {
-							return err
+					for n := 0; ; n++ {
+						if n%replayBatch == 0 { // a locked read: not per record
+							if err := ctx.Err(); err != nil {
+								return err
+							}
 						}
 						if len(spare) == 0 {
 							select {

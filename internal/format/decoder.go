@@ -106,6 +106,7 @@ type Decoder struct {
 	lastPos []byte // in posBuf
 	posBuf  []byte // scratch for the record's position
 	idBuf   []byte // scratch for id
+	slab    []byte // free space for records' Raw copies (see clone)
 	format  string
 	stats   DecoderStats
 	now     func() time.Time
@@ -182,7 +183,7 @@ func (d *Decoder) Next(ev *event.Event) error {
 		ev.Reset()
 		ev.ID = d.id(pos, raw)
 		ev.Source = d.source
-		ev.Raw = bytes.Clone(raw)
+		ev.Raw = d.clone(raw)
 		ev.Received = d.received()
 		if reason != "" {
 			return d.quarantine(ev, &RecordError{Reason: reason, Detail: detail})
@@ -218,6 +219,27 @@ func (d *Decoder) received() time.Time {
 		return d.now().UTC()
 	}
 	return d.readAt
+}
+
+// slabSize is the block that small records' Raw copies are cut from.
+const slabSize = 32 << 10
+
+// clone copies raw for Event.Raw. Small records are cut from a shared block
+// (one allocation per block instead of one per record); each copy's
+// capacity ends at its length, so no append can reach a neighbour. A copy
+// keeps its block alive, which costs at most slabSize per kept event.
+func (d *Decoder) clone(raw []byte) []byte {
+	n := len(raw)
+	if n == 0 || n > slabSize/8 {
+		return bytes.Clone(raw)
+	}
+	if len(d.slab) < n {
+		d.slab = make([]byte, slabSize)
+	}
+	c := d.slab[:n:n]
+	copy(c, raw)
+	d.slab = d.slab[n:]
+	return c
 }
 
 // id is event.DeriveID(d.source, string(pos), raw) with one allocation

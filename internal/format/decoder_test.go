@@ -235,6 +235,33 @@ func TestDecoderIDs(t *testing.T) {
 	}
 }
 
+// TestDecoderRawCopies: each event keeps its own copy of its record, also
+// after later records are decoded and when its Raw is appended to.
+func TestDecoderRawCopies(t *testing.T) {
+	long := strings.Repeat("y", 8<<10) // past the shared block's size limit
+	lines := []string{win1, win2, "not json", long, win1}
+	d := format.NewDecoder(strings.NewReader(strings.Join(lines, "\n")), "file:/raw", format.DecoderOptions{})
+	var evs []*event.Event
+	for {
+		ev := event.New()
+		err := d.Next(ev)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) != len(lines) {
+		t.Fatalf("%d events, want %d", len(evs), len(lines))
+	}
+	_ = append(evs[0].Raw, "XXXX"...)
+	_ = append(evs[1].Raw, "XXXX"...)
+	for i, ev := range evs {
+		if string(ev.Raw) != lines[i] {
+			t.Errorf("event %d raw %.40q, want %.40q", i, ev.Raw, lines[i])
+		}
+	}
+}
+
 // lineReader returns one line per Read, as a slow stream delivers them.
 type lineReader struct{ lines []string }
 
