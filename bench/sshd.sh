@@ -6,10 +6,14 @@
 # and the brute-force signals raised.
 #
 # Fairness: fail2ban-regex runs in one Python thread. rampart replay runs
-# decoding (framing, auth parsing) in one goroutine and detection in
-# another (plus the Go runtime's GC workers), so on two or more cores its
-# wall-clock rate gains from a second core; the per-CPU-second ratio is
-# the like-for-like comparison of work per line.
+# decoding (framing, auth parsing) in one goroutine, detection in another
+# and signal encoding in a third (plus the Go runtime's GC workers), so on
+# two or more cores its wall-clock rate gains from a second core; the
+# per-CPU-second ratio is the like-for-like comparison of work per line.
+# On a busy host the wall-clock ratio swings with the load; to see where
+# replay's time goes, profile it by stage:
+#   RAMPART_CPUPROFILE=cpu.prof rampart replay --year 2026 auth.log
+#   go tool pprof -tagfocus=replay=detect -top rampart cpu.prof  (or decode, write)
 #   LINES=1000000 bench/sshd.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +45,7 @@ if command -v fail2ban-regex >/dev/null; then
   f_rate=$(rate "$LINES" "$f_sec"); f_cpurate=$(rate "$LINES" "$f_cpu")
   echo "fail2ban-regex:  ${f_sec}s wall  ${f_rate} lines/s  |  ${f_cpu} CPU-s (user+sys)  ${f_cpurate} lines/CPU-s  |  peak RSS $((f_kb/1024)) MB  ($(grep -m1 -E '^Lines:' "$tmp/f2b.txt" || true))"
   awk -v a="$r_rate" -v b="$f_rate" -v c="$r_cpurate" -v d="$f_cpurate" 'BEGIN{
-    printf "ratio rampart/fail2ban: %.1fx wall clock (rampart: 2 goroutines, fail2ban: 1 thread), %.1fx per CPU-second\n", a/(b>0?b:1), c/(d>0?d:1)}'
+    printf "ratio rampart/fail2ban: %.1fx wall clock (rampart: 3 goroutines, fail2ban: 1 thread), %.1fx per CPU-second\n", a/(b>0?b:1), c/(d>0?d:1)}'
 else
   echo "fail2ban-regex not installed (apt-get install fail2ban): no ratio"
 fi
