@@ -82,6 +82,12 @@ func (g *Guard) Validate() error {
 			}
 		}
 	}
+	if err := g.validateKnots(); err != nil {
+		return err
+	}
+	if err := g.validateNull(); err != nil {
+		return err
+	}
 	if len(g.Bins) != d || len(g.Shares) != d {
 		return errors.New("input guard: shift-monitor bins do not match the features")
 	}
@@ -93,6 +99,57 @@ func (g *Guard) Validate() error {
 	if g.Stream != nil {
 		if err := g.Stream.validate(d); err != nil {
 			return fmt.Errorf("input guard: %w", err)
+		}
+	}
+	return nil
+}
+
+// validateKnots checks the rank curves: none (the check is off) or one per
+// feature, each non-empty, strictly ascending, with shares in [0, 1].
+func (g *Guard) validateKnots() error {
+	if len(g.Knots) == 0 && len(g.KnotRank) == 0 {
+		return nil
+	}
+	d := len(g.Features)
+	if len(g.Knots) != d || len(g.KnotRank) != d {
+		return fmt.Errorf("input guard: %d rank curves and %d share lists for %d features", len(g.Knots), len(g.KnotRank), d)
+	}
+	for j, ks := range g.Knots {
+		rs := g.KnotRank[j]
+		if len(ks) == 0 || len(rs) != len(ks) {
+			return fmt.Errorf("input guard: feature %s has %d knots and %d shares", g.Features[j], len(ks), len(rs))
+		}
+		for i, v := range ks {
+			if math.IsNaN(v) || math.IsInf(v, 0) || (i > 0 && v <= ks[i-1]) || !(rs[i] >= 0 && rs[i] <= 1) {
+				return fmt.Errorf("input guard: feature %s rank curve is malformed at knot %d", g.Features[j], i)
+			}
+		}
+	}
+	return nil
+}
+
+// validateNull checks the combined test's null samples: none, or one per
+// view (depth, distance, and rank distance with knots), each non-empty and
+// sorted.
+func (g *Guard) validateNull() error {
+	if len(g.Null) == 0 {
+		return nil
+	}
+	want := 2
+	if len(g.Knots) > 0 {
+		want = 3
+	}
+	if len(g.Null) != want {
+		return fmt.Errorf("input guard: %d null samples for %d combined views", len(g.Null), want)
+	}
+	for c, null := range g.Null {
+		if len(null) == 0 {
+			return fmt.Errorf("input guard: null sample %d is empty", c)
+		}
+		for i, v := range null {
+			if math.IsNaN(v) || (i > 0 && v < null[i-1]) {
+				return fmt.Errorf("input guard: null sample %d is not sorted at %d", c, i)
+			}
 		}
 	}
 	return nil
