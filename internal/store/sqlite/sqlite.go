@@ -5,7 +5,12 @@
 // exactly one connection whose transactions start with BEGIN IMMEDIATE
 // (_txlock=immediate): writers queue in Go instead of failing with
 // SQLITE_BUSY on a lock upgrade. Reads use a separate pool and, in WAL mode,
-// never block on the writer. Each write method is one transaction.
+// never block on the writer. Each write method is one transaction (an
+// AppendEvents that fills the staged keys commits their merge in a second
+// one; the purges commit a few chunks at a time).
+//
+// Events are stored a write batch per row, compressed (chunk.go, events.go,
+// staging.go).
 //
 // Checkpoints (copying WAL pages back into the database file) run on their
 // own connection in a background goroutine, not inside the writer's
