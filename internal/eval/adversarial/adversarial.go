@@ -78,8 +78,13 @@ type Result struct {
 	TamperReasons         map[string]int
 	OODFlagRate, OODFalse float64
 	OODHeldOut            map[string][2]float64 // held-out type → flag rate, false flag rate
-	Notes                 []string
-	Seconds               float64
+	// OODIndistinguishable is the mean share of held-out inputs identical
+	// to a guard training input (per type in OODIndist); nil map: not
+	// measured for the layout.
+	OODIndistinguishable float64
+	OODIndist            map[string]float64
+	Notes                []string
+	Seconds              float64
 }
 
 func r4(x float64) float64 {
@@ -103,14 +108,22 @@ func (r *Result) JSON() map[string]any {
 	}
 	held := map[string]any{}
 	for k, v := range r.OODHeldOut {
-		held[k] = map[string]any{"flag_rate": r4(v[0]), "false_flag_rate": r4(v[1])}
+		h := map[string]any{"flag_rate": r4(v[0]), "false_flag_rate": r4(v[1])}
+		if ind, ok := r.OODIndist[k]; ok {
+			h["indistinguishable"] = r4(ind)
+		}
+		held[k] = h
 	}
-	return map[string]any{
+	out := map[string]any{
 		"layout": r.Layout, "poisoning": pois, "poisoning_void": r.Void, "poisoning_void_reason": r.VoidReason,
 		"evasion": ev, "tamper_refused": r.TamperRefused, "tamper_trials": r.TamperTrials, "tamper_reasons": r.TamperReasons,
 		"ood_flag_rate": r4(r.OODFlagRate), "ood_false_flag_rate": r4(r.OODFalse), "ood_held_out": held,
 		"notes": r.Notes,
 	}
+	if r.OODIndist != nil {
+		out["ood_indistinguishable"] = r4(r.OODIndistinguishable)
+	}
+	return out
 }
 
 // Table writes the human-readable report.
@@ -129,13 +142,20 @@ func (r *Result) Table(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "\ntamper refused\t%d / %d\n", r.TamperRefused, r.TamperTrials)
 	fmt.Fprintf(tw, "ood flag rate\t%.4f\nood false flag rate\t%.4f\n", r.OODFlagRate, r.OODFalse)
+	if r.OODIndist != nil {
+		fmt.Fprintf(tw, "ood indistinguishable\t%.4f\n", r.OODIndistinguishable)
+	}
 	keys := make([]string, 0, len(r.OODHeldOut))
 	for k := range r.OODHeldOut {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(tw, "  held out %s\t%.4f flagged, %.4f false\n", k, r.OODHeldOut[k][0], r.OODHeldOut[k][1])
+		fmt.Fprintf(tw, "  held out %s\t%.4f flagged, %.4f false", k, r.OODHeldOut[k][0], r.OODHeldOut[k][1])
+		if ind, ok := r.OODIndist[k]; ok {
+			fmt.Fprintf(tw, ", %.4f indistinguishable", ind)
+		}
+		fmt.Fprintln(tw)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(tw, "note\t%s\n", n)

@@ -121,6 +121,15 @@ func TestKDDSlice(t *testing.T) {
 			t.Errorf("defended recall lost %.3f at 10%% poisoning, goal ≤ 0.05", loss)
 		}
 	}
+	ind, ok := a["ood_indistinguishable"].(float64)
+	if !ok || ind < 0 || ind > 1 {
+		t.Errorf("ood_indistinguishable %v", a["ood_indistinguishable"])
+	}
+	for k, v := range a["ood_held_out"].(map[string]any) {
+		if x, ok := v.(map[string]any)["indistinguishable"].(float64); !ok || x < 0 || x > 1 {
+			t.Errorf("held out %s: indistinguishable %v", k, v)
+		}
+	}
 	b := runJSON(t, dir, 7)
 	if diff := cmp.Diff(a, b); diff != "" {
 		t.Errorf("same seed, different result (-first +second):\n%s", diff)
@@ -231,5 +240,16 @@ func TestHDFSSlice(t *testing.T) {
 	checkCommon(t, m)
 	if m["layout"] != "hdfs" {
 		t.Errorf("layout %v", m["layout"])
+	}
+}
+
+// TestIndistinguishable: held-out inputs equal to a training input are
+// counted (each time they occur), near ones are not.
+func TestIndistinguishable(t *testing.T) {
+	train := [][]float64{{0, 1, 2}, {3, 4, 5}}
+	out := [][]float64{{0, 1, 2}, {0, 1, 2.0000001}, {3, 4, 5}, {5, 4, 3}}
+	got, err := indistinguishable(train, out, func(v []float64) ([]float64, error) { return v, nil })
+	if err != nil || got != 0.5 {
+		t.Errorf("indistinguishable = %v (%v), want 0.5", got, err)
 	}
 }

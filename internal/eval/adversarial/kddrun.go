@@ -2,8 +2,10 @@ package adversarial
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"sort"
 
@@ -34,6 +36,14 @@ var size = scale{trees: 300, guardTrees: 100, guardRef: guard.DefaultConfig().Re
 // guardConfig is the input guard's configuration at the run's scale.
 func guardConfig(seed int64) guard.Config {
 	cfg := guard.DefaultConfig()
+	cfg.Forest.Trees, cfg.Forest.Seed, cfg.RefSize = size.guardTrees, uint64(seed), size.guardRef
+	return cfg
+}
+
+// kddGuardConfig is the input guard's configuration for connection
+// records: guard.RecordConfig at the run's scale.
+func kddGuardConfig(seed int64) guard.Config {
+	cfg := guard.RecordConfig()
 	cfg.Forest.Trees, cfg.Forest.Seed, cfg.RefSize = size.guardTrees, uint64(seed), size.guardRef
 	return cfg
 }
@@ -134,7 +144,7 @@ func runKDD(ctx context.Context, dir string, seed int64, progress io.Writer) (*R
 		return nil, fmt.Errorf("champion model: %w", err)
 	}
 	// The live model's input guard, fitted on its own training window.
-	cgcfg := guardConfig(seed)
+	cgcfg := kddGuardConfig(seed)
 	cg, err := guard.Fit(cgcfg, z.names, champV)
 	if err != nil {
 		return nil, fmt.Errorf("champion input guard: %w", err)
@@ -193,7 +203,7 @@ func runKDD(ctx context.Context, dir string, seed int64, progress io.Writer) (*R
 	// Evasion: mimicry moves each test attack's numeric features toward the
 	// window's normal median by a budget share; categorical features (the
 	// protocol, service and flag an attack needs) stay.
-	gcfg := guardConfig(seed)
+	gcfg := kddGuardConfig(seed)
 	g, err := guard.Fit(gcfg, z.names, windowV)
 	if err != nil {
 		return nil, fmt.Errorf("input guard: %w", err)
@@ -340,8 +350,8 @@ func kddArtifact(m *forestModel, rep robust.Report, window [][]float64, seed int
 // rates are the means over categories.
 func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, seed int64, res *Result, progress io.Writer) error {
 	held := heldOutCategories(rows, func(r kddRow) (string, bool) { return category(r.Label), r.Attack })
-	res.OODHeldOut = map[string][2]float64{}
-	var sumF, sumFP float64
+	res.OODHeldOut, res.OODIndist = map[string][2]float64{}, map[string]float64{}
+	var sumF, sumFP, sumInd float64
 	for _, h := range held {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -365,7 +375,7 @@ func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, se
 		if err != nil {
 			return err
 		}
-		cfg := guardConfig(seed)
+		cfg := kddGuardConfig(seed)
 		g, err := guard.Fit(cfg, z.names, tv)
 		if err != nil {
 			return fmt.Errorf("input guard without %s: %w", h, err)
@@ -374,17 +384,53 @@ func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, se
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(progress, "  input guard, %s held out (%d rows): flagged %.4f, in-distribution false flags %.4f (tail level %.4f; thresholds range %.3g depth %.3g distance %.3g)\n",
-			h, len(out), f, fp, g.Alpha, g.RangeThreshold, g.DepthThreshold, g.DistThreshold)
+		ind, err := indistinguishable(tv, out, z.vec)
+		if err != nil {
+			return err
+		}
+		res.OODIndist[h] = ind
+		sumInd += ind
+		fmt.Fprintf(progress, "  input guard, %s held out (%d rows): flagged %.4f, in-distribution false flags %.4f, feature-identical to a training row %.4f (tail level %.4f; thresholds range %.3g combined %.3g)\n",
+			h, len(out), f, fp, ind, g.Alpha, g.RangeThreshold, g.CombThreshold)
 		res.OODHeldOut[h] = [2]float64{f, fp}
 		sumF += f
 		sumFP += fp
 	}
 	if len(held) > 0 {
 		res.OODFlagRate, res.OODFalse = sumF/float64(len(held)), sumFP/float64(len(held))
+		res.OODIndistinguishable = sumInd / float64(len(held))
 	}
-	res.Notes = append(res.Notes, "ood rates are means over held-out attack categories (each category held out of the guard's training in turn)")
+	res.Notes = append(res.Notes, "ood rates are means over held-out attack categories (each category held out of the guard's training in turn)",
+		"ood_indistinguishable: mean share of held-out rows whose guard input vector equals a guard training row's; a guard flags identical inputs alike, so one that flags none of its training rows flags at most 1 - ood_indistinguishable")
 	return nil
+}
+
+// indistinguishable is the share of out whose input vector equals one of
+// train's: identical inputs get identical verdicts, so a guard flags them
+// only by flagging its own training data too.
+func indistinguishable[T any](train [][]float64, out []T, vec func(T) ([]float64, error)) (float64, error) {
+	key := func(v []float64) string {
+		b := make([]byte, 0, 8*len(v))
+		for _, x := range v {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+		}
+		return string(b)
+	}
+	seen := make(map[string]bool, len(train))
+	for _, v := range train {
+		seen[key(v)] = true
+	}
+	n := 0
+	for _, r := range out {
+		v, err := vec(r)
+		if err != nil {
+			return 0, err
+		}
+		if seen[key(v)] {
+			n++
+		}
+	}
+	return float64(n) / float64(max(1, len(out))), nil
 }
 
 // guardRates is the input guard's share of flagged rows among out (inputs
