@@ -352,11 +352,15 @@ func (m *acMatcher) scan(c *evalCtx, s string) {
 // hit records an atom occurrence; the first one in an event marks the
 // rules whose prefilter need it satisfies.
 func (c *evalCtx) hit(atom int32, fl uint8) {
-	if c.atomGen[atom] == c.gen {
+	w, bit := atom>>6, uint64(1)<<(atom&63)
+	if c.atomHit[w]&bit != 0 {
 		c.atomFl[atom] |= fl
 		return
 	}
-	c.atomGen[atom] = c.gen
+	if c.atomHit[w] == 0 {
+		c.atomDirt = append(c.atomDirt, w)
+	}
+	c.atomHit[w] |= bit
 	c.atomFl[atom] = fl
 	rs := c.rs
 	for _, r := range rs.needPost[rs.needOff[atom]:rs.needOff[atom+1]] {
@@ -366,7 +370,7 @@ func (c *evalCtx) hit(atom int32, fl uint8) {
 
 // has reports whether atom occurred in the current event with flag fl.
 func (c *evalCtx) has(atom int32, fl uint8) bool {
-	return c.atomGen[atom] == c.gen && c.atomFl[atom]&fl != 0
+	return c.atomHit[atom>>6]&(1<<(atom&63)) != 0 && c.atomFl[atom]&fl != 0
 }
 
 // scanSlot runs slot's automaton over its value once per event and

@@ -251,9 +251,9 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 	}
 	// Each bucket scans the slots its rules need before choosing rules.
 	for _, b := range rs.allBuckets() {
-		for i := range b.entries {
-			e := &b.entries[i]
-			e.idx, e.need = int32(e.r.idx), e.r.hasNeed
+		b.keys = make([]int32, len(b.entries))
+		for i, e := range b.entries {
+			b.keys[i] = int32(e.r.idx)<<1 | int32(b2i(e.r.hasNeed))
 		}
 		set := map[int]bool{}
 		for _, e := range b.entries {

@@ -153,7 +153,7 @@ func BenchmarkAutomatonCommandLine(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				for _, s := range texts {
-					c.gen++
+					c.reset(nil)
 					a.scan(c, s)
 				}
 				n += len(texts)

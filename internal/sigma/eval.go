@@ -39,8 +39,9 @@ type evalCtx struct {
 	seen     []uint32 // per rule: gen when it was last evaluated (routing dedupe)
 	possible []uint64 // bit r: the prefilter found a required literal of rule r (a bit set: routing tests it per rule, and it stays in cache)
 	scanned  []uint32 // per slot: gen when its automaton scanned it
-	atomGen  []uint32 // per atom: gen when it last occurred
-	atomFl   []uint8  // per atom: hit flags (valid when atomGen is gen)
+	atomHit  []uint64 // bit a: atom a occurred in this event (a bit set: matchers test it, and it stays in cache)
+	atomDirt []int32  // the words of atomHit set in this event (cleared at the next)
+	atomFl   []uint8  // per atom: hit flags (valid when its atomHit bit is set)
 	keys     []keyVal // per event key: its value, read once per event
 	arena    []byte
 	// slow disables every shortcut (prefilter, trigram skips, regex
@@ -71,13 +72,17 @@ type matchedItem struct {
 func newEvalCtx(rs *ruleSet) *evalCtx {
 	return &evalCtx{rs: rs, slots: make([]fval, len(rs.slotKeys)), seen: make([]uint32, len(rs.rules)),
 		possible: make([]uint64, (len(rs.rules)+63)/64), scanned: make([]uint32, len(rs.slotKeys)),
-		atomGen: make([]uint32, rs.natoms), atomFl: make([]uint8, rs.natoms), arena: make([]byte, 0, 8192),
+		atomHit: make([]uint64, (rs.natoms+63)/64), atomFl: make([]uint8, rs.natoms), arena: make([]byte, 0, 8192),
 		keys: make([]keyVal, len(rs.keyNames))}
 }
 
 func (c *evalCtx) reset(ev *event.Event) {
 	c.ev = ev
 	clear(c.possible)
+	for _, w := range c.atomDirt {
+		c.atomHit[w] = 0
+	}
+	c.atomDirt = c.atomDirt[:0]
 	c.gen++
 	if c.gen == 0 { // wrapped: clear stale marks
 		for i := range c.slots {
@@ -85,7 +90,6 @@ func (c *evalCtx) reset(ev *event.Event) {
 		}
 		clear(c.seen)
 		clear(c.scanned)
-		clear(c.atomGen)
 		clear(c.keys)
 		c.gen = 1
 	}

@@ -138,7 +138,7 @@ func FuzzAtoms(f *testing.F) {
 				t.Fatal("automaton refused")
 			}
 			rs := &ruleSet{needOff: make([]uint32, len(lits)+1)}
-			c := &evalCtx{rs: rs, gen: 1, atomGen: make([]uint32, len(lits)), atomFl: make([]uint8, len(lits)), arena: make([]byte, 0, 16)}
+			c := &evalCtx{rs: rs, gen: 1, atomHit: make([]uint64, (len(lits)+63)/64), atomFl: make([]uint8, len(lits)), arena: make([]byte, 0, 16)}
 			low := c.lower(text)
 			if isASCII(text) {
 				m.scan(c, text)

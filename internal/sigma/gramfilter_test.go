@@ -114,7 +114,7 @@ func BenchmarkKeywordFilter(b *testing.B) {
 		c := newEvalCtx(rs)
 		b.SetBytes(int64(len(rec)))
 		for b.Loop() {
-			c.gen++
+			c.reset(nil)
 			m.scan(c, rec)
 		}
 	})

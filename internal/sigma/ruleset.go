@@ -37,10 +37,6 @@ type crule struct {
 type entry struct {
 	r  *crule
 	cl *lsClause
-	// Copies of r.idx and r.hasNeed: the routing loop skips most entries
-	// without loading the rule.
-	idx  int32
-	need bool
 }
 
 // ruleSet is an immutable compiled rule set; Reload swaps whole sets.
@@ -300,14 +296,15 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 		}
 	}
 	for _, b := range buckets {
-		for i := range b.entries {
+		for i, k := range b.keys {
+			idx := k >> 1
+			if k&1 != 0 && !c.slow && c.possible[idx>>6]&(1<<(idx&63)) == 0 {
+				continue
+			}
+			if c.seen[idx] == c.gen {
+				continue
+			}
 			e := &b.entries[i]
-			if e.need && !c.slow && c.possible[e.idx>>6]&(1<<(e.idx&63)) == 0 {
-				continue
-			}
-			if c.seen[e.idx] == c.gen {
-				continue
-			}
 			r := e.r
 			if e.cl != nil && !e.cl.extraOK(c) {
 				continue
@@ -343,7 +340,11 @@ func (r *chanRoute) set(ch string, eids map[int64]*bucket, chanB *bucket) {
 // bucket is one routing target: its rules and the prefilter slots they need.
 type bucket struct {
 	entries []entry
-	slots   []int
+	// keys[i] is entries[i]'s rule index<<1 | 1 if the rule has a
+	// prefilter need: the routing loop skips most entries reading these
+	// four bytes only.
+	keys  []int32
+	slots []int
 }
 
 func (b *bucket) add(e entry) { b.entries = append(b.entries, e) }
