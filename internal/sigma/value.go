@@ -44,26 +44,28 @@ const (
 // lower-cased at compile time unless cased; the field text is lower-cased
 // once per event by the evaluation cache.
 type valueMatcher struct {
-	op    op
-	cased bool
-	pat   string
-	glob  []globTok
-	isInt bool // pat is a plain integer: compared numerically with int64 fields
-	ival  int64
-	re    *regexp.Regexp
-	pfx   netip.Prefix
-	num   float64
-	cmp   numCmp
-	ref   int // fieldref: slot of the referenced field
-	refOp op  // fieldref: opEq, opContains, opPrefix, opSuffix
+	// What the atom table answers from comes first: matching reads these
+	// for every value of an item, and one cache line holds them.
+	acID   int32 // 1 + the atom deciding this matcher (0: none)
+	acFl   uint8 // the atom's hit flag that means a match
+	isInt  bool  // pat is a plain integer: compared numerically with int64 fields
+	op     op
+	cased  bool
+	preIDs [][]int32 // per factor, atoms one of which every match contains
+	ival   int64
+	pat    string
+	glob   []globTok
+	re     *regexp.Regexp
+	pfx    netip.Prefix
+	num    float64
+	cmp    numCmp
+	ref    int // fieldref: slot of the referenced field
+	refOp  op  // fieldref: opEq, opContains, opPrefix, opSuffix
 	// re: per factor, lower-case literals one of which every match contains
 	// (checked before running the regex)
 	reFactors [][]string
 	reOrig    *regexp.Regexp // re as written (re may be a cheaper equivalent; see matchOnlyRegexp)
 	lead      *leadMatcher   // re is "one character, then a literal, then the rest"
-	acID      int32          // 1 + the atom deciding this matcher (0: none)
-	acFl      uint8          // the atom's hit flag that means a match
-	preIDs    [][]int32      // per factor, atoms one of which every match contains
 	minRun    int            // re of the form .{N,}: a run of N non-newline characters
 	run       *classRun      // re needs a run of bytes of a class (checked before it runs)
 	text      string         // the value as written, for explanations
