@@ -63,11 +63,17 @@ type Engine struct {
 	raised  []signal.Signal
 	errs    map[string]uint64
 	mu      sync.Mutex
+	// cur collects the signals of the event being processed and spare is the
+	// other buffer of the observer rounds; both are reused across events, and
+	// emitFn is e.collect bound once, so Process allocates nothing per event.
+	cur, spare []signal.Signal
+	emitFn     Emit
 }
 
 // NewEngine builds an engine over detectors, in the given order.
 func NewEngine(ds ...Detector) *Engine {
 	e := &Engine{errs: map[string]uint64{}}
+	e.emitFn = e.collect
 	for _, d := range ds {
 		e.detectors = append(e.detectors, d)
 		if o, ok := d.(SignalObserver); ok {
@@ -83,11 +89,9 @@ func (e *Engine) Detectors() []Detector { return e.detectors }
 // Process runs every detector on ev and passes the resulting signals (and
 // the signals that observers derive from them) to emit.
 func (e *Engine) Process(ctx context.Context, ev *event.Event, emit Emit) {
-	var pending []signal.Signal
-	collect := func(s signal.Signal) { pending = append(pending, s); e.pending++; e.raised = pending }
 	e.pending, e.raised = 0, nil
 	for _, d := range e.detectors {
-		if err := d.Detect(ctx, ev, collect); err != nil {
+		if err := d.Detect(ctx, ev, e.emitFn); err != nil {
 			e.mu.Lock()
 			e.errs[d.Name()]++
 			e.mu.Unlock()
@@ -95,19 +99,36 @@ func (e *Engine) Process(ctx context.Context, ev *event.Event, emit Emit) {
 	}
 	// Observers may derive signals from signals (correlation of correlations);
 	// bound the depth so a misconfigured chain cannot loop.
-	for depth := 0; len(pending) > 0 && depth < 8; depth++ {
-		batch := pending
-		pending = nil
+	for depth := 0; len(e.cur) > 0 && depth < 8; depth++ {
+		batch := e.cur
+		e.cur = e.spare[:0]
 		for i := range batch {
 			emit(batch[i])
 			for _, o := range e.observers {
-				o.ObserveSignal(ctx, &batch[i], ev, collect)
+				o.ObserveSignal(ctx, &batch[i], ev, e.emitFn)
 			}
 		}
+		e.spare = recycle(batch)
 	}
-	for i := range pending {
-		emit(pending[i])
+	for i := range e.cur {
+		emit(e.cur[i])
 	}
+	e.cur = recycle(e.cur)
+	e.raised = nil
+}
+
+// collect is the Emit the engine hands to detectors and observers.
+func (e *Engine) collect(s signal.Signal) {
+	e.cur = append(e.cur, s)
+	e.pending++
+	e.raised = e.cur
+}
+
+// recycle empties a signal buffer for reuse, dropping its references so
+// emitted signals' maps and slices are not pinned until the next event.
+func recycle(b []signal.Signal) []signal.Signal {
+	clear(b)
+	return b[:0]
 }
 
 // Flagged reports whether the event being processed has raised a signal

@@ -56,3 +56,44 @@ func TestFlaggedKeepsAlertedEventsOutOfLearning(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessReusesNoEmittedSignal: the engine reuses its signal buffers
+// across events; what emit received for one event stays as it was.
+func TestProcessReusesNoEmittedSignal(t *testing.T) {
+	eng := detect.NewEngine(ruleFn{fire: func(ev *event.Event) bool { return ev.ID != "quiet" }},
+		ruleFn{fire: func(ev *event.Event) bool { return ev.ID == "two" }})
+	var got []signal.Signal
+	for _, id := range []string{"one", "two", "quiet", "three"} {
+		eng.Process(context.Background(), &event.Event{ID: id}, func(s signal.Signal) { got = append(got, s) })
+		if eng.Raised() != nil {
+			t.Fatalf("Raised after Process = %v, want nil", eng.Raised())
+		}
+	}
+	want := []string{"one", "two", "two", "three"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d signals, want %d", len(got), len(want))
+	}
+	for i, s := range got {
+		if len(s.EventIDs) != 1 || s.EventIDs[0] != want[i] {
+			t.Fatalf("signal %d: events %v, want [%s]", i, s.EventIDs, want[i])
+		}
+	}
+}
+
+// BenchmarkProcess: the engine's own cost per event over two detectors
+// (one quiet, one raising a signal every 8th event).
+func BenchmarkProcess(b *testing.B) {
+	n := 0
+	eng := detect.NewEngine(ruleFn{fire: func(*event.Event) bool { return false }},
+		ruleFn{fire: func(*event.Event) bool { n++; return n%8 == 0 }})
+	ev := &event.Event{ID: "e"}
+	sigs := 0
+	emit := func(signal.Signal) { sigs++ }
+	b.ReportAllocs()
+	for b.Loop() {
+		eng.Process(context.Background(), ev, emit)
+	}
+	if sigs == 0 {
+		b.Fatal("no signals")
+	}
+}
