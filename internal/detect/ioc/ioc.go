@@ -167,6 +167,35 @@ type obs struct {
 type view struct {
 	ips, domains, urls, hashes []obs
 	hits                       []hit
+	memo                       ipMemo
+}
+
+// ipMemo remembers the last few IP field values parsed, across events: an
+// event names its address in source.ip and again in related.ip, and
+// consecutive events repeat addresses. The zero entries map "" to "not an
+// address", which is what parsing "" gives.
+type ipMemo struct {
+	raw  [4]string
+	addr [4]netip.Addr
+	ok   [4]bool
+	next uint8
+}
+
+// parse is netip.ParseAddr of s trimmed, unmapped and without a zone.
+func (m *ipMemo) parse(s string) (netip.Addr, bool) {
+	for i := range m.raw {
+		if m.raw[i] == s {
+			return m.addr[i], m.ok[i]
+		}
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err == nil {
+		a = a.Unmap().WithZone("")
+	}
+	i := m.next % uint8(len(m.raw))
+	m.raw[i], m.addr[i], m.ok[i] = s, a, err == nil
+	m.next = i + 1
+	return m.addr[i], m.ok[i]
 }
 
 type hit struct {
@@ -193,12 +222,9 @@ func eachString(ev *event.Event, field string, f func(string)) {
 func (v *view) collect(ev *event.Event) {
 	for _, fld := range IPFields {
 		eachString(ev, fld, func(s string) {
-			a, err := netip.ParseAddr(strings.TrimSpace(s))
-			if err != nil {
-				return
+			if a, ok := v.memo.parse(s); ok {
+				v.ips = append(v.ips, obs{field: fld, raw: s, addr: a})
 			}
-			a = a.Unmap().WithZone("")
-			v.ips = append(v.ips, obs{field: fld, raw: s, addr: a})
 		})
 	}
 	for _, fld := range DomainFields {
