@@ -153,8 +153,9 @@ type Guard struct {
 	MinPThreshold float64 `json:"min_p_threshold,omitempty"`
 
 	// std and rank index Ref for the distance checks (rebuilt by index,
-	// not stored).
+	// not stored); rank's rows hold their features in rankDims order.
 	std, rank *nnIndex
+	rankDims  []int
 }
 
 // ErrDim means a vector has the wrong number of features.
@@ -549,40 +550,61 @@ func newIndex(rows []float64, d, k int) *nnIndex {
 func (g *Guard) index() {
 	d := len(g.Features)
 	g.std = newIndex(g.Ref, d, g.K)
-	g.rank = nil
-	if rows := g.rankRows(); rows != nil {
-		g.rank = newIndex(rows, d, g.K)
+	g.rank, g.rankDims = nil, nil
+	if rows, dims := g.rankRows(); rows != nil {
+		g.rank, g.rankDims = newIndex(rows, d, g.K), dims
 	}
 }
 
 // indexes returns the search indexes; a guard decoded without
 // FromArtifact has none and gets unordered ones, searched exhaustively
 // (slow, but it writes no shared state, so concurrent checks stay safe).
-func (g *Guard) indexes() (std, rank *nnIndex) {
+func (g *Guard) indexes() (std, rank *nnIndex, rankDims []int) {
 	if g.std != nil {
-		return g.std, g.rank
+		return g.std, g.rank, g.rankDims
 	}
 	d := len(g.Features)
 	std = &nnIndex{ref: g.Ref, d: d, k: g.K}
-	if rows := g.rankRows(); rows != nil {
-		rank = &nnIndex{ref: rows, d: d, k: g.K}
+	if rows, dims := g.rankRows(); rows != nil {
+		rank, rankDims = &nnIndex{ref: rows, d: d, k: g.K}, dims
 	}
-	return std, rank
+	return std, rank, rankDims
 }
 
-// rankRows are the reference rows in rank space (nil without knots).
-func (g *Guard) rankRows() []float64 {
+// rankRows are the reference rows in rank space (nil without knots), their
+// features in the order rankDims: most varied first, so a distance
+// abandoned at the search bound stops after fewer features (rank space
+// prunes poorly by pivot, so most rows get that far).
+func (g *Guard) rankRows() (rows []float64, dims []int) {
 	d := len(g.Features)
 	if d == 0 || len(g.Knots) != d || len(g.Ref) == 0 {
-		return nil
+		return nil, nil
 	}
-	rows := make([]float64, len(g.Ref))
+	n := len(g.Ref) / d
+	mean, ss := make([]float64, d), make([]float64, d)
 	for off := 0; off < len(g.Ref); off += d {
 		for j := range d {
-			rows[off+j] = g.rankOf(j, g.Ref[off+j]*g.Scale[j])
+			mean[j] += g.rankOf(j, g.Ref[off+j]*g.Scale[j]) / float64(n)
 		}
 	}
-	return rows
+	for off := 0; off < len(g.Ref); off += d {
+		for j := range d {
+			e := g.rankOf(j, g.Ref[off+j]*g.Scale[j]) - mean[j]
+			ss[j] += e * e
+		}
+	}
+	dims = make([]int, d)
+	for j := range dims {
+		dims[j] = j
+	}
+	sort.SliceStable(dims, func(a, b int) bool { return ss[dims[a]] > ss[dims[b]] })
+	rows = make([]float64, len(g.Ref))
+	for off := 0; off < len(g.Ref); off += d {
+		for i, j := range dims {
+			rows[off+i] = g.rankOf(j, g.Ref[off+j]*g.Scale[j])
+		}
+	}
+	return rows, dims
 }
 
 // dist2 is the squared Euclidean distance, abandoned (returned as is)
@@ -657,7 +679,7 @@ func (ix *nnIndex) search(xs []float64) float64 {
 // knn is the distance (in Scale units) from x to its K-th nearest
 // reference row.
 func (g *Guard) knn(x []float64) float64 {
-	std, _ := g.indexes()
+	std, _, _ := g.indexes()
 	xs := make([]float64, len(x))
 	for j, v := range x {
 		xs[j] = v / g.Scale[j]
@@ -669,13 +691,13 @@ func (g *Guard) knn(x []float64) float64 {
 // every feature replaced by its training mid-rank share (0 when the guard
 // has no knots).
 func (g *Guard) rankKNN(x []float64) float64 {
-	_, rank := g.indexes()
+	_, rank, dims := g.indexes()
 	if rank == nil {
 		return 0
 	}
 	xs := make([]float64, len(x))
-	for j, v := range x {
-		xs[j] = g.rankOf(j, v)
+	for i, j := range dims {
+		xs[i] = g.rankOf(j, x[j])
 	}
 	return rank.search(xs)
 }
