@@ -72,6 +72,7 @@ var entityKinds = []entityKind{
 const (
 	userKind    = 0
 	hostKind    = 1
+	ipKind      = 2
 	processKind = 3
 )
 
@@ -79,6 +80,7 @@ const (
 type entities struct {
 	ev    *event.Event
 	host  *[2]string // last host name and its lower case, across events
+	addr  *[2]string // last source.ip and its canonical form, across events
 	lower *lowerCache
 	val   [4]string
 	done  [4]bool
@@ -106,6 +108,13 @@ func (e *entities) get(i int) string {
 				e.host[0], e.host[1] = h, strings.ToLower(h)
 			}
 			e.val[i] = e.host[1]
+		case ipKind:
+			// Streams repeat an address over a session's lines: parse it once.
+			s := field(e.ev, "source.ip")
+			if s != e.addr[0] {
+				e.addr[0], e.addr[1] = s, canonicalAddr(s)
+			}
+			e.val[i] = e.addr[1]
 		case userKind:
 			e.val[i] = userKey(e.ev, e.lower)
 		case processKind:
@@ -216,8 +225,10 @@ func hostName(ev *event.Event) string {
 }
 
 // addrOf returns source.ip in canonical form, "" when it is not an address.
-func addrOf(ev *event.Event) string {
-	s := field(ev, "source.ip")
+func addrOf(ev *event.Event) string { return canonicalAddr(field(ev, "source.ip")) }
+
+// canonicalAddr is addrOf of a source.ip value.
+func canonicalAddr(s string) string {
 	if s == "" {
 		return "" // most events: skip ParseAddr's error allocation
 	}
@@ -298,6 +309,7 @@ type Anomaly struct {
 	version string
 	buf     []baseline.Finding
 	host    [2]string  // entities' host cache, guarded by mu
+	addr    [2]string  // entities' address cache, guarded by mu
 	lower   lowerCache // entities' lower-case cache, guarded by mu
 }
 
@@ -358,7 +370,7 @@ func (a *Anomaly) Detect(_ context.Context, ev *event.Event, emit detect.Emit) e
 	}
 	noLearn := a.exclude != nil && a.exclude(ev)
 	failure := field(ev, "event.outcome") == "failure"
-	ents := entities{ev: ev, host: &a.host, lower: &a.lower}
+	ents := entities{ev: ev, host: &a.host, addr: &a.addr, lower: &a.lower}
 	t := ev.Time.UTC()
 	for _, ki := range a.kinds {
 		k := &entityKinds[ki]

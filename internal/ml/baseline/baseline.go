@@ -208,9 +208,13 @@ type Model struct {
 	head, tail int32
 	cal        []calib
 	first      time.Time // first event time seen
+	learnEnd   time.Time // first + Learning: the end of the learning period
 	globalWin  int32     // latest window seen over all entities
 	kbuf       []byte
 	last       []int32 // per kind, the entity seen last: streams repeat entities
+	// stale marks kinds whose histogram changed since their thresholds were
+	// set: recalibrate, run at every new window, skips the others.
+	stale []bool
 	stats      Stats
 }
 
@@ -220,8 +224,10 @@ func New(cfg Config) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{cfg: cfg, idx: map[string]int32{}, head: -1, tail: -1, cal: make([]calib, cfg.Kinds), last: make([]int32, cfg.Kinds), globalWin: math.MinInt32}
+	m.stale = make([]bool, cfg.Kinds)
 	for k := range m.last {
 		m.last[k] = -1
+		m.stale[k] = true // restored thresholds may come from another budget
 	}
 	for k := range m.cal {
 		for f := range m.cal[k].Thr {
@@ -243,7 +249,13 @@ func (m *Model) Threshold(kind, feature int) float64 { return m.cal[kind].Thr[fe
 
 // Learning reports whether t is still inside the learning period.
 func (m *Model) Learning(t time.Time) bool {
-	return m.first.IsZero() || t.Before(m.first.Add(m.cfg.Learning))
+	return m.first.IsZero() || t.Before(m.learnEnd)
+}
+
+// setFirst sets the first event time and the learning period's end with it
+// (Learning is asked on every observation: the sum is kept, not redone).
+func (m *Model) setFirst(t time.Time) {
+	m.first, m.learnEnd = t, t.Add(m.cfg.Learning)
 }
 
 func (m *Model) at(i int32) *entity { return &m.chunks[i/chunk][i%chunk] }
@@ -260,7 +272,7 @@ func (m *Model) Observe(o Obs, out []Finding) []Finding {
 		return out
 	}
 	if m.first.IsZero() || o.Time.Before(m.first) {
-		m.first = o.Time
+		m.setFirst(o.Time)
 	}
 	w := m.windowOf(o.Time)
 	if w > m.globalWin {
@@ -470,12 +482,19 @@ func medMAD(e *entity, f int) (float32, float32) {
 	if n == 0 {
 		return 0, 0
 	}
+	// Most windows of most entities are empty: sort only the nonzero
+	// counts, after the zeros.
 	var buf [History]int32
 	vs := buf[:n]
-	for i := range vs {
-		vs[i] = int32(e.Ring[f][i])
+	nz := n
+	for _, v := range e.Ring[f][:n] {
+		if v != 0 {
+			nz--
+			vs[nz] = int32(v)
+		}
 	}
-	slices.Sort(vs)
+	clear(vs[:nz])
+	slices.Sort(vs[nz:])
 	med2 := median2(vs) // 2·median
 	// The doubled deviations |2v − med2| of sorted values are two sorted
 	// runs (below the median, read backwards, and above it): merge them
@@ -523,6 +542,7 @@ func (m *Model) calibrate(e *entity, v [NumFeatures]float64, w int32) {
 		c.Bins[f][b]++
 	}
 	c.Windows++
+	m.stale[e.Kind] = true
 	e.Contrib++
 	m.stats.Calibration++
 	day := int32(int64(w) * int64(m.cfg.Window/time.Second) / 86400)
@@ -538,9 +558,10 @@ func (m *Model) calibrate(e *entity, v [NumFeatures]float64, w int32) {
 func (m *Model) recalibrate() {
 	for k := range m.cal {
 		c := &m.cal[k]
-		if c.Windows == 0 {
+		if c.Windows == 0 || !m.stale[k] {
 			continue
 		}
+		m.stale[k] = false
 		allowed := m.cfg.Budget / NumFeatures * float64(c.EntityDays)
 		for f := 0; f < NumFeatures; f++ {
 			var tail uint64
@@ -637,7 +658,8 @@ func (m *Model) Restore(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	n.cal, n.first, n.globalWin, n.stats = s.Cal, s.First, s.GlobalWin, s.Stats
+	n.cal, n.globalWin, n.stats = s.Cal, s.GlobalWin, s.Stats
+	n.setFirst(s.First)
 	for _, se := range s.Entities {
 		if len(se.Key) == 0 || se.Key[0] != se.Kind || int(se.Kind) >= m.cfg.Kinds || int(se.NWin) > History || int(se.Pos) >= History {
 			return fmt.Errorf("baseline restore: %w: entity record out of range", ErrSnapshot)

@@ -124,3 +124,21 @@ func TestLRUSetBoundedMemory(t *testing.T) {
 		t.Fatalf("len %d slots %d evicted %d", s.Len(), len(s.slots), s.Evicted())
 	}
 }
+
+// TestDistinctEstimateTable: the tabled estimate is linear counting's
+// formula at every fill, 0 through saturated.
+func TestDistinctEstimateTable(t *testing.T) {
+	for k := 0; k <= 128; k++ {
+		var d Distinct
+		for b := 0; b < k; b++ {
+			d.Add(uint64(b))
+		}
+		want := 0.0
+		if k > 0 {
+			want = math.Round(-128 * math.Log(float64(max(128-k, 1))/128))
+		}
+		if got := d.Estimate(); got != want {
+			t.Fatalf("%d bits set: estimate %v, want %v", k, got, want)
+		}
+	}
+}
