@@ -215,7 +215,7 @@ type Model struct {
 	// stale marks kinds whose histogram changed since their thresholds were
 	// set: recalibrate, run at every new window, skips the others.
 	stale []bool
-	stats      Stats
+	stats Stats
 }
 
 // New returns an empty model.
