@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rampart-ids/rampart/internal/eval"
+	"github.com/rampart-ids/rampart/internal/ml/guard"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
@@ -251,5 +252,49 @@ func TestIndistinguishable(t *testing.T) {
 	got, err := indistinguishable(train, out, func(v []float64) ([]float64, error) { return v, nil })
 	if err != nil || got != 0.5 {
 		t.Errorf("indistinguishable = %v (%v), want 0.5", got, err)
+	}
+}
+
+// BenchmarkKDDGuardCheck is the per-connection cost of the input guard on
+// NSL-KDD vectors (fitted on 70% of the file, checking the rest), with the
+// default configuration and with the record configuration the suite uses.
+func BenchmarkKDDGuardCheck(b *testing.B) {
+	dir := testutil.SharedData(b, "nsl-kdd")
+	rows, err := readKDD(kddTrainFile(dir), maxKDDRows)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var train, test []kddRow
+	for i, r := range rows {
+		if i%10 < 7 {
+			train = append(train, r)
+		} else {
+			test = append(test, r)
+		}
+	}
+	z := newKDDFeaturizer(train)
+	tv, err := z.vecs(train)
+	if err != nil {
+		b.Fatal(err)
+	}
+	xs, err := z.vecs(test)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		cfg  guard.Config
+	}{{"default", guardConfig(1)}, {"record", kddGuardConfig(1)}} {
+		g, err := guard.Fit(c.cfg, z.names, tv)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				if _, err := g.Check(xs[i%len(xs)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
