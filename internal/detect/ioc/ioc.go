@@ -288,7 +288,12 @@ func (d *Detector) Detect(_ context.Context, ev *event.Event, emit detect.Emit) 
 	defer d.views.Put(v)
 	v.reset()
 	v.collect(ev)
-	for _, o := range v.ips {
+	for i, o := range v.ips {
+		// An address seen again (source.ip in related.ip) matches the same
+		// indicators, all already hit by its first field.
+		if i > 0 && o.addr == v.ips[i-1].addr {
+			continue
+		}
 		if _, ok := t.ips.Lookup(o.addr); !ok {
 			continue
 		}
