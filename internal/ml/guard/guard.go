@@ -503,79 +503,9 @@ func avgPath(n int) float64 {
 	return 2*(math.Log(float64(n-1))+0.5772156649) - 2*float64(n-1)/float64(n)
 }
 
-// nnIndex holds reference rows (row-major, d wide) ordered by their
-// distance to a pivot (their centroid), so search can skip rows the
-// triangle inequality rules out: |d(x,p) − d(r,p)| ≤ d(x,r).
-type nnIndex struct {
-	ref, pivot, pdist []float64
-	d, k              int
-}
-
-// newIndex orders rows (row-major, d wide; reordered in place) by pivot
-// distance.
-func newIndex(rows []float64, d, k int) *nnIndex {
-	n := len(rows) / d
-	ix := &nnIndex{d: d, k: k, pivot: make([]float64, d)}
-	if n == 0 {
-		return ix
-	}
-	for off := 0; off < len(rows); off += d {
-		for j := range d {
-			ix.pivot[j] += rows[off+j] / float64(n)
-		}
-	}
-	type row struct {
-		dist float64
-		off  int
-	}
-	rs := make([]row, n)
-	for i := range rs {
-		rs[i] = row{dist2(rows[i*d:(i+1)*d], ix.pivot, math.Inf(1)), i * d}
-	}
-	sort.SliceStable(rs, func(a, b int) bool { return rs[a].dist < rs[b].dist })
-	ordered := make([]float64, 0, len(rows))
-	ix.pdist = make([]float64, n)
-	for i, r := range rs {
-		ordered = append(ordered, rows[r.off:r.off+d]...)
-		ix.pdist[i] = math.Sqrt(r.dist)
-	}
-	copy(rows, ordered)
-	ix.ref = rows // one copy of the rows: the caller's, now in order
-	return ix
-}
-
-// index builds the search indexes of the reference rows: in Scale units
-// (Ref is reordered to the pivot order) and, when the guard has rank
-// knots, in rank units (derived from Ref, so the artifact stores the rows
-// once).
-func (g *Guard) index() {
-	d := len(g.Features)
-	g.std = newIndex(g.Ref, d, g.K)
-	g.rank, g.rankDims = nil, nil
-	if rows, dims := g.rankRows(); rows != nil {
-		g.rank, g.rankDims = newIndex(rows, d, g.K), dims
-	}
-}
-
-// indexes returns the search indexes; a guard decoded without
-// FromArtifact has none and gets unordered ones, searched exhaustively
-// (slow, but it writes no shared state, so concurrent checks stay safe).
-func (g *Guard) indexes() (std, rank *nnIndex, rankDims []int) {
-	if g.std != nil {
-		return g.std, g.rank, g.rankDims
-	}
-	d := len(g.Features)
-	std = &nnIndex{ref: g.Ref, d: d, k: g.K}
-	if rows, dims := g.rankRows(); rows != nil {
-		rank, rankDims = &nnIndex{ref: rows, d: d, k: g.K}, dims
-	}
-	return std, rank, rankDims
-}
-
 // rankRows are the reference rows in rank space (nil without knots), their
 // features in the order rankDims: most varied first, so a distance
-// abandoned at the search bound stops after fewer features (rank space
-// prunes poorly by pivot, so most rows get that far).
+// abandoned at the search bound stops after fewer features.
 func (g *Guard) rankRows() (rows []float64, dims []int) {
 	d := len(g.Features)
 	if d == 0 || len(g.Knots) != d || len(g.Ref) == 0 {
@@ -606,101 +536,6 @@ func (g *Guard) rankRows() (rows []float64, dims []int) {
 		}
 	}
 	return rows, dims
-}
-
-// dist2 is the squared Euclidean distance, abandoned (returned as is)
-// once it reaches bound.
-func dist2(a, b []float64, bound float64) float64 {
-	s := 0.0
-	for j, v := range a {
-		e := v - b[j]
-		s += e * e
-		if s >= bound {
-			return s
-		}
-	}
-	return s
-}
-
-// search is the Euclidean distance from xs to its k-th nearest reference
-// row. It walks outward from xs's place in the pivot order and stops each
-// way once no further row can be nearer.
-func (ix *nnIndex) search(xs []float64) float64 {
-	d := ix.d
-	if d == 0 || len(ix.ref) < d {
-		return 0
-	}
-	n := len(ix.ref) / d
-	best := make([]float64, 0, ix.k+1) // ascending squared distances
-	bound := math.Inf(1)
-	consider := func(i int) {
-		s := dist2(xs, ix.ref[i*d:(i+1)*d], bound)
-		if s >= bound {
-			return
-		}
-		k := sort.SearchFloat64s(best, s)
-		best = append(best, 0)
-		copy(best[k+1:], best[k:])
-		best[k] = s
-		if len(best) > ix.k {
-			best = best[:ix.k]
-		}
-		if len(best) == ix.k {
-			bound = best[ix.k-1]
-		}
-	}
-	if ix.pdist == nil {
-		for i := range n {
-			consider(i)
-		}
-		return math.Sqrt(best[len(best)-1])
-	}
-	px := math.Sqrt(dist2(xs, ix.pivot, math.Inf(1)))
-	hi := sort.SearchFloat64s(ix.pdist, px)
-	lo := hi - 1
-	for lo >= 0 || hi < n {
-		r := math.Sqrt(bound)
-		okLo := lo >= 0 && px-ix.pdist[lo] < r
-		okHi := hi < n && ix.pdist[hi]-px < r
-		if !okLo && !okHi {
-			break
-		}
-		// Take the side whose next row is nearer in pivot distance.
-		if okLo && (!okHi || px-ix.pdist[lo] <= ix.pdist[hi]-px) {
-			consider(lo)
-			lo--
-		} else {
-			consider(hi)
-			hi++
-		}
-	}
-	return math.Sqrt(best[len(best)-1])
-}
-
-// knn is the distance (in Scale units) from x to its K-th nearest
-// reference row.
-func (g *Guard) knn(x []float64) float64 {
-	std, _, _ := g.indexes()
-	xs := make([]float64, len(x))
-	for j, v := range x {
-		xs[j] = v / g.Scale[j]
-	}
-	return std.search(xs)
-}
-
-// rankKNN is the distance from x to its K-th nearest reference row with
-// every feature replaced by its training mid-rank share (0 when the guard
-// has no knots).
-func (g *Guard) rankKNN(x []float64) float64 {
-	_, rank, dims := g.indexes()
-	if rank == nil {
-		return 0
-	}
-	xs := make([]float64, len(x))
-	for i, j := range dims {
-		xs[i] = g.rankOf(j, x[j])
-	}
-	return rank.search(xs)
 }
 
 // maxKnots bounds the stored points of one feature's rank curve.
@@ -833,12 +668,12 @@ func (g *Guard) Check(x []float64) (Check, error) {
 		c.RankDistance = g.rankKNN(x)
 	}
 	if len(g.Null) > 0 {
-		vs := []float64{c.Depth, c.Distance}
+		vs, nv := [3]float64{c.Depth, c.Distance, c.RankDistance}, 2
 		if len(g.Knots) > 0 {
-			vs = append(vs, c.RankDistance)
+			nv = 3
 		}
 		var minP float64
-		c.Combined, minP = g.fisher(vs)
+		c.Combined, minP = g.fisher(vs[:nv])
 		c.ByCombined = c.Combined > g.CombThreshold || minP > g.MinPThreshold
 	} else {
 		c.ByDepth = c.Depth > g.DepthThreshold
