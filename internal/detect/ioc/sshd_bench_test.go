@@ -1,45 +1,15 @@
 package ioc
 
 import (
-	"bufio"
 	"context"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/rampart-ids/rampart/internal/event"
-	"github.com/rampart-ids/rampart/internal/format"
-	"github.com/rampart-ids/rampart/internal/format/auth"
+	"github.com/rampart-ids/rampart/internal/format/auth/authtest"
 	"github.com/rampart-ids/rampart/internal/signal"
-	"github.com/rampart-ids/rampart/internal/testutil"
 )
-
-// sshdEvents parses the shared Loghub OpenSSH sample with the auth parser.
-func sshdEvents(tb testing.TB) []*event.Event {
-	tb.Helper()
-	root := testutil.SharedData(tb, "loghub-2k")
-	f, err := os.Open(filepath.Join(root, "OpenSSH", "OpenSSH_2k.log"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	p := auth.Format{}.NewParser(format.Options{Year: 2026})
-	var evs []*event.Event
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		ev := event.New()
-		if p.Parse(sc.Bytes(), ev) == nil {
-			ev.ID = string(rune('a' + len(evs)%26))
-			evs = append(evs, ev)
-		}
-	}
-	if len(evs) < 1000 {
-		tb.Fatalf("parsed %d sshd events", len(evs))
-	}
-	return evs
-}
 
 // BenchmarkDetectSSHD is the sshd replay's IOC cost per event with the
 // bundled example list (every indicator type loaded):
@@ -47,7 +17,7 @@ func sshdEvents(tb testing.TB) []*event.Event {
 //	go test -run '^$' -bench DetectSSHD -benchmem ./internal/detect/ioc/
 func BenchmarkDetectSSHD(b *testing.B) {
 	d := mustNew(b, ListConfig{Path: filepath.Join("..", "..", "..", "rules", "ioc", "example.txt")})
-	evs := sshdEvents(b)
+	evs := authtest.LoghubOpenSSH(b, 2026)
 	ctx := context.Background()
 	emit := func(signal.Signal) {}
 	b.ReportAllocs()

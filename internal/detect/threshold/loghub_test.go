@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
+	"github.com/rampart-ids/rampart/internal/format/auth/authtest"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
@@ -156,27 +157,7 @@ func TestAuthSudoFailures(t *testing.T) {
 // events past the previous pass in time, so buckets fill, overflow and
 // drain as they do in a long log.
 func BenchmarkDetectOpenSSH(b *testing.B) {
-	dir := testutil.SharedData(b, "loghub-2k")
-	data, err := os.ReadFile(filepath.Join(dir, "OpenSSH", "OpenSSH_2k.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	dec := format.NewDecoder(strings.NewReader(string(data)), "file:OpenSSH_2k.log", format.DecoderOptions{Format: "auth", Parse: format.Options{Year: 2017}})
-	var evs []*event.Event
-	for {
-		ev := event.New()
-		err := dec.Next(ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			continue
-		}
-		evs = append(evs, ev)
-	}
-	if len(evs) < 1900 {
-		b.Fatalf("only %d events parsed", len(evs))
-	}
+	evs := authtest.LoghubOpenSSH(b, 2017)
 	t0 := make([]time.Time, len(evs))
 	for i, ev := range evs {
 		t0[i] = ev.Time
