@@ -52,6 +52,11 @@ func TestKDDGuardRecordMode(t *testing.T) {
 // 477fead (before the k-d tree search and record-mode training), one in
 // each configuration, load from an artifact and check every stored input
 // exactly as they did then (the whole Check, distances to the bit).
+// The file was written at 477fead: guards (5 trees, seed 7) fitted on the
+// first 240 rows of KDDTrain+_20Percent.txt as dataset.FitKDD featurizes
+// them; the inputs are rows 240–319 and 40 of them with one feature
+// shifted out of range or two features swapped; Checks as json.Marshal
+// wrote them.
 func TestGuardArtifactsFromBefore(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("testdata", "guard-artifacts-477fead.json"))
 	if err != nil {
