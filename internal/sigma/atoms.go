@@ -251,9 +251,20 @@ func buildPrefilter(rs *ruleSet, eidSlot int) {
 	}
 	// Each bucket scans the slots its rules need before choosing rules.
 	for _, b := range rs.allBuckets() {
-		b.keys = make([]int32, len(b.entries))
+		b.keys = make([]bkey, len(b.entries))
 		for i, e := range b.entries {
-			b.keys[i] = int32(e.r.idx)<<1 | int32(b2i(e.r.hasNeed))
+			b.keys[i].k = int32(e.r.idx)<<1 | int32(b2i(e.r.hasNeed))
+		}
+		// next: past the run of entries with a need whose rules share
+		// entry i's word of the possible set (one zero word skips them all).
+		for i := len(b.keys) - 1; i >= 0; i-- {
+			k := b.keys[i].k
+			b.keys[i].next = int32(i + 1)
+			if k&1 != 0 && i+1 < len(b.keys) {
+				if n := b.keys[i+1].k; n&1 != 0 && n>>7 == k>>7 {
+					b.keys[i].next = b.keys[i+1].next
+				}
+			}
 		}
 		set := map[int]bool{}
 		for _, e := range b.entries {

@@ -296,16 +296,28 @@ func (rs *ruleSet) runCtx(c *evalCtx, ev *event.Event, hit func(c *evalCtx, r *c
 		}
 	}
 	for _, b := range buckets {
-		for i, k := range b.keys {
+		keys := b.keys
+		for i := 0; i < len(keys); {
+			k := keys[i].k
 			idx := k >> 1
-			if k&1 != 0 && !c.slow && c.possible[idx>>6]&(1<<(idx&63)) == 0 {
-				continue
+			if k&1 != 0 && !c.slow {
+				w := c.possible[idx>>6]
+				if w == 0 {
+					i = int(keys[i].next)
+					continue
+				}
+				if w&(1<<(idx&63)) == 0 {
+					i++
+					continue
+				}
 			}
 			if c.seen[idx] == c.gen {
+				i++
 				continue
 			}
 			e := &b.entries[i]
 			r := e.r
+			i++
 			if e.cl != nil && !e.cl.extraOK(c) {
 				continue
 			}
@@ -340,12 +352,16 @@ func (r *chanRoute) set(ch string, eids map[int64]*bucket, chanB *bucket) {
 // bucket is one routing target: its rules and the prefilter slots they need.
 type bucket struct {
 	entries []entry
-	// keys[i] is entries[i]'s rule index<<1 | 1 if the rule has a
+	// keys[i].k is entries[i]'s rule index<<1 | 1 if the rule has a
 	// prefilter need: the routing loop skips most entries reading these
-	// four bytes only.
-	keys  []int32
+	// bytes only, and whole runs of them when their word of the possible
+	// set is zero.
+	keys  []bkey
 	slots []int
 }
+
+// bkey is a bucket entry's routing key and the index past its run.
+type bkey struct{ k, next int32 }
 
 func (b *bucket) add(e entry) { b.entries = append(b.entries, e) }
 
