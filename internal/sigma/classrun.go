@@ -116,3 +116,44 @@ func runeSetBytes(x *syntax.Regexp) *classRun {
 	}
 	return r
 }
+
+// regexWholeRun returns the class run that decides src exactly when src
+// is ^x{n}$ with x a class of ASCII characters (such as ^[A-Za-z0-9]{16}$):
+// a value matches iff it is n bytes of the set, so no regex engine runs.
+// nil otherwise (multi-line $, a range of counts, non-ASCII members).
+func regexWholeRun(src string) *classRun {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) != 3 {
+		return nil
+	}
+	rep := re.Sub[1]
+	if re.Sub[0].Op != syntax.OpBeginText || re.Sub[2].Op != syntax.OpEndText ||
+		rep.Op != syntax.OpRepeat || rep.Min != rep.Max || rep.Min < 1 || rep.Sub[0].Op != syntax.OpCharClass {
+		return nil
+	}
+	cls := rep.Sub[0].Rune
+	for i := 0; i+1 < len(cls); i += 2 {
+		if cls[i+1] >= utf8.RuneSelf {
+			return nil
+		}
+	}
+	r := runeSetBytes(rep.Sub[0])
+	if r == nil {
+		return nil
+	}
+	r.n = rep.Min
+	return r
+}
+
+// whole reports whether s is exactly r.n bytes of the set.
+func (r *classRun) whole(s string) bool {
+	if len(s) != r.n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !r.has(s[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -109,3 +109,30 @@ func BenchmarkClassRun(b *testing.B) {
 		}
 	})
 }
+
+// TestRegexWholeRun checks the ^x{n}$ shortcut against the regex engine,
+// and that forms it does not decide exactly are left to the regex.
+func TestRegexWholeRun(t *testing.T) {
+	decided := []string{`^[A-Za-z0-9]{16}$`, `(?i)^[a-f0-9]{4}$`, `(?s)^[0-9]{2}$`}
+	for _, src := range []string{`^[a-z]{2,3}$`, `(?m)^[a-z]{3}$`, `^[a-zé]{3}$`, `^[a-z]{3}`, `[a-z]{3}$`, `^x{3}$`, `^[a-z]{3}x$`,
+		`^[^a-z]{3}$`, `(?i)^[a-z]{2}$`} { // the last two: non-ASCII members (the Kelvin sign folds to k)
+		if regexWholeRun(src) != nil {
+			t.Errorf("%q: decided by the class run, want the regex", src)
+		}
+	}
+	inputs := []string{"", "abc", "ABC", "aBc1", "abcd", "0123456789abcdef", "0123456789ABCDEF", "0123456789abcde!",
+		"0123456789abcdef0", "12", "1\n", "é12", "12\n", "ab\xff", "A\u212a", "zz9", "1234", "!!!", "AF09"}
+	for _, src := range decided {
+		r := regexWholeRun(src)
+		if r == nil {
+			t.Errorf("%q: not decided by a class run", src)
+			continue
+		}
+		re := regexp.MustCompile(src)
+		for _, in := range inputs {
+			if got, want := r.whole(in), re.MatchString(in); got != want {
+				t.Errorf("%q on %q: class run %v, regex %v", src, in, got, want)
+			}
+		}
+	}
+}

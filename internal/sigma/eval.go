@@ -317,6 +317,9 @@ func (vm *valueMatcher) matchStr(s string) bool {
 	case opAny:
 		return true
 	case opRe:
+		if vm.wholeRun != nil {
+			return vm.wholeRun.whole(s)
+		}
 		if vm.run != nil && !vm.run.ok(s) {
 			return false
 		}

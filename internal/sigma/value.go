@@ -68,6 +68,7 @@ type valueMatcher struct {
 	lead      *leadMatcher   // re is "one character, then a literal, then the rest"
 	minRun    int            // re of the form .{N,}: a run of N non-newline characters
 	run       *classRun      // re needs a run of bytes of a class (checked before it runs)
+	wholeRun  *classRun      // re is ^x{n}$ of an ASCII class: this decides it
 	text      string         // the value as written, for explanations
 }
 
@@ -242,6 +243,7 @@ func compileValues(m modSet, vals []*string, placeholders map[string][]string, r
 			if mm := minRunRe.FindStringSubmatch(v); mm != nil && !m.reS {
 				vm.minRun, _ = strconv.Atoi(mm[1])
 			}
+			vm.wholeRun = regexWholeRun(src)
 			groups = append(groups, []*valueMatcher{vm})
 			continue
 		case m.cidr:
