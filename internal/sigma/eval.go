@@ -21,7 +21,11 @@ type fval struct {
 	isInt   bool
 	lowOK   bool
 	// l2a caches lowersToASCII(raw) for keyword items (0 unknown, 1 no, 2 yes).
-	l2a     uint8
+	l2a uint8
+	// ipSt caches raw parsed as an address for cidr matchers (0 unknown,
+	// 1 not an address, 2 ip holds it): a rule lists several ranges.
+	ipSt    uint8
+	ip      netip.Addr
 	ival    int64
 	raw     string
 	low     string
@@ -103,7 +107,7 @@ func (c *evalCtx) field(slot int) *fval {
 		return f
 	}
 	f.gen = c.gen
-	f.present, f.isList, f.isInt, f.lowOK, f.l2a = false, false, false, false, 0
+	f.present, f.isList, f.isInt, f.lowOK, f.l2a, f.ipSt = false, false, false, false, 0, 0
 	f.raw, f.low, f.list, f.lowList = "", "", nil, f.lowList[:0]
 	if slot == keywordSlot {
 		if v, ok := c.ev.Fields["message"]; ok {
@@ -292,7 +296,15 @@ func (vm *valueMatcher) match(c *evalCtx, f *fval) bool {
 			}
 		}
 		return vm.matchStr(f.raw)
-	case opCidr, opNum:
+	case opCidr:
+		if f.ipSt == 0 {
+			f.ipSt = 1
+			if a, err := netip.ParseAddr(strings.TrimSpace(f.raw)); err == nil {
+				f.ipSt, f.ip = 2, a.Unmap()
+			}
+		}
+		return f.ipSt == 2 && vm.pfx.Contains(f.ip)
+	case opNum:
 		return vm.matchStr(f.raw)
 	}
 	if vm.cased {
