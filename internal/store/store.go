@@ -8,6 +8,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 
@@ -100,8 +102,28 @@ type Quarantined struct {
 // MaxQuarantineRaw bounds the raw bytes kept per quarantined record.
 const MaxQuarantineRaw = 64 << 10
 
+// QuarantineKey is the identity of a quarantined record: its source,
+// position and raw bytes (a file rotated under the same path restarts its
+// offsets, so position alone does not name a record). Records without a
+// position have no identity ("") and are always kept.
+func QuarantineKey(q *Quarantined) string {
+	if q.Position == "" {
+		return ""
+	}
+	h := sha256.New()
+	h.Write([]byte(q.Source))
+	h.Write([]byte{0})
+	h.Write([]byte(q.Position))
+	h.Write([]byte{0})
+	h.Write(q.Raw)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
 // QuarantineStore keeps records that could not be read.
 type QuarantineStore interface {
+	// Quarantine stores qs. A record whose QuarantineKey is already stored
+	// is not stored again: an input that re-reads lines after a crash
+	// (offsets are committed after storage) quarantines each record once.
 	Quarantine(ctx context.Context, qs []Quarantined) error
 	// ListQuarantine returns the newest records first, at most limit (default 100).
 	ListQuarantine(ctx context.Context, reason string, limit int) ([]Quarantined, error)

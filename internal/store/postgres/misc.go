@@ -27,12 +27,16 @@ func (s *Store) Quarantine(ctx context.Context, qs []store.Quarantined) error {
 	now := s.now()
 	n := len(qs)
 	times, sources, positions, reasons, raws := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([][]byte, n)
+	keys := make([]*string, n) // nil: no identity, always kept
 	for i, q := range qs {
 		times[i] = q.Time
 		if q.Time.IsZero() {
 			times[i] = now
 		}
 		sources[i], positions[i], reasons[i] = pgText(q.Source), pgText(q.Position), pgText(q.Reason)
+		if k := store.QuarantineKey(&qs[i]); k != "" {
+			keys[i] = &k
+		}
 		raws[i] = q.Raw
 		if len(raws[i]) > store.MaxQuarantineRaw {
 			raws[i] = raws[i][:store.MaxQuarantineRaw]
@@ -42,10 +46,11 @@ func (s *Store) Quarantine(ctx context.Context, qs []store.Quarantined) error {
 		}
 	}
 	// WITH ORDINALITY keeps input order, so ids grow in the order given.
-	_, err := s.pool.Exec(ctx, `INSERT INTO quarantine (time, source, position, reason, raw)
-		SELECT t, s, p, r, raw FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::bytea[])
-			WITH ORDINALITY AS u(t, s, p, r, raw, n) ORDER BY n`,
-		times, sources, positions, reasons, raws)
+	_, err := s.pool.Exec(ctx, `INSERT INTO quarantine (time, source, position, reason, raw, rec_key)
+		SELECT t, s, p, r, raw, k FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[])
+			WITH ORDINALITY AS u(t, s, p, r, raw, k, n) ORDER BY n
+		ON CONFLICT (rec_key) WHERE rec_key IS NOT NULL DO NOTHING`,
+		times, sources, positions, reasons, raws, keys)
 	if err != nil {
 		return fmt.Errorf("quarantining %d records: %w", n, err)
 	}

@@ -33,7 +33,8 @@ func (s *Store) Quarantine(ctx context.Context, qs []store.Quarantined) error {
 	}
 	now := s.now()
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (time, source, position, reason, raw) VALUES (?, ?, ?, ?, ?)`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (time, source, position, reason, raw, rec_key)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
@@ -42,6 +43,10 @@ func (s *Store) Quarantine(ctx context.Context, qs []store.Quarantined) error {
 			if q.Time.IsZero() {
 				q.Time = now
 			}
+			var key any // NULL: no identity, always kept
+			if k := store.QuarantineKey(&q); k != "" {
+				key = k
+			}
 			raw := q.Raw
 			if len(raw) > store.MaxQuarantineRaw {
 				raw = raw[:store.MaxQuarantineRaw]
@@ -49,7 +54,7 @@ func (s *Store) Quarantine(ctx context.Context, qs []store.Quarantined) error {
 			if raw == nil {
 				raw = []byte{}
 			}
-			if _, err := st.ExecContext(ctx, micros(q.Time), q.Source, q.Position, q.Reason, raw); err != nil {
+			if _, err := st.ExecContext(ctx, micros(q.Time), q.Source, q.Position, q.Reason, raw, key); err != nil {
 				return err
 			}
 		}

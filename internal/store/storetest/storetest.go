@@ -898,6 +898,30 @@ func testQuarantine(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(map[string]int64{"bad_json": 2, "too_long": 1}, counts); diff != "" {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
+
+	// A record read again (an input re-reading lines after a crash) is
+	// quarantined once, within a batch and across batches; the same
+	// position with other bytes (a rotated file) and records without a
+	// position are different records.
+	again := []store.Quarantined{
+		qs[0], qs[1], qs[1], // stored before; twice in this batch
+		{Time: base.Add(3 * time.Minute), Source: "file:a", Position: "10", Reason: "bad_json", Raw: []byte("{other")},
+		{Time: base.Add(4 * time.Minute), Source: "http", Reason: "bad_json", Raw: []byte("{")},
+		{Time: base.Add(4 * time.Minute), Source: "http", Reason: "bad_json", Raw: []byte("{")},
+	}
+	if err := s.Quarantine(ctxFor(t), again); err != nil {
+		t.Fatalf("Quarantine (records read again): %v", err)
+	}
+	if err := s.Quarantine(ctxFor(t), again[:3]); err != nil {
+		t.Fatalf("Quarantine (records read a third time): %v", err)
+	}
+	counts, err = s.CountQuarantine(ctxFor(t))
+	if err != nil {
+		t.Fatalf("CountQuarantine: %v", err)
+	}
+	if diff := cmp.Diff(map[string]int64{"bad_json": 5, "too_long": 1}, counts); diff != "" {
+		t.Errorf("counts after records read again (-want +got):\n%s", diff)
+	}
 }
 
 func testOffsets(t *testing.T, s store.Store) {
