@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -178,8 +179,19 @@ func (c *evalCtx) arenaString(start int) string {
 }
 
 func (c *evalCtx) lower(s string) string {
-	hasUpper := false
-	for i := 0; i < len(s); i++ {
+	// Eight bytes at a time (values are lowered once per event, but the
+	// matchers the atom table cannot answer lower many of them).
+	var up uint64 // high bit of each upper-case letter seen
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		if w&hiBits != 0 {
+			return c.lowerUnicode(s)
+		}
+		up |= upperBits(w)
+	}
+	hasUpper := up != 0
+	for ; i < len(s); i++ {
 		b := s[i]
 		if b >= utf8.RuneSelf {
 			return c.lowerUnicode(s)
@@ -195,14 +207,30 @@ func (c *evalCtx) lower(s string) string {
 		c.arena = make([]byte, 0, 2*cap(c.arena)+len(s))
 	}
 	start := len(c.arena)
-	for i := 0; i < len(s); i++ {
+	c.arena = c.arena[:start+len(s)]
+	dst := c.arena[start:]
+	i = 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		binary.LittleEndian.PutUint64(dst[i:], w|upperBits(w)>>2) // 0x80>>2 is 'a'-'A'
+	}
+	for ; i < len(s); i++ {
 		b := s[i]
 		if 'A' <= b && b <= 'Z' {
 			b += 'a' - 'A'
 		}
-		c.arena = append(c.arena, b)
+		dst[i] = b
 	}
 	return c.arenaString(start)
+}
+
+const hiBits = 0x8080808080808080
+
+// upperBits has the high bit of each byte of w (all ASCII) that is 'A'..'Z':
+// b+0x3f reaches 0x80 from 'A' on, b+0x25 from 'Z'+1 on, and neither
+// carries into the next byte.
+func upperBits(w uint64) uint64 {
+	return (w + 0x3f3f3f3f3f3f3f3f) &^ (w + 0x2525252525252525) & hiBits
 }
 
 // lowerUnicode is strings.ToLower(s) (invalid bytes become U+FFFD, as

@@ -84,7 +84,7 @@ func FuzzCondition(f *testing.F) {
 
 // FuzzLower checks the evaluation context's lower-casing against strings.ToLower.
 func FuzzLower(f *testing.F) {
-	for _, s := range []string{"", "ABC", "0123456789abcdef\xff", "01234567\x80", "Microsoft® Windows®", "İSTANBUL", "\xff\xfeA", "ÀÉÎ Straße KELVIN\u212a"} {
+	for _, s := range []string{"", "ABC", "0123456789abcdef\xff", "01234567\x80", "Microsoft® Windows®", "İSTANBUL", "\xff\xfeA", "ÀÉÎ Straße KELVIN\u212a", "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[`az{\x00\x7f", "C:\\Windows\\System32\\CMD.EXE /C", "abcdefgh\xc4\xb0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
