@@ -361,28 +361,10 @@ type node struct {
 	t                        *testing.T
 	bin, dir, logPath, sigma string
 	cmd                      *exec.Cmd
-	stderr                   *syncBuffer
+	stderr                   *testutil.SyncBuffer
 	exited                   chan struct{} // closed once cmd has exited
 	waitErr                  error
 	firstChunks              int64
-}
-
-// syncBuffer is serve's stderr, written by exec's copier and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (n *node) start(batch int) {
@@ -394,7 +376,7 @@ func (n *node) start(batch int) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n.stderr = &syncBuffer{}
+	n.stderr = &testutil.SyncBuffer{}
 	cmd := exec.Command(n.bin, "serve", "--config", path)
 	cmd.Stderr = n.stderr
 	if err := cmd.Start(); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/sqlite"
+	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
 // manualClock is the fake clock of the retention test: it moves only when told.
@@ -283,7 +284,7 @@ alerts:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var tokenOut syncBuffer
+	var tokenOut testutil.SyncBuffer
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	go func() {
 		done <- Serve(ctx, cfg, ServeOptions{TokenOut: &tokenOut, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addrc <- a }})

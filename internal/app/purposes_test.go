@@ -25,6 +25,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/retention/purpose"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/sqlite"
+	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
 // TestPurposeKeepsInputOutOfBaseline runs live records through the serve
@@ -247,7 +248,7 @@ func TestServePurposes(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var tokenOut syncBuffer
+	var tokenOut testutil.SyncBuffer
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {

@@ -11,31 +11,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/config"
 	"github.com/rampart-ids/rampart/internal/store/sqlite"
+	"github.com/rampart-ids/rampart/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestServeEndToEnd runs a node on SQLite and drives it through the API:
 // ingest → threshold alert → idempotent re-delivery → quarantine → verdict.
@@ -47,7 +30,7 @@ func TestServeEndToEnd(t *testing.T) {
 	cfg.Syslog.UDP = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var tokenOut syncBuffer
+	var tokenOut testutil.SyncBuffer
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {

@@ -258,26 +258,7 @@ func TestSerialise(t *testing.T) {
 // there also pin the indexed search to the exhaustive one.
 func TestInputGuardInArtifact(t *testing.T) {
 	g := fitted(t)
-	raw, err := g.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := model.New(model.Body{Kind: "x", Name: "m", Version: "1", InputGuard: raw}, map[string]int{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := a.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := model.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := FromArtifact(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := viaArtifact(t, g)
 	for _, x := range blob(200, []float64{6, 3, 0, 1}, 41) {
 		c1, _ := g.Check(x)
 		c2, err := h.Check(x)
@@ -328,4 +309,31 @@ func TestUnseenValue(t *testing.T) {
 	if c, _ := g.Check([]float64{0.1, 0.2, -0.1, 0}); c.ByUnseen {
 		t.Errorf("training value flagged as unseen: %+v", c)
 	}
+}
+
+// viaArtifact stores g as a model's InputGuard, encodes and decodes the
+// model and loads the guard back; it returns the guard and its encoding.
+func viaArtifact(t *testing.T, g *Guard) (*Guard, []byte) {
+	t.Helper()
+	raw, err := g.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := model.New(model.Body{Kind: "x", Name: "m", Version: "1", InputGuard: raw}, map[string]int{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := a.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := FromArtifact(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, raw
 }

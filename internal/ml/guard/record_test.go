@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rampart-ids/rampart/internal/ml/model"
 )
 
 func fittedRecord(t testing.TB) *Guard {
@@ -164,26 +162,7 @@ func TestRankOf(t *testing.T) {
 // fitted, and malformed rank curves or null samples are refused.
 func TestRecordArtifact(t *testing.T) {
 	g := fittedRecord(t)
-	raw, err := g.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := model.New(model.Body{Kind: "x", Name: "m", Version: "1", InputGuard: raw}, map[string]int{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := a.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := model.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := FromArtifact(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, raw := viaArtifact(t, g)
 	var p Guard
 	if err := json.Unmarshal(raw, &p); err != nil {
 		t.Fatal(err)
