@@ -8,8 +8,6 @@ package sigmabench
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,6 +24,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
 	"github.com/rampart-ids/rampart/internal/sigma"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/testutil"
@@ -54,16 +53,8 @@ func loadT(b testing.TB) corpus {
 			if err != nil {
 				return nil
 			}
-			dec := format.NewDecoder(strings.NewReader(string(data)), p, format.DecoderOptions{})
-			for {
-				ev := event.New()
-				err := dec.Next(ev)
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					continue
-				}
+			evs, _ := formattest.Events(b, strings.NewReader(string(data)), p, format.DecoderOptions{})
+			for _, ev := range evs {
 				loaded.events = append(loaded.events, ev)
 				loaded.flat = append(loaded.flat, flatten(ev.Raw))
 			}

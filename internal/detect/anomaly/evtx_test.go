@@ -12,6 +12,7 @@ import (
 
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
@@ -40,7 +41,7 @@ func evtxEvents(t testing.TB, keep func(*event.Event) bool) ([]*event.Event, map
 	from := map[*event.Event]string{}
 	total := 0
 	for _, f := range files {
-		got, _ := decodeAll(t, f, "", format.Options{})
+		got, _ := formattest.FileEvents(t, f, format.DecoderOptions{})
 		total += len(got)
 		rel, _ := filepath.Rel(dir, f)
 		for _, ev := range got {

@@ -2,8 +2,6 @@ package anomaly
 
 import (
 	"bufio"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,43 +11,15 @@ import (
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
-// decodeAll reads a file through format.NewDecoder; records the parsers
-// reject are counted, not hidden.
-func decodeAll(t testing.TB, path, formatName string, opts format.Options) ([]*event.Event, format.DecoderStats) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec := format.NewDecoder(f, "file:"+filepath.Base(path), format.DecoderOptions{Format: formatName, Parse: opts})
-	var evs []*event.Event
-	for {
-		ev := event.New()
-		err := dec.Next(ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var re *format.RecordError
-		if errors.As(err, &re) || errors.Is(err, format.ErrNoEvent) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
-	}
-	return evs, dec.Stats()
-}
-
 func opensshEvents(t testing.TB) []*event.Event {
 	dir := testutil.SharedData(t, "loghub-2k")
-	evs, st := decodeAll(t, filepath.Join(dir, "OpenSSH", "OpenSSH_2k.log"), "", format.Options{Year: 2017})
+	evs, skipped := formattest.FileEvents(t, filepath.Join(dir, "OpenSSH", "OpenSSH_2k.log"), format.DecoderOptions{Parse: format.Options{Year: 2017}})
 	if len(evs) < 1900 {
-		t.Fatalf("only %d events from 2000 lines (%+v)", len(evs), st)
+		t.Fatalf("only %d events from 2000 lines (%d not read)", len(evs), skipped)
 	}
 	return evs
 }

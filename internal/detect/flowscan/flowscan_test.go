@@ -2,15 +2,13 @@ package flowscan_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/rampart-ids/rampart/internal/detect/flowscan"
-	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
 	_ "github.com/rampart-ids/rampart/internal/format/zeek"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/testutil"
@@ -20,24 +18,11 @@ import (
 // returns its signals and each event's zeek.label.
 func replay(t *testing.T, d *flowscan.Detector, path string) ([]signal.Signal, map[string]string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec := format.NewDecoder(f, "file:"+filepath.Base(path), format.DecoderOptions{Format: "zeek"})
+	evs, _ := formattest.FileEvents(t, path, format.DecoderOptions{Format: "zeek"})
 	labels := map[string]string{}
 	var sigs []signal.Signal
 	emit := func(s signal.Signal) { sigs = append(sigs, s) }
-	for {
-		ev := event.New()
-		err := dec.Next(ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			continue
-		}
+	for _, ev := range evs {
 		if l, ok := ev.Fields["zeek.label"].(string); ok {
 			labels[ev.ID] = l
 		}

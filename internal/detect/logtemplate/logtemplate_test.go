@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
 	"github.com/rampart-ids/rampart/internal/ml/drain"
 	"github.com/rampart-ids/rampart/internal/modelreg"
 	"github.com/rampart-ids/rampart/internal/signal"
@@ -30,25 +30,11 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // decode reads a log file through the real format decoder.
 func decode(t testing.TB, path string) []*event.Event {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	evs, skipped := formattest.FileEvents(t, path, format.DecoderOptions{})
+	if skipped != 0 {
+		t.Fatalf("%s: %d records not read", path, skipped)
 	}
-	defer f.Close()
-	dec := format.NewDecoder(f, "file:"+filepath.Base(path), format.DecoderOptions{})
-	var out []*event.Event
-	for {
-		ev := event.New()
-		err := dec.Next(ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, ev)
-	}
-	return out
+	return evs
 }
 
 func run(t testing.TB, d detect.Detector, evs []*event.Event) []signal.Signal {

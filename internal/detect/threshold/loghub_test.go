@@ -18,6 +18,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/format"
 	_ "github.com/rampart-ids/rampart/internal/format/all"
 	"github.com/rampart-ids/rampart/internal/format/auth/authtest"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
@@ -133,17 +134,12 @@ func TestAuthSudoFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := format.NewDecoder(strings.NewReader(lines), "test", format.DecoderOptions{Format: "auth", Parse: format.Options{Year: 2024}})
+	evs, skipped := formattest.Events(t, strings.NewReader(lines), "test", format.DecoderOptions{Format: "auth", Parse: format.Options{Year: 2024}})
+	if skipped != 0 {
+		t.Fatalf("%d records not read", skipped)
+	}
 	var sigs []signal.Signal
-	for {
-		ev := event.New()
-		err := dec.Next(ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range evs {
 		_ = det.Detect(context.Background(), ev, func(s signal.Signal) { sigs = append(sigs, s) })
 	}
 	if len(sigs) != 1 || sigs[0].RuleID != "sudo-auth-failures" || sigs[0].Entities[0] != (signal.Entity{Kind: "user", Value: "alice"}) {

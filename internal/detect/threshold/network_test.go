@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
@@ -24,24 +24,11 @@ func replayZeek(t *testing.T, path string) ([]signal.Signal, map[string]string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	det := NewFromRules(rules, Options{})
-	dec := format.NewDecoder(f, "file:"+filepath.Base(path), format.DecoderOptions{Format: "zeek"})
+	evs, _ := formattest.FileEvents(t, path, format.DecoderOptions{Format: "zeek"})
 	labels := map[string]string{}
 	var sigs []signal.Signal
-	for {
-		ev := event.New()
-		err := dec.Next(ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			continue // headers and quarantined records are the parser's concern
-		}
+	for _, ev := range evs {
 		if l, ok := ev.Fields["zeek.label"].(string); ok {
 			labels[ev.ID] = l
 		}
@@ -116,17 +103,12 @@ func TestEVEFlowPortScan(t *testing.T) {
 			i, 100+i, 41000+i, 2000+i)
 	}
 	det := NewFromRules(rules, Options{})
-	dec := format.NewDecoder(&buf, "test", format.DecoderOptions{Format: "eve"})
+	evs, skipped := formattest.Events(t, &buf, "test", format.DecoderOptions{Format: "eve"})
+	if skipped != 0 {
+		t.Fatalf("%d records not read", skipped)
+	}
 	var got []signal.Signal
-	for {
-		ev := event.New()
-		err := dec.Next(ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range evs {
 		_ = det.Detect(context.Background(), ev, func(s signal.Signal) { got = append(got, s) })
 	}
 	if len(got) != 1 || got[0].RuleID != "net-port-scan" || got[0].Entities[0].Value != "192.0.2.7" || got[0].Entities[1].Value != "10.9.0.1" {

@@ -2,8 +2,6 @@ package threshold
 
 import (
 	"context"
-	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
@@ -42,16 +40,8 @@ func TestWindowsEVTXCorpus(t *testing.T) {
 		defer f.Close()
 		det := NewFromRules(rules, Options{})
 		rel, _ := filepath.Rel(root, p)
-		dec := format.NewDecoder(f, "file:"+rel, format.DecoderOptions{Format: "windows"})
-		for {
-			ev := event.New()
-			err := dec.Next(ev)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				continue // quarantined records are the parser's concern
-			}
+		evs, _ := formattest.Events(t, f, "file:"+rel, format.DecoderOptions{Format: "windows"})
+		for _, ev := range evs {
 			events++
 			_ = det.Detect(context.Background(), ev, func(s signal.Signal) {
 				if fired[rel] == nil {

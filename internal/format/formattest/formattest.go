@@ -97,6 +97,41 @@ func DecodeAll(t testing.TB, data []byte, opts format.DecoderOptions) ([]Result,
 	return out, st
 }
 
+// Events decodes r (named source) and returns its events; records that
+// could not be read or carry no event are counted in skipped (the formats'
+// own tests account for them), any other error fails tb.
+func Events(tb testing.TB, r io.Reader, source string, opts format.DecoderOptions) (evs []*event.Event, skipped int) {
+	tb.Helper()
+	d := format.NewDecoder(r, source, opts)
+	for {
+		ev := event.New()
+		err := d.Next(ev)
+		if errors.Is(err, io.EOF) {
+			return evs, skipped
+		}
+		var re *format.RecordError
+		if errors.As(err, &re) || errors.Is(err, format.ErrNoEvent) {
+			skipped++
+			continue
+		}
+		if err != nil {
+			tb.Fatalf("%s: %v", source, err)
+		}
+		evs = append(evs, ev)
+	}
+}
+
+// FileEvents is Events over the file at path, named "file:" and its base name.
+func FileEvents(tb testing.TB, path string, opts format.DecoderOptions) (evs []*event.Event, skipped int) {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	return Events(tb, f, "file:"+filepath.Base(path), opts)
+}
+
 // Golden decodes every testdata/golden/*.in file with format name and
 // compares the JSON results with the matching .golden file.
 // UPDATE_GOLDEN=1 rewrites the .golden files.

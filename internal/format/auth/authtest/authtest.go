@@ -3,15 +3,13 @@
 package authtest
 
 import (
-	"errors"
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	_ "github.com/rampart-ids/rampart/internal/format/auth" // registers "auth"
+	"github.com/rampart-ids/rampart/internal/format/formattest"
 	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
@@ -22,28 +20,7 @@ import (
 func LoghubOpenSSH(tb testing.TB, year int) []*event.Event {
 	tb.Helper()
 	path := filepath.Join(testutil.SharedData(tb, "loghub-2k"), "OpenSSH", "OpenSSH_2k.log")
-	f, err := os.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	dec := format.NewDecoder(f, "file:OpenSSH_2k.log", format.DecoderOptions{Format: "auth", Parse: format.Options{Year: year}})
-	var evs []*event.Event
-	for {
-		ev := event.New()
-		err := dec.Next(ev)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var re *format.RecordError
-			if errors.As(err, &re) {
-				continue
-			}
-			tb.Fatal(err)
-		}
-		evs = append(evs, ev)
-	}
+	evs, _ := formattest.FileEvents(tb, path, format.DecoderOptions{Format: "auth", Parse: format.Options{Year: year}})
 	if len(evs) < 1000 {
 		tb.Fatalf("%s: only %d sshd events parsed", path, len(evs))
 	}
