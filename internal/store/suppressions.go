@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/suppress"
 )
@@ -95,4 +96,33 @@ func DecodeSuppressionEntities(s string) ([]suppress.Entity, error) {
 		out[i] = suppress.Entity{Kind: e.Kind, Value: e.Value}
 	}
 	return out, nil
+}
+
+// SuppressionColumns are the suppressions table's columns in the order
+// ScanSuppression reads them (both stores' schemas).
+const SuppressionColumns = `id, detector, rule_id, entities, reason, created_by, created, expires,
+	origin_alert, origin_verdict, hits, last_hit, last_event_id`
+
+// ScanSuppression reads one row of SuppressionColumns through scan (a
+// driver row's Scan); times are stored as Unix microseconds.
+func ScanSuppression(scan func(dest ...any) error) (suppress.Suppression, error) {
+	var (
+		sp                     suppress.Suppression
+		ents, verdict          string
+		created, expires, last int64
+	)
+	if err := scan(&sp.ID, &sp.Detector, &sp.RuleID, &ents, &sp.Reason, &sp.CreatedBy, &created, &expires,
+		&sp.OriginAlert, &verdict, &sp.Hits, &last, &sp.LastEventID); err != nil {
+		return sp, err
+	}
+	var err error
+	if sp.Entities, err = DecodeSuppressionEntities(ents); err != nil {
+		return sp, err
+	}
+	sp.OriginVerdict = alert.VerdictKind(verdict)
+	sp.Created, sp.Expires = time.UnixMicro(created).UTC(), time.UnixMicro(expires).UTC()
+	if last != 0 {
+		sp.LastHit = time.UnixMicro(last).UTC()
+	}
+	return sp, nil
 }

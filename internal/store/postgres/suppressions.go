@@ -10,15 +10,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/suppress"
 )
 
 var _ store.SuppressionStore = (*Store)(nil)
 
-const suppressionCols = `id, detector, rule_id, entities, reason, created_by, created, expires,
-	origin_alert, origin_verdict, hits, last_hit, last_event_id`
 
 // CreateSuppression stores s and audits it in the same transaction.
 func (s *Store) CreateSuppression(ctx context.Context, sp suppress.Suppression) error {
@@ -27,7 +24,7 @@ func (s *Store) CreateSuppression(ctx context.Context, sp suppress.Suppression) 
 	}
 	sp.Created, sp.Expires = store.StoredTime(sp.Created), store.StoredTime(sp.Expires)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO suppressions (`+suppressionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, '')`,
+		_, err := tx.Exec(ctx, `INSERT INTO suppressions (`+store.SuppressionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, '')`,
 			pgText(sp.ID), pgText(sp.Detector), pgText(sp.RuleID), pgText(store.EncodeSuppressionEntities(sp.Entities)),
 			pgText(sp.Reason), pgText(sp.CreatedBy), sp.Created.UnixMicro(), sp.Expires.UnixMicro(),
 			pgText(sp.OriginAlert), string(sp.OriginVerdict))
@@ -45,28 +42,6 @@ func (s *Store) CreateSuppression(ctx context.Context, sp suppress.Suppression) 
 	return nil
 }
 
-func scanSuppression(r pgx.Row) (suppress.Suppression, error) {
-	var (
-		sp                     suppress.Suppression
-		ents, verdict          string
-		created, expires, last int64
-	)
-	if err := r.Scan(&sp.ID, &sp.Detector, &sp.RuleID, &ents, &sp.Reason, &sp.CreatedBy, &created, &expires,
-		&sp.OriginAlert, &verdict, &sp.Hits, &last, &sp.LastEventID); err != nil {
-		return sp, err
-	}
-	var err error
-	if sp.Entities, err = store.DecodeSuppressionEntities(ents); err != nil {
-		return sp, err
-	}
-	sp.OriginVerdict = alert.VerdictKind(verdict)
-	sp.Created, sp.Expires = time.UnixMicro(created).UTC(), time.UnixMicro(expires).UTC()
-	if last != 0 {
-		sp.LastHit = time.UnixMicro(last).UTC()
-	}
-	return sp, nil
-}
-
 type queryer interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
@@ -79,7 +54,7 @@ func listSuppressions(ctx context.Context, db queryer, q string, args ...any) ([
 	defer rows.Close()
 	out := []suppress.Suppression{}
 	for rows.Next() {
-		sp, err := scanSuppression(rows)
+		sp, err := store.ScanSuppression(rows.Scan)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +65,7 @@ func listSuppressions(ctx context.Context, db queryer, q string, args ...any) ([
 
 // ListSuppressions returns every stored suppression, oldest first.
 func (s *Store) ListSuppressions(ctx context.Context) ([]suppress.Suppression, error) {
-	out, err := listSuppressions(ctx, s.pool, `SELECT `+suppressionCols+` FROM suppressions ORDER BY created, id`)
+	out, err := listSuppressions(ctx, s.pool, `SELECT `+store.SuppressionColumns+` FROM suppressions ORDER BY created, id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing suppressions: %w", err)
 	}
@@ -99,7 +74,7 @@ func (s *Store) ListSuppressions(ctx context.Context) ([]suppress.Suppression, e
 
 // GetSuppression returns one suppression or store.ErrNotFound.
 func (s *Store) GetSuppression(ctx context.Context, id string) (suppress.Suppression, error) {
-	sp, err := scanSuppression(s.pool.QueryRow(ctx, `SELECT `+suppressionCols+` FROM suppressions WHERE id = $1`, pgText(id)))
+	sp, err := store.ScanSuppression(s.pool.QueryRow(ctx, `SELECT `+store.SuppressionColumns+` FROM suppressions WHERE id = $1`, pgText(id)).Scan)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -112,7 +87,7 @@ func (s *Store) GetSuppression(ctx context.Context, id string) (suppress.Suppres
 // DeleteSuppression deletes one suppression and audits it in the same transaction.
 func (s *Store) DeleteSuppression(ctx context.Context, id, why string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		sp, err := scanSuppression(tx.QueryRow(ctx, `DELETE FROM suppressions WHERE id = $1 RETURNING `+suppressionCols, pgText(id)))
+		sp, err := store.ScanSuppression(tx.QueryRow(ctx, `DELETE FROM suppressions WHERE id = $1 RETURNING `+store.SuppressionColumns, pgText(id)).Scan)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -131,7 +106,7 @@ func (s *Store) DeleteSuppression(ctx context.Context, id, why string) error {
 func (s *Store) ExpireSuppressions(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		gone, err := listSuppressions(ctx, tx, `DELETE FROM suppressions WHERE expires <= $1 RETURNING `+suppressionCols, now.UnixMicro())
+		gone, err := listSuppressions(ctx, tx, `DELETE FROM suppressions WHERE expires <= $1 RETURNING `+store.SuppressionColumns, now.UnixMicro())
 		if err != nil {
 			return err
 		}

@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/suppress"
 )
 
 var _ store.SuppressionStore = (*Store)(nil)
 
-const suppressionCols = `id, detector, rule_id, entities, reason, created_by, created, expires,
-	origin_alert, origin_verdict, hits, last_hit, last_event_id`
 
 // CreateSuppression stores s and audits it in the same transaction.
 func (s *Store) CreateSuppression(ctx context.Context, sp suppress.Suppression) error {
@@ -24,7 +21,7 @@ func (s *Store) CreateSuppression(ctx context.Context, sp suppress.Suppression) 
 	}
 	sp.Created, sp.Expires = store.StoredTime(sp.Created), store.StoredTime(sp.Expires)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO suppressions (`+suppressionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '')`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO suppressions (`+store.SuppressionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, '')`,
 			sp.ID, sp.Detector, sp.RuleID, store.EncodeSuppressionEntities(sp.Entities), sp.Reason, sp.CreatedBy,
 			micros(sp.Created), micros(sp.Expires), sp.OriginAlert, string(sp.OriginVerdict))
 		if isUniqueViolation(err) {
@@ -41,33 +38,9 @@ func (s *Store) CreateSuppression(ctx context.Context, sp suppress.Suppression) 
 	return nil
 }
 
-type rowScanner interface{ Scan(dest ...any) error }
-
-func scanSuppression(r rowScanner) (suppress.Suppression, error) {
-	var (
-		sp                     suppress.Suppression
-		ents, verdict          string
-		created, expires, last int64
-	)
-	if err := r.Scan(&sp.ID, &sp.Detector, &sp.RuleID, &ents, &sp.Reason, &sp.CreatedBy, &created, &expires,
-		&sp.OriginAlert, &verdict, &sp.Hits, &last, &sp.LastEventID); err != nil {
-		return sp, err
-	}
-	var err error
-	if sp.Entities, err = store.DecodeSuppressionEntities(ents); err != nil {
-		return sp, err
-	}
-	sp.OriginVerdict = alert.VerdictKind(verdict)
-	sp.Created, sp.Expires = fromMicros(created), fromMicros(expires)
-	if last != 0 {
-		sp.LastHit = fromMicros(last)
-	}
-	return sp, nil
-}
-
 // ListSuppressions returns every stored suppression, oldest first.
 func (s *Store) ListSuppressions(ctx context.Context) ([]suppress.Suppression, error) {
-	out, err := s.listSuppressions(ctx, s.r, `SELECT `+suppressionCols+` FROM suppressions ORDER BY created, id`)
+	out, err := s.listSuppressions(ctx, s.r, `SELECT `+store.SuppressionColumns+` FROM suppressions ORDER BY created, id`)
 	if err != nil {
 		return nil, fmt.Errorf("listing suppressions: %w", err)
 	}
@@ -86,7 +59,7 @@ func (s *Store) listSuppressions(ctx context.Context, db querier, q string, args
 	defer rows.Close()
 	out := []suppress.Suppression{}
 	for rows.Next() {
-		sp, err := scanSuppression(rows)
+		sp, err := store.ScanSuppression(rows.Scan)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +70,7 @@ func (s *Store) listSuppressions(ctx context.Context, db querier, q string, args
 
 // GetSuppression returns one suppression or store.ErrNotFound.
 func (s *Store) GetSuppression(ctx context.Context, id string) (suppress.Suppression, error) {
-	sp, err := scanSuppression(s.r.QueryRowContext(ctx, `SELECT `+suppressionCols+` FROM suppressions WHERE id = ?`, id))
+	sp, err := store.ScanSuppression(s.r.QueryRowContext(ctx, `SELECT `+store.SuppressionColumns+` FROM suppressions WHERE id = ?`, id).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
@@ -110,7 +83,7 @@ func (s *Store) GetSuppression(ctx context.Context, id string) (suppress.Suppres
 // DeleteSuppression deletes one suppression and audits it in the same transaction.
 func (s *Store) DeleteSuppression(ctx context.Context, id, why string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		sp, err := scanSuppression(tx.QueryRowContext(ctx, `SELECT `+suppressionCols+` FROM suppressions WHERE id = ?`, id))
+		sp, err := store.ScanSuppression(tx.QueryRowContext(ctx, `SELECT `+store.SuppressionColumns+` FROM suppressions WHERE id = ?`, id).Scan)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -132,7 +105,7 @@ func (s *Store) DeleteSuppression(ctx context.Context, id, why string) error {
 func (s *Store) ExpireSuppressions(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		gone, err := s.listSuppressions(ctx, tx, `SELECT `+suppressionCols+` FROM suppressions WHERE expires <= ? ORDER BY created, id`, micros(now))
+		gone, err := s.listSuppressions(ctx, tx, `SELECT `+store.SuppressionColumns+` FROM suppressions WHERE expires <= ? ORDER BY created, id`, micros(now))
 		if err != nil {
 			return err
 		}
