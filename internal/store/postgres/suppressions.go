@@ -16,7 +16,6 @@ import (
 
 var _ store.SuppressionStore = (*Store)(nil)
 
-
 // CreateSuppression stores s and audits it in the same transaction.
 func (s *Store) CreateSuppression(ctx context.Context, sp suppress.Suppression) error {
 	if err := sp.Validate(); err != nil {
