@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +25,6 @@ import (
 	"github.com/rampart-ids/rampart/internal/signal"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/sqlite"
-	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
 // manualClock is the fake clock of the retention test: it moves only when told.
@@ -284,19 +282,7 @@ alerts:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var tokenOut testutil.SyncBuffer
-	addrc, done := make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, cfg, ServeOptions{TokenOut: &tokenOut, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addrc <- a }})
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve stopped: %v", err)
-	}
-	token := regexp.MustCompile(`rmp_[A-Za-z0-9_-]+`).FindString(tokenOut.String())
+	base, token, done := startNode(t, ctx, cfg, ServeOptions{Logger: slog.New(slog.DiscardHandler)})
 	var lines []string
 	for i := range 8 {
 		lines = append(lines, fmt.Sprintf(`{"@timestamp":"2026-11-20T10:00:%02dZ","event":{"dataset":"system.auth","action":"ssh_login","outcome":"failure"},"source":{"ip":"10.1.2.3","port":%d},"user":{"name":"maria.lopez"},"host":{"name":"db-07.corp.lan"},"process":{"name":"sshd"},"message":"Failed password for maria.lopez from 10.1.2.3"}`, i*3, 40000+i))

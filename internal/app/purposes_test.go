@@ -25,7 +25,6 @@ import (
 	"github.com/rampart-ids/rampart/internal/retention/purpose"
 	"github.com/rampart-ids/rampart/internal/store"
 	"github.com/rampart-ids/rampart/internal/store/sqlite"
-	"github.com/rampart-ids/rampart/internal/testutil"
 )
 
 // TestPurposeKeepsInputOutOfBaseline runs live records through the serve
@@ -248,22 +247,7 @@ func TestServePurposes(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var tokenOut testutil.SyncBuffer
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, cfg, ServeOptions{TokenOut: &tokenOut, Ready: func(a string) { addrc <- a }})
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve stopped: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	token := regexp.MustCompile(`rmp_[A-Za-z0-9_-]+`).FindString(tokenOut.String())
+	base, token, done := startNode(t, ctx, cfg, ServeOptions{})
 	call := func(method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -30,25 +30,7 @@ func TestServeEndToEnd(t *testing.T) {
 	cfg.Syslog.UDP = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var tokenOut testutil.SyncBuffer
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, cfg, ServeOptions{TokenOut: &tokenOut, Ready: func(a string) { addrc <- a }})
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve stopped: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	token := regexp.MustCompile(`rmp_[A-Za-z0-9_-]+`).FindString(tokenOut.String())
-	if token == "" {
-		t.Fatalf("no admin token shown: %q", tokenOut.String())
-	}
+	base, token, done := startNode(t, ctx, cfg, ServeOptions{})
 	call := func(method, path, body string) (int, map[string]any) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -224,4 +206,27 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("condition not met within 30s")
+}
+
+// startNode runs Serve with cfg and opts until ctx ends and returns its
+// API address, the admin token it showed, and where Serve's result arrives.
+func startNode(t *testing.T, ctx context.Context, cfg config.Config, opts ServeOptions) (base, token string, done <-chan error) {
+	t.Helper()
+	var tokenOut testutil.SyncBuffer
+	addrc, result := make(chan string, 1), make(chan error, 1)
+	opts.TokenOut, opts.Ready = &tokenOut, func(a string) { addrc <- a }
+	go func() { result <- Serve(ctx, cfg, opts) }()
+	select {
+	case a := <-addrc:
+		base = "http://" + a
+	case err := <-result:
+		t.Fatalf("serve stopped: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	token = regexp.MustCompile(`rmp_[A-Za-z0-9_-]+`).FindString(tokenOut.String())
+	if token == "" {
+		t.Fatalf("no admin token shown: %q", tokenOut.String())
+	}
+	return base, token, result
 }
