@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,21 +17,7 @@ import (
 // runAudit runs `rampart audit args...` and returns its output and exit code.
 func runAudit(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := newAuditCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	var ee exitError
-	switch {
-	case err == nil:
-		return out.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), ee.code
-	default:
-		return out.String() + err.Error(), 2
-	}
+	return runCmd(t, newAuditCmd(), args...)
 }
 
 func TestAuditCommands(t *testing.T) {

@@ -9,11 +9,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func runRules(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := newRulesCmd()
+	return runCmd(t, newRulesCmd(), args...)
+}
+
+// runCmd runs cmd with args and returns its output (stdout and stderr) and
+// the exit code main would use.
+func runCmd(t *testing.T, cmd *cobra.Command, args ...string) (string, int) {
+	t.Helper()
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	var out bytes.Buffer
 	cmd.SetOut(&out)
