@@ -20,7 +20,7 @@
 //
 // Invariants: no I/O, event time only, bounded state (Window flows at most
 // MaxWindowFlows, reservoir Reference flows); deterministic for Seed. The
-// reservoir survives a restart: Snapshot/Restore (hashed JSON) satisfy
+// reservoir survives a restart: Snapshot/Restore (the shared hashed snapshot framing) satisfy
 // anomaly.Snapshotter, which serve saves and loads.
 package flowscan
 
