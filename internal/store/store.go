@@ -201,9 +201,11 @@ type DetectorStatsStore interface {
 // Retention is implemented by stores that can expire each data class on
 // its own schedule (events use EventStore.PurgeEvents).
 type Retention interface {
-	// PurgeAlerts deletes alerts whose LastSeen is before t, with their
-	// verdict history and folded signal ids, and returns how many. A signal
-	// replayed after its alert was purged creates the alert anew.
+	// PurgeAlerts deletes alerts whose LastSeen (event time) and Created
+	// (wall clock) are both before t, with their verdict history and folded
+	// signal ids, and returns how many: alerts raised by replaying old logs
+	// live a retention period from when they were stored. A signal replayed
+	// after its alert was purged creates the alert anew.
 	PurgeAlerts(ctx context.Context, before time.Time) (int64, error)
 	// PurgeQuarantine deletes quarantined records whose Time is before t.
 	PurgeQuarantine(ctx context.Context, before time.Time) (int64, error)

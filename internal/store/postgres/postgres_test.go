@@ -71,7 +71,12 @@ func testDSN(t testing.TB) string {
 
 func open(t testing.TB) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), testDSN(t), postgres.Options{MaxConns: 8})
+	return openOpts(t, postgres.Options{MaxConns: 8})
+}
+
+func openOpts(t testing.TB, opts postgres.Options) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), testDSN(t), opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -80,7 +85,9 @@ func open(t testing.TB) *postgres.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+		return openOpts(t, postgres.Options{MaxConns: 8, Now: now})
+	})
 }
 
 func TestOpenTwiceMigratesOnce(t *testing.T) {

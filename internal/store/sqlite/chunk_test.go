@@ -23,7 +23,12 @@ import (
 
 func openTest(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), dir, Options{})
+	return openTestOpts(t, dir, Options{})
+}
+
+func openTestOpts(t *testing.T, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -37,7 +42,7 @@ func openTest(t *testing.T, dir string) *Store {
 func TestConformanceCollidingKeys(t *testing.T) {
 	keyOf = func(id string) int64 { return int64(len(id) % 3) }
 	t.Cleanup(func() { keyOf = idKey })
-	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return openTestOpts(t, t.TempDir(), Options{Now: now}) })
 }
 
 // TestConformanceMerges runs the suite with staged keys merged into
@@ -45,11 +50,11 @@ func TestConformanceCollidingKeys(t *testing.T) {
 func TestConformanceMerges(t *testing.T) {
 	mergeKeys = 37
 	t.Cleanup(func() { mergeKeys = 1 << 16 })
-	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return openTestOpts(t, t.TempDir(), Options{Now: now}) })
 	t.Run("CollidingKeys", func(t *testing.T) {
 		keyOf = func(id string) int64 { return int64(len(id) % 3) }
 		t.Cleanup(func() { keyOf = idKey })
-		storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, t.TempDir()) })
+		storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return openTestOpts(t, t.TempDir(), Options{Now: now}) })
 	})
 }
 

@@ -29,7 +29,18 @@ func open(t testing.TB, dir string) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return open(t, t.TempDir()) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+		s, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Now: now})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	})
 }
 
 // TestReopen checks that data survives a close and that migrating an

@@ -51,10 +51,11 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	return st, nil
 }
 
-// PurgeAlerts deletes alerts last seen before t (their signal ids, evidence
-// index, entities and verdicts go with them through ON DELETE CASCADE).
+// PurgeAlerts deletes alerts last seen and stored before t (their signal
+// ids, evidence index, entities and verdicts go with them through ON DELETE
+// CASCADE).
 func (s *Store) PurgeAlerts(ctx context.Context, before time.Time) (int64, error) {
-	n, err := s.purge(ctx, `DELETE FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE last_seen < ? LIMIT ?)`, before)
+	n, err := s.purge(ctx, `DELETE FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE last_seen < ?1 AND created < ?1 LIMIT ?2)`, before)
 	if err != nil {
 		return n, fmt.Errorf("purging alerts: %w", err)
 	}

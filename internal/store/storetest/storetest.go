@@ -34,8 +34,9 @@ import (
 	"github.com/rampart-ids/rampart/internal/store"
 )
 
-// Run runs the whole suite; each subtest gets its own store from newStore.
-func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+// Run runs the whole suite; each subtest gets its own store from newStore,
+// which must use now as the store's wall clock (Created, quarantine times).
+func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.Store) {
 	t.Helper()
 	tests := []struct {
 		name string
@@ -69,15 +70,42 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"Stats", testStats},
 		{"DetectorStats", testDetectorStats},
-		{"Retention", testRetention},
+		{"Retention", nil}, // testRetention: needs the clock
 		{"Retention/Raw", testPurgeRaw},
 		{"Retention/Verdicts", testPurgeVerdicts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newStore(t))
+			clk := &Clock{t: base}
+			s := newStore(t, clk.Now)
+			if tc.fn == nil {
+				testRetention(t, s, clk)
+				return
+			}
+			tc.fn(t, s)
 		})
 	}
+}
+
+// Clock is the wall clock the suite gives each store: it starts at base
+// and moves only when a test sets it.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
 }
 
 // base is a fixed, microsecond-aligned UTC instant the fixtures hang off.
@@ -1030,24 +1058,36 @@ func testDetectorStats(t *testing.T, s store.Store) {
 	}
 }
 
-func testRetention(t *testing.T, s store.Store) {
+// testRetention: an alert goes when both its evidence (LastSeen, event
+// time) and its storing (Created, wall clock) are older than the cutoff,
+// so alerts raised by replaying old logs outlive the replay.
+func testRetention(t *testing.T, s store.Store, clk *Clock) {
 	r, ok := s.(store.Retention)
 	if !ok {
 		t.Fatalf("%T does not implement store.Retention", s)
 	}
-	seedAlerts(t, s) // LastSeen: a1 10m, a2 20m (has a verdict), a3 30m, a4 50m, a5 70m
+	seedAlerts(t, s) // LastSeen: a1 10m, a2 20m (has a verdict), a3 30m, a4 50m, a5 70m; all created at base
+	clk.Set(base.Add(time.Hour))
+	old := mkSig("a6-1", "r6", base.Add(-48*time.Hour)) // a replay of two-day-old logs, stored an hour later
+	record1(t, s, old, "a6")
 	n, err := r.PurgeAlerts(ctxFor(t), base.Add(25*time.Minute))
 	if err != nil || n != 2 {
 		t.Fatalf("PurgeAlerts = %d, %v; want 2", n, err)
 	}
-	if ids := listIDs(t, s, store.AlertQuery{}); !slices.Equal(ids, []string{"a5", "a4", "a3"}) {
-		t.Errorf("alerts after purge: %v, want [a5 a4 a3]", ids)
+	if ids := listIDs(t, s, store.AlertQuery{}); !slices.Equal(ids, []string{"a5", "a4", "a3", "a6"}) {
+		t.Errorf("alerts after purge: %v, want [a5 a4 a3 a6] (a6: old evidence, stored after the cutoff)", ids)
 	}
 	if ids := listIDs(t, s, store.AlertQuery{Entity: "bob"}); !slices.Equal(ids, []string{"a5"}) {
 		t.Errorf("entity filter after purge: %v, want [a5]", ids)
 	}
 	if _, err := s.(store.VerdictHistory).Verdicts(ctxFor(t), "a2"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Verdicts(purged alert) error = %v, want ErrNotFound", err)
+	}
+	if n, err := r.PurgeAlerts(ctxFor(t), base.Add(61*time.Minute)); err != nil || n != 3 {
+		t.Errorf("PurgeAlerts past a6's storing = %d, %v; want 3 (a3, a4, a6)", n, err)
+	}
+	if ids := listIDs(t, s, store.AlertQuery{}); !slices.Equal(ids, []string{"a5"}) {
+		t.Errorf("alerts after the second purge: %v, want [a5]", ids)
 	}
 	// A replayed signal of a purged alert starts it anew.
 	sig := mkSig("a1-1", "r1", base)
