@@ -42,7 +42,9 @@ func openTestOpts(t *testing.T, dir string, opts Options) *Store {
 func TestConformanceCollidingKeys(t *testing.T) {
 	keyOf = func(id string) int64 { return int64(len(id) % 3) }
 	t.Cleanup(func() { keyOf = idKey })
-	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return openTestOpts(t, t.TempDir(), Options{Now: now}) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+		return openTestOpts(t, t.TempDir(), Options{Now: now})
+	})
 }
 
 // TestConformanceMerges runs the suite with staged keys merged into
@@ -50,11 +52,15 @@ func TestConformanceCollidingKeys(t *testing.T) {
 func TestConformanceMerges(t *testing.T) {
 	mergeKeys = 37
 	t.Cleanup(func() { mergeKeys = 1 << 16 })
-	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return openTestOpts(t, t.TempDir(), Options{Now: now}) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+		return openTestOpts(t, t.TempDir(), Options{Now: now})
+	})
 	t.Run("CollidingKeys", func(t *testing.T) {
 		keyOf = func(id string) int64 { return int64(len(id) % 3) }
 		t.Cleanup(func() { keyOf = idKey })
-		storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return openTestOpts(t, t.TempDir(), Options{Now: now}) })
+		storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+			return openTestOpts(t, t.TempDir(), Options{Now: now})
+		})
 	})
 }
 
