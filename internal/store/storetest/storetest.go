@@ -5,10 +5,12 @@
 // Usage, from a store package's tests:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) store.Store { return openFresh(t) })
+//		storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store { return openFresh(t, now) })
 //	}
 //
-// newStore must return a new, empty store and register its own cleanup.
+// newStore must return a new, empty store whose wall clock is now (the
+// suite's Clock, starting at the fixtures' base time) and register its own
+// cleanup.
 // Besides store.Store the suite requires the store.VerdictHistory,
 // store.StatsStore and store.Retention capabilities. Events/RealData needs
 // the shared data folder and skips without it.
