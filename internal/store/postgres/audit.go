@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/audit"
 	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/store"
 )
 
 // AuditStore is the audit.Store of a postgres.Store, sharing its pool.
@@ -105,32 +106,18 @@ func (a AuditStore) Range(ctx context.Context, from, to int64, fn func(audit.Rec
 }
 
 func (a AuditStore) page(ctx context.Context, from, to int64) ([]audit.Record, error) {
-	rows, err := a.s.pool.Query(ctx, `SELECT seq, time, actor, action, subject_kind, subject_id, input_digest,
-		versions, explanation, prev_hash, hash FROM audit_records WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
+	rows, err := a.s.pool.Query(ctx, `SELECT `+store.AuditRecordColumns+` FROM audit_records WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
 		from, to, audit.PageSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading audit records: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.Record
-	for rows.Next() {
-		var r audit.Record
-		var t int64
-		var vs string
-		if err := rows.Scan(&r.Seq, &t, &r.Actor, &r.Action, &r.SubjectKind, &r.SubjectID, &r.InputDigest,
-			&vs, &r.Explanation, &r.PrevHash, &r.Hash); err != nil {
-			return nil, fmt.Errorf("reading audit records: %w", err)
-		}
-		r.Time = fromMicros(t)
-		if r.Versions, err = audit.DecodeVersions(vs); err != nil {
-			return nil, &audit.RecordError{Seq: r.Seq, Err: err}
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.Collect(rows, store.ScanAuditRecord)
+	var re *audit.RecordError
+	if err != nil && !errors.As(err, &re) {
 		return nil, fmt.Errorf("reading audit records: %w", err)
 	}
-	return out, nil
+	return out, err
 }
 
 // AddCheckpoint stores c; storing the same (seq, key) again is a no-op.
@@ -148,23 +135,14 @@ const maxCheckpoints = 1 << 20
 
 // Checkpoints returns every checkpoint ascending by seq.
 func (a AuditStore) Checkpoints(ctx context.Context) ([]audit.Checkpoint, error) {
-	rows, err := a.s.pool.Query(ctx, `SELECT seq, key_id, hash, time, signature FROM audit_checkpoints
+	rows, err := a.s.pool.Query(ctx, `SELECT `+store.CheckpointColumns+` FROM audit_checkpoints
 		ORDER BY seq, key_id LIMIT $1`, maxCheckpoints+1)
 	if err != nil {
 		return nil, fmt.Errorf("reading audit checkpoints: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.Checkpoint
-	for rows.Next() {
-		var c audit.Checkpoint
-		var t int64
-		if err := rows.Scan(&c.Seq, &c.KeyID, &c.Hash, &t, &c.Signature); err != nil {
-			return nil, fmt.Errorf("reading audit checkpoints: %w", err)
-		}
-		c.Time = fromMicros(t)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.Collect(rows, store.ScanCheckpoint)
+	if err != nil {
 		return nil, fmt.Errorf("reading audit checkpoints: %w", err)
 	}
 	if len(out) > maxCheckpoints {

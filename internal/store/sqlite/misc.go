@@ -111,18 +111,8 @@ func (s *Store) CountQuarantine(ctx context.Context) (map[string]int64, error) {
 		return nil, fmt.Errorf("counting quarantine: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var (
-			reason string
-			n      int64
-		)
-		if err := rows.Scan(&reason, &n); err != nil {
-			return nil, fmt.Errorf("counting quarantine: %w", err)
-		}
-		out[reason] = n
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.CountByReason(rows)
+	if err != nil {
 		return nil, fmt.Errorf("counting quarantine: %w", err)
 	}
 	return out, nil
