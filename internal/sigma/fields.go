@@ -158,3 +158,83 @@ func spaced(s string) string {
 	}
 	return b.String()
 }
+
+// accessRights are the descriptions Windows renders for the access-right
+// codes Security events carry as "%%NNNN" insertion strings (the msobjs.dll
+// message table; 4656, 4663 and 5145 list them in AccessList, one per
+// line). The event holds the codes; the event viewer and text exports show
+// the descriptions. SigmaHQ's rules use both: "%%4417" in some,
+// "WriteData" (the rendered text) in others.
+var accessRights = []struct{ code, desc string }{
+	{"1537", "DELETE"},
+	{"1538", "READ_CONTROL"},
+	{"1539", "WRITE_DAC"},
+	{"1540", "WRITE_OWNER"},
+	{"1541", "SYNCHRONIZE"},
+	{"1542", "ACCESS_SYS_SEC"},
+	// Files, directories and named pipes.
+	{"4416", "ReadData (or ListDirectory)"},
+	{"4417", "WriteData (or AddFile)"},
+	{"4418", "AppendData (or AddSubdirectory or CreatePipeInstance)"},
+	{"4419", "ReadEA"},
+	{"4420", "WriteEA"},
+	{"4421", "Execute/Traverse"},
+	{"4422", "DeleteChild"},
+	{"4423", "ReadAttributes"},
+	{"4424", "WriteAttributes"},
+	// Registry keys.
+	{"4432", "Query key value"},
+	{"4433", "Set key value"},
+	{"4434", "Create sub-key"},
+	{"4435", "Enumerate sub-keys"},
+	{"4436", "Notify about changes to keys"},
+	{"4437", "Create Link"},
+	// Processes.
+	{"4480", "Force process termination"},
+	{"4481", "Create new thread in process"},
+	{"4482", "Set process session ID"},
+	{"4483", "Perform virtual memory operation"},
+	{"4484", "Read from process memory"},
+	{"4485", "Write to process memory"},
+	{"4486", "Duplicate handle into or out of process"},
+	{"4487", "Create a subprocess of process"},
+	{"4488", "Set process quotas"},
+	{"4489", "Set process information"},
+	{"4490", "Query process information"},
+	{"4491", "Set process termination port"},
+}
+
+// renderedAccessRights lets a Windows rule's "AccessList|contains" value
+// written as rendered text ("WriteData") match the codes the event holds:
+// each value whose text occurs in an access right's description also
+// matches that right's "%%code". The written value stays an alternative
+// (input that carries the rendered text still matches it), and each value
+// keeps its own group, so "all" still needs every value.
+func renderedAccessRights(ls Logsource, field string, m modSet, groups [][]*valueMatcher) [][]*valueMatcher {
+	if ls.Product != "windows" || field != "AccessList" || !m.contains || m.neq || m.re || m.cidr || m.num ||
+		m.fieldref || m.base64 || m.base64offset || m.windash || m.expand || m.utf16le || m.utf16be || m.utf16bom {
+		return groups
+	}
+	for gi, g := range groups {
+		var add []*valueMatcher
+		for _, code := range accessRights {
+			for _, vm := range g {
+				if vm.op == opNull || strings.Contains(vm.text, "%%") {
+					continue
+				}
+				d := code.desc
+				if !vm.cased {
+					d = strings.ToLower(d)
+				}
+				if vm.matchStr(d) {
+					add = append(add, compileString("%%"+code.code, vm.text, false, m))
+					break
+				}
+			}
+		}
+		if len(add) > 0 {
+			groups[gi] = append(g[:len(g):len(g)], add...)
+		}
+	}
+	return groups
+}
