@@ -31,7 +31,6 @@ var processCreation4688 = map[string]string{
 	"ParentImage": "ParentProcessName",
 	"LogonId":     "TargetLogonId",
 	"User":        "TargetUserName",
-	"ProcessId":   "NewProcessId",
 }
 
 // webFields maps W3C/IIS webserver and proxy field names to ECS.
@@ -114,15 +113,25 @@ func resolveField(ls Logsource, name string) []string {
 			add(sys...)
 			break
 		}
+		pc := ls.Category == "process_creation"
+		if pc && name == "ProcessId" {
+			// 4688's ProcessId is the creator's (the parent's) id; the new
+			// process's is NewProcessId. Sysmon 1 has no NewProcessId.
+			add("winlog.event_data.NewProcessId")
+		}
 		add("winlog.event_data."+name, "winlog.user_data."+name)
 		if sp := spaced(name); sp != name {
 			// Defender and some other providers render names with spaces
 			// ("Threat Name"); Sigma writes them without (ThreatName).
 			add("winlog.event_data." + sp)
 		}
-		if ls.Category == "process_creation" {
+		if pc {
 			if alt, ok := processCreation4688[name]; ok {
 				add("winlog.event_data." + alt)
+			}
+			if name == "ParentProcessId" {
+				// 4688 has no ParentProcessId: its creator is ProcessId.
+				add("winlog.event_data.ProcessId")
 			}
 		}
 	case ls.Product == "zeek":

@@ -55,17 +55,20 @@ var sysmonCategories = map[string][]int64{
 
 // windowsServices maps Sigma Windows services to event log channels.
 var windowsServices = map[string][]string{
-	"security":                             {"security"},
-	"system":                               {"system"},
-	"application":                          {"application"},
-	"sysmon":                               {sysmonChannel},
-	"powershell":                           {"microsoft-windows-powershell/operational", "powershellcore/operational"},
-	"powershell-classic":                   {"windows powershell"},
-	"taskscheduler":                        {"microsoft-windows-taskscheduler/operational"},
-	"wmi":                                  {"microsoft-windows-wmi-activity/operational"},
-	"dns-server":                           {"dns server"},
-	"dns-server-analytic":                  {"microsoft-windows-dns-server/analytical"},
-	"dns-server-audit":                     {"microsoft-windows-dns-server/audit"},
+	"security":           {"security"},
+	"system":             {"system"},
+	"application":        {"application"},
+	"sysmon":             {sysmonChannel},
+	"powershell":         {"microsoft-windows-powershell/operational", "powershellcore/operational"},
+	"powershell-classic": {"windows powershell"},
+	"taskscheduler":      {"microsoft-windows-taskscheduler/operational"},
+	"wmi":                {"microsoft-windows-wmi-activity/operational"},
+	"dns-server":         {"dns server"},
+	// The DNS server's channels are "Microsoft-Windows-DNSServer/…" (as
+	// events and wevtutil name them); "DNS-Server" is the event viewer's
+	// folder, the name SigmaHQ's mapping uses.
+	"dns-server-analytic":                  {"microsoft-windows-dnsserver/analytical", "microsoft-windows-dns-server/analytical"},
+	"dns-server-audit":                     {"microsoft-windows-dnsserver/audit", "microsoft-windows-dns-server/audit"},
 	"dns-client":                           {"microsoft-windows-dns client events/operational", "microsoft-windows-dns-client/operational"},
 	"driver-framework":                     {"microsoft-windows-driverframeworks-usermode/operational"},
 	"ntlm":                                 {"microsoft-windows-ntlm/operational"},

@@ -12,18 +12,17 @@ import (
 	"github.com/rampart-ids/rampart/internal/format/formattest"
 )
 
-// TestAccessListGolden: events in (the windows-evtx JSONL layout, decoded by
-// the format layer), matches out, for rules that write an access right as
-// rendered text ("WriteData") while the events hold its code ("%%4417").
-// want.txt lists "line rule-id".
-func TestAccessListGolden(t *testing.T) {
-	d, err := New(Options{Paths: []string{"testdata/accesslist/rules.yml"}})
+// goldenMatches decodes dir/events.jsonl with the format layer, matches
+// dir/rules.yml and compares "line rule-id" per match with dir/want.txt.
+func goldenMatches(t *testing.T, dir string, events int) {
+	t.Helper()
+	d, err := New(Options{Paths: []string{dir + "/rules.yml"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, skipped := formattest.FileEvents(t, "testdata/accesslist/events.jsonl", format.DecoderOptions{})
-	if skipped != 0 || len(evs) != 4 {
-		t.Fatalf("decoded %d events (%d skipped), want 4", len(evs), skipped)
+	evs, skipped := formattest.FileEvents(t, dir+"/events.jsonl", format.DecoderOptions{})
+	if skipped != 0 || len(evs) != events {
+		t.Fatalf("decoded %d events (%d skipped), want %d", len(evs), skipped, events)
 	}
 	var got []string
 	for i, ev := range evs {
@@ -36,7 +35,7 @@ func TestAccessListGolden(t *testing.T) {
 			got = append(got, fmt.Sprintf("%d %s", i, id))
 		}
 	}
-	want, err := os.ReadFile("testdata/accesslist/want.txt")
+	want, err := os.ReadFile(dir + "/want.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +43,19 @@ func TestAccessListGolden(t *testing.T) {
 		t.Errorf("matches:\n%s\nwant:\n%s", g, w)
 	}
 }
+
+// TestAccessListGolden: events in (the windows-evtx JSONL layout, decoded by
+// the format layer), matches out, for rules that write an access right as
+// rendered text ("WriteData") while the events hold its code ("%%4417").
+// want.txt lists "line rule-id".
+func TestAccessListGolden(t *testing.T) { goldenMatches(t, "testdata/accesslist", 4) }
+
+// TestWindowsMappingGolden: process ids on 4688 and Sysmon 1 (4688's
+// ProcessId is the creator's, so Sigma's ProcessId reads NewProcessId and
+// ParentProcessId reads ProcessId), and the DNS server's audit channel as
+// events name it (Microsoft-Windows-DNSServer/Audit). want.txt lists
+// "line rule-id".
+func TestWindowsMappingGolden(t *testing.T) { goldenMatches(t, "testdata/winmap", 3) }
 
 // TestRenderedAccessRights: which codes a rendered value adds, per modifier
 // and product; codes written as codes add nothing.
