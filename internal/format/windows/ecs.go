@@ -62,10 +62,16 @@ func finish(ev *event.Event) {
 	ev.Set("process.command_line", d(ed+"CommandLine"))
 	ev.Set("process.parent.executable", first(ed+"ParentImage", ed+"ParentProcessName"))
 	ev.Set("process.parent.command_line", d(ed+"ParentCommandLine"))
-	if pid, ok := fieldkit.ParseInt(first(ed+"ProcessId", ed+"NewProcessId")); ok {
+	// 4688 names the new process NewProcessId and its creator ProcessId;
+	// Sysmon names them ProcessId and ParentProcessId.
+	pid, ppid := d(ed+"ProcessId"), d(ed+"ParentProcessId")
+	if np := d(ed + "NewProcessId"); np != "" {
+		pid, ppid = np, first(ed+"ParentProcessId", ed+"ProcessId")
+	}
+	if pid, ok := fieldkit.ParseInt(pid); ok {
 		ev.Set("process.pid", pid)
 	}
-	if pid, ok := fieldkit.ParseInt(d(ed + "ParentProcessId")); ok {
+	if pid, ok := fieldkit.ParseInt(ppid); ok {
 		ev.Set("process.parent.pid", pid)
 	}
 
