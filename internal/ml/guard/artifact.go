@@ -49,6 +49,9 @@ func (g *Guard) Validate() error {
 	if d == 0 {
 		return errors.New("input guard: no features")
 	}
+	if g.Version < 0 || g.Version > FormatVersion {
+		return fmt.Errorf("input guard: format %d, this build reads formats up to %d", g.Version, FormatVersion)
+	}
 	for name, n := range map[string]int{"lo": len(g.Lo), "hi": len(g.Hi), "spread": len(g.Spread), "median": len(g.Median), "scale": len(g.Scale), "fixed": len(g.Fixed)} {
 		if n != d {
 			return fmt.Errorf("input guard: %s has %d values for %d features", name, n, d)

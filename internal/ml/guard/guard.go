@@ -93,8 +93,9 @@ func DefaultConfig() Config {
 // rare service far from everything in standard-deviation units) took the
 // budget from the others. Held-out NSL-KDD attack categories (`rampart
 // eval --suite adversarial`, seeds 1–3): 0.531 flagged at 0.0095 false
-// flags with DefaultConfig, 0.589 at 0.0087 with this; a check costs about
-// 4× more (BenchmarkKDDGuardCheck: ~30 against ~8 µs). Trained nsl-kdd
+// flags with DefaultConfig, 0.596 at 0.0088 with this (0.589 before format
+// 2 read the reference rows' one-hot slots at their true ranks); a check
+// costs about 2× more (BenchmarkKDDGuardCheck: ~13 against ~7 µs). Trained nsl-kdd
 // models use it (modelreg). Text-shape and log-key guards keep
 // DefaultConfig (on them this flagged slightly fewer held-out inputs).
 func RecordConfig() Config {
@@ -153,12 +154,20 @@ type Guard struct {
 	// MinPThreshold bounds −log of the least p (Tippett's method): Fisher's
 	// sum alone misses an input extreme on one view only.
 	MinPThreshold float64 `json:"min_p_threshold,omitempty"`
+	// Version is the format the guard was fitted in (FormatVersion; 0 for
+	// guards from before it was recorded, read as format 1). Format 2
+	// reads reference rows in rank space snapped to training values
+	// (refRank).
+	Version int `json:"version,omitempty"`
 
 	// std and rank index Ref for the distance checks (rebuilt by index,
 	// not stored); rank's rows hold their features in rankDims order.
 	std, rank *nnIndex
 	rankDims  []int
 }
+
+// FormatVersion is the guard format Fit writes.
+const FormatVersion = 2
 
 // ErrDim means a vector has the wrong number of features.
 var ErrDim = errors.New("wrong number of features")
@@ -197,7 +206,7 @@ func Fit(cfg Config, features []string, rows [][]float64) (*Guard, error) {
 	}
 	g := &Guard{Features: append([]string(nil), features...), Cap: cfg.Cap, Rows: len(rows),
 		Lo: make([]float64, d), Hi: make([]float64, d), Spread: make([]float64, d), Median: make([]float64, d), Fixed: make([]bool, d),
-		Bins: make([][]float64, d), Shares: make([][]float64, d), Scale: make([]float64, d), K: cfg.K}
+		Bins: make([][]float64, d), Shares: make([][]float64, d), Scale: make([]float64, d), K: cfg.K, Version: FormatVersion}
 	if cfg.RankDistance {
 		g.Knots, g.KnotRank = make([][]float64, d), make([][]float64, d)
 	}
@@ -533,12 +542,12 @@ func (g *Guard) rankRows() (rows []float64, dims []int) {
 	mean, ss := make([]float64, d), make([]float64, d)
 	for off := 0; off < len(g.Ref); off += d {
 		for j := range d {
-			mean[j] += g.rankOf(j, g.Ref[off+j]*g.Scale[j]) / float64(n)
+			mean[j] += g.refRank(j, g.Ref[off+j]) / float64(n)
 		}
 	}
 	for off := 0; off < len(g.Ref); off += d {
 		for j := range d {
-			e := g.rankOf(j, g.Ref[off+j]*g.Scale[j]) - mean[j]
+			e := g.refRank(j, g.Ref[off+j]) - mean[j]
 			ss[j] += e * e
 		}
 	}
@@ -550,10 +559,34 @@ func (g *Guard) rankRows() (rows []float64, dims []int) {
 	rows = make([]float64, len(g.Ref))
 	for off := 0; off < len(g.Ref); off += d {
 		for i, j := range dims {
-			rows[off+i] = g.rankOf(j, g.Ref[off+j]*g.Scale[j])
+			rows[off+i] = g.refRank(j, g.Ref[off+j])
 		}
 	}
 	return rows, dims
+}
+
+// refRank is the mid-rank share of feature j's value as a reference row
+// stores it (in Scale units, rounded to 1e-4 of a unit). From format 2 the
+// value snaps to the nearest training value (knot) within that rounding:
+// read as is, a one-hot 1 rounded just above the greatest knot has share 1
+// instead of its mid-rank (0.59 for a slot set in 82% of the rows), and
+// every query near that row seemed 0.4 farther from it than it is.
+func (g *Guard) refRank(j int, r float64) float64 {
+	v := r * g.Scale[j]
+	if g.Version >= 2 {
+		ks := g.Knots[j]
+		best, at := 0.6e-4*g.Scale[j], -1
+		i := sort.SearchFloat64s(ks, v)
+		for _, c := range [2]int{i - 1, i} {
+			if c >= 0 && c < len(ks) && math.Abs(ks[c]-v) <= best {
+				best, at = math.Abs(ks[c]-v), c
+			}
+		}
+		if at >= 0 {
+			return g.KnotRank[j][at]
+		}
+	}
+	return g.rankOf(j, v)
 }
 
 // maxKnots bounds the stored points of one feature's rank curve.

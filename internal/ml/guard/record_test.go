@@ -239,3 +239,54 @@ func TestTailBeyondSample(t *testing.T) {
 		t.Errorf("median score: −log p %v", f)
 	}
 }
+
+// TestRankRefSnap: reference rows read in rank space give a one-hot slot
+// its training values' mid-rank shares exactly (a common slot's 1, rounded
+// just above the greatest knot, used to read as share 1); a guard of
+// format 1 (no version) keeps its old reading, which its thresholds were
+// calibrated with, and a format from a newer build is refused.
+func TestRankRefSnap(t *testing.T) {
+	cfg := RecordConfig()
+	cfg.Forest.Trees = 20
+	g, err := Fit(cfg, recFeats, records(3000, 5, mixedProto, protoCount))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Version != FormatVersion {
+		t.Fatalf("fitted guard has format %d", g.Version)
+	}
+	d := len(g.Features)
+	rows, dims := g.rankRows()
+	old := *g
+	old.Version = 0
+	oldRows, _ := old.rankRows()
+	moved := 0
+	for off := 0; off < len(rows); off += d {
+		for i, j := range dims {
+			if j > 2 { // the one-hot protocol slots
+				continue
+			}
+			k := 0
+			if g.Ref[off+j] > 0 {
+				k = len(g.Knots[j]) - 1
+			}
+			if want := g.KnotRank[j][k]; rows[off+i] != want {
+				t.Fatalf("row %d slot %s: rank %v, want %v", off/d, g.Features[j], rows[off+i], want)
+			}
+			if rows[off+i] != oldRows[off+i] {
+				moved++
+			}
+		}
+	}
+	if moved == 0 {
+		t.Error("format 1 reads the reference rows as format 2 does; the test shows nothing")
+	}
+	h, _ := viaArtifact(t, g)
+	if h.Version != FormatVersion {
+		t.Errorf("artifact round trip: format %d", h.Version)
+	}
+	g.Version = FormatVersion + 1
+	if err := g.Validate(); err == nil {
+		t.Error("a guard of a newer format validated")
+	}
+}
