@@ -422,6 +422,7 @@ func (cp *compiler) compileItem(field string, mods []string, vals []*yaml.Node, 
 		return nil, posErr(cp.path, at, "field %q: %v", field, err)
 	}
 	it.groups = renderedAccessRights(cp.ls, field, ms, it.groups)
+	it.groups = paddedLogonProcess(cp.ls, field, ms, it.groups)
 	for _, g := range it.groups {
 		it.vals = append(it.vals, g...)
 	}

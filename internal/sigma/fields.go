@@ -247,3 +247,27 @@ func renderedAccessRights(ls Logsource, field string, m modSet, groups [][]*valu
 	}
 	return groups
 }
+
+// paddedLogonProcess lets a Windows rule's exact LogonProcessName value
+// ("NtLmSsp", "Advapi") match the name as 4624/4625 events carry it,
+// padded with trailing spaces ("NtLmSsp ", "Advapi  ", "User32 "): each
+// such value also matches itself followed by one or two spaces.
+func paddedLogonProcess(ls Logsource, field string, m modSet, groups [][]*valueMatcher) [][]*valueMatcher {
+	if ls.Product != "windows" || field != "LogonProcessName" || m.contains || m.startswith || m.endswith || m.re ||
+		m.cidr || m.num || m.fieldref || m.base64 || m.base64offset || m.windash || m.expand || m.utf16le || m.utf16be || m.utf16bom {
+		return groups
+	}
+	for gi, g := range groups {
+		var add []*valueMatcher
+		for _, vm := range g {
+			if vm.op != opEq || vm.text == "" || strings.HasSuffix(vm.text, " ") {
+				continue
+			}
+			add = append(add, compileString(vm.text+" ", vm.text, false, m), compileString(vm.text+"  ", vm.text, false, m))
+		}
+		if len(add) > 0 {
+			groups[gi] = append(g[:len(g):len(g)], add...)
+		}
+	}
+	return groups
+}

@@ -53,9 +53,10 @@ func TestAccessListGolden(t *testing.T) { goldenMatches(t, "testdata/accesslist"
 // TestWindowsMappingGolden: process ids on 4688 and Sysmon 1 (4688's
 // ProcessId is the creator's, so Sigma's ProcessId reads NewProcessId and
 // ParentProcessId reads ProcessId), and the DNS server's audit channel as
-// events name it (Microsoft-Windows-DNSServer/Audit). want.txt lists
+// events name it (Microsoft-Windows-DNSServer/Audit), and LogonProcessName
+// written unpadded against 4624's padded names ("NtLmSsp "). want.txt lists
 // "line rule-id".
-func TestWindowsMappingGolden(t *testing.T) { goldenMatches(t, "testdata/winmap", 3) }
+func TestWindowsMappingGolden(t *testing.T) { goldenMatches(t, "testdata/winmap", 5) }
 
 // TestRenderedAccessRights: which codes a rendered value adds, per modifier
 // and product; codes written as codes add nothing.
