@@ -423,6 +423,7 @@ func (cp *compiler) compileItem(field string, mods []string, vals []*yaml.Node, 
 	}
 	it.groups = renderedAccessRights(cp.ls, field, ms, it.groups)
 	it.groups = paddedLogonProcess(cp.ls, field, ms, it.groups)
+	it.groups = jsonEscapedKeywords(field, ms, it.groups)
 	for _, g := range it.groups {
 		it.vals = append(it.vals, g...)
 	}

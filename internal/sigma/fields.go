@@ -271,3 +271,40 @@ func paddedLogonProcess(ls Logsource, field string, m modSet, groups [][]*valueM
 	}
 	return groups
 }
+
+// jsonEscapedKeywords lets a keyword with a double quote or a backslash
+// ('-Name "Evil"', 'C:\ProgramData\x.exe') match an event without a message
+// field, whose keyword text is the raw record: in a JSON record those bytes
+// are escaped (\" and \\). Each such plain keyword also matches its
+// JSON-escaped form; wildcards stay wildcards.
+func jsonEscapedKeywords(field string, m modSet, groups [][]*valueMatcher) [][]*valueMatcher {
+	if field != "" || !m.contains || m.startswith || m.endswith || m.re || m.cidr || m.num || m.fieldref ||
+		m.base64 || m.base64offset || m.windash || m.expand || m.utf16le || m.utf16be || m.utf16bom {
+		return groups
+	}
+	for gi, g := range groups {
+		var add []*valueMatcher
+		for _, vm := range g {
+			if vm.op == opNull || !strings.ContainsAny(vm.text, `"\`) {
+				continue
+			}
+			toks := parseWildcards(vm.text)
+			esc := make([]globTok, 0, len(toks)+4)
+			changed := false
+			for _, t := range toks {
+				if t.kind == 'l' && (t.b == '"' || t.b == '\\') {
+					esc = append(esc, globTok{kind: 'l', b: '\\'})
+					changed = true
+				}
+				esc = append(esc, t)
+			}
+			if changed {
+				add = append(add, compileTokens(esc, vm.text, false, m))
+			}
+		}
+		if len(add) > 0 {
+			groups[gi] = append(g[:len(g):len(g)], add...)
+		}
+	}
+	return groups
+}

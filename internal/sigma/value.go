@@ -312,6 +312,11 @@ func compileString(s, text string, encoded bool, m modSet) *valueMatcher {
 	} else {
 		toks = parseWildcards(s)
 	}
+	return compileTokens(toks, text, encoded, m)
+}
+
+// compileTokens is compileString on a parsed pattern.
+func compileTokens(toks []globTok, text string, encoded bool, m modSet) *valueMatcher {
 	if m.contains || m.endswith {
 		if len(toks) == 0 || toks[0].kind != '*' {
 			toks = append([]globTok{{kind: '*'}}, toks...)

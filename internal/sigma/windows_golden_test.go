@@ -101,3 +101,9 @@ func TestRenderedAccessRights(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONEscapedKeywordsGolden: keywords holding `"` and `\` match a JSON
+// record without a message field, whose text has those bytes escaped;
+// wildcards and |all keep their meaning, and a quote must still be where the
+// keyword has it (kw-miss).
+func TestJSONEscapedKeywordsGolden(t *testing.T) { goldenMatches(t, "testdata/jsonkw", 1) }
