@@ -246,6 +246,9 @@ func regressionOne(det *sigma.Detector, info, dataDir string, res *regressionRes
 
 type coverageResult struct {
 	files, filesWithAlerts int
+	// Of the files without a medium+ alert: those with only low or
+	// informational signals, and those with no signal at all.
+	filesLowOnly, filesSilent int
 	techniques             map[string]bool
 	techWithAlerts         map[string]bool
 	techMatched            map[string]bool
@@ -258,6 +261,8 @@ func (r *coverageResult) JSON() map[string]any {
 	return map[string]any{
 		"files":                  r.files,
 		"files_with_alerts":      r.filesWithAlerts,
+		"files_low_alerts_only":  r.filesLowOnly,
+		"files_without_signals":  r.filesSilent,
 		"techniques":             len(r.techniques),
 		"techniques_with_alerts": len(r.techWithAlerts),
 		"techniques_matched":     len(r.techMatched),
@@ -273,8 +278,8 @@ func (r *coverageResult) Table(w io.Writer) error {
 	if r.files > 0 {
 		pct = 100 * float64(r.filesWithAlerts) / float64(r.files)
 	}
-	_, err := fmt.Fprintf(w, "files %d  with medium+ alerts %d (%.1f%%)\ntechniques %d  with alerts %d  matched by tag %d\nalerts (medium+) %d  signals %d  bad records %d  missing files %d\n",
-		r.files, r.filesWithAlerts, pct, len(r.techniques), len(r.techWithAlerts), len(r.techMatched), r.alerts, r.signals, r.badRecords, len(r.missing))
+	_, err := fmt.Fprintf(w, "files %d  with medium+ alerts %d (%.1f%%)  with only low/informational signals %d  without signals %d\ntechniques %d  with alerts %d  matched by tag %d\nalerts (medium+) %d  signals %d  bad records %d  missing files %d\n",
+		r.files, r.filesWithAlerts, pct, r.filesLowOnly, r.filesSilent, len(r.techniques), len(r.techWithAlerts), len(r.techMatched), r.alerts, r.signals, r.badRecords, len(r.missing))
 	return err
 }
 
@@ -307,11 +312,12 @@ func runCoverage(ctx context.Context, opts eval.Options) (eval.Result, error) {
 		for _, t := range row.techniques {
 			res.techniques[t] = true
 		}
-		fileAlerts := 0
+		fileAlerts, fileSignals := 0, 0
 		var tech []string
 		bad, err := readEvents(p, func(ev *event.Event) {
 			for _, m := range det.Matches(ev) {
 				res.signals++
+				fileSignals++
 				if levelRank(m.Level) >= 2 {
 					res.alerts++
 					fileAlerts++
@@ -324,6 +330,12 @@ func runCoverage(ctx context.Context, opts eval.Options) (eval.Result, error) {
 		res.badRecords += bad
 		if err != nil {
 			return nil, err
+		}
+		switch {
+		case fileAlerts == 0 && fileSignals > 0:
+			res.filesLowOnly++
+		case fileSignals == 0:
+			res.filesSilent++
 		}
 		if fileAlerts > 0 {
 			res.filesWithAlerts++

@@ -74,4 +74,8 @@ func TestCoverageSuite(t *testing.T) {
 			t.Errorf("missing key %s", k)
 		}
 	}
+	// Every file is detected, low-only or silent.
+	if sum := j["files_with_alerts"].(int) + j["files_low_alerts_only"].(int) + j["files_without_signals"].(int); sum != j["files"].(int) {
+		t.Errorf("files_with_alerts + files_low_alerts_only + files_without_signals = %d, files = %v", sum, j["files"])
+	}
 }
