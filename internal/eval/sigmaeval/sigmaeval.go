@@ -249,12 +249,12 @@ type coverageResult struct {
 	// Of the files without a medium+ alert: those with only low or
 	// informational signals, and those with no signal at all.
 	filesLowOnly, filesSilent int
-	techniques             map[string]bool
-	techWithAlerts         map[string]bool
-	techMatched            map[string]bool
-	alerts, signals        int
-	badRecords             int
-	missing                []string
+	techniques                map[string]bool
+	techWithAlerts            map[string]bool
+	techMatched               map[string]bool
+	alerts, signals           int
+	badRecords                int
+	missing                   []string
 }
 
 func (r *coverageResult) JSON() map[string]any {
