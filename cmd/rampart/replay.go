@@ -24,6 +24,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/format"
 	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/suppress"
 )
 
 // ruleFlags are the rule-selection flags shared by replay and explain.
@@ -121,21 +122,38 @@ type replaySummary struct {
 	mu          sync.Mutex // quarantined is written by the decoding goroutine
 	quarantined map[string]int
 	signals     map[string]int
+	suppressed  map[string]int // by suppression id and reason
 	start       time.Time
 }
 
 func newReplayCmd() *cobra.Command {
 	var rf ruleFlags
+	var suppressions string
 	cmd := &cobra.Command{
-		Use:   "replay [--rules PATH]... [--format auto|NAME] INPUT...",
+		Use:   "replay [--rules PATH]... [--format auto|NAME] [--suppressions FILE] INPUT...",
 		Short: "Run the whole detection stack offline: files in, signals out (JSON lines)",
 		Long: "Reads files, folders and stdin (-), runs every detection layer and prints one JSON line per signal.\n" +
-			"A summary (events, events/s, signals by rule, quarantined by reason) goes to stderr.",
+			"A summary (events, events/s, signals by rule, quarantined by reason) goes to stderr.\n" +
+			"--suppressions FILE (the body of GET /api/v1/suppressions) hides the signals those suppressions\n" +
+			"would hide in serve, judged on the wall clock as serve does; the summary counts them per suppression.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := rf.decoderOptions()
 			if err != nil {
 				return err
+			}
+			var sup *suppress.Matcher
+			if suppressions != "" {
+				f, err := os.Open(suppressions)
+				if err != nil {
+					return err
+				}
+				ss, err := api.ReadSuppressions(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", suppressions, err)
+				}
+				sup = suppress.NewMatcher(ss)
 			}
 			tuneReplayGC()
 			eng, cleanup, err := rf.engine(cmd.Context())
@@ -143,7 +161,7 @@ func newReplayCmd() *cobra.Command {
 				return err
 			}
 			defer cleanup()
-			sum := &replaySummary{quarantined: map[string]int{}, signals: map[string]int{}, start: time.Now()}
+			sum := &replaySummary{quarantined: map[string]int{}, signals: map[string]int{}, suppressed: map[string]int{}, start: time.Now()}
 			// Signals are encoded in a goroutine of their own: detection is
 			// the slower of decoding and detection, and encoding is a tenth
 			// of its time. The writer takes them in emit order; a signal is
@@ -167,6 +185,12 @@ func newReplayCmd() *cobra.Command {
 			}()
 			var curSource string
 			emit := func(s signal.Signal) {
+				if sup != nil {
+					if x := sup.Match(&s, time.Now()); x != nil {
+						sum.suppressed[x.ID+"\t"+x.Reason]++
+						return
+					}
+				}
 				sum.signals[s.RuleID+"\t"+s.Title]++
 				wire <- api.SignalJSON(&s, curSource)
 			}
@@ -256,6 +280,7 @@ func newReplayCmd() *cobra.Command {
 		},
 	}
 	rf.add(cmd)
+	cmd.Flags().StringVar(&suppressions, "suppressions", "", "suppressions to apply: the body of GET /api/v1/suppressions (export with an analyst or admin token)")
 	return cmd
 }
 
@@ -294,6 +319,12 @@ func printSummary(w io.Writer, s *replaySummary) {
 	if len(s.signals) > 0 {
 		fmt.Fprintln(w, "signals by rule:")
 		for _, kv := range sortedCounts(s.signals) {
+			fmt.Fprintf(w, "  %7d  %s\n", kv.n, kv.k)
+		}
+	}
+	if len(s.suppressed) > 0 {
+		fmt.Fprintln(w, "suppressed by suppression:")
+		for _, kv := range sortedCounts(s.suppressed) {
 			fmt.Fprintf(w, "  %7d  %s\n", kv.n, kv.k)
 		}
 	}
