@@ -569,13 +569,7 @@ func (d *Detector) pour(ri int, r *Rule, ev *event.Event, emit detect.Emit) {
 		dv = v
 	}
 	t := ev.Time
-	kb := append(d.key[:0], r.ID...) // r.ID + "\x00" + strings.Join(vals, "\x00")
-	if len(vals) == 0 {
-		kb = append(kb, 0)
-	}
-	for _, v := range vals {
-		kb = append(append(kb, 0), v...)
-	}
+	kb := appendBucketKey(d.key[:0], r.ID, vals)
 	d.key = kb
 	b := d.buckets[string(kb)]
 	if b == nil {
