@@ -65,6 +65,11 @@ type Options struct {
 	Logger         *slog.Logger
 	// Now is the wall clock (tests inject one).
 	Now func() time.Time
+	// Checkpoint, when set, aligns the stateful detectors' state with the
+	// inputs' offsets (see Checkpointer); CheckpointEvery is how often
+	// (default 1m), and the pipeline takes a last one when it closes.
+	Checkpoint      Checkpointer
+	CheckpointEvery time.Duration
 }
 
 // Pipeline is the running ingest → detect → store chain. It implements ingest.Sink.
@@ -99,6 +104,10 @@ type batch struct {
 	sigs    []signal.Signal
 	quar    []store.Quarantined
 	commits []func()
+	// barrier marks a checkpoint (no records): the writer completes ck
+	// after the batches before it; ck is nil when its capture failed.
+	barrier bool
+	ck      Checkpoint
 }
 
 // New builds a pipeline and starts its goroutines; stop it with Close.
@@ -126,6 +135,9 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.MaxStreams <= 0 {
 		opts.MaxStreams = 4096
+	}
+	if opts.CheckpointEvery <= 0 {
+		opts.CheckpointEvery = time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -272,12 +284,32 @@ func (p *Pipeline) detectLoop() {
 		p.m.signals.WithLabelValues(s.Detector).Inc()
 		cur.sigs = append(cur.sigs, s)
 	}
+	// checkpoint ends the batch and sends a barrier after it.
+	var ckC <-chan time.Time
+	checkpoint := func() {
+		flush()
+		ck, err := p.opts.Checkpoint.Capture()
+		if err != nil {
+			p.m.errors.WithLabelValues("checkpoint").Inc()
+			p.log.Error("capturing detector state failed; offsets advance without it", "err", err)
+			ck = nil
+		}
+		p.results <- &batch{barrier: true, ck: ck}
+	}
+	if p.opts.Checkpoint != nil {
+		t := time.NewTicker(p.opts.CheckpointEvery)
+		defer t.Stop()
+		ckC = t.C
+	}
 	for {
 		select {
 		case rec, ok := <-p.queue:
 			if !ok {
 				p.opts.Engine.Flush(ctx, emit)
 				flush()
+				if p.opts.Checkpoint != nil {
+					checkpoint()
+				}
 				return
 			}
 			p.process(ctx, &rec, cur, emit)
@@ -288,6 +320,8 @@ func (p *Pipeline) detectLoop() {
 			emit(s)
 		case <-ticker.C:
 			flush()
+		case <-ckC:
+			checkpoint()
 		}
 	}
 }
@@ -408,8 +442,43 @@ func (p *Pipeline) writeLoop() {
 			queue <- pd
 		}
 	}()
+	// failed: a batch was not stored. Its records stay uncommitted for the
+	// life of the process (they are read again after a restart), so the
+	// committed offsets of a file stop before them while the state moves
+	// on: no later checkpoint can match, and every one is aborted.
+	failed := false
 	for pd := range queue {
-		p.write(ctx, pd.b, pd.events, pd.start, <-pd.stored)
+		stored := <-pd.stored
+		if pd.b.barrier {
+			p.completeCheckpoint(ctx, pd.b.ck, failed)
+			continue
+		}
+		if !p.write(ctx, pd.b, pd.events, pd.start, stored) {
+			failed = true
+			continue
+		}
+		for _, c := range pd.b.commits {
+			c()
+		}
+	}
+}
+
+// completeCheckpoint completes a barrier's checkpoint: the batches before
+// it are written and committed, the ones after it not yet, so the inputs'
+// committed offsets are exactly those of the state. After a failed batch
+// it aborts instead (the offsets stop before that batch's records, which
+// the state has seen).
+func (p *Pipeline) completeCheckpoint(ctx context.Context, ck Checkpoint, failed bool) {
+	switch {
+	case ck == nil:
+	case failed:
+		ck.Abort()
+		p.log.Warn("checkpoint skipped: a batch was not stored, so offsets cannot match the detectors' state until a restart")
+	default:
+		if err := ck.Complete(ctx); err != nil {
+			p.m.errors.WithLabelValues("checkpoint").Inc()
+			p.log.Error("completing checkpoint failed", "err", err)
+		}
 	}
 }
 
@@ -421,8 +490,9 @@ func (p *Pipeline) appendEvents(ctx context.Context, b *batch) error {
 }
 
 // write finishes batch b, whose events (how many) were stored from start
-// with result stored.
-func (p *Pipeline) write(ctx context.Context, b *batch, events int, start time.Time, stored error) {
+// with result stored, and reports whether all of it was stored (only then
+// may its records be committed).
+func (p *Pipeline) write(ctx context.Context, b *batch, events int, start time.Time, stored error) bool {
 	ok := true
 	if stored != nil {
 		ok = false
@@ -452,13 +522,8 @@ func (p *Pipeline) write(ctx context.Context, b *batch, events int, start time.T
 	}
 	p.m.writeSeconds.Observe(time.Since(start).Seconds())
 	p.m.done.Add(float64(b.records))
-	if !ok {
-		// Not committing keeps file offsets behind, so the records are re-read after a restart.
-		return
-	}
-	for _, c := range b.commits {
-		c()
-	}
+	// Not committing keeps file offsets behind, so the records are re-read after a restart.
+	return ok
 }
 
 func (p *Pipeline) notify(ctx context.Context, alerts []alert.Alert, created []bool) {
