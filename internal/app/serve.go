@@ -26,7 +26,6 @@ import (
 	"github.com/rampart-ids/rampart/internal/console"
 	"github.com/rampart-ids/rampart/internal/demo"
 	"github.com/rampart-ids/rampart/internal/detect"
-	"github.com/rampart-ids/rampart/internal/detect/anomaly"
 	"github.com/rampart-ids/rampart/internal/format"
 	"github.com/rampart-ids/rampart/internal/ingest"
 	"github.com/rampart-ids/rampart/internal/ingest/file"
@@ -76,6 +75,8 @@ type Server struct {
 	gov        governance // privacy layer and retention (governance.go)
 	learnEx    *LearningExclusions
 	supp       *Suppressions
+	ckpt       *Checkpoints
+	resume     map[string]store.Offset // the current checkpoint's file offsets
 }
 
 // Serve runs a node until ctx is done, then shuts down gracefully (flushing the pipeline).
@@ -122,7 +123,12 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		return err
 	}
 	s.engine, s.cleanup = eng, cleanup
-	s.loadState()
+	stateDir := filepath.Join(cfg.DataDir, "state")
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("creating state dir: %w", err)
+	}
+	s.ckpt = NewCheckpoints(stateDir, eng, s.fileInputs, s.log)
+	s.resume = s.ckpt.Restore()
 	for i, oc := range cfg.Alerts.Outputs {
 		node := s.outputPrivacy(oc.Node) // strips the "clear" key the output kinds do not know
 		o, err := output.New(oc.Kind, &node, output.Deps{Logger: s.log})
@@ -141,6 +147,7 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		QueueSize: cfg.Pipeline.QueueSize, BatchSize: cfg.Pipeline.BatchSize, MaxRecordBytes: cfg.Pipeline.MaxRecordBytes,
 		StoreAllEvents: cfg.Pipeline.StoreEvents != "evidence",
 		ThrottleWindow: time.Duration(cfg.Alerts.Throttle), Registerer: s.reg, Logger: s.log,
+		Checkpoint: s.ckpt, CheckpointEvery: time.Duration(cfg.Pipeline.CheckpointEvery),
 	})
 	if err != nil {
 		return err
@@ -232,7 +239,6 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 	if err := s.supp.Flush(shutCtx); err != nil {
 		s.log.Error("flushing suppression hits failed", "err", err)
 	}
-	s.saveState()
 	s.closeGovernance(shutCtx)
 	// Offsets committed during the final flush are saved only now.
 	for _, in := range s.inputs {
@@ -298,13 +304,19 @@ func (s *Server) ensureAdminToken(ctx context.Context, out io.Writer) error {
 
 func (s *Server) buildInputs() error {
 	var expect []silence.Expectation
+	// Files resume at the checkpoint's offsets, which match the restored
+	// detector state, before the store's.
+	var offsets store.OffsetStore = s.store
+	if len(s.resume) > 0 {
+		offsets = &resumeOffsets{OffsetStore: s.store, at: s.resume}
+	}
 	for _, fc := range s.cfg.Files {
 		if fc.ExpectEvery > 0 {
 			expect = append(expect, silence.Expectation{Name: "file:" + fc.Name, Every: time.Duration(fc.ExpectEvery)})
 		}
 		in, err := file.New(file.Config{
 			Name: "file:" + fc.Name, Paths: fc.Paths, Format: fc.Format, MaxRecordBytes: s.cfg.Pipeline.MaxRecordBytes,
-		}, s.store, s.log)
+		}, offsets, s.log)
 		if err != nil {
 			return fmt.Errorf("file input %s: %w", fc.Name, err)
 		}
@@ -449,49 +461,17 @@ func (s *Server) housekeeping(ctx context.Context) {
 			_ = s.reload(ctx)
 		case <-retention.C:
 			s.enforceRetention(ctx)
-			s.saveState()
 		}
 	}
 }
 
-// statePath is where a stateful detector's snapshot lives.
-func (s *Server) statePath(d detect.Detector) string {
-	return filepath.Join(s.cfg.DataDir, "state", d.Name()+".snapshot")
-}
-
-// loadState restores ML baselines from their snapshots, so a restart does not
-// forget what was learned; a snapshot that does not verify is refused and
-// learning starts over (logged).
-func (s *Server) loadState() {
-	for _, d := range s.engine.Detectors() {
-		sn, ok := d.(anomaly.Snapshotter)
-		if !ok {
-			continue
-		}
-		err := anomaly.LoadSnapshot(s.statePath(d), sn)
-		switch {
-		case err == nil:
-			s.log.Info("detector state restored", "detector", d.Name())
-		case errors.Is(err, os.ErrNotExist):
-		default:
-			s.log.Error("detector state not restored; learning starts over", "detector", d.Name(), "err", err)
+// fileInputs are the node's file inputs (whose offsets checkpoints keep).
+func (s *Server) fileInputs() []*file.Input {
+	var out []*file.Input
+	for _, in := range s.inputs {
+		if f, ok := in.(*file.Input); ok {
+			out = append(out, f)
 		}
 	}
-}
-
-// saveState writes the ML baselines' snapshots (atomically).
-func (s *Server) saveState() {
-	for _, d := range s.engine.Detectors() {
-		sn, ok := d.(anomaly.Snapshotter)
-		if !ok {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(s.statePath(d)), 0o700); err != nil {
-			s.log.Error("saving detector state failed", "detector", d.Name(), "err", err)
-			continue
-		}
-		if err := anomaly.SaveSnapshot(s.statePath(d), sn); err != nil {
-			s.log.Error("saving detector state failed", "detector", d.Name(), "err", err)
-		}
-	}
+	return out
 }

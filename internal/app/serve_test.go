@@ -146,10 +146,19 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal("serve did not shut down")
 	}
 	verifyAudit(t, cfg.DataDir, map[string]int{"alert_created": 1, "verdict_set": 1, "token_created": 2, "reidentified": 2, "retention_purged": 1})
-	// ML baselines survive a restart: their snapshots are written at shutdown.
-	for _, kind := range []string{"anomaly", "rarity"} {
-		if _, err := os.Stat(filepath.Join(cfg.DataDir, "state", kind+".snapshot")); err != nil {
-			t.Errorf("no %s snapshot after shutdown: %v", kind, err)
+	// Stateful detectors survive a restart: the pipeline's last checkpoint,
+	// at shutdown, holds their snapshots with the file offsets.
+	cur, err := os.ReadFile(filepath.Join(cfg.DataDir, "state", "CURRENT"))
+	if err != nil {
+		t.Fatalf("no current checkpoint after shutdown: %v", err)
+	}
+	for _, kind := range []string{"anomaly", "rarity", "threshold", "offsets"} {
+		name := kind + ".snapshot"
+		if kind == "offsets" {
+			name = "offsets.json"
+		}
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "state", strings.TrimSpace(string(cur)), name)); err != nil {
+			t.Errorf("checkpoint %s holds no %s: %v", strings.TrimSpace(string(cur)), name, err)
 		}
 	}
 }

@@ -181,6 +181,9 @@ type Pipeline struct {
 	// StoreEvents is "all" (every event is kept for the retention window) or
 	// "evidence" (only events that raised a signal).
 	StoreEvents string `yaml:"store_events"`
+	// CheckpointEvery is how often the stateful detectors' state is saved
+	// with the file offsets it matches (default 1m; see app.Checkpoints).
+	CheckpointEvery Duration `yaml:"checkpoint_every"`
 }
 
 // TimeConfig resolves timestamps without a zone or year.
@@ -253,7 +256,7 @@ func Default() Config {
 			Events: Duration(7 * 24 * time.Hour), Quarantine: Duration(30 * 24 * time.Hour),
 			Alerts: Duration(365 * 24 * time.Hour), PrivacyMappings: Duration(400 * 24 * time.Hour),
 		},
-		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 2048, MaxRecordBytes: 1 << 20, StoreEvents: "all"},
+		Pipeline: Pipeline{QueueSize: 8192, BatchSize: 2048, MaxRecordBytes: 1 << 20, StoreEvents: "all", CheckpointEvery: Duration(time.Minute)},
 		// Viewers see pseudonyms; the roles that triage and respond see clear data.
 		Privacy: Privacy{Config: privacy.Config{ClearRoles: []string{"analyst", "responder", "admin"}}},
 	}
@@ -486,6 +489,9 @@ func (c *Config) validate(path string, root *yaml.Node) error {
 	}
 	if c.Pipeline.QueueSize <= 0 || c.Pipeline.QueueSize > 1<<22 {
 		bad("pipeline.queue_size", "must be between 1 and 4194304")
+	}
+	if d := time.Duration(c.Pipeline.CheckpointEvery); d < time.Second || d > 24*time.Hour {
+		bad("pipeline.checkpoint_every", "must be between 1s and 24h")
 	}
 	if !c.Privacy.Disabled {
 		if err := c.Privacy.Validate(); err != nil {

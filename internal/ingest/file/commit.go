@@ -65,6 +65,13 @@ func (c *committer) commit(seq uint64) {
 	}
 }
 
+// current returns the committed offset, if any.
+func (c *committer) current() (store.Offset, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur, c.has
+}
+
 // dirty returns the committed offset if it was not saved yet.
 func (c *committer) dirty() (store.Offset, bool) {
 	c.mu.Lock()

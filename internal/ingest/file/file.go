@@ -584,6 +584,27 @@ func (in *Input) SaveOffsets(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Committed returns every committed offset, saved or not, under the keys
+// SaveOffsets saves it by (the source, and the file identity). Called where
+// commits are made (the pipeline's writer), it is the offsets of exactly the
+// records committed so far: what a checkpoint records with its state.
+func (in *Input) Committed() map[string]store.Offset {
+	in.cmMu.Lock()
+	cms := make(map[string]*committer, len(in.committers))
+	for k, c := range in.committers {
+		cms[k] = c
+	}
+	in.cmMu.Unlock()
+	out := make(map[string]store.Offset, 2*len(cms))
+	for k, c := range cms {
+		if o, ok := c.current(); ok {
+			out[k] = o
+			out[idKey(devIno(o.FileID))] = o
+		}
+	}
+	return out
+}
+
 func (in *Input) save(ctx context.Context) {
 	if err := in.SaveOffsets(ctx); err != nil {
 		in.log.Warn("offset save failed", "err", err)
