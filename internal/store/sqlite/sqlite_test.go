@@ -14,9 +14,11 @@ import (
 	"github.com/rampart-ids/rampart/internal/store/storetest"
 )
 
-func open(t testing.TB, dir string) *sqlite.Store {
+func open(t testing.TB, dir string) *sqlite.Store { return openWith(t, dir, sqlite.Options{}) }
+
+func openWith(t testing.TB, dir string, opts sqlite.Options) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), dir, sqlite.Options{})
+	s, err := sqlite.Open(context.Background(), dir, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -30,16 +32,7 @@ func open(t testing.TB, dir string) *sqlite.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
-		s, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Now: now})
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Errorf("Close: %v", err)
-			}
-		})
-		return s
+		return openWith(t, t.TempDir(), sqlite.Options{Now: now})
 	})
 }
 
