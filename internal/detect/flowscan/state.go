@@ -5,8 +5,8 @@ import (
 	"io"
 	"math/rand/v2"
 
-	"github.com/rampart-ids/rampart/internal/ml/baseline"
 	"github.com/rampart-ids/rampart/internal/ml/flow"
+	"github.com/rampart-ids/rampart/internal/snapshot"
 )
 
 // snapshotVersion changes when the snapshot layout does.
@@ -16,7 +16,7 @@ const snapshotVersion = 2
 // flows is about 150 MB).
 const maxSnapshotBytes = 512 << 20
 
-type snapshot struct {
+type state struct {
 	Seen uint64
 	RNG  []byte
 	Ref  []flow.Flow
@@ -24,7 +24,7 @@ type snapshot struct {
 
 // Snapshot writes the learned reservoir (not the open window: a restart
 // starts a new one) in the hashed snapshot framing the ML detectors share
-// (baseline.WriteSnapshot), so serve keeps what was learned.
+// (internal/snapshot), so serve keeps what was learned.
 func (d *Detector) Snapshot(w io.Writer) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -32,15 +32,15 @@ func (d *Detector) Snapshot(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("flowscan snapshot: %w", err)
 	}
-	return baseline.WriteSnapshot(w, Kind, snapshotVersion, &snapshot{Seen: d.seen, RNG: rng, Ref: d.ref})
+	return snapshot.Write(w, Kind, snapshotVersion, &state{Seen: d.seen, RNG: rng, Ref: d.ref})
 }
 
 // Restore replaces the reservoir with a snapshot's; a snapshot that does
 // not verify (framing, hash, version, flows) is refused and the state is
 // unchanged. A reservoir larger than Config.Reference is cut to it.
 func (d *Detector) Restore(r io.Reader) error {
-	var st snapshot
-	if err := baseline.ReadSnapshot(r, Kind, snapshotVersion, maxSnapshotBytes, &st); err != nil {
+	var st state
+	if err := snapshot.Read(r, Kind, snapshotVersion, maxSnapshotBytes, &st); err != nil {
 		return fmt.Errorf("flowscan restore: %w", err)
 	}
 	for i := range st.Ref {

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rampart-ids/rampart/internal/ml/baseline"
+	"github.com/rampart-ids/rampart/internal/snapshot"
 )
 
 // snapshotVersion changes when the snapshot layout does.
@@ -17,7 +17,7 @@ const snapshotVersion = 1
 // evidence rings are about 100 MB).
 const maxSnapshotBytes = 256 << 20
 
-type snapshot struct {
+type state struct {
 	Buckets []bucketState // least recently touched first
 }
 
@@ -35,12 +35,12 @@ type bucketState struct {
 
 // Snapshot writes the live buckets (levels, evidence, distinct values,
 // cooldowns) in the hashed snapshot framing the stateful detectors share
-// (baseline.WriteSnapshot), so a restart does not forget a burst half
+// (internal/snapshot), so a restart does not forget a burst half
 // counted. Buckets carry their rule's id and version: Restore keeps only
 // those whose rule is unchanged.
 func (d *Detector) Snapshot(w io.Writer) error {
 	d.mu.Lock()
-	st := snapshot{Buckets: make([]bucketState, 0, len(d.buckets))}
+	st := state{Buckets: make([]bucketState, 0, len(d.buckets))}
 	for el := d.lru.Front(); el != nil; el = el.Next() {
 		b := el.Value.(*bucket)
 		bs := bucketState{
@@ -62,7 +62,7 @@ func (d *Detector) Snapshot(w io.Writer) error {
 		st.Buckets = append(st.Buckets, bs)
 	}
 	d.mu.Unlock()
-	return baseline.WriteSnapshot(w, Kind, snapshotVersion, &st)
+	return snapshot.Write(w, Kind, snapshotVersion, &st)
 }
 
 // Restore replaces the buckets with a snapshot's. A snapshot that does not
@@ -70,8 +70,8 @@ func (d *Detector) Snapshot(w io.Writer) error {
 // unchanged; buckets of rules removed or changed since are dropped, and at
 // most MaxBuckets (the most recently touched) are kept.
 func (d *Detector) Restore(r io.Reader) error {
-	var st snapshot
-	if err := baseline.ReadSnapshot(r, Kind, snapshotVersion, maxSnapshotBytes, &st); err != nil {
+	var st state
+	if err := snapshot.Read(r, Kind, snapshotVersion, maxSnapshotBytes, &st); err != nil {
 		return fmt.Errorf("threshold restore: %w", err)
 	}
 	d.mu.Lock()

@@ -6,13 +6,15 @@ import (
 	"encoding/binary"
 	"testing"
 	"time"
+
+	"github.com/rampart-ids/rampart/internal/snapshot"
 )
 
 // frame wraps payload in a correctly hashed snapshot header, so the fuzzer
 // reaches the payload decoder and validation behind the hash check.
 func frame(kind string, version uint32, payload []byte) []byte {
 	var b bytes.Buffer
-	b.WriteString(snapMagic)
+	b.WriteString(snapshot.Magic)
 	binary.Write(&b, binary.BigEndian, uint16(len(kind)))
 	b.WriteString(kind)
 	binary.Write(&b, binary.BigEndian, version)
@@ -37,7 +39,7 @@ func FuzzRestore(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
-	f.Add(append([]byte{'P'}, buf.Bytes()[len(snapMagic)+2+len("baseline")+4+8:buf.Len()-sha256.Size]...))
+	f.Add(append([]byte{'P'}, buf.Bytes()[len(snapshot.Magic)+2+len("baseline")+4+8:buf.Len()-sha256.Size]...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 0 && data[0] == 'P' {
 			data = frame("baseline", SnapshotVersion, data[1:])
