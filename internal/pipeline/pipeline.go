@@ -305,11 +305,14 @@ func (p *Pipeline) detectLoop() {
 		select {
 		case rec, ok := <-p.queue:
 			if !ok {
-				p.opts.Engine.Flush(ctx, emit)
-				flush()
+				// Open windows end with a finite input; with checkpoints the
+				// stream goes on after a restart, so they are saved instead.
 				if p.opts.Checkpoint != nil {
 					checkpoint()
+					return
 				}
+				p.opts.Engine.Flush(ctx, emit)
+				flush()
 				return
 			}
 			p.process(ctx, &rec, cur, emit)

@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/rampart-ids/rampart/internal/correlation"
@@ -10,7 +11,11 @@ import (
 	"github.com/rampart-ids/rampart/internal/signal"
 )
 
-func init() { correlationBackend = compileWithEngine }
+func init() {
+	correlationBackend = compileWithEngine
+	emptyCorrelationState = func(w io.Writer) error { return (*correlation.Engine)(nil).Snapshot(w) }
+	discardCorrelationState = func(r io.Reader) error { return (*correlation.Engine)(nil).Restore(r) }
+}
 
 // compileWithEngine compiles correlation documents with internal/correlation
 // and wires the base rules they reference to the engine.
@@ -75,7 +80,9 @@ func compileWithEngine(docs []*Doc, byRef map[string][]*crule) (*corrState, int,
 		observe: func(r *crule, ev *event.Event, sig *signal.Signal, emit detect.Emit) {
 			eng.Observe(correlation.Match{RuleID: r.meta.ID, RuleName: r.meta.Name, Title: r.meta.Title, Event: ev, Signal: sig}, emit)
 		},
-		flush: eng.Flush,
+		flush:    eng.Flush,
+		snapshot: eng.Snapshot,
+		restore:  eng.Restore,
 	}
 	return st, len(ok), errs
 }

@@ -1,8 +1,11 @@
 package sigma
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -156,11 +159,57 @@ func (d *Detector) Reload(ctx context.Context) error {
 	if rep.Failed > 0 {
 		return fmt.Errorf("reloading sigma rules: %w", &LoadError{Report: rep})
 	}
+	// Open correlation windows carry over to the new rule set (those of
+	// rules unchanged by the reload).
+	if old := d.set.Load(); old.corr != nil && rs.corr != nil {
+		var b bytes.Buffer
+		err := old.corr.snapshot(&b)
+		if err == nil {
+			err = rs.corr.restore(&b)
+		}
+		if err != nil {
+			d.log.Error("correlation windows not carried over the reload", "err", err)
+		}
+	}
 	d.set.Store(rs)
 	d.rep.Store(&rep)
 	d.log.Info("rules reloaded", "rules", len(rs.rules))
 	return nil
 }
+
+// Snapshot writes the correlation rules' open windows (an empty state
+// without correlation rules), so serve's checkpoints resume them.
+func (d *Detector) Snapshot(w io.Writer) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rs := d.set.Load(); rs.corr != nil && rs.corr.snapshot != nil {
+		return rs.corr.snapshot(w)
+	}
+	if emptyCorrelationState == nil {
+		return errors.New("sigma snapshot: the correlation engine is not built in")
+	}
+	return emptyCorrelationState(w)
+}
+
+// Restore resumes the open windows of a snapshot; windows of correlation
+// rules changed or removed since are dropped.
+func (d *Detector) Restore(r io.Reader) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rs := d.set.Load(); rs.corr != nil && rs.corr.restore != nil {
+		return rs.corr.restore(r)
+	}
+	if discardCorrelationState == nil {
+		return errors.New("sigma restore: the correlation engine is not built in")
+	}
+	return discardCorrelationState(r)
+}
+
+// emptyCorrelationState and discardCorrelationState write and check a
+// correlation state for a rule set without correlation rules (set by
+// corr_engine.go).
+var emptyCorrelationState func(w io.Writer) error
+var discardCorrelationState func(r io.Reader) error
 
 // Detect implements detect.Detector: every matching rule emits one signal,
 // and every match of a rule used by a correlation feeds that correlation.
