@@ -3,6 +3,7 @@ package store
 import (
 	"time"
 
+	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/audit"
 )
 
@@ -92,4 +93,22 @@ func CountByReason(rows Rows) (map[string]int64, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ReadAlertPage reads alerts in list order (newest LastSeen first, ties by
+// id descending) from a query limited to limit+1 rows: the extra row only
+// says another page exists, and Next is the cursor after the last alert
+// returned.
+func ReadAlertPage(rows Rows, scan func(Rows) (alert.Alert, error), limit int) (AlertPage, error) {
+	as, err := Collect(rows, scan)
+	if err != nil {
+		return AlertPage{}, err
+	}
+	page := AlertPage{Alerts: as}
+	if len(as) > limit {
+		page.Alerts = as[:limit]
+		last := page.Alerts[limit-1]
+		page.Next = Cursor{LastSeen: last.LastSeen.UnixMicro(), ID: last.ID}.Encode()
+	}
+	return page, nil
 }

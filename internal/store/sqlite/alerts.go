@@ -259,21 +259,9 @@ func (s *Store) ListAlerts(ctx context.Context, q store.AlertQuery) (store.Alert
 		return store.AlertPage{}, fmt.Errorf("listing alerts: %w", err)
 	}
 	defer rows.Close()
-	var page store.AlertPage
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return store.AlertPage{}, fmt.Errorf("listing alerts: %w", err)
-		}
-		page.Alerts = append(page.Alerts, a)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := store.ReadAlertPage(rows, func(r store.Rows) (alert.Alert, error) { return scanAlert(r) }, limit)
+	if err != nil {
 		return store.AlertPage{}, fmt.Errorf("listing alerts: %w", err)
-	}
-	if len(page.Alerts) > limit {
-		page.Alerts = page.Alerts[:limit]
-		last := page.Alerts[limit-1]
-		page.Next = store.Cursor{LastSeen: micros(last.LastSeen), ID: last.ID}.Encode()
 	}
 	return page, nil
 }
