@@ -30,6 +30,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/ingest"
 	"github.com/rampart-ids/rampart/internal/ingest/file"
 	"github.com/rampart-ids/rampart/internal/ingest/httpin"
+	"github.com/rampart-ids/rampart/internal/ingest/natsin"
 	"github.com/rampart-ids/rampart/internal/ingest/silence"
 	"github.com/rampart-ids/rampart/internal/ingest/syslog"
 	"github.com/rampart-ids/rampart/internal/output"
@@ -319,6 +320,20 @@ func (s *Server) buildInputs() error {
 		}, offsets, s.log)
 		if err != nil {
 			return fmt.Errorf("file input %s: %w", fc.Name, err)
+		}
+		s.inputs = append(s.inputs, in)
+	}
+	for _, nc := range s.cfg.NATS {
+		if nc.ExpectEvery > 0 {
+			expect = append(expect, silence.Expectation{Name: "nats:" + nc.Name, Every: time.Duration(nc.ExpectEvery)})
+		}
+		in, err := natsin.New(natsin.Config{
+			Name: "nats:" + nc.Name, URL: nc.URL, Token: string(nc.Token), CredsFile: nc.Creds, Stream: nc.Stream,
+			Subject: nc.Subject, Durable: nc.Durable, Format: nc.Format, MaxRecordBytes: s.cfg.Pipeline.MaxRecordBytes,
+			AckWait: time.Duration(nc.AckWait),
+		}, s.log)
+		if err != nil {
+			return fmt.Errorf("nats input %s: %w", nc.Name, err)
 		}
 		s.inputs = append(s.inputs, in)
 	}

@@ -29,7 +29,9 @@ type Config struct {
 	HTTP    HTTP   `yaml:"http"`
 	Syslog  Syslog `yaml:"syslog"`
 	// Files are file inputs (paths and globs, followed with rotation).
-	Files     []FileInput `yaml:"files"`
+	Files []FileInput `yaml:"files"`
+	// NATS are NATS JetStream inputs (durable pull consumers).
+	NATS      []NATSInput `yaml:"nats"`
 	Rules     Rules       `yaml:"rules"`
 	Alerts    Alerts      `yaml:"alerts"`
 	Store     Store       `yaml:"store"`
@@ -85,6 +87,24 @@ type FileInput struct {
 	Name   string   `yaml:"name"`
 	Paths  []string `yaml:"paths"`
 	Format string   `yaml:"format"`
+	// ExpectEvery is how often records are expected; silence for 3× this raises an input-silent alert (0: off).
+	ExpectEvery Duration `yaml:"expect_every"`
+}
+
+// NATSInput reads a JetStream stream through a durable consumer; records
+// are acknowledged once stored.
+type NATSInput struct {
+	Name    string `yaml:"name"`
+	URL     string `yaml:"url"`
+	Token   Secret `yaml:"token"`
+	Creds   string `yaml:"creds_file"`
+	Stream  string `yaml:"stream"`
+	Subject string `yaml:"subject"`
+	Durable string `yaml:"durable"`
+	Format  string `yaml:"format"`
+	// AckWait is how long a record may take to be stored before the server
+	// delivers it again (default 5m).
+	AckWait Duration `yaml:"ack_wait"`
 	// ExpectEvery is how often records are expected; silence for 3× this raises an input-silent alert (0: off).
 	ExpectEvery Duration `yaml:"expect_every"`
 }
@@ -477,6 +497,19 @@ func (c *Config) validate(path string, root *yaml.Node) error {
 			if _, err := filepath.Match(p, ""); err != nil {
 				bad(fmt.Sprintf("files[%d].paths[%d]", i, j), "bad pattern %q: %v", p, err)
 			}
+		}
+	}
+	for i, n := range c.NATS {
+		at := fmt.Sprintf("nats[%d]", i)
+		switch {
+		case n.Name == "":
+			bad(at+".name", "is required")
+		case n.URL == "":
+			bad(at+".url", "is required")
+		case n.Stream == "":
+			bad(at+".stream", "is required")
+		case n.Token != "" && n.Creds != "":
+			bad(at, "token and creds_file are exclusive")
 		}
 	}
 	if c.Time.Zone != "" {
