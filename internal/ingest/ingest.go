@@ -6,6 +6,7 @@ import (
 	"context"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -124,6 +125,33 @@ type Stats struct {
 	Dropped   uint64 // records lost outside Rampart (e.g. UDP datagrams the kernel dropped)
 	Truncated uint64 // records over the size limit (quarantined, not lost)
 	LastRead  time.Time
+}
+
+// Counters keep an input's Stats: embed them and call Read per record.
+// Safe for concurrent use.
+type Counters struct {
+	records, bytes, truncated atomic.Uint64
+	lastRead                  atomic.Int64
+}
+
+// Read counts a record of n bytes as read at t; truncated records were cut
+// at the input's size limit.
+func (c *Counters) Read(n int, truncated bool, t time.Time) {
+	c.records.Add(1)
+	c.bytes.Add(uint64(n))
+	if truncated {
+		c.truncated.Add(1)
+	}
+	c.lastRead.Store(t.UnixNano())
+}
+
+// Stats returns the counts (Dropped is the input's own business).
+func (c *Counters) Stats() Stats {
+	s := Stats{Records: c.records.Load(), Bytes: c.bytes.Load(), Truncated: c.truncated.Load()}
+	if ns := c.lastRead.Load(); ns != 0 {
+		s.LastRead = time.Unix(0, ns)
+	}
+	return s
 }
 
 // StatsProvider is an optional capability of inputs.

@@ -35,7 +35,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -139,8 +138,7 @@ type Input struct {
 	offsets store.OffsetStore
 	log     *slog.Logger
 
-	records, bytes, truncated atomic.Uint64
-	lastRead                  atomic.Int64
+	counts ingest.Counters
 
 	// Owned by Run's goroutine.
 	tails   map[string]*tailer
@@ -179,13 +177,7 @@ func New(cfg Config, offsets store.OffsetStore, log *slog.Logger) (*Input, error
 func (in *Input) Name() string { return in.cfg.Name }
 
 // Stats returns the input's counters.
-func (in *Input) Stats() ingest.Stats {
-	s := ingest.Stats{Records: in.records.Load(), Bytes: in.bytes.Load(), Truncated: in.truncated.Load()}
-	if ns := in.lastRead.Load(); ns != 0 {
-		s.LastRead = time.Unix(0, ns)
-	}
-	return s
-}
+func (in *Input) Stats() ingest.Stats { return in.counts.Stats() }
 
 // Source returns the Record.Source of lines read from path (as matched).
 func Source(path string) string { return "file:" + path }
@@ -335,11 +327,8 @@ func (in *Input) record(t *tailer, ln ingest.Line) ingest.Record {
 	}
 	if ln.Oversize {
 		rec.Format = ingest.FormatOversize
-		in.truncated.Add(1)
 	}
-	in.records.Add(1)
-	in.bytes.Add(uint64(ln.End - ln.Offset))
-	in.lastRead.Store(now.UnixNano())
+	in.counts.Read(int(ln.End-ln.Offset), ln.Oversize, now)
 	return rec
 }
 

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -108,8 +107,7 @@ type Input struct {
 	cfg Config
 	log *slog.Logger
 
-	records, bytes, truncated atomic.Uint64
-	lastRead                  atomic.Int64
+	counts ingest.Counters
 }
 
 var (
@@ -133,13 +131,7 @@ func New(cfg Config, log *slog.Logger) (*Input, error) {
 func (in *Input) Name() string { return in.cfg.Name }
 
 // Stats returns the input's counters.
-func (in *Input) Stats() ingest.Stats {
-	s := ingest.Stats{Records: in.records.Load(), Bytes: in.bytes.Load(), Truncated: in.truncated.Load()}
-	if ns := in.lastRead.Load(); ns != 0 {
-		s.LastRead = time.Unix(0, ns)
-	}
-	return s
-}
+func (in *Input) Stats() ingest.Stats { return in.counts.Stats() }
 
 // Source is the Record.Source of a stream's records.
 func Source(stream string) string { return "nats:" + stream }
@@ -225,15 +217,13 @@ func (in *Input) record(source string, seq uint64, msg jetstream.Msg) ingest.Rec
 		// more delivery, stored once (same event id).
 		Commit: func() { _ = msg.Ack() },
 	}
-	if len(data) > in.cfg.MaxRecordBytes {
+	over := len(data) > in.cfg.MaxRecordBytes
+	if over {
 		data = data[:in.cfg.MaxRecordBytes]
 		rec.Format = ingest.FormatOversize
-		in.truncated.Add(1)
 	}
 	rec.Data = append([]byte(nil), data...)
-	in.records.Add(1)
-	in.bytes.Add(uint64(len(msg.Data())))
-	in.lastRead.Store(now.UnixNano())
+	in.counts.Read(len(msg.Data()), over, now)
 	return rec
 }
 

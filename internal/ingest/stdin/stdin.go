@@ -14,7 +14,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/ingest"
@@ -41,8 +40,7 @@ type Input struct {
 	cfg Config
 	r   io.Reader
 
-	records, bytes, truncated atomic.Uint64
-	lastRead                  atomic.Int64
+	counts ingest.Counters
 }
 
 var (
@@ -77,13 +75,7 @@ func NewReader(cfg Config, r io.Reader) *Input {
 func (in *Input) Name() string { return in.cfg.Name }
 
 // Stats returns the input's counters.
-func (in *Input) Stats() ingest.Stats {
-	s := ingest.Stats{Records: in.records.Load(), Bytes: in.bytes.Load(), Truncated: in.truncated.Load()}
-	if ns := in.lastRead.Load(); ns != 0 {
-		s.LastRead = time.Unix(0, ns)
-	}
-	return s
-}
+func (in *Input) Stats() ingest.Stats { return in.counts.Stats() }
 
 // Run reads until the stream ends (returns nil), ctx is done (nil) or a
 // read fails (error). A blocked read of a terminal or pipe is not
@@ -139,10 +131,7 @@ func (in *Input) record(ln ingest.Line) ingest.Record {
 	}
 	if ln.Oversize {
 		rec.Format = ingest.FormatOversize
-		in.truncated.Add(1)
 	}
-	in.records.Add(1)
-	in.bytes.Add(uint64(ln.End - ln.Offset))
-	in.lastRead.Store(now.UnixNano())
+	in.counts.Read(int(ln.End-ln.Offset), ln.Oversize, now)
 	return rec
 }
