@@ -3,40 +3,18 @@ package sigma
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/detect/detecttest"
 	"github.com/rampart-ids/rampart/internal/format/auth/authtest"
-	"github.com/rampart-ids/rampart/internal/signal"
 )
 
-// corrStateRules: event_count (eager) and value_count with an upper bound
-// (judged when the window closes) over sshd failures per source address.
-const corrStateRules = `title: SSH failed password
-id: aaaaaaaa-0000-4000-8000-000000000001
-name: ssh_failed
-level: low
-logsource:
-    product: linux
-    service: sshd
-detection:
-    keywords:
-        - 'Failed password'
-    condition: keywords
----
-title: SSH brute force
-id: aaaaaaaa-0000-4000-8000-000000000002
-level: high
-correlation:
-    type: event_count
-    rules: [ssh_failed]
-    group-by: [source.ip]
-    timespan: 5m
-    condition:
-        gte: 3
----
+// corrStateRules: event_count (eager: bruteForce) and value_count with an
+// upper bound (judged when the window closes) over sshd failures per source
+// address.
+var corrStateRules = fmt.Sprintf(bruteForce, "false") + `---
 title: SSH failures against few accounts
 id: aaaaaaaa-0000-4000-8000-000000000003
 level: medium
@@ -49,21 +27,6 @@ correlation:
         field: user.name
         lt: 3
 `
-
-func corrSignals(t *testing.T, d *Detector, evs []*event.Event) []string {
-	t.Helper()
-	var out []string
-	for _, ev := range evs {
-		_ = d.Detect(context.Background(), ev, func(s signal.Signal) {
-			b, err := json.Marshal(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, string(b))
-		})
-	}
-	return out
-}
 
 // TestCorrelationSnapshotResumes: on Loghub's real sshd log, a detector cut
 // anywhere, snapshotted and restored into a new one raises exactly the
@@ -80,14 +43,14 @@ func TestCorrelationSnapshotResumes(t *testing.T) {
 		}
 		return d
 	}
-	want := corrSignals(t, newDet(), evs)
+	want := detecttest.JSONSignals(t, newDet(), evs)
 	if len(want) == 0 {
 		t.Fatal("no correlation signals on the Loghub sshd log")
 	}
 	differs := 0
 	for _, cut := range []int{len(evs) / 5, len(evs) / 2, 4 * len(evs) / 5} {
 		first := newDet()
-		got := corrSignals(t, first, evs[:cut])
+		got := detecttest.JSONSignals(t, first, evs[:cut])
 		var b bytes.Buffer
 		if err := first.Snapshot(&b); err != nil {
 			t.Fatal(err)
@@ -96,21 +59,21 @@ func TestCorrelationSnapshotResumes(t *testing.T) {
 		if err := second.Restore(&b); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, corrSignals(t, second, evs[cut:])...)
+		got = append(got, detecttest.JSONSignals(t, second, evs[cut:])...)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("cut %d: %d signals after a restore, want the %d of one run", cut, len(got), len(want))
 		}
-		fresh := append(corrSignals(t, newDet(), evs[:cut]), corrSignals(t, newDet(), evs[cut:])...)
+		fresh := append(detecttest.JSONSignals(t, newDet(), evs[:cut]), detecttest.JSONSignals(t, newDet(), evs[cut:])...)
 		if strings.Join(fresh, "\n") != strings.Join(want, "\n") {
 			differs++
 		}
 
 		reloaded := newDet()
-		got = corrSignals(t, reloaded, evs[:cut])
+		got = detecttest.JSONSignals(t, reloaded, evs[:cut])
 		if err := reloaded.Reload(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, corrSignals(t, reloaded, evs[cut:])...)
+		got = append(got, detecttest.JSONSignals(t, reloaded, evs[cut:])...)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("cut %d: %d signals across a reload, want %d", cut, len(got), len(want))
 		}

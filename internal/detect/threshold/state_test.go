@@ -2,16 +2,13 @@ package threshold
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/rampart-ids/rampart/internal/event"
+	"github.com/rampart-ids/rampart/internal/detect/detecttest"
 	"github.com/rampart-ids/rampart/internal/format/auth/authtest"
-	"github.com/rampart-ids/rampart/internal/signal"
 )
 
 func newBundled(t *testing.T) *Detector {
@@ -23,35 +20,20 @@ func newBundled(t *testing.T) *Detector {
 	return d
 }
 
-func runAll(t *testing.T, d *Detector, evs []*event.Event) []string {
-	t.Helper()
-	var out []string
-	for _, ev := range evs {
-		_ = d.Detect(context.Background(), ev, func(s signal.Signal) {
-			b, err := json.Marshal(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, string(b))
-		})
-	}
-	return out
-}
-
 // TestSnapshotResumes: on Loghub's real sshd log, stopping anywhere,
 // snapshotting and restoring into a new detector gives exactly the signals
 // (ids, counts, evidence) of one uninterrupted run; starting over with
 // empty buckets does not.
 func TestSnapshotResumes(t *testing.T) {
 	evs := authtest.LoghubOpenSSH(t, 2017)
-	want := runAll(t, newBundled(t), evs)
+	want := detecttest.JSONSignals(t, newBundled(t), evs)
 	if len(want) == 0 {
 		t.Fatal("no threshold signals on the Loghub sshd log")
 	}
 	differs := 0
 	for _, cut := range []int{len(evs) / 7, len(evs) / 3, len(evs) / 2, 2 * len(evs) / 3} {
 		first := newBundled(t)
-		got := runAll(t, first, evs[:cut])
+		got := detecttest.JSONSignals(t, first, evs[:cut])
 		var buf bytes.Buffer
 		if err := first.Snapshot(&buf); err != nil {
 			t.Fatal(err)
@@ -63,11 +45,11 @@ func TestSnapshotResumes(t *testing.T) {
 		if second.Stats().Buckets != first.Stats().Buckets {
 			t.Errorf("cut %d: %d buckets restored, %d snapshotted", cut, second.Stats().Buckets, first.Stats().Buckets)
 		}
-		got = append(got, runAll(t, second, evs[cut:])...)
+		got = append(got, detecttest.JSONSignals(t, second, evs[cut:])...)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("cut %d: %d signals after a restore, want the %d of one run", cut, len(got), len(want))
 		}
-		fresh := append(runAll(t, newBundled(t), evs[:cut]), runAll(t, newBundled(t), evs[cut:])...)
+		fresh := append(detecttest.JSONSignals(t, newBundled(t), evs[:cut]), detecttest.JSONSignals(t, newBundled(t), evs[cut:])...)
 		if strings.Join(fresh, "\n") != strings.Join(want, "\n") {
 			differs++
 		}
@@ -82,7 +64,7 @@ func TestSnapshotResumes(t *testing.T) {
 func TestRestoreRefuses(t *testing.T) {
 	evs := authtest.LoghubOpenSSH(t, 2017)
 	d := newBundled(t)
-	runAll(t, d, evs[:len(evs)/2])
+	detecttest.JSONSignals(t, d, evs[:len(evs)/2])
 	var buf bytes.Buffer
 	if err := d.Snapshot(&buf); err != nil {
 		t.Fatal(err)
