@@ -24,7 +24,7 @@ func TestDifferentialSigmaGo(t *testing.T) {
 	if os.Getenv("RAMPART_DIFF") == "" {
 		t.Skip("diagnostic: set RAMPART_DIFF=1")
 	}
-	c := loadT(t)
+	c := flatT(t)
 	dir := testutil.SharedData(t, "sigma/rules/windows")
 	ctx := context.Background()
 	type rr struct {
