@@ -12,7 +12,7 @@ import (
 // rather than the table growing or an active client's spent budget being
 // reset (which would hand a guessing client a fresh burst).
 func TestLoginTableBounded(t *testing.T) {
-	ss := newSessions()
+	ss := newSessions(nil)
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	for i := range maxLoginClients {
 		if ok, _, _ := ss.allowLogin(fmt.Sprintf("10.%d.%d.1", i/256, i%256), now); !ok {

@@ -82,6 +82,8 @@ type Deps struct {
 	// says which roles may call it (nil: admin only). See reidentify.go.
 	Reidentify    func(ctx context.Context, p Principal, pseudonym, reason string) (string, error)
 	MayReidentify func(role string) bool
+	// Sessions keeps console sessions across restarts (nil: in memory).
+	Sessions store.SessionStore
 	// Console serves the web console's static files under /console/ (nil: 404).
 	Console http.Handler
 	Logger  *slog.Logger
@@ -169,7 +171,7 @@ func NewHandler(d Deps) http.Handler {
 	if d.MaxIngestInFlight <= 0 {
 		d.MaxIngestInFlight = max(4, runtime.GOMAXPROCS(0))
 	}
-	s := &server{d: d, log: d.Logger.With("component", "api"), sessions: newSessions(),
+	s := &server{d: d, log: d.Logger.With("component", "api"), sessions: newSessions(d.Sessions),
 		ingestIn: make(chan struct{}, d.MaxIngestInFlight)}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {

@@ -29,7 +29,10 @@ import (
 // kept, the token is looked up again on every request (deleting it ends its
 // sessions), and cookie-authenticated unsafe requests need the session's
 // CSRF token in X-CSRF-Token and, when the browser sends one, a same-host
-// Origin.
+// Origin. With a store.SessionStore (Deps.Sessions) sessions are written
+// through to it, so a restart does not log anyone out; last use is written
+// at most every sessionTouchEvery, so idle expiry after a restart may come
+// that much early.
 
 // SessionCookie is the console session cookie's name.
 const SessionCookie = "rampart_session"
@@ -39,8 +42,10 @@ const (
 	SessionIdle     = 30 * time.Minute
 	SessionAbsolute = 12 * time.Hour
 	// maxSessions bounds the in-memory table; the least recently used
-	// session is dropped to make room.
+	// session is dropped to make room (a stored one is read back on use).
 	maxSessions = 10000
+	// sessionTouchEvery bounds how often a session's last use is stored.
+	sessionTouchEvery = time.Minute
 	// Login attempts per client (loginKey): a burst of loginBurst, then one
 	// per loginEvery (5 a minute). Failures and successes both count.
 	loginBurst = 5
@@ -61,18 +66,20 @@ type session struct {
 	csrf      string
 	created   time.Time
 	lastSeen  time.Time
+	stored    time.Time // lastSeen as last written to the store
 }
 
 type sessions struct {
 	mu     sync.Mutex
 	byHash map[string]*session // key: hex SHA-256 of the session id
+	st     store.SessionStore  // nil: memory only
 
 	loginMu sync.Mutex
 	logins  keyLimits // key: loginKey of the client address
 }
 
-func newSessions() *sessions {
-	return &sessions{byHash: map[string]*session{}, logins: keyLimits{}}
+func newSessions(st store.SessionStore) *sessions {
+	return &sessions{byHash: map[string]*session{}, logins: keyLimits{}, st: st}
 }
 
 func hashSessionID(id string) string {
@@ -89,7 +96,7 @@ func randomToken() (string, error) {
 }
 
 // create stores a new session for the token and returns its id and CSRF token.
-func (ss *sessions) create(tokenHash string, now time.Time) (id string, sess session, err error) {
+func (ss *sessions) create(ctx context.Context, tokenHash string, now time.Time) (id string, sess session, err error) {
 	if id, err = randomToken(); err != nil {
 		return "", session{}, err
 	}
@@ -97,7 +104,17 @@ func (ss *sessions) create(tokenHash string, now time.Time) (id string, sess ses
 	if err != nil {
 		return "", session{}, err
 	}
-	sess = session{tokenHash: tokenHash, csrf: csrf, created: now, lastSeen: now}
+	sess = session{tokenHash: tokenHash, csrf: csrf, created: now, lastSeen: now, stored: now}
+	if ss.st != nil {
+		// Expired sessions go from the store as new ones come.
+		if _, err := ss.st.DeleteSessionsBefore(ctx, now.Add(-SessionIdle), now.Add(-SessionAbsolute)); err != nil {
+			return "", session{}, err
+		}
+		if err := ss.st.CreateSession(ctx, store.Session{IDHash: hashSessionID(id), TokenHash: tokenHash, CSRF: csrf,
+			Created: now, LastSeen: now}); err != nil {
+			return "", session{}, err
+		}
+	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if len(ss.byHash) >= maxSessions {
@@ -132,30 +149,72 @@ func (s *session) expired(now time.Time) bool {
 }
 
 // get returns the live session for a cookie value and marks it used; an
-// expired one is removed.
-func (ss *sessions) get(id string, now time.Time) (key string, sess session, ok bool) {
+// expired one is removed. A session not in memory is read from the store.
+func (ss *sessions) get(ctx context.Context, id string, now time.Time) (key string, sess session, ok bool, err error) {
 	if id == "" || len(id) > 128 {
-		return "", session{}, false
+		return "", session{}, false, nil
 	}
 	key = hashSessionID(id)
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
 	s, ok := ss.byHash[key]
-	if !ok {
-		return "", session{}, false
+	ss.mu.Unlock()
+	if !ok && ss.st != nil {
+		x, err := ss.st.GetSession(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", session{}, false, nil
+		}
+		if err != nil {
+			return "", session{}, false, err
+		}
+		s = &session{tokenHash: x.TokenHash, csrf: x.CSRF, created: x.Created, lastSeen: x.LastSeen, stored: x.LastSeen}
+		ss.mu.Lock()
+		if cur, dup := ss.byHash[key]; dup {
+			s = cur // another request read it first
+		} else {
+			if len(ss.byHash) >= maxSessions {
+				ss.evictLocked(now)
+			}
+			ss.byHash[key] = s
+		}
+		ss.mu.Unlock()
 	}
+	if s == nil {
+		return "", session{}, false, nil
+	}
+	ss.mu.Lock()
 	if s.expired(now) {
 		delete(ss.byHash, key)
-		return "", session{}, false
+		ss.mu.Unlock()
+		if ss.st != nil {
+			if err := ss.st.DeleteSession(ctx, key); err != nil {
+				return "", session{}, false, err
+			}
+		}
+		return "", session{}, false, nil
 	}
 	s.lastSeen = now
-	return key, *s, true
+	touch := ss.st != nil && now.Sub(s.stored) >= sessionTouchEvery
+	if touch {
+		s.stored = now
+	}
+	out := *s
+	ss.mu.Unlock()
+	if touch {
+		if err := ss.st.TouchSession(ctx, key, now); err != nil {
+			return "", session{}, false, err
+		}
+	}
+	return key, out, true, nil
 }
 
-func (ss *sessions) remove(key string) {
+func (ss *sessions) remove(ctx context.Context, key string) error {
 	ss.mu.Lock()
 	delete(ss.byHash, key)
 	ss.mu.Unlock()
+	if ss.st != nil {
+		return ss.st.DeleteSession(ctx, key)
+	}
+	return nil
 }
 
 // loginPolicy: loginBurst attempts, then one per loginEvery, per client.
@@ -224,20 +283,26 @@ type sessionKey struct{}
 // returns ok false.
 func (s *server) sessionAuth(w http.ResponseWriter, r *http.Request, cookie string) (tok store.Token, key string, ok bool) {
 	now := s.d.Now()
-	key, sess, found := s.sessions.get(cookie, now)
+	key, sess, found, err := s.sessions.get(r.Context(), cookie, now)
+	if err != nil {
+		s.internalError(w, "session lookup failed", err)
+		return tok, "", false
+	}
 	if !found {
 		clearSessionCookie(w, r)
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "session expired or unknown; log in again")
 		return tok, "", false
 	}
-	tok, err := s.d.Store.TokenByHash(r.Context(), sess.tokenHash)
+	tok, err = s.d.Store.TokenByHash(r.Context(), sess.tokenHash)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.internalError(w, "token lookup failed", err)
 			return tok, "", false
 		}
 		// The token was revoked: its sessions end with it.
-		s.sessions.remove(key)
+		if err := s.sessions.remove(r.Context(), key); err != nil {
+			s.log.Error("removing a revoked token's session failed", "err", err)
+		}
 		clearSessionCookie(w, r)
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "the session's token was revoked")
 		return tok, "", false
@@ -328,9 +393,12 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// A login from a browser that still holds a session replaces it.
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && len(c.Value) <= 128 {
-		s.sessions.remove(hashSessionID(c.Value))
+		if err := s.sessions.remove(r.Context(), hashSessionID(c.Value)); err != nil {
+			s.internalError(w, "replacing the session failed", err)
+			return
+		}
 	}
-	id, sess, err := s.sessions.create(hash, now)
+	id, sess, err := s.sessions.create(r.Context(), hash, now)
 	if err != nil {
 		s.internalError(w, "creating session failed", err)
 		return
@@ -372,7 +440,10 @@ func (s *server) currentSession(w http.ResponseWriter, r *http.Request) {
 // logout is DELETE /api/v1/session.
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	if key, ok := r.Context().Value(sessionKey{}).(string); ok {
-		s.sessions.remove(key)
+		if err := s.sessions.remove(r.Context(), key); err != nil {
+			s.internalError(w, "ending the session failed", err)
+			return
+		}
 		p := principal(r)
 		s.auditLogin(r, audit.Record{Actor: "token:" + p.Name, Action: ActionSessionLogout, SubjectKind: "token",
 			SubjectID: p.TokenID, Explanation: "console logout"})

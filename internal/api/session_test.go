@@ -72,8 +72,14 @@ func newSessionEnv(t *testing.T) *sessionEnv {
 	if _, _, err := st.RecordSignals(ctx, []signal.Signal{sig}, []string{"a1"}); err != nil {
 		t.Fatal(err)
 	}
-	e.h = api.NewHandler(api.Deps{Store: st, Audit: lg, Now: e.clock.Now})
+	e.h = e.handler()
 	return e
+}
+
+// handler is a new API over the environment's store: what a restarted
+// server would serve (sessions come back from the store).
+func (e *sessionEnv) handler() http.Handler {
+	return api.NewHandler(api.Deps{Store: e.st, Sessions: e.st, Audit: e.audit, Now: e.clock.Now})
 }
 
 // do sends one request to the handler from 192.0.2.1 (or remote).
@@ -384,5 +390,59 @@ func TestSessionReplacedOnLogin(t *testing.T) {
 	}
 	if got := e.do("GET", "/api/v1/session", "", withCookie(old, nil)).Code; got != 401 {
 		t.Errorf("the replaced session still works: %d", got)
+	}
+}
+
+// TestSessionSurvivesRestart: a session outlives the server that opened it
+// (a new API over the same store honours the cookie and its CSRF token),
+// its expiry still applies, and a logout ends it for every later server.
+func TestSessionSurvivesRestart(t *testing.T) {
+	e := newSessionEnv(t)
+	c, csrf := e.login(t, api.RoleAnalyst)
+	e.clock.Add(10 * time.Minute)
+	e.h = e.handler() // restart
+	rec := e.do("GET", "/api/v1/session", "", withCookie(c, nil))
+	if rec.Code != 200 {
+		t.Fatalf("after a restart: %d %s", rec.Code, rec.Body)
+	}
+	var body api.Session
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.CSRF != csrf || body.Role != api.RoleAnalyst {
+		t.Fatalf("after a restart: %+v, %v; want the same role and CSRF token", body, err)
+	}
+	if got := e.do("POST", "/api/v1/alerts/a1/verdict", `{"verdict":"benign","reason":"known"}`,
+		withCookie(c, map[string]string{"X-CSRF-Token": csrf})).Code; got != 200 {
+		t.Errorf("an unsafe request with the stored CSRF token after a restart: %d", got)
+	}
+	if got := e.do("POST", "/api/v1/alerts/a1/verdict", `{"verdict":"benign","reason":"known"}`,
+		withCookie(c, map[string]string{"X-CSRF-Token": "wrong"})).Code; got != 403 {
+		t.Errorf("a wrong CSRF token after a restart: %d, want 403", got)
+	}
+
+	// Idle expiry across a restart.
+	e.clock.Add(31 * time.Minute)
+	e.h = e.handler()
+	if got := e.do("GET", "/api/v1/session", "", withCookie(c, nil)).Code; got != 401 {
+		t.Errorf("31 min idle across a restart: %d, want 401", got)
+	}
+
+	// Logout ends it for the next server too.
+	c, csrf = e.login(t, api.RoleAnalyst)
+	if got := e.do("DELETE", "/api/v1/session", "", withCookie(c, map[string]string{"X-CSRF-Token": csrf})).Code; got != 204 {
+		t.Fatalf("logout: %d", got)
+	}
+	e.h = e.handler()
+	if got := e.do("GET", "/api/v1/session", "", withCookie(c, nil)).Code; got != 401 {
+		t.Errorf("a logged-out session after a restart: %d, want 401", got)
+	}
+
+	// Only the hash of the session id is stored, never the cookie value.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, sqlite.FileName)+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sessions WHERE id_hash = ? OR token_hash = ?`, c.Value, c.Value).Scan(&n); err != nil || n != 0 {
+		t.Errorf("a cookie value found in the sessions table (%d rows, %v)", n, err)
 	}
 }

@@ -370,6 +370,9 @@ func (s *Server) listen() error {
 		Reload: s.reload, PublicMetrics: s.cfg.HTTP.PublicMetrics, IngestRate: s.cfg.HTTP.IngestRate, Logger: s.log,
 		Audit: s.audit, Console: console.Handler(),
 	}
+	if ss, ok := s.store.(store.SessionStore); ok {
+		deps.Sessions = ss // console sessions survive a restart
+	}
 	if !s.cfg.Privacy.Disabled {
 		p, err := s.pseudonymizer()
 		if err != nil {

@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 		{"Quarantine", testQuarantine},
 		{"Offsets", testOffsets},
 		{"Tokens", testTokens},
+		{"Sessions", testSessions},
 		{"Stats", testStats},
 		{"DetectorStats", testDetectorStats},
 		{"Retention", nil}, // testRetention: needs the clock
