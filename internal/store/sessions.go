@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -14,6 +15,14 @@ type Session struct {
 	CSRF      string
 	Created   time.Time
 	LastSeen  time.Time
+}
+
+// Validate reports a session missing a field the stores require.
+func (s Session) Validate() error {
+	if s.IDHash == "" || s.TokenHash == "" || s.CSRF == "" {
+		return fmt.Errorf("%w: id hash, token hash and csrf are required", ErrInvalid)
+	}
+	return nil
 }
 
 // SessionStore keeps console sessions across restarts (an optional

@@ -15,8 +15,8 @@ var _ store.SessionStore = (*Store)(nil)
 
 // CreateSession stores a console session.
 func (s *Store) CreateSession(ctx context.Context, x store.Session) error {
-	if x.IDHash == "" || x.TokenHash == "" || x.CSRF == "" {
-		return fmt.Errorf("creating session: %w: id hash, token hash and csrf are required", store.ErrInvalid)
+	if err := x.Validate(); err != nil {
+		return fmt.Errorf("creating session: %w", err)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id_hash, token_hash, csrf, created, last_seen) VALUES ($1, $2, $3, $4, $5)`,
 		pgText(x.IDHash), pgText(x.TokenHash), pgText(x.CSRF), x.Created, x.LastSeen)

@@ -14,8 +14,8 @@ var _ store.SessionStore = (*Store)(nil)
 
 // CreateSession stores a console session.
 func (s *Store) CreateSession(ctx context.Context, x store.Session) error {
-	if x.IDHash == "" || x.TokenHash == "" || x.CSRF == "" {
-		return fmt.Errorf("creating session: %w: id hash, token hash and csrf are required", store.ErrInvalid)
+	if err := x.Validate(); err != nil {
+		return fmt.Errorf("creating session: %w", err)
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id_hash, token_hash, csrf, created, last_seen) VALUES (?, ?, ?, ?, ?)`,
