@@ -83,8 +83,15 @@ type Result struct {
 	// measured for the layout.
 	OODIndistinguishable float64
 	OODIndist            map[string]float64
-	Notes                []string
-	Seconds              float64
+	// OODOracle is, per held-out type, the most any one of the guard's
+	// views (range, depth, distances, combined) flags when its threshold is
+	// set on the in-distribution test rows themselves at the false-flag
+	// budget: a bound no calibration on training data can beat with these
+	// views (nil map: not measured). OODOracleMean is its mean.
+	OODOracleMean float64
+	OODOracle     map[string]float64
+	Notes         []string
+	Seconds       float64
 }
 
 func r4(x float64) float64 {
@@ -112,6 +119,9 @@ func (r *Result) JSON() map[string]any {
 		if ind, ok := r.OODIndist[k]; ok {
 			h["indistinguishable"] = r4(ind)
 		}
+		if o, ok := r.OODOracle[k]; ok {
+			h["oracle_single_view"] = r4(o)
+		}
 		held[k] = h
 	}
 	out := map[string]any{
@@ -122,6 +132,9 @@ func (r *Result) JSON() map[string]any {
 	}
 	if r.OODIndist != nil {
 		out["ood_indistinguishable"] = r4(r.OODIndistinguishable)
+	}
+	if r.OODOracle != nil {
+		out["ood_oracle_single_view"] = r4(r.OODOracleMean)
 	}
 	return out
 }
@@ -154,6 +167,9 @@ func (r *Result) Table(w io.Writer) error {
 		fmt.Fprintf(tw, "  held out %s\t%.4f flagged, %.4f false", k, r.OODHeldOut[k][0], r.OODHeldOut[k][1])
 		if ind, ok := r.OODIndist[k]; ok {
 			fmt.Fprintf(tw, ", %.4f indistinguishable", ind)
+		}
+		if o, ok := r.OODOracle[k]; ok {
+			fmt.Fprintf(tw, ", single-view oracle %.4f", o)
 		}
 		fmt.Fprintln(tw)
 	}

@@ -350,8 +350,8 @@ func kddArtifact(m *forestModel, rep robust.Report, window [][]float64, seed int
 // rates are the means over categories.
 func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, seed int64, res *Result, progress io.Writer) error {
 	held := heldOutCategories(rows, func(r kddRow) (string, bool) { return category(r.Label), r.Attack })
-	res.OODHeldOut, res.OODIndist = map[string][2]float64{}, map[string]float64{}
-	var sumF, sumFP, sumInd float64
+	res.OODHeldOut, res.OODIndist, res.OODOracle = map[string][2]float64{}, map[string]float64{}, map[string]float64{}
+	var sumF, sumFP, sumInd, sumOracle float64
 	for _, h := range held {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -390,6 +390,12 @@ func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, se
 		}
 		res.OODIndist[h] = ind
 		sumInd += ind
+		oracle, err := oracleSingleView(g, out, in, z.vec, kddGuardFalseBudget)
+		if err != nil {
+			return err
+		}
+		res.OODOracle[h] = oracle
+		sumOracle += oracle
 		fmt.Fprintf(progress, "  input guard, %s held out (%d rows): flagged %.4f, in-distribution false flags %.4f, feature-identical to a training row %.4f (tail level %.4f; thresholds range %.3g combined %.3g)\n",
 			h, len(out), f, fp, ind, g.Alpha, g.RangeThreshold, g.CombThreshold)
 		res.OODHeldOut[h] = [2]float64{f, fp}
@@ -399,10 +405,63 @@ func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, se
 	if len(held) > 0 {
 		res.OODFlagRate, res.OODFalse = sumF/float64(len(held)), sumFP/float64(len(held))
 		res.OODIndistinguishable = sumInd / float64(len(held))
+		res.OODOracleMean = sumOracle / float64(len(held))
 	}
 	res.Notes = append(res.Notes, "ood rates are means over held-out attack categories (each category held out of the guard's training in turn)",
-		"ood_indistinguishable: mean share of held-out rows whose guard input vector equals a guard training row's; a guard flags identical inputs alike, so one that flags none of its training rows flags at most 1 - ood_indistinguishable")
+		"ood_indistinguishable: mean share of held-out rows whose guard input vector equals a guard training row's; a guard flags identical inputs alike, so one that flags none of its training rows flags at most 1 - ood_indistinguishable",
+		"ood_oracle_single_view: per held-out category, the most any one guard view (range, depth, distance, rank distance, combined) flags with its threshold set on the in-distribution test rows themselves at 1% false flags; a bound for these views that calibration on training rows cannot beat")
 	return nil
+}
+
+// kddGuardFalseBudget is the false-flag budget of the guard goal.
+const kddGuardFalseBudget = 0.01
+
+// oracleSingleView is the highest flag rate on out that one of the guard's
+// views reaches when its threshold is the (1-budget) quantile of its scores
+// on in: the view's best at that false-flag rate, calibrated on the test's
+// own in-distribution rows (a bound, not a deployable guard).
+func oracleSingleView[T any](g *guard.Guard, out, in []T, vec func(T) ([]float64, error), budget float64) (float64, error) {
+	views := func(rs []T) ([][]float64, error) {
+		var vs [][]float64
+		for _, r := range rs {
+			v, err := vec(r)
+			if err != nil {
+				return nil, err
+			}
+			ck, err := g.Check(v)
+			if err != nil {
+				return nil, err
+			}
+			vs = append(vs, []float64{ck.RangeScore, ck.Depth, ck.Distance, ck.RankDistance, ck.Combined})
+		}
+		return vs, nil
+	}
+	vin, err := views(in)
+	if err != nil {
+		return 0, err
+	}
+	vout, err := views(out)
+	if err != nil || len(vin) == 0 || len(vout) == 0 {
+		return 0, err
+	}
+	best := 0.0
+	for c := range vin[0] {
+		col := make([]float64, len(vin))
+		for i := range vin {
+			col[i] = vin[i][c]
+		}
+		sort.Float64s(col)
+		// At most budget of the in rows score above t.
+		t := col[min(len(col)-1, int(math.Ceil(float64(len(col))*(1-budget)))-1)]
+		n := 0
+		for i := range vout {
+			if vout[i][c] > t {
+				n++
+			}
+		}
+		best = max(best, float64(n)/float64(len(vout)))
+	}
+	return best, nil
 }
 
 // indistinguishable is the share of out whose input vector equals one of
