@@ -315,8 +315,10 @@ func (s *Server) buildInputs() error {
 		if fc.ExpectEvery > 0 {
 			expect = append(expect, silence.Expectation{Name: "file:" + fc.Name, Every: time.Duration(fc.ExpectEvery)})
 		}
+		// Offsets are saved by the checkpoints, with the state they match.
 		in, err := file.New(file.Config{
 			Name: "file:" + fc.Name, Paths: fc.Paths, Format: fc.Format, MaxRecordBytes: s.cfg.Pipeline.MaxRecordBytes,
+			SaveInterval: -1,
 		}, offsets, s.log)
 		if err != nil {
 			return fmt.Errorf("file input %s: %w", fc.Name, err)

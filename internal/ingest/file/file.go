@@ -60,6 +60,9 @@ type Config struct {
 	// GlobInterval is how often patterns are re-evaluated (default 10s).
 	GlobInterval time.Duration
 	// SaveInterval is how often committed offsets are saved (default 1s).
+	// Negative: never on a timer, only by SaveOffsets and when Run ends (a
+	// checkpointer saves them with the detector state they match, so the
+	// stored offsets never run ahead of it).
 	SaveInterval time.Duration
 	// Once reads every matched file to its end and returns (replay),
 	// instead of following.
@@ -88,7 +91,7 @@ func (c *Config) setDefaults() {
 	if c.GlobInterval <= 0 {
 		c.GlobInterval = 10 * time.Second
 	}
-	if c.SaveInterval <= 0 {
+	if c.SaveInterval == 0 {
 		c.SaveInterval = time.Second
 	}
 	if c.BatchSize <= 0 {
@@ -240,7 +243,7 @@ func (in *Input) Run(ctx context.Context, sink ingest.Sink) error {
 			continue
 		}
 		now := in.cfg.Now()
-		if now.Sub(lastSave) >= in.cfg.SaveInterval {
+		if in.cfg.SaveInterval > 0 && now.Sub(lastSave) >= in.cfg.SaveInterval {
 			in.save(ctx)
 			lastSave = now
 		}

@@ -527,3 +527,40 @@ func TestReadErrorReopens(t *testing.T) {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
 }
+
+// TestNoTimedSave: with a negative SaveInterval, committed offsets are
+// saved only by SaveOffsets (a checkpoint) and when Run ends, never on a
+// timer, so the stored offset cannot run ahead of a checkpoint's state.
+func TestNoTimedSave(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "auth.log")
+	writeFile(t, p, "l1\nl2\n")
+	offs := newMemOffsets()
+	cfg := fastConfig(p)
+	cfg.SaveInterval = -1
+	in, err := New(cfg, offs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{commit: true}
+	stop := run(t, in, s)
+	waitFor(t, "2 lines", func() bool { return len(s.lines()) == 2 })
+	time.Sleep(100 * time.Millisecond) // 20 of fastConfig's poll intervals
+	if _, err := offs.GetOffset(context.Background(), Source(p)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("offset saved on a timer: %v", err)
+	}
+	if err := in.SaveOffsets(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := offs.GetOffset(context.Background(), Source(p)); err != nil || o.Offset != 6 {
+		t.Fatalf("after SaveOffsets: %+v %v, want offset 6", o, err)
+	}
+	appendFile(t, p, "l3\n")
+	waitFor(t, "3 lines", func() bool { return len(s.lines()) == 3 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := offs.GetOffset(context.Background(), Source(p)); o.Offset != 9 {
+		t.Errorf("after Run ended: offset %d, want 9", o.Offset)
+	}
+}
