@@ -121,19 +121,7 @@ func TestServeOnPostgres(t *testing.T) {
 	// session opened before it is what authenticates now.
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
-	addrc, result := make(chan string, 1), make(chan error, 1)
-	go func() {
-		result <- Serve(ctx2, cfg, ServeOptions{TokenOut: &testutil.SyncBuffer{}, Ready: func(a string) { addrc <- a }})
-	}()
-	var base2 string
-	select {
-	case a := <-addrc:
-		base2 = "http://" + a
-	case err := <-result:
-		t.Fatalf("restart: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("restart did not come up")
-	}
+	base2, result := runNode(t, ctx2, cfg, ServeOptions{})
 	if resp, b := call(base2, "GET", "/api/v1/session", "", cookie, ""); resp.StatusCode != 200 {
 		t.Errorf("session after a restart on PostgreSQL: %d %s", resp.StatusCode, b)
 	}

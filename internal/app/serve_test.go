@@ -222,8 +222,24 @@ func waitFor(t *testing.T, cond func() bool) {
 func startNode(t *testing.T, ctx context.Context, cfg config.Config, opts ServeOptions) (base, token string, done <-chan error) {
 	t.Helper()
 	var tokenOut testutil.SyncBuffer
+	opts.TokenOut = &tokenOut
+	base, done = runNode(t, ctx, cfg, opts)
+	token = regexp.MustCompile(`rmp_[A-Za-z0-9_-]+`).FindString(tokenOut.String())
+	if token == "" {
+		t.Fatalf("no admin token shown: %q", tokenOut.String())
+	}
+	return base, token, done
+}
+
+// runNode starts a node and waits until it listens (a restarted node shows
+// no admin token: startNode is for first starts).
+func runNode(t *testing.T, ctx context.Context, cfg config.Config, opts ServeOptions) (base string, done <-chan error) {
+	t.Helper()
 	addrc, result := make(chan string, 1), make(chan error, 1)
-	opts.TokenOut, opts.Ready = &tokenOut, func(a string) { addrc <- a }
+	if opts.TokenOut == nil {
+		opts.TokenOut = &testutil.SyncBuffer{}
+	}
+	opts.Ready = func(a string) { addrc <- a }
 	go func() { result <- Serve(ctx, cfg, opts) }()
 	select {
 	case a := <-addrc:
@@ -233,9 +249,5 @@ func startNode(t *testing.T, ctx context.Context, cfg config.Config, opts ServeO
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not start")
 	}
-	token = regexp.MustCompile(`rmp_[A-Za-z0-9_-]+`).FindString(tokenOut.String())
-	if token == "" {
-		t.Fatalf("no admin token shown: %q", tokenOut.String())
-	}
-	return base, token, result
+	return base, result
 }
