@@ -1,8 +1,7 @@
 package sigma
 
 import (
-	"io"
-
+	"github.com/rampart-ids/rampart/internal/correlation"
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/event"
 	"github.com/rampart-ids/rampart/internal/signal"
@@ -13,9 +12,8 @@ import (
 type corrState struct {
 	observe func(r *crule, ev *event.Event, sig *signal.Signal, emit detect.Emit)
 	flush   func(emit detect.Emit)
-	// snapshot and restore save and resume the open windows.
-	snapshot func(w io.Writer) error
-	restore  func(r io.Reader) error
+	// eng holds the open windows (Snapshot, Restore).
+	eng *correlation.Engine
 }
 
 // correlationBackend compiles correlation documents. It is set by

@@ -2,7 +2,6 @@ package sigma
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/rampart-ids/rampart/internal/correlation"
@@ -11,11 +10,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/signal"
 )
 
-func init() {
-	correlationBackend = compileWithEngine
-	emptyCorrelationState = func(w io.Writer) error { return (*correlation.Engine)(nil).Snapshot(w) }
-	discardCorrelationState = func(r io.Reader) error { return (*correlation.Engine)(nil).Restore(r) }
-}
+func init() { correlationBackend = compileWithEngine }
 
 // compileWithEngine compiles correlation documents with internal/correlation
 // and wires the base rules they reference to the engine.
@@ -80,9 +75,8 @@ func compileWithEngine(docs []*Doc, byRef map[string][]*crule) (*corrState, int,
 		observe: func(r *crule, ev *event.Event, sig *signal.Signal, emit detect.Emit) {
 			eng.Observe(correlation.Match{RuleID: r.meta.ID, RuleName: r.meta.Name, Title: r.meta.Title, Event: ev, Signal: sig}, emit)
 		},
-		flush:    eng.Flush,
-		snapshot: eng.Snapshot,
-		restore:  eng.Restore,
+		flush: eng.Flush,
+		eng:   eng,
 	}
 	return st, len(ok), errs
 }

@@ -3,7 +3,6 @@ package sigma
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -163,9 +162,9 @@ func (d *Detector) Reload(ctx context.Context) error {
 	// rules unchanged by the reload).
 	if old := d.set.Load(); old.corr != nil && rs.corr != nil {
 		var b bytes.Buffer
-		err := old.corr.snapshot(&b)
+		err := old.corr.eng.Snapshot(&b)
 		if err == nil {
-			err = rs.corr.restore(&b)
+			err = rs.corr.eng.Restore(&b)
 		}
 		if err != nil {
 			d.log.Error("correlation windows not carried over the reload", "err", err)
@@ -182,13 +181,7 @@ func (d *Detector) Reload(ctx context.Context) error {
 func (d *Detector) Snapshot(w io.Writer) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if rs := d.set.Load(); rs.corr != nil && rs.corr.snapshot != nil {
-		return rs.corr.snapshot(w)
-	}
-	if emptyCorrelationState == nil {
-		return errors.New("sigma snapshot: the correlation engine is not built in")
-	}
-	return emptyCorrelationState(w)
+	return d.set.Load().corrEngine().Snapshot(w)
 }
 
 // Restore resumes the open windows of a snapshot; windows of correlation
@@ -196,20 +189,8 @@ func (d *Detector) Snapshot(w io.Writer) error {
 func (d *Detector) Restore(r io.Reader) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if rs := d.set.Load(); rs.corr != nil && rs.corr.restore != nil {
-		return rs.corr.restore(r)
-	}
-	if discardCorrelationState == nil {
-		return errors.New("sigma restore: the correlation engine is not built in")
-	}
-	return discardCorrelationState(r)
+	return d.set.Load().corrEngine().Restore(r)
 }
-
-// emptyCorrelationState and discardCorrelationState write and check a
-// correlation state for a rule set without correlation rules (set by
-// corr_engine.go).
-var emptyCorrelationState func(w io.Writer) error
-var discardCorrelationState func(r io.Reader) error
 
 // Detect implements detect.Detector: every matching rule emits one signal,
 // and every match of a rule used by a correlation feeds that correlation.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/rampart-ids/rampart/internal/correlation"
 	"github.com/rampart-ids/rampart/internal/event"
 )
 
@@ -71,6 +72,15 @@ type ruleSet struct {
 
 	corr *corrState
 	pool sync.Pool
+}
+
+// corrEngine is the rule set's correlation engine; nil (whose Snapshot
+// writes an empty state) without correlation rules.
+func (rs *ruleSet) corrEngine() *correlation.Engine {
+	if rs.corr == nil {
+		return nil
+	}
+	return rs.corr.eng
 }
 
 func newRuleSet() *ruleSet {
