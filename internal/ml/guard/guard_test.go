@@ -28,9 +28,11 @@ func blob(n int, centre []float64, seed uint64) [][]float64 {
 	return out
 }
 
-func fitted(t *testing.T) *Guard {
+func fitted(t *testing.T) *Guard { return fittedWith(t, DefaultConfig()) }
+
+// fittedWith fits cfg (with a 50-tree forest) on two blobs of training rows.
+func fittedWith(t testing.TB, cfg Config) *Guard {
 	t.Helper()
-	cfg := DefaultConfig()
 	cfg.Forest.Trees = 50
 	train := append(blob(3000, []float64{0, 0, 0, 0}, 1), blob(1000, []float64{12, 12, 0, 0}, 2)...)
 	g, err := Fit(cfg, feats, train)

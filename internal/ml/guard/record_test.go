@@ -9,17 +9,7 @@ import (
 	"time"
 )
 
-func fittedRecord(t testing.TB) *Guard {
-	t.Helper()
-	cfg := RecordConfig()
-	cfg.Forest.Trees = 50
-	train := append(blob(3000, []float64{0, 0, 0, 0}, 1), blob(1000, []float64{12, 12, 0, 0}, 2)...)
-	g, err := Fit(cfg, feats, train)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
+func fittedRecord(t testing.TB) *Guard { return fittedWith(t, RecordConfig()) }
 
 // records draws connection-like rows: a one-hot protocol (common, less
 // common, rare), a log count whose level depends on the protocol, and a
