@@ -134,13 +134,20 @@ func split(es []entry) [][]entry {
 // positions are fixed before anything is written. blobs[i], when not nil,
 // is parts[i] encoded: used when no id was left out. It returns the keys it
 // staged, for st once the transaction commits.
-func appendChunks(ctx context.Context, tx *sql.Tx, insChunk *sql.Stmt, st *staging, parts [][]entry, blobs [][]byte, log *slog.Logger) ([]keyLoc, error) {
+func appendChunks(ctx context.Context, tx *sql.Tx, insChunk *sql.Stmt, st *staging, parts [][]entry, blobs [][]byte, log *slog.Logger) (added []keyLoc, err error) {
+	// Ids come from event_chunk_seq, never max(id)+1: an id freed by
+	// deleting a corrupt chunk may still be named by index entries.
 	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM event_chunks`).Scan(&next); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT next FROM event_chunk_seq`).Scan(&next); err != nil {
 		return nil, err
 	}
+	first := next
+	defer func() {
+		if err == nil && next != first {
+			_, err = tx.ExecContext(ctx, `UPDATE event_chunk_seq SET next = ?`, next)
+		}
+	}()
 	cache := newChunkCache(tx)
-	var added []keyLoc
 	pending := map[int64]int64{} // keys staged by this call
 	for i, es := range parts {
 		keys := make([]int64, len(es))
@@ -434,6 +441,9 @@ func getEvents(ctx context.Context, tx *sql.Tx, ids []string, keys []int64, held
 		return found, nil
 	}
 	// Ids whose key another id holds: rare, the table is almost always empty.
+	if extra, err := hasExtra(ctx, tx); err != nil || !extra {
+		return found, err
+	}
 	more, err := extraIDs(ctx, tx, missing)
 	if err != nil {
 		return nil, err

@@ -198,13 +198,9 @@ func indexLookup(ctx context.Context, q rowQuerier, keys []int64, into map[int64
 	return rows.Err()
 }
 
-// extraIDs returns which of ids are in event_index_extra (none, without a
-// query per id, when the table is empty: almost always).
+// extraIDs returns which of ids are in event_index_extra. Callers ask
+// hasExtra first: the table is almost always empty.
 func extraIDs(ctx context.Context, q rowQuerier, ids []any) (map[string]int64, error) {
-	var any bool
-	if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM event_index_extra)`).Scan(&any); err != nil || !any {
-		return nil, err
-	}
 	out := map[string]int64{}
 	err := inChunks(ctx, q, `SELECT id, loc FROM event_index_extra WHERE id IN `, ids, func(rows *sql.Rows) error {
 		var (
