@@ -41,8 +41,7 @@ type Checkpoints struct {
 	engine *detect.Engine
 	files  func() []*file.Input
 	log    *slog.Logger
-	mu     sync.Mutex
-	seq    uint64
+	seq    uint64 // the last checkpoint's number (Restore, then Capture only)
 }
 
 var ckptName = regexp.MustCompile(`^ckpt-([0-9]{20})$`)
@@ -71,9 +70,6 @@ func (c *Checkpoints) Restore() map[string]store.Offset {
 		if m == nil {
 			c.log.Error("state/CURRENT names no checkpoint; detectors start empty", "content", strings.TrimSpace(string(name)))
 			return nil
-		}
-		if n, _ := strconv.ParseUint(m[1], 10, 64); n > c.seq {
-			c.seq = n
 		}
 		from = filepath.Join(c.dir, m[0])
 		data, err := os.ReadFile(filepath.Join(from, offsetsFile))
@@ -108,34 +104,35 @@ func (c *Checkpoints) Restore() map[string]store.Offset {
 var _ pipeline.Checkpointer = (*Checkpoints)(nil)
 
 // Capture writes every stateful detector's snapshot into a new checkpoint
-// folder; the pipeline calls it between records.
+// folder; the pipeline calls it between records. The files are synced by
+// Complete, on the writer's goroutine, not here on the detection path.
 func (c *Checkpoints) Capture() (pipeline.Checkpoint, error) {
-	c.mu.Lock()
 	c.seq++
-	seq := c.seq
-	c.mu.Unlock()
-	tmp := filepath.Join(c.dir, fmt.Sprintf("ckpt-%020d.tmp", seq))
-	if err := os.RemoveAll(tmp); err != nil {
+	p := &pendingCheckpoint{c: c, seq: c.seq, tmp: filepath.Join(c.dir, fmt.Sprintf("ckpt-%020d.tmp", c.seq))}
+	if err := os.RemoveAll(p.tmp); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
+	if err := os.MkdirAll(p.tmp, 0o700); err != nil {
 		return nil, err
 	}
 	for _, d := range c.engine.Detectors() {
 		if sn, ok := d.(anomaly.Snapshotter); ok {
-			if err := anomaly.SaveSnapshot(filepath.Join(tmp, d.Name()+".snapshot"), sn); err != nil {
-				os.RemoveAll(tmp)
+			path := filepath.Join(p.tmp, d.Name()+".snapshot")
+			if err := anomaly.WriteSnapshot(path, sn); err != nil {
+				p.Abort()
 				return nil, err
 			}
+			p.files = append(p.files, path)
 		}
 	}
-	return &pendingCheckpoint{c: c, seq: seq, tmp: tmp}, nil
+	return p, nil
 }
 
 type pendingCheckpoint struct {
-	c   *Checkpoints
-	seq uint64
-	tmp string
+	c     *Checkpoints
+	seq   uint64
+	tmp   string
+	files []string // the snapshots Capture wrote, synced by Complete
 }
 
 // Complete adds the committed offsets and makes the checkpoint current.
@@ -149,6 +146,11 @@ func (p *pendingCheckpoint) Complete(ctx context.Context) error {
 	data, err := json.Marshal(offsets)
 	if err != nil {
 		return err
+	}
+	for _, path := range p.files {
+		if err := syncFile(path); err != nil {
+			return err
+		}
 	}
 	if err := writeSynced(filepath.Join(p.tmp, offsetsFile), data); err != nil {
 		return err
@@ -216,7 +218,8 @@ func (c *Checkpoints) prune(keep string) {
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if n != keep && e.IsDir() && strings.HasPrefix(n, "ckpt-") && (ckptName.MatchString(n) || strings.HasSuffix(n, ".tmp")) && n < keep {
+		base, _ := strings.CutSuffix(n, ".tmp")
+		if e.IsDir() && ckptName.MatchString(base) && n < keep {
 			os.RemoveAll(filepath.Join(c.dir, n))
 		}
 	}
@@ -236,6 +239,18 @@ func writeSynced(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func syncDir(dir string) error {

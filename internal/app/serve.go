@@ -241,14 +241,8 @@ func Serve(ctx context.Context, cfg config.Config, opts ServeOptions) error {
 		s.log.Error("flushing suppression hits failed", "err", err)
 	}
 	s.closeGovernance(shutCtx)
-	// Offsets committed during the final flush are saved only now.
-	for _, in := range s.inputs {
-		if f, ok := in.(*file.Input); ok {
-			if err := f.SaveOffsets(shutCtx); err != nil {
-				s.log.Error("saving file offsets failed", "input", in.Name(), "err", err)
-			}
-		}
-	}
+	// File offsets were saved by the pipeline's last checkpoint, with the
+	// state they match (none saved if it did not complete).
 	for _, o := range s.outputs {
 		if err := o.Close(); err != nil {
 			s.log.Error("closing output failed", "output", o.Name(), "err", err)

@@ -115,7 +115,7 @@ func TestSnapshotFiles(t *testing.T) {
 	a, r, e := newEngine(t)
 	want := runEvents(e, scenario())
 	for _, s := range []Snapshotter{a, r} {
-		if err := SaveSnapshot(filepath.Join(dir, s.Name()+".snap"), s); err != nil {
+		if err := WriteSnapshot(filepath.Join(dir, s.Name()+".snap"), s); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // Snapshotter is a detector whose state survives a restart (Anomaly, Rarity).
@@ -20,31 +19,22 @@ var (
 	_ Snapshotter = (*Rarity)(nil)
 )
 
-// SaveSnapshot writes s's state to path atomically (temp file, fsync,
-// rename), so a crash leaves the previous snapshot intact.
-func SaveSnapshot(path string, s Snapshotter) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+// WriteSnapshot writes s's state to path, unsynced: the caller (serve's
+// checkpoints) syncs and renames the folder holding it into place.
+func WriteSnapshot(path string, s Snapshotter) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("%s snapshot: %w", s.Name(), err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err := s.Snapshot(w); err != nil {
-		tmp.Close()
-		return err
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = s.Snapshot(w)
+	if err == nil {
+		err = w.Flush()
 	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s snapshot: %w", s.Name(), err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s snapshot: %w", s.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s snapshot: %w", s.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err != nil {
 		return fmt.Errorf("%s snapshot: %w", s.Name(), err)
 	}
 	return nil

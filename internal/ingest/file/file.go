@@ -60,7 +60,7 @@ type Config struct {
 	// GlobInterval is how often patterns are re-evaluated (default 10s).
 	GlobInterval time.Duration
 	// SaveInterval is how often committed offsets are saved (default 1s).
-	// Negative: never on a timer, only by SaveOffsets and when Run ends (a
+	// Negative: only by SaveOffsets, never on a timer nor when Run ends (a
 	// checkpointer saves them with the detector state they match, so the
 	// stored offsets never run ahead of it).
 	SaveInterval time.Duration
@@ -604,6 +604,9 @@ func (in *Input) save(ctx context.Context) {
 }
 
 func (in *Input) finalSave(ctx context.Context) {
+	if in.cfg.SaveInterval < 0 {
+		return // the checkpointer saves them
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	in.save(sctx)

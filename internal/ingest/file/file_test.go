@@ -529,8 +529,8 @@ func TestReadErrorReopens(t *testing.T) {
 }
 
 // TestNoTimedSave: with a negative SaveInterval, committed offsets are
-// saved only by SaveOffsets (a checkpoint) and when Run ends, never on a
-// timer, so the stored offset cannot run ahead of a checkpoint's state.
+// saved only by SaveOffsets (a checkpoint), never on a timer nor when Run
+// ends, so the stored offset cannot run ahead of a checkpoint's state.
 func TestNoTimedSave(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "auth.log")
@@ -560,7 +560,13 @@ func TestNoTimedSave(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+	if o, _ := offs.GetOffset(context.Background(), Source(p)); o.Offset != 6 {
+		t.Errorf("after Run ended: offset %d, want 6 (saved by no checkpoint since)", o.Offset)
+	}
+	if err := in.SaveOffsets(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if o, _ := offs.GetOffset(context.Background(), Source(p)); o.Offset != 9 {
-		t.Errorf("after Run ended: offset %d, want 9", o.Offset)
+		t.Errorf("after SaveOffsets at the end: offset %d, want 9", o.Offset)
 	}
 }
