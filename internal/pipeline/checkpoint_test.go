@@ -160,3 +160,23 @@ func TestCheckpointAbortedAfterFailedBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCheckpointWhenIdle: without records since the last capture there
+// is nothing new to save: an idle pipeline takes no checkpoints.
+func TestNoCheckpointWhenIdle(t *testing.T) {
+	det := &countDetector{}
+	var commits atomic.Int64
+	ck := &recordingCheckpointer{det: det, commits: &commits}
+	p, err := pipeline.New(pipeline.Options{Engine: detect.NewEngine(det), Store: openStore(t),
+		FlushInterval: time.Millisecond, Checkpoint: ck, CheckpointEvery: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(ck.completed)+ck.aborted != 0 {
+		t.Errorf("%d checkpoints completed and %d aborted on an idle pipeline, want none", len(ck.completed), ck.aborted)
+	}
+}

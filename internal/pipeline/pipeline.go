@@ -105,7 +105,7 @@ type batch struct {
 	quar    []store.Quarantined
 	commits []func()
 	// barrier marks a checkpoint (no records): the writer completes ck
-	// after the batches before it; ck is nil when its capture failed.
+	// after the batches before it.
 	barrier bool
 	ck      Checkpoint
 }
@@ -150,8 +150,10 @@ func New(opts Options) (*Pipeline, error) {
 		log:    opts.Logger.With("component", "pipeline"),
 		queue:  make(chan ingest.Record, opts.QueueSize),
 		raised: make(chan signal.Signal, 64),
-		// Two batches may wait for the writer while a third fills: enough to
-		// keep both stages busy, and it bounds the events held in memory.
+		// Two batches may wait for the writer, which holds up to three more
+		// (one being finished, one queued, one handed over, their events
+		// encoding meanwhile) while one fills: enough to keep the stages
+		// busy, and it bounds the events held in memory to about six batches.
 		results: make(chan *batch, 2),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -284,16 +286,22 @@ func (p *Pipeline) detectLoop() {
 		p.m.signals.WithLabelValues(s.Detector).Inc()
 		cur.sigs = append(cur.sigs, s)
 	}
-	// checkpoint ends the batch and sends a barrier after it.
+	// checkpoint ends the batch and, when records changed the state since
+	// the last capture, captures it and sends a barrier after the batch.
 	var ckC <-chan time.Time
+	since := 0 // records since the last capture
 	checkpoint := func() {
 		flush()
+		if since == 0 {
+			return
+		}
 		ck, err := p.opts.Checkpoint.Capture()
 		if err != nil {
 			p.m.errors.WithLabelValues("checkpoint").Inc()
-			p.log.Error("capturing detector state failed; offsets advance without it", "err", err)
-			ck = nil
+			p.log.Error("capturing detector state failed; the last checkpoint stays current", "err", err)
+			return
 		}
+		since = 0
 		p.results <- &batch{barrier: true, ck: ck}
 	}
 	if p.opts.Checkpoint != nil {
@@ -316,6 +324,7 @@ func (p *Pipeline) detectLoop() {
 				return
 			}
 			p.process(ctx, &rec, cur, emit)
+			since++
 			if len(cur.events)+len(cur.quar) >= p.opts.BatchSize {
 				flush()
 			}
@@ -473,7 +482,6 @@ func (p *Pipeline) writeLoop() {
 // the state has seen).
 func (p *Pipeline) completeCheckpoint(ctx context.Context, ck Checkpoint, failed bool) {
 	switch {
-	case ck == nil:
 	case failed:
 		ck.Abort()
 		p.log.Warn("checkpoint skipped: a batch was not stored, so offsets cannot match the detectors' state until a restart")
