@@ -106,8 +106,9 @@ func (ss *sessions) create(ctx context.Context, tokenHash string, now time.Time)
 	}
 	sess = session{tokenHash: tokenHash, csrf: csrf, created: now, lastSeen: now, stored: now}
 	if ss.st != nil {
-		// Expired sessions go from the store as new ones come.
-		if _, err := ss.st.DeleteSessionsBefore(ctx, now.Add(-SessionIdle), now.Add(-SessionAbsolute)); err != nil {
+		// Expired sessions go from the store as new ones come. A session's
+		// stored last use lags its real one by up to sessionTouchEvery.
+		if _, err := ss.st.DeleteSessionsBefore(ctx, now.Add(-SessionIdle-sessionTouchEvery), now.Add(-SessionAbsolute)); err != nil {
 			return "", session{}, err
 		}
 		if err := ss.st.CreateSession(ctx, store.Session{IDHash: hashSessionID(id), TokenHash: tokenHash, CSRF: csrf,

@@ -446,3 +446,25 @@ func TestSessionSurvivesRestart(t *testing.T) {
 		t.Errorf("a cookie value found in the sessions table (%d rows, %v)", n, err)
 	}
 }
+
+// TestSessionPurgeSparesLiveSessions: a session's stored last use lags its
+// real one by up to a minute; another login's purge of expired sessions
+// must not take a session still live in memory out of the store (it would
+// be gone after a restart).
+func TestSessionPurgeSparesLiveSessions(t *testing.T) {
+	e := newSessionEnv(t)
+	c, _ := e.login(t, api.RoleAnalyst)
+	e.clock.Add(59 * time.Second)
+	if got := e.do("GET", "/api/v1/session", "", withCookie(c, nil)).Code; got != 200 {
+		t.Fatalf("used after 59 s: %d", got)
+	}
+	e.clock.Add(29*time.Minute + 30*time.Second) // 29 m 30 s idle, 30 m 29 s since the stored use
+	e.login(t, api.RoleViewer)                    // purges expired sessions
+	if got := e.do("GET", "/api/v1/session", "", withCookie(c, nil)).Code; got != 200 {
+		t.Fatalf("used after 29 m 30 s idle: %d", got)
+	}
+	e.h = e.handler() // restart
+	if got := e.do("GET", "/api/v1/session", "", withCookie(c, nil)).Code; got != 200 {
+		t.Errorf("a live session purged from the store: %d after a restart", got)
+	}
+}
