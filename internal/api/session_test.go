@@ -459,7 +459,7 @@ func TestSessionPurgeSparesLiveSessions(t *testing.T) {
 		t.Fatalf("used after 59 s: %d", got)
 	}
 	e.clock.Add(29*time.Minute + 30*time.Second) // 29 m 30 s idle, 30 m 29 s since the stored use
-	e.login(t, api.RoleViewer)                    // purges expired sessions
+	e.login(t, api.RoleViewer)                   // purges expired sessions
 	if got := e.do("GET", "/api/v1/session", "", withCookie(c, nil)).Code; got != 200 {
 		t.Fatalf("used after 29 m 30 s idle: %d", got)
 	}
