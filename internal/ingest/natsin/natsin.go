@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,8 +45,10 @@ type Config struct {
 	Stream string
 	// Subject filters the stream's subjects ("" reads them all).
 	Subject string
-	// Durable is the consumer name (default "rampart"); the server keeps
-	// its position, so a restart resumes after the last acknowledged record.
+	// Durable is the consumer name (default "rampart-" and the input's name
+	// without "nats:", so two inputs on one stream never share a consumer
+	// while every node's same input does); the server keeps its position,
+	// so a restart resumes after the last acknowledged record.
 	Durable string
 	// Format is the records' format ("" auto-detects).
 	Format string
@@ -68,7 +71,7 @@ func (c *Config) setDefaults() {
 		c.Name = "nats:" + c.Stream
 	}
 	if c.Durable == "" {
-		c.Durable = "rampart"
+		c.Durable = durableName(c.Name)
 	}
 	if c.MaxRecordBytes <= 0 {
 		c.MaxRecordBytes = 1 << 20
@@ -85,6 +88,19 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+}
+
+// durableName is the default consumer name of input name: letters,
+// digits, '-' and '_' only (NATS refuses '.', '*', '>', spaces and path
+// separators in consumer names).
+func durableName(name string) string {
+	b := []byte("rampart-" + strings.TrimPrefix(name, "nats:"))
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // Validate reports a config that cannot work.

@@ -203,3 +203,22 @@ func TestConfigRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultDurable: inputs on one stream get consumers of their own by
+// default, named from the input (the same on every node).
+func TestDefaultDurable(t *testing.T) {
+	a, err := New(Config{Name: "nats:edge.auth", URL: "nats://x", Stream: "S"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{Name: "nats:edge web", URL: "nats://x", Stream: "S"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.cfg.Durable != "rampart-edge_auth" || b.cfg.Durable != "rampart-edge_web" {
+		t.Errorf("durables %q and %q, want rampart-edge_auth and rampart-edge_web", a.cfg.Durable, b.cfg.Durable)
+	}
+	if c, _ := New(Config{URL: "nats://x", Stream: "S", Durable: "mine"}, nil); c.cfg.Durable != "mine" {
+		t.Errorf("an explicit durable was replaced: %q", c.cfg.Durable)
+	}
+}
