@@ -198,10 +198,15 @@ func (d *Detector) Detect(ctx context.Context, ev *event.Event, emit detect.Emit
 	rs := d.set.Load()
 	rs.run(ev, func(c *evalCtx, r *crule) {
 		sig := newSignal(rs, c, r, ev)
-		if r.corr && rs.corr != nil {
+		if r.corr {
 			obs := sig // only this copy escapes
 			d.mu.Lock()
-			rs.corr.observe(r, ev, &obs, emit)
+			// The current set's engine: a reload may have swapped sets (and
+			// carried the windows over) since rs was loaded; observing into
+			// the old engine would lose the match. Matches name rules by id.
+			if corr := d.set.Load().corr; corr != nil {
+				corr.observe(r, ev, &obs, emit)
+			}
 			d.mu.Unlock()
 		}
 		if !r.silent {
