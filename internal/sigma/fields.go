@@ -31,6 +31,8 @@ var processCreation4688 = map[string]string{
 	"ParentImage": "ParentProcessName",
 	"LogonId":     "TargetLogonId",
 	"User":        "TargetUserName",
+	// 4688 has no ParentProcessId: its creator is ProcessId.
+	"ParentProcessId": "ProcessId",
 }
 
 // webFields maps W3C/IIS webserver and proxy field names to ECS.
@@ -129,10 +131,6 @@ func resolveField(ls Logsource, name string) []string {
 			if alt, ok := processCreation4688[name]; ok {
 				add("winlog.event_data." + alt)
 			}
-			if name == "ParentProcessId" {
-				// 4688 has no ParentProcessId: its creator is ProcessId.
-				add("winlog.event_data.ProcessId")
-			}
 		}
 	case ls.Product == "zeek":
 		add("zeek." + name)
@@ -220,8 +218,8 @@ var accessRights = []struct{ code, desc string }{
 // (input that carries the rendered text still matches it), and each value
 // keeps its own group, so "all" still needs every value.
 func renderedAccessRights(ls Logsource, field string, m modSet, groups [][]*valueMatcher) [][]*valueMatcher {
-	if ls.Product != "windows" || field != "AccessList" || !m.contains || m.neq || m.re || m.cidr || m.num ||
-		m.fieldref || m.base64 || m.base64offset || m.windash || m.expand || m.utf16le || m.utf16be || m.utf16bom {
+	// (contains excludes re, cidr and numeric comparisons: modSet.validate)
+	if ls.Product != "windows" || field != "AccessList" || !m.contains || m.neq || m.fieldref || m.transforms() {
 		return groups
 	}
 	for gi, g := range groups {
@@ -253,8 +251,8 @@ func renderedAccessRights(ls Logsource, field string, m modSet, groups [][]*valu
 // padded with trailing spaces ("NtLmSsp ", "Advapi  ", "User32 "): each
 // such value also matches itself followed by one or two spaces.
 func paddedLogonProcess(ls Logsource, field string, m modSet, groups [][]*valueMatcher) [][]*valueMatcher {
-	if ls.Product != "windows" || field != "LogonProcessName" || m.contains || m.startswith || m.endswith || m.re ||
-		m.cidr || m.num || m.fieldref || m.base64 || m.base64offset || m.windash || m.expand || m.utf16le || m.utf16be || m.utf16bom {
+	// (re, cidr, numeric and fieldref values are not opEq: checked per value)
+	if ls.Product != "windows" || field != "LogonProcessName" || m.contains || m.startswith || m.endswith || m.transforms() {
 		return groups
 	}
 	for gi, g := range groups {
@@ -278,8 +276,7 @@ func paddedLogonProcess(ls Logsource, field string, m modSet, groups [][]*valueM
 // are escaped (\" and \\). Each such plain keyword also matches its
 // JSON-escaped form; wildcards stay wildcards.
 func jsonEscapedKeywords(field string, m modSet, groups [][]*valueMatcher) [][]*valueMatcher {
-	if field != "" || !m.contains || m.startswith || m.endswith || m.re || m.cidr || m.num || m.fieldref ||
-		m.base64 || m.base64offset || m.windash || m.expand || m.utf16le || m.utf16be || m.utf16bom {
+	if field != "" || !m.contains || m.fieldref || m.transforms() {
 		return groups
 	}
 	for gi, g := range groups {

@@ -154,6 +154,12 @@ func parseModifiers(mods []string) (modSet, error) {
 	return m, m.validate()
 }
 
+// transforms reports modifiers that turn a value into other bytes before it
+// is matched (encodings, windash, placeholder expansion).
+func (m modSet) transforms() bool {
+	return m.base64 || m.base64offset || m.utf16le || m.utf16be || m.utf16bom || m.windash || m.expand
+}
+
 func (m modSet) validate() error {
 	nPos := b2i(m.contains) + b2i(m.startswith) + b2i(m.endswith)
 	if nPos > 1 {
@@ -166,7 +172,7 @@ func (m modSet) validate() error {
 	if special > 1 {
 		return fmt.Errorf("re, cidr, gt/gte/lt/lte, exists and time modifiers cannot be combined")
 	}
-	enc := m.base64 || m.base64offset || m.utf16le || m.utf16be || m.utf16bom || m.windash || m.expand
+	enc := m.transforms()
 	if special > 0 && (nPos > 0 || enc || m.fieldref) {
 		return fmt.Errorf("re, cidr, numeric, exists and time modifiers cannot be combined with string modifiers")
 	}
