@@ -102,15 +102,29 @@ func ValueString(v any) string {
 }
 
 // DeriveID computes a deterministic event id from the source, a position
-// within it (offset or sequence; may be empty) and the raw bytes.
+// within it (offset or sequence; may be empty) and the raw bytes: the hex of
+// the first 16 bytes of SHA-256(source NUL position NUL raw).
 func DeriveID(source, position string, raw []byte) string {
-	h := sha256.New()
-	h.Write([]byte(source))
-	h.Write([]byte{0})
-	h.Write([]byte(position))
-	h.Write([]byte{0})
-	h.Write(raw)
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return DeriveIDInto(nil, source, position, raw)
+}
+
+// DeriveIDInto is DeriveID hashing in *scratch (nil: a buffer of its own),
+// which it keeps for the next call when it is of a usual record's size, so
+// a stream of records costs one allocation per id.
+func DeriveIDInto[P ~string | ~[]byte](scratch *[]byte, source string, position P, raw []byte) string {
+	var b []byte
+	if scratch != nil {
+		b = (*scratch)[:0]
+	}
+	b = append(append(b, source...), 0)
+	b = append(append(append(b, position...), 0), raw...)
+	if scratch != nil && cap(b) <= 64<<10 {
+		*scratch = b
+	}
+	sum := sha256.Sum256(b)
+	var h [32]byte
+	hex.Encode(h[:], sum[:16])
+	return string(h[:])
 }
 
 // Nested renders the flat fields as nested objects ("source.ip" becomes

@@ -96,6 +96,7 @@ type Pipeline struct {
 	// fieldsHint sizes the next event's field map (the last event's field
 	// count), so parsers do not grow it step by step. Detect goroutine only.
 	fieldsHint int
+	idBuf      []byte // event id scratch (event.DeriveIDInto), detect goroutine only
 }
 
 type batch struct {
@@ -381,7 +382,7 @@ func (p *Pipeline) process(ctx context.Context, rec *ingest.Record, cur *batch, 
 	if ev.Received.IsZero() {
 		ev.Received = p.opts.Now().UTC()
 	}
-	ev.ID = event.DeriveID(rec.Source, rec.Position, rec.Data)
+	ev.ID = event.DeriveIDInto(&p.idBuf, rec.Source, rec.Position, rec.Data)
 	if err := ps.Parse(rec.Data, ev); err != nil {
 		if errors.Is(err, format.ErrNoEvent) {
 			if rec.Tally != nil {
