@@ -73,10 +73,8 @@ func newConn(ip, port string) conn {
 // setPort sets c's port and its boxed source.port (nil when not a port).
 func (c *conn) setPort(port string) {
 	c.port, c.portv = port, nil
-	if port != "" {
-		if n, err := strconv.ParseUint(strings.TrimSpace(port), 10, 16); err == nil {
-			c.portv = int64(n)
-		}
+	if n, ok := fieldkit.ParsePort(port); ok {
+		c.portv = n
 	}
 }
 

@@ -454,14 +454,18 @@ func SetIP(ev *event.Event, key, s string) {
 
 // SetPort stores a port field when s is a port number.
 func SetPort(ev *event.Event, key, s string) {
+	if p, ok := ParsePort(s); ok {
+		ev.Set(key, p)
+	}
+}
+
+// ParsePort reads a decimal port (0-65535, surrounding space allowed).
+func ParsePort(s string) (int64, bool) {
 	if s == "" { // the usual "no port": skip ParseUint's error allocation
-		return
+		return 0, false
 	}
 	p, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
-	if err != nil {
-		return
-	}
-	ev.Set(key, int64(p))
+	return int64(p), err == nil
 }
 
 // AddRelated appends s to a related.* list unless present.
