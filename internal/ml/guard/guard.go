@@ -701,6 +701,17 @@ func (g *Guard) rangeScore(x []float64, out *[]OutOfRange) (float64, error) {
 	return s, nil
 }
 
+// combinedViews are the scores the combined test joins: depth and
+// distance, and the rank distance for guards with rank curves.
+// (an array and a count: a check allocates nothing).
+func (g *Guard) combinedViews(c Check) (vs [3]float64, n int) {
+	vs, n = [3]float64{c.Depth, c.Distance, c.RankDistance}, 2
+	if len(g.Knots) > 0 {
+		n = 3
+	}
+	return vs, n
+}
+
 // Check tests one input vector.
 func (g *Guard) Check(x []float64) (Check, error) {
 	if len(x) != len(g.Features) {
@@ -719,12 +730,9 @@ func (g *Guard) Check(x []float64) (Check, error) {
 		c.RankDistance = g.rankKNN(x)
 	}
 	if len(g.Null) > 0 {
-		vs, nv := [3]float64{c.Depth, c.Distance, c.RankDistance}, 2
-		if len(g.Knots) > 0 {
-			nv = 3
-		}
+		vs, n := g.combinedViews(c)
 		var minP float64
-		c.Combined, minP = g.fisher(vs[:nv])
+		c.Combined, minP = g.fisher(vs[:n])
 		c.ByCombined = c.Combined > g.CombThreshold || minP > g.MinPThreshold
 	} else {
 		c.ByDepth = c.Depth > g.DepthThreshold
@@ -799,15 +807,25 @@ func (g *Guard) Signal(c Check, in Input) signal.Signal {
 		Details: map[string]any{
 			"model": in.Model, "model_hash": in.Hash, "features_out_of_range": names,
 			"range_score": c.RangeScore, "range_threshold": g.RangeThreshold,
-			"isolation_score": c.Depth, "isolation_threshold": g.DepthThreshold,
-			"out_of_range": c.Out,
+			"isolation_score": c.Depth, "out_of_range": c.Out,
 		},
 	}
 	if len(g.Knots) > 0 {
-		s.Details["rank_distance"], s.Details["rank_distance_threshold"] = c.RankDistance, g.RankThreshold
+		s.Details["rank_distance"] = c.RankDistance
 	}
+	// A combined guard judges depth and distances together: the views have
+	// no thresholds of their own, the combined and least-p tests do.
 	if len(g.Null) > 0 {
 		s.Details["combined_score"], s.Details["combined_threshold"] = c.Combined, g.CombThreshold
+		// Tippett's least-p test can flag too (recomputed: signals are rare).
+		vs, n := g.combinedViews(c)
+		_, minP := g.fisher(vs[:n])
+		s.Details["min_p_score"], s.Details["min_p_threshold"] = minP, g.MinPThreshold
+		return s
+	}
+	s.Details["isolation_threshold"] = g.DepthThreshold
+	if len(g.Knots) > 0 {
+		s.Details["rank_distance_threshold"] = g.RankThreshold
 	}
 	return s
 }

@@ -100,6 +100,16 @@ func TestRecordCombined(t *testing.T) {
 	if s.Details["combined_score"] != c.Combined || s.Details["rank_distance"] != c.RankDistance || !strings.Contains(s.Explanation, "rank space") {
 		t.Errorf("signal details %v explanation %q", s.Details, s.Explanation)
 	}
+	// The views have no thresholds of their own here (the combined and
+	// least-p tests do): the signal shows those, not zeros.
+	for _, k := range []string{"isolation_threshold", "rank_distance_threshold"} {
+		if v, ok := s.Details[k]; ok {
+			t.Errorf("signal of a combined guard shows %s = %v", k, v)
+		}
+	}
+	if s.Details["combined_threshold"] != g.CombThreshold || s.Details["min_p_threshold"] != g.MinPThreshold || s.Details["min_p_score"].(float64) <= 0 {
+		t.Errorf("combined and least-p tests in the signal: %v", s.Details)
+	}
 	// A guard fitted without the record options stores none of their
 	// fields: artifacts stay as they were.
 	raw, err := fitted(t).Encode()
