@@ -380,20 +380,22 @@ func kddOOD(ctx context.Context, rows []kddRow, category func(string) string, se
 		if err != nil {
 			return fmt.Errorf("input guard without %s: %w", h, err)
 		}
-		f, fp, err := guardRates(g, out, in, z.vec)
+		co, err := checkAll(g, out, z.vec)
 		if err != nil {
 			return err
 		}
+		ci, err := checkAll(g, in, z.vec)
+		if err != nil {
+			return err
+		}
+		f, fp := flagRate(co), flagRate(ci)
 		ind, err := indistinguishable(tv, out, z.vec)
 		if err != nil {
 			return err
 		}
 		res.OODIndist[h] = ind
 		sumInd += ind
-		oracle, err := oracleSingleView(g, out, in, z.vec, kddGuardFalseBudget)
-		if err != nil {
-			return err
-		}
+		oracle := oracleSingleView(co, ci, kddGuardFalseBudget)
 		res.OODOracle[h] = oracle
 		sumOracle += oracle
 		fmt.Fprintf(progress, "  input guard, %s held out (%d rows): flagged %.4f, in-distribution false flags %.4f, feature-identical to a training row %.4f (tail level %.4f; thresholds range %.3g combined %.3g)\n",
@@ -420,48 +422,31 @@ const kddGuardFalseBudget = 0.01
 // views reaches when its threshold is the (1-budget) quantile of its scores
 // on in: the view's best at that false-flag rate, calibrated on the test's
 // own in-distribution rows (a bound, not a deployable guard).
-func oracleSingleView[T any](g *guard.Guard, out, in []T, vec func(T) ([]float64, error), budget float64) (float64, error) {
-	views := func(rs []T) ([][]float64, error) {
-		var vs [][]float64
-		for _, r := range rs {
-			v, err := vec(r)
-			if err != nil {
-				return nil, err
-			}
-			ck, err := g.Check(v)
-			if err != nil {
-				return nil, err
-			}
-			vs = append(vs, []float64{ck.RangeScore, ck.Depth, ck.Distance, ck.RankDistance, ck.Combined})
-		}
-		return vs, nil
+func oracleSingleView(out, in []guard.Check, budget float64) float64 {
+	views := func(c *guard.Check) [5]float64 {
+		return [5]float64{c.RangeScore, c.Depth, c.Distance, c.RankDistance, c.Combined}
 	}
-	vin, err := views(in)
-	if err != nil {
-		return 0, err
-	}
-	vout, err := views(out)
-	if err != nil || len(vin) == 0 || len(vout) == 0 {
-		return 0, err
+	if len(in) == 0 || len(out) == 0 {
+		return 0
 	}
 	best := 0.0
-	for c := range vin[0] {
-		col := make([]float64, len(vin))
-		for i := range vin {
-			col[i] = vin[i][c]
+	col := make([]float64, len(in))
+	for v := range 5 {
+		for i := range in {
+			col[i] = views(&in[i])[v]
 		}
 		sort.Float64s(col)
 		// At most budget of the in rows score above t.
 		t := col[min(len(col)-1, int(math.Ceil(float64(len(col))*(1-budget)))-1)]
 		n := 0
-		for i := range vout {
-			if vout[i][c] > t {
+		for i := range out {
+			if views(&out[i])[v] > t {
 				n++
 			}
 		}
-		best = max(best, float64(n)/float64(len(vout)))
+		best = max(best, float64(n)/float64(len(out)))
 	}
-	return best, nil
+	return best
 }
 
 // indistinguishable is the share of out whose input vector equals one of
@@ -492,29 +477,28 @@ func indistinguishable[T any](train [][]float64, out []T, vec func(T) ([]float64
 	return float64(n) / float64(max(1, len(out))), nil
 }
 
-// guardRates is the input guard's share of flagged rows among out (inputs
-// outside its training support) and among in (in-distribution: false flags).
-func guardRates[T any](g *guard.Guard, out, in []T, vec func(T) ([]float64, error)) (flagged, falseFlags float64, err error) {
-	rate := func(rs []T) (float64, error) {
-		n := 0
-		for _, r := range rs {
-			v, err := vec(r)
-			if err != nil {
-				return 0, err
-			}
-			ck, err := g.Check(v)
-			if err != nil {
-				return 0, err
-			}
-			if ck.Flagged {
-				n++
-			}
+// checkAll runs the guard over rows, each once.
+func checkAll[T any](g *guard.Guard, rows []T, vec func(T) ([]float64, error)) ([]guard.Check, error) {
+	out := make([]guard.Check, len(rows))
+	for i, r := range rows {
+		v, err := vec(r)
+		if err != nil {
+			return nil, err
 		}
-		return float64(n) / float64(len(rs)), nil
+		if out[i], err = g.Check(v); err != nil {
+			return nil, err
+		}
 	}
-	if flagged, err = rate(out); err != nil {
-		return 0, 0, err
+	return out, nil
+}
+
+// flagRate is the share of checks flagged.
+func flagRate(cs []guard.Check) float64 {
+	n := 0
+	for i := range cs {
+		if cs[i].Flagged {
+			n++
+		}
 	}
-	falseFlags, err = rate(in)
-	return flagged, falseFlags, err
+	return float64(n) / float64(max(len(cs), 1))
 }
