@@ -16,6 +16,7 @@ import (
 	"github.com/rampart-ids/rampart/internal/ml/baseline"
 	"github.com/rampart-ids/rampart/internal/ml/sketch"
 	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/snapshot"
 )
 
 // KindRarity is the detector kind of the first-seen detector.
@@ -434,7 +435,7 @@ func (r *Rarity) Snapshot(w io.Writer) error {
 		PairsEv: r.pairs.Evicted(), EntsEv: r.ents.Evicted(), PopEv: r.pop.Evicted(), Stats: r.stats,
 		MaxPairs: r.o.MaxPairs, MaxEnts: r.o.MaxEntities, MaxValue: r.o.MaxValuesPerEntity}
 	r.mu.Unlock() // the copies are ours: encode and write without stalling Detect
-	return baseline.WriteSnapshot(w, KindRarity, raritySnapshotVersion, &s)
+	return snapshot.Write(w, KindRarity, raritySnapshotVersion, &s)
 }
 
 // Restore replaces the state with a snapshot; on error it is unchanged.
@@ -442,7 +443,7 @@ func (r *Rarity) Restore(rd io.Reader) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var s raritySnap
-	if err := baseline.ReadSnapshot(rd, KindRarity, raritySnapshotVersion, baseline.MaxSnapshotBytes, &s); err != nil {
+	if err := snapshot.Read(rd, KindRarity, raritySnapshotVersion, baseline.MaxSnapshotBytes, &s); err != nil {
 		return err
 	}
 	pairs, ents, pop := sketch.NewLRUSet(r.o.MaxPairs), sketch.NewLRUSet(r.o.MaxEntities), sketch.NewLRUSet(r.pop.Cap())
@@ -452,7 +453,7 @@ func (r *Rarity) Restore(rd io.Reader) error {
 		ev  uint64
 	}{{pairs, s.Pairs, s.PairsEv}, {ents, s.Ents, s.EntsEv}, {pop, s.Pop, s.PopEv}} {
 		if err := l.set.Load(l.es, l.ev); err != nil {
-			return fmt.Errorf("rarity restore: %w: %v", baseline.ErrSnapshot, err)
+			return fmt.Errorf("rarity restore: %w: %v", snapshot.ErrInvalid, err)
 		}
 	}
 	r.pairs, r.ents, r.pop, r.stats = pairs, ents, pop, s.Stats

@@ -11,8 +11,8 @@ import (
 
 	"github.com/rampart-ids/rampart/internal/detect"
 	"github.com/rampart-ids/rampart/internal/event"
-	"github.com/rampart-ids/rampart/internal/ml/baseline"
 	"github.com/rampart-ids/rampart/internal/signal"
+	"github.com/rampart-ids/rampart/internal/snapshot"
 )
 
 // restartAt replays evs, restarting both detectors from snapshots at cut.
@@ -98,14 +98,14 @@ func TestRestoreRefusesTampered(t *testing.T) {
 		for off := 0; off < len(tc.data); off += max(1, len(tc.data)/97) {
 			bad := bytes.Clone(tc.data)
 			bad[off] ^= 1
-			if err := tc.restore(bad); !errors.Is(err, baseline.ErrSnapshot) {
+			if err := tc.restore(bad); !errors.Is(err, snapshot.ErrInvalid) {
 				t.Fatalf("%s: flipped byte %d of %d accepted (%v)", tc.name, off, len(tc.data), err)
 			}
 		}
 	}
 	// A rarity snapshot is not an anomaly snapshot.
 	x, _, _ := newEngine(t)
-	if err := x.Restore(bytes.NewReader(sr.Bytes())); !errors.Is(err, baseline.ErrSnapshot) {
+	if err := x.Restore(bytes.NewReader(sr.Bytes())); !errors.Is(err, snapshot.ErrInvalid) {
 		t.Fatalf("wrong kind accepted: %v", err)
 	}
 }
@@ -137,7 +137,7 @@ func TestSnapshotFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bad.snap"), []byte("RAMPSNAP garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := LoadSnapshot(filepath.Join(dir, "bad.snap"), a2); !errors.Is(err, baseline.ErrSnapshot) {
+	if err := LoadSnapshot(filepath.Join(dir, "bad.snap"), a2); !errors.Is(err, snapshot.ErrInvalid) {
 		t.Fatalf("bad file: %v", err)
 	}
 }

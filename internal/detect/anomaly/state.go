@@ -42,7 +42,7 @@ func WriteSnapshot(path string, s Snapshotter) error {
 
 // LoadSnapshot restores s from path. A missing file returns an error
 // wrapping os.ErrNotExist (start fresh); a snapshot that does not verify
-// returns one wrapping baseline.ErrSnapshot and leaves s unchanged.
+// returns one wrapping snapshot.ErrInvalid and leaves s unchanged.
 func LoadSnapshot(path string, s Snapshotter) error {
 	f, err := os.Open(path)
 	if err != nil {

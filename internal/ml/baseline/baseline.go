@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/ml/sketch"
+	"github.com/rampart-ids/rampart/internal/snapshot"
 )
 
 // History is the number of closed windows kept per entity and feature.
@@ -636,7 +637,7 @@ func (m *Model) Snapshot(w io.Writer) error {
 	for i := m.tail; i >= 0; i = m.at(i).prev {
 		s.Entities = append(s.Entities, *m.at(i))
 	}
-	return WriteSnapshot(w, "baseline", SnapshotVersion, &s)
+	return snapshot.Write(w, "baseline", SnapshotVersion, &s)
 }
 
 // Restore replaces the model's state with a snapshot. The snapshot must
@@ -644,15 +645,15 @@ func (m *Model) Snapshot(w io.Writer) error {
 // model is unchanged.
 func (m *Model) Restore(r io.Reader) error {
 	var s snapState
-	if err := ReadSnapshot(r, "baseline", SnapshotVersion, MaxSnapshotBytes, &s); err != nil {
+	if err := snapshot.Read(r, "baseline", SnapshotVersion, MaxSnapshotBytes, &s); err != nil {
 		return err
 	}
 	if s.Config.Window != m.cfg.Window || s.Config.Kinds != m.cfg.Kinds || len(s.Cal) != m.cfg.Kinds {
 		return fmt.Errorf("baseline restore: %w: taken with window %v and %d kinds, model has %v and %d",
-			ErrSnapshot, s.Config.Window, s.Config.Kinds, m.cfg.Window, m.cfg.Kinds)
+			snapshot.ErrInvalid, s.Config.Window, s.Config.Kinds, m.cfg.Window, m.cfg.Kinds)
 	}
 	if len(s.Entities) > m.cfg.MaxEntities {
-		return fmt.Errorf("baseline restore: %w: %d entities over the cap of %d", ErrSnapshot, len(s.Entities), m.cfg.MaxEntities)
+		return fmt.Errorf("baseline restore: %w: %d entities over the cap of %d", snapshot.ErrInvalid, len(s.Entities), m.cfg.MaxEntities)
 	}
 	n, err := New(m.cfg)
 	if err != nil {
@@ -662,10 +663,10 @@ func (m *Model) Restore(r io.Reader) error {
 	n.setFirst(s.First)
 	for _, se := range s.Entities {
 		if len(se.Key) == 0 || se.Key[0] != se.Kind || int(se.Kind) >= m.cfg.Kinds || int(se.NWin) > History || int(se.Pos) >= History {
-			return fmt.Errorf("baseline restore: %w: entity record out of range", ErrSnapshot)
+			return fmt.Errorf("baseline restore: %w: entity record out of range", snapshot.ErrInvalid)
 		}
 		if _, dup := n.idx[se.Key]; dup {
-			return fmt.Errorf("baseline restore: %w: duplicate entity", ErrSnapshot)
+			return fmt.Errorf("baseline restore: %w: duplicate entity", snapshot.ErrInvalid)
 		}
 		e := n.entity(int(se.Kind), se.Key[1:], se.Win)
 		prev, next := e.prev, e.next

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-ids/rampart/internal/ml/sketch"
+	"github.com/rampart-ids/rampart/internal/snapshot"
 )
 
 var t0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
@@ -309,18 +310,18 @@ func TestSnapshotRestoreContinues(t *testing.T) {
 		bad := bytes.Clone(buf.Bytes())
 		bad[off] ^= 0x40
 		m, _ := New(cfg)
-		if err := m.Restore(bytes.NewReader(bad)); !errors.Is(err, ErrSnapshot) {
+		if err := m.Restore(bytes.NewReader(bad)); !errors.Is(err, snapshot.ErrInvalid) {
 			t.Fatalf("flipped byte %d: err %v", off, err)
 		}
 		if m.Stats().Entities != 0 {
 			t.Fatal("refused snapshot changed the model")
 		}
 	}
-	if err := second.Restore(bytes.NewReader(buf.Bytes()[:buf.Len()-5])); !errors.Is(err, ErrSnapshot) {
+	if err := second.Restore(bytes.NewReader(buf.Bytes()[:buf.Len()-5])); !errors.Is(err, snapshot.ErrInvalid) {
 		t.Fatalf("truncated: %v", err)
 	}
 	other, _ := New(Config{Window: 5 * time.Minute})
-	if err := other.Restore(bytes.NewReader(buf.Bytes())); !errors.Is(err, ErrSnapshot) {
+	if err := other.Restore(bytes.NewReader(buf.Bytes())); !errors.Is(err, snapshot.ErrInvalid) {
 		t.Fatalf("window mismatch: %v", err)
 	}
 }
