@@ -5,6 +5,7 @@ import (
 
 	"github.com/rampart-ids/rampart/internal/alert"
 	"github.com/rampart-ids/rampart/internal/audit"
+	"github.com/rampart-ids/rampart/internal/suppress"
 )
 
 // Rows is the part of a driver's result set the stores' shared readers use;
@@ -31,6 +32,9 @@ func Collect[T any](rows Rows, scan func(Rows) (T, error)) ([]T, error) {
 	}
 	return out, nil
 }
+
+// ScanSuppressionRow is ScanSuppression over a result set's row.
+func ScanSuppressionRow(rows Rows) (suppress.Suppression, error) { return ScanSuppression(rows.Scan) }
 
 // AuditRecordColumns are the audit_records columns in the order
 // ScanAuditRecord reads them (both stores' schemas).

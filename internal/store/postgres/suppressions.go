@@ -51,15 +51,7 @@ func listSuppressions(ctx context.Context, db queryer, q string, args ...any) ([
 		return nil, err
 	}
 	defer rows.Close()
-	out := []suppress.Suppression{}
-	for rows.Next() {
-		sp, err := store.ScanSuppression(rows.Scan)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sp)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, store.ScanSuppressionRow)
 }
 
 // ListSuppressions returns every stored suppression, oldest first.

@@ -68,11 +68,7 @@ func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, recs []audit.Record
 	return out, nil
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func auditHead(ctx context.Context, q queryer) (audit.Head, error) {
+func auditHead(ctx context.Context, q rowQuerier) (audit.Head, error) {
 	var h audit.Head
 	err := q.QueryRowContext(ctx, `SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -699,10 +699,25 @@ func unindex(ctx context.Context, tx *sql.Tx, gone map[int64]string, extra bool)
 	return nil
 }
 
+// ensureChunkSeq is migration 8: event_chunk_seq holds the next chunk id.
+// Chunk ids are never reused: deleting a corrupt chunk leaves its merged
+// event_index entries behind (their ids are unknown), and they must keep
+// naming a missing chunk, never a later chunk given the same id. Migration
+// 5 runs it first (it appends chunks); running it again changes nothing.
+func ensureChunkSeq(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS event_chunk_seq (next INTEGER NOT NULL);
+		INSERT INTO event_chunk_seq SELECT coalesce(max(id), 0) + 1 FROM event_chunks
+		WHERE NOT EXISTS (SELECT 1 FROM event_chunk_seq)`)
+	return err
+}
+
 // moveLegacyEvents is migration 5: it moves the rows of the events table
 // (one row per event, before chunks) into chunks of legacyBatch events, in
 // insertion order, and drops the table.
 func (s *Store) moveLegacyEvents(ctx context.Context, tx *sql.Tx) error {
+	if err := ensureChunkSeq(ctx, tx); err != nil { // migration 8, needed by appendChunks
+		return err
+	}
 	insChunk, err := tx.PrepareContext(ctx, qInsertChunk)
 	if err != nil {
 		return err

@@ -250,7 +250,8 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true),
-		goose.WithGoMigrations(goose.NewGoMigration(5, &goose.GoFunc{RunTx: s.moveLegacyEvents}, nil)))
+		goose.WithGoMigrations(goose.NewGoMigration(5, &goose.GoFunc{RunTx: s.moveLegacyEvents}, nil),
+			goose.NewGoMigration(8, &goose.GoFunc{RunTx: ensureChunkSeq}, nil)))
 	if err != nil {
 		return err
 	}

@@ -46,25 +46,13 @@ func (s *Store) ListSuppressions(ctx context.Context) ([]suppress.Suppression, e
 	return out, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
-func (s *Store) listSuppressions(ctx context.Context, db querier, q string, args ...any) ([]suppress.Suppression, error) {
+func (s *Store) listSuppressions(ctx context.Context, db rowQuerier, q string, args ...any) ([]suppress.Suppression, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []suppress.Suppression{}
-	for rows.Next() {
-		sp, err := store.ScanSuppression(rows.Scan)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sp)
-	}
-	return out, rows.Err()
+	return store.Collect(rows, store.ScanSuppressionRow)
 }
 
 // GetSuppression returns one suppression or store.ErrNotFound.

@@ -42,52 +42,53 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) store.S
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s store.Store)
+		fn   func(t *testing.T, s store.Store, clk *Clock) // clk: the store's clock, to move
 	}{
-		{"Events/AppendIdempotent", testAppendIdempotent},
-		{"Events/RoundTrip", testEventRoundTrip},
-		{"Events/GetOrder", testGetEventsOrder},
-		{"Events/BadInput", testAppendBadInput},
-		{"Events/Purge", testPurgeEvents},
-		{"Events/PurgeMany", testPurgeMany},
-		{"Events/DuplicatesAcrossBatches", testDuplicatesAcrossBatches},
-		{"Events/GetAcrossBatches", testGetAcrossBatches},
-		{"Events/PurgeBoundaries", testPurgeBoundaries},
-		{"Events/RealData", testRealData},
-		{"Alerts/Create", testRecordCreate},
-		{"Alerts/Fold", testRecordFold},
-		{"Alerts/SameSignalTwice", testRecordSameSignal},
-		{"Alerts/BatchSameAlert", testRecordBatchSameAlert},
-		{"Alerts/EvidenceCap", testEvidenceCap},
-		{"Alerts/Concurrent", testRecordConcurrent},
-		{"Alerts/BadInput", testRecordBadInput},
-		{"Alerts/OddText", testRecordOddText},
-		{"Alerts/ListFilters", testListFilters},
-		{"Alerts/ListPaging", testListPaging},
-		{"Alerts/ListPagingWhileWriting", testListPagingWhileWriting},
-		{"Alerts/ListLimits", testListLimits},
-		{"Alerts/Verdict", testVerdict},
-		{"Quarantine", testQuarantine},
-		{"Offsets", testOffsets},
-		{"Tokens", testTokens},
-		{"Sessions", testSessions},
-		{"Stats", testStats},
-		{"DetectorStats", testDetectorStats},
-		{"Retention", nil}, // testRetention: needs the clock
-		{"Retention/Raw", testPurgeRaw},
-		{"Retention/Verdicts", testPurgeVerdicts},
+		{"Events/AppendIdempotent", plain(testAppendIdempotent)},
+		{"Events/RoundTrip", plain(testEventRoundTrip)},
+		{"Events/GetOrder", plain(testGetEventsOrder)},
+		{"Events/BadInput", plain(testAppendBadInput)},
+		{"Events/Purge", plain(testPurgeEvents)},
+		{"Events/PurgeMany", plain(testPurgeMany)},
+		{"Events/DuplicatesAcrossBatches", plain(testDuplicatesAcrossBatches)},
+		{"Events/GetAcrossBatches", plain(testGetAcrossBatches)},
+		{"Events/PurgeBoundaries", plain(testPurgeBoundaries)},
+		{"Events/RealData", plain(testRealData)},
+		{"Alerts/Create", plain(testRecordCreate)},
+		{"Alerts/Fold", plain(testRecordFold)},
+		{"Alerts/SameSignalTwice", plain(testRecordSameSignal)},
+		{"Alerts/BatchSameAlert", plain(testRecordBatchSameAlert)},
+		{"Alerts/EvidenceCap", plain(testEvidenceCap)},
+		{"Alerts/Concurrent", plain(testRecordConcurrent)},
+		{"Alerts/BadInput", plain(testRecordBadInput)},
+		{"Alerts/OddText", plain(testRecordOddText)},
+		{"Alerts/ListFilters", plain(testListFilters)},
+		{"Alerts/ListPaging", plain(testListPaging)},
+		{"Alerts/ListPagingWhileWriting", plain(testListPagingWhileWriting)},
+		{"Alerts/ListLimits", plain(testListLimits)},
+		{"Alerts/Verdict", plain(testVerdict)},
+		{"Quarantine", plain(testQuarantine)},
+		{"Offsets", plain(testOffsets)},
+		{"Tokens", plain(testTokens)},
+		{"Sessions", plain(testSessions)},
+		{"Stats", plain(testStats)},
+		{"DetectorStats", plain(testDetectorStats)},
+		{"Retention", testRetention},
+		{"Retention/Raw", plain(testPurgeRaw)},
+		{"Retention/Verdicts", plain(testPurgeVerdicts)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := &Clock{t: base}
 			s := newStore(t, clk.Now)
-			if tc.fn == nil {
-				testRetention(t, s, clk)
-				return
-			}
-			tc.fn(t, s)
+			tc.fn(t, s, clk)
 		})
 	}
+}
+
+// plain adapts a test that leaves the clock alone.
+func plain(fn func(t *testing.T, s store.Store)) func(*testing.T, store.Store, *Clock) {
+	return func(t *testing.T, s store.Store, _ *Clock) { fn(t, s) }
 }
 
 // Clock is the wall clock the suite gives each store: it starts at base
