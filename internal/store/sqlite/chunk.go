@@ -148,9 +148,10 @@ var errCorrupt = errors.New("corrupt event chunk")
 
 // chunkReader reads a chunk blob's frames on demand.
 type chunkReader struct {
-	data   []byte // frame bytes
-	events int
-	frames []frameRef
+	data    []byte // frame bytes
+	events  int
+	frames  []frameRef
+	decoded map[int][]entry // frames at has decoded
 }
 
 type frameRef struct {
@@ -235,14 +236,22 @@ func (r *chunkReader) all() ([]entry, error) {
 	return out, nil
 }
 
-// at returns the entry at position pos.
+// at returns the entry at position pos, decoding its frame once.
 func (r *chunkReader) at(pos int) (entry, error) {
 	if pos < 0 || pos >= r.events {
 		return entry{}, fmt.Errorf("%w: position %d of %d", errCorrupt, pos, r.events)
 	}
-	es, err := r.frame(pos / frameEvents)
-	if err != nil {
-		return entry{}, err
+	f := pos / frameEvents
+	es, ok := r.decoded[f]
+	if !ok {
+		var err error
+		if es, err = r.frame(f); err != nil {
+			return entry{}, err
+		}
+		if r.decoded == nil {
+			r.decoded = map[int][]entry{}
+		}
+		r.decoded[f] = es
 	}
 	return es[pos%frameEvents], nil
 }

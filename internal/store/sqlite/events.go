@@ -305,15 +305,14 @@ type rowQuerier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
-// chunkCache reads chunks and decoded frames once per operation.
+// chunkCache reads chunks (and their decoded frames) once per operation.
 type chunkCache struct {
 	q      rowQuerier
 	chunks map[int64]*chunkReader
-	frames map[[2]int64][]entry
 }
 
 func newChunkCache(q rowQuerier) *chunkCache {
-	return &chunkCache{q: q, chunks: map[int64]*chunkReader{}, frames: map[[2]int64][]entry{}}
+	return &chunkCache{q: q, chunks: map[int64]*chunkReader{}}
 }
 
 // at returns the entry at pos of chunk c: store.ErrNotFound if there is no
@@ -334,19 +333,11 @@ func (cc *chunkCache) at(ctx context.Context, c int64, pos int) (entry, error) {
 		}
 		cc.chunks[c] = r
 	}
-	if pos < 0 || pos >= r.events {
-		return entry{}, fmt.Errorf("event chunk %d: %w: position %d of %d", c, errCorrupt, pos, r.events)
+	e, err := r.at(pos)
+	if err != nil {
+		return entry{}, fmt.Errorf("event chunk %d: %w", c, err)
 	}
-	f := pos / frameEvents
-	es, ok := cc.frames[[2]int64{c, int64(f)}]
-	if !ok {
-		var err error
-		if es, err = r.frame(f); err != nil {
-			return entry{}, fmt.Errorf("event chunk %d: %w", c, err)
-		}
-		cc.frames[[2]int64{c, int64(f)}] = es
-	}
-	return es[pos%frameEvents], nil
+	return e, nil
 }
 
 // GetEvents returns the stored events among ids, in the order given. An
