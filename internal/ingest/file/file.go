@@ -531,6 +531,10 @@ func (in *Input) startOffset(ctx context.Context, source string, f *os.File, id 
 // matched name (auth.log → auth.log.1 under auth.log*) resumes where it was.
 func idKey(id string) string { return "file-id:" + id }
 
+// offsetKeys are the keys an offset of committer key k is saved under: the
+// source, and the identity of the file it is in.
+func offsetKeys(k string, o store.Offset) [2]string { return [2]string{k, idKey(devIno(o.FileID))} }
+
 func (in *Input) committer(key string) *committer {
 	in.cmMu.Lock()
 	defer in.cmMu.Unlock()
@@ -563,9 +567,11 @@ func (in *Input) SaveOffsets(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		err := in.offsets.SetOffset(ctx, k, o)
-		if err == nil {
-			err = in.offsets.SetOffset(ctx, idKey(devIno(o.FileID)), o)
+		var err error
+		for _, key := range offsetKeys(k, o) {
+			if err = in.offsets.SetOffset(ctx, key, o); err != nil {
+				break
+			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("saving offset of %s: %w", k, err))
@@ -590,8 +596,9 @@ func (in *Input) Committed() map[string]store.Offset {
 	out := make(map[string]store.Offset, 2*len(cms))
 	for k, c := range cms {
 		if o, ok := c.current(); ok {
-			out[k] = o
-			out[idKey(devIno(o.FileID))] = o
+			for _, key := range offsetKeys(k, o) {
+				out[key] = o
+			}
 		}
 	}
 	return out
