@@ -131,14 +131,8 @@ func regexWholeRun(src string) *classRun {
 		rep.Op != syntax.OpRepeat || rep.Min != rep.Max || rep.Min < 1 || rep.Sub[0].Op != syntax.OpCharClass {
 		return nil
 	}
-	cls := rep.Sub[0].Rune
-	for i := 0; i+1 < len(cls); i += 2 {
-		if cls[i+1] >= utf8.RuneSelf {
-			return nil
-		}
-	}
 	r := runeSetBytes(rep.Sub[0])
-	if r == nil {
+	if r == nil || r.set[2]|r.set[3] != 0 { // a non-ASCII member marks every high byte
 		return nil
 	}
 	r.n = rep.Min

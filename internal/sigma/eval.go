@@ -327,8 +327,8 @@ func (vm *valueMatcher) match(c *evalCtx, f *fval) bool {
 	case opCidr:
 		if f.ipSt == 0 {
 			f.ipSt = 1
-			if a, err := netip.ParseAddr(strings.TrimSpace(f.raw)); err == nil {
-				f.ipSt, f.ip = 2, a.Unmap()
+			if a, ok := parseAddr(f.raw); ok {
+				f.ipSt, f.ip = 2, a
 			}
 		}
 		return f.ipSt == 2 && vm.pfx.Contains(f.ip)
@@ -371,11 +371,8 @@ func (vm *valueMatcher) matchStr(s string) bool {
 		}
 		return vm.re.MatchString(s)
 	case opCidr:
-		a, err := netip.ParseAddr(strings.TrimSpace(s))
-		if err != nil {
-			return false
-		}
-		return vm.pfx.Contains(a.Unmap())
+		a, ok := parseAddr(s)
+		return ok && vm.pfx.Contains(a)
 	case opNum:
 		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil {
@@ -393,6 +390,13 @@ func (vm *valueMatcher) matchStr(s string) bool {
 		}
 	}
 	return false
+}
+
+// parseAddr reads a field value as the address cidr matchers compare
+// (surrounding space allowed, IPv4-mapped IPv6 as IPv4).
+func parseAddr(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	return a.Unmap(), err == nil
 }
 
 func (vm *valueMatcher) matchRef(c *evalCtx, f *fval) bool {
