@@ -306,7 +306,7 @@ func newSignal(rs *ruleSet, c *evalCtx, r *crule, ev *event.Event) signal.Signal
 	// One allocation for the evidence id and the entities.
 	parts := new(struct {
 		ids  [1]string
-		ents [len(entityKinds)]signal.Entity
+		ents [maxEntities]signal.Entity
 	})
 	parts.ids[0] = ev.ID
 	return signal.Signal{
@@ -373,9 +373,9 @@ var entityFields = []struct{ kind, key string }{
 	{"process", "process.name"},
 }
 
-// entityKinds are the kinds of entityFields: a signal has at most one
-// entity of each (two ips).
-var entityKinds = [...]string{"user", "host", "ip", "ip", "process"}
+// maxEntities bounds a signal's entities: entityFields' kinds, with one
+// host and one process at most (user, host, two ip, process).
+const maxEntities = 5
 
 // entities returns ev's entities, appended to dst (nil when there are none).
 func entities(ev *event.Event, dst []signal.Entity) []signal.Entity {

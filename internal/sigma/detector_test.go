@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -297,5 +298,18 @@ func TestFieldMappings(t *testing.T) {
 				t.Errorf("got %d matches, want 1", got)
 			}
 		})
+	}
+}
+
+// TestMaxEntities: an event with every entity field set, all values
+// distinct, yields at most maxEntities entities (the array newSignal sizes
+// by it); a new entity field must raise the bound.
+func TestMaxEntities(t *testing.T) {
+	ev := event.New()
+	for i, f := range entityFields {
+		ev.Set(f.key, fmt.Sprintf("v%d", i))
+	}
+	if got := entities(ev, nil); len(got) != maxEntities {
+		t.Errorf("%d entities from every field set, maxEntities is %d", len(got), maxEntities)
 	}
 }
