@@ -38,9 +38,10 @@ type gramFilter struct {
 	refs map[uint32][]uint32
 }
 
-// gramAt is the ASCII-folded 4-gram at s[p:].
-func gramAt(s string, p int) uint32 {
-	return uint32(fold[s[p]]) | uint32(fold[s[p+1]])<<8 | uint32(fold[s[p+2]])<<16 | uint32(fold[s[p+3]])<<24
+// gram4 is the 4-gram at s[p:] (s[p] in the low byte) with gramCase: the
+// key the filter is built and queried by.
+func gram4(s string, p int) uint32 {
+	return binary.LittleEndian.Uint32(unsafe.Slice(unsafe.StringData(s[p:]), gramQ)) | gramCase
 }
 
 func gramHash16(w uint32) uint32 { return (w * 0x9E3779B1) >> 16 }
@@ -69,7 +70,7 @@ func newGramFilter(lits []string) *gramFilter {
 		}
 		win := l[best : best+w]
 		for p := 0; p+gramQ <= len(win); p++ {
-			k := gramAt(win, p) | gramCase
+			k := gram4(win, p)
 			h := gramHash16(k)
 			g.bits[h>>6] |= 1 << (h & 63)
 			g.refs[k] = append(g.refs[k], uint32(len(g.wins))<<8|uint32(p))
@@ -130,9 +131,8 @@ func gramCost(s string) int {
 // mayContain reports whether one of the filter's literals may occur in s
 // (ASCII upper case folds; callers pass non-ASCII text lower-cased).
 func (g *gramFilter) mayContain(s string) bool {
-	b := unsafe.Slice(unsafe.StringData(s), len(s))
-	for p := 0; p+gramQ <= len(b); p += g.stride {
-		k := binary.LittleEndian.Uint32(b[p:p+gramQ]) | gramCase
+	for p := 0; p+gramQ <= len(s); p += g.stride {
+		k := gram4(s, p)
 		h := gramHash16(k)
 		if g.bits[h>>6]&(1<<(h&63)) != 0 && g.windowAt(s, p, k) {
 			return true
@@ -142,9 +142,10 @@ func (g *gramFilter) mayContain(s string) bool {
 }
 
 // gramCase, or-ed into a 4-gram (s[p] in the low byte), folds ASCII upper
-// case with one operation. It also merges a few punctuation pairs (\ and
-// |, [ and {, @ and `): more candidates for windowAt, which compares
-// exactly, never fewer.
+// case with one operation. It merges every byte b with b|0x20 (punctuation
+// pairs such as \ and |, control characters with digits and punctuation,
+// UTF-8 bytes 0x80-0x9F with 0xA0-0xBF): more candidates for windowAt,
+// which compares exactly, never fewer.
 const gramCase = 0x20202020
 
 // windowAt reports whether a window holding gram k (with gramCase) at
