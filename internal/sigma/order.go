@@ -3,10 +3,11 @@ package sigma
 import "slices"
 
 // Condition order. An AND, OR or "x of" gives the same answer in any
-// order, so matching tries the kids whose cheapest decisive test is
-// cheapest first: in "keywords and not 1 of filter_*", a field filter
-// that holds for most events is read before the whole record is searched
-// for keywords. Explanations (they list items in written order) and the
+// order, so matching tries kids with a cheap decisive test (presence, the
+// atom table, a literal: cost below 3) before kids that need a regex,
+// fieldref or keyword search, keeping the written order within each class:
+// in "keywords and not 1 of filter_*", a field filter that holds for most
+// events is read before the whole record is searched for keywords. Explanations (they list items in written order) and the
 // reference path keep the written order.
 
 // orderedNode evaluates fast, the kids of written reordered, when it can.
@@ -69,7 +70,11 @@ func costOrder(n node) (node, bool) {
 		for i := range idx {
 			idx[i] = i
 		}
-		slices.SortStableFunc(idx, func(a, b int) int { return b2i(decisiveCost(fast[a]) >= 3) - b2i(decisiveCost(fast[b]) >= 3) })
+		dear := make([]int, len(fast)) // 1: the kid's cheapest decisive test costs 3 or more
+		for i, k := range fast {
+			dear[i] = b2i(decisiveCost(k) >= 3)
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return dear[a] - dear[b] })
 		out := make([]node, len(fast))
 		for i, j := range idx {
 			out[i] = fast[j]
