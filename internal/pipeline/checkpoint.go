@@ -11,11 +11,12 @@ import "context"
 // goroutine calls Capture between two records, so the captured state
 // covers exactly the records before that point. The writer, which commits
 // records in order as their batches are stored, calls Complete when it
-// reaches that point: the inputs' committed offsets are then those of
+// reaches that point: the inputs' committed positions are then those of
 // exactly the records before it, and Complete records them with the state.
-// A restart resumes inputs from the checkpoint's offsets (which may lie
-// behind the offsets saved since: those records are read again, stored
-// idempotently) with its state (internal/app).
+// A restart resumes inputs from the checkpoint's positions (records after
+// them are read again and stored idempotently) with its state. Only inputs
+// that can be rewound take part (internal/app: file offsets); records of
+// the others (syslog, HTTP, NATS acknowledged on commit) are not re-read.
 type Checkpointer interface {
 	// Capture saves the detectors' state; the detect goroutine calls it
 	// between records, so nothing changes the state meanwhile.

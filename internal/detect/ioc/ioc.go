@@ -289,8 +289,9 @@ func (d *Detector) Detect(_ context.Context, ev *event.Event, emit detect.Emit) 
 	v.reset()
 	v.collect(ev)
 	for i, o := range v.ips {
-		// An address seen again (source.ip in related.ip) matches the same
-		// indicators, all already hit by its first field.
+		// An address repeated by the next field (source.ip then the same
+		// address in related.ip) matches the same indicators, all already
+		// hit; other repeats are left to match's de-duplication.
 		if i > 0 && o.addr == v.ips[i-1].addr {
 			continue
 		}
