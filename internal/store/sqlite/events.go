@@ -157,14 +157,8 @@ func appendChunks(ctx context.Context, tx *sql.Tx, insChunk *sql.Stmt, st *stagi
 		// Where each key is held now: staged, else in event_index.
 		held := map[int64]int64{}
 		st.lookup(keys, held)
-		var rest []int64
-		for _, k := range keys {
-			if _, ok := held[k]; !ok {
-				rest = append(rest, k)
-			}
-		}
 		inIndex := map[int64]int64{}
-		if err := indexLookup(ctx, tx, rest, inIndex); err != nil {
+		if err := indexLookup(ctx, tx, keys, held, inIndex); err != nil {
 			return nil, err
 		}
 		for k, l := range inIndex {
@@ -378,13 +372,7 @@ func (s *Store) GetEvents(ctx context.Context, ids []string) ([]*event.Event, er
 }
 
 func getEvents(ctx context.Context, tx *sql.Tx, ids []string, keys []int64, held map[int64]int64) (map[string]*event.Event, error) {
-	var rest []int64
-	for _, k := range keys {
-		if _, ok := held[k]; !ok {
-			rest = append(rest, k)
-		}
-	}
-	if err := indexLookup(ctx, tx, rest, held); err != nil {
+	if err := indexLookup(ctx, tx, keys, held, held); err != nil {
 		return nil, err
 	}
 	locs := make(map[string]int64, len(ids))
@@ -656,7 +644,7 @@ func unindex(ctx context.Context, tx *sql.Tx, gone map[int64]string, extra bool)
 		keys = append(keys, keyOf(id))
 	}
 	held := map[int64]int64{}
-	if err := indexLookup(ctx, tx, keys, held); err != nil {
+	if err := indexLookup(ctx, tx, keys, nil, held); err != nil {
 		return err
 	}
 	list := []byte{'['}

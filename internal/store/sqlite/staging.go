@@ -168,9 +168,16 @@ func mergeStaged(ctx context.Context, tx *sql.Tx, st *staging) ([]keyLoc, error)
 	return kls, nil
 }
 
-// indexLookup finds the event_index locations of keys, in one statement
-// over a JSON array of them.
-func indexLookup(ctx context.Context, q rowQuerier, keys []int64, into map[int64]int64) error {
+// indexLookup finds the event_index locations of the keys not in held
+// (staged keys, not merged into the index yet; nil: none), in one
+// statement over a JSON array of them.
+func indexLookup(ctx context.Context, q rowQuerier, all []int64, held, into map[int64]int64) error {
+	var keys []int64
+	for _, k := range all {
+		if _, ok := held[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
 	if len(keys) == 0 {
 		return nil
 	}
